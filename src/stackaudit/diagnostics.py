@@ -1,0 +1,120 @@
+"""What a finding is: severity, confidence, where it was written, and how to fix it."""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from dataclasses import dataclass, field, replace
+
+
+class Severity(str, enum.Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    NOTE = "note"
+
+    @property
+    def rank(self) -> int:
+        return _SEVERITY_RANK[self]
+
+    def at_least(self, threshold: Severity) -> bool:
+        return self.rank >= threshold.rank
+
+
+_SEVERITY_RANK = {Severity.NOTE: 1, Severity.WARNING: 2, Severity.ERROR: 3}
+
+
+class Confidence(str, enum.Enum):
+    """How sure the rule is that the finding is real (a separate axis from severity)."""
+
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+@dataclass(frozen=True, order=True)
+class Span:
+    """A region of one file: path relative to the scanned root (forward slashes),
+    1-based line and column (in characters); the end column is exclusive."""
+
+    path: str
+    line: int
+    column: int = 1
+    end_line: int = 0
+    end_column: int = 0
+
+    def __post_init__(self) -> None:
+        if self.end_line < self.line:
+            object.__setattr__(self, "end_line", self.line)
+        if self.end_line == self.line and self.end_column < self.column:
+            object.__setattr__(self, "end_column", self.column)
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True)
+class Related:
+    """Another place that is part of the story of a finding, with a short label."""
+
+    span: Span
+    label: str
+
+
+@dataclass(frozen=True)
+class Edit:
+    """Replace the text of ``span`` in its file by ``replacement``."""
+
+    span: Span
+    replacement: str
+
+
+class FixSafety(str, enum.Enum):
+    SAFE = "safe"
+    UNSAFE = "unsafe"
+    DISPLAY_ONLY = "display-only"
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    code: str
+    name: str
+    severity: Severity
+    confidence: Confidence
+    message: str
+    span: Span
+    related: tuple[Related, ...] = ()
+    help: str = ""
+    fix_title: str = ""
+    edits: tuple[Edit, ...] = ()
+    fix_safety: FixSafety = FixSafety.DISPLAY_ONLY
+    fingerprint: str = field(default="", compare=False)
+
+    @property
+    def sort_key(self) -> tuple[str, int, int, str, str]:
+        return (self.span.path, self.span.line, self.span.column, self.code, self.message)
+
+    def with_fingerprint(self, fingerprint: str) -> Diagnostic:
+        return replace(self, fingerprint=fingerprint)
+
+
+def _normalize(text: str) -> str:
+    return " ".join(text.split())
+
+
+def assign_fingerprints(
+    diagnostics: list[Diagnostic], line_text: dict[tuple[str, int], str]
+) -> list[Diagnostic]:
+    """Give every diagnostic a fingerprint made of the rule, the path, the offending
+    line's text with whitespace normalized, and an occurrence index among identical
+    triples. Moving unrelated lines changes none of these, so baselines and SARIF
+    fingerprints survive edits elsewhere in the file."""
+    seen: dict[tuple[str, str, str], int] = {}
+    out = []
+    for diag in sorted(diagnostics, key=lambda d: d.sort_key):
+        text = _normalize(line_text.get((diag.span.path, diag.span.line), ""))
+        key = (diag.code, diag.span.path, text)
+        index = seen.get(key, 0)
+        seen[key] = index + 1
+        digest = hashlib.sha256("\0".join((*key, str(index))).encode()).hexdigest()[:16]
+        out.append(diag.with_fingerprint(digest))
+    return out

@@ -1,0 +1,237 @@
+"""Find the files to scan and tell what kind each one is.
+
+The walk honours ``.gitignore`` files at every level and the configured excludes, never
+follows a symbolic link out of the scanned root (nor a directory link at all, which
+rules out loops), and classifies by name first and by a cheap look at the first bytes
+where a name is ambiguous (``*.conf``, ``*.yml``, no extension)."""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+import pathspec
+
+DEFAULT_EXCLUDES = (
+    ".git", ".hg", ".svn", ".bzr", ".tox", ".nox", ".venv", "venv", "__pycache__",
+    ".mypy_cache", ".pytest_cache", ".ruff_cache", ".stackaudit_cache", ".ipynb_checkpoints",
+    "node_modules", "__pypackages__", ".eggs", ".direnv",
+)
+PEEK_BYTES = 4096
+
+
+@dataclass(frozen=True)
+class Candidate:
+    path: Path
+    rel: str
+    kind: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Skipped:
+    rel: str
+    reason: str
+
+
+def _spec(lines: list[str]) -> pathspec.PathSpec:
+    return pathspec.GitIgnoreSpec.from_lines(lines)
+
+
+def discover(
+    paths: list[Path], root: Path, exclude: list[str], max_file_size: int
+) -> tuple[list[Candidate], list[Skipped]]:
+    """The files under ``paths`` (all inside ``root``) that stackaudit reads, sorted."""
+    excludes = _spec([*DEFAULT_EXCLUDES, *exclude])
+    found: dict[str, Candidate] = {}
+    skipped: list[Skipped] = []
+    real_root = root.resolve()
+    for start in paths:
+        if start.is_symlink() and not _inside(start.resolve(), real_root):
+            skipped.append(Skipped(_rel(start, root), "symbolic link out of the scanned root"))
+            continue
+        if start.is_file():
+            _consider(start, root, real_root, found, skipped, max_file_size, explicit=True)
+            continue
+        _walk(start, root, real_root, excludes, found, skipped, max_file_size)
+    return sorted(found.values(), key=lambda c: c.rel), sorted(skipped, key=lambda s: s.rel)
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def _inside(path: Path, real_root: Path) -> bool:
+    return path == real_root or real_root in path.parents
+
+
+def _walk(
+    top: Path, root: Path, real_root: Path, excludes: pathspec.PathSpec,
+    found: dict[str, Candidate], skipped: list[Skipped], max_file_size: int,
+) -> None:
+    # Each entry: a directory and the gitignore specs in force there, with the
+    # directory each spec is relative to.
+    stack: list[tuple[Path, list[tuple[str, pathspec.PathSpec]]]] = [(top, [])]
+    while stack:
+        directory, ignores = stack.pop()
+        rel_dir = _rel(directory, root)
+        ignores = list(ignores)
+        gitignore = directory / ".gitignore"
+        try:
+            if gitignore.is_file():
+                text = gitignore.read_text("utf-8", errors="replace")
+                ignores.append(("" if rel_dir == "." else rel_dir, _spec(text.splitlines())))
+        except OSError:
+            pass
+        try:
+            with os.scandir(directory) as iterator:
+                entries = sorted(iterator, key=lambda e: e.name)
+        except OSError as exc:
+            skipped.append(Skipped(rel_dir, f"cannot read directory: {exc.strerror or exc}"))
+            continue
+        subdirs = []
+        for entry in entries:
+            path = Path(entry.path)
+            rel = _rel(path, root)
+            try:
+                is_link = entry.is_symlink()
+                is_dir = entry.is_dir(follow_symlinks=False)
+            except OSError:
+                continue
+            if _ignored(rel, is_dir, excludes, ignores):
+                continue
+            if is_link:
+                target = path.resolve()
+                if not _inside(target, real_root):
+                    skipped.append(Skipped(rel, "symbolic link out of the scanned root"))
+                    continue
+                if target.is_dir():
+                    continue  # directory links are never followed: no loops, no duplicates
+            if is_dir:
+                subdirs.append((path, ignores))
+            else:
+                _consider(path, root, real_root, found, skipped, max_file_size)
+        stack.extend(reversed(subdirs))
+
+
+def _ignored(
+    rel: str, is_dir: bool, excludes: pathspec.PathSpec,
+    ignores: list[tuple[str, pathspec.PathSpec]],
+) -> bool:
+    probe = rel + "/" if is_dir else rel
+    if excludes.match_file(probe):
+        return True
+    for base, spec in ignores:
+        relative = probe[len(base) + 1 :] if base else probe
+        if spec.match_file(relative):
+            return True
+    return False
+
+
+def _consider(
+    path: Path, root: Path, real_root: Path, found: dict[str, Candidate],
+    skipped: list[Skipped], max_file_size: int, explicit: bool = False,
+) -> None:
+    rel = _rel(path, root)
+    try:
+        info = path.stat()
+    except OSError as exc:
+        skipped.append(Skipped(rel, f"cannot read: {exc.strerror or exc}"))
+        return
+    if not stat.S_ISREG(info.st_mode):
+        return
+    kind = classify_name(rel)
+    if kind is None or kind in AMBIGUOUS:
+        head = _peek(path)
+        if head is None:
+            if kind is not None or explicit:
+                skipped.append(Skipped(rel, "cannot read"))
+            return
+        kind = classify_content(rel, head, kind)
+    if kind is None:
+        return
+    if info.st_size > max_file_size:
+        skipped.append(Skipped(rel, f"larger than max-file-size ({info.st_size} bytes)"))
+        return
+    found[rel] = Candidate(path, rel, kind, info.st_size)
+
+
+def _peek(path: Path) -> bytes | None:
+    try:
+        with path.open("rb") as handle:
+            return handle.read(PEEK_BYTES)
+    except OSError:
+        return None
+
+
+# -- classification ---------------------------------------------------------------------
+
+AMBIGUOUS = frozenset({"yaml", "conf", "maybe-shell"})
+
+_NAME_RULES: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"(^|/)(Dockerfile|Containerfile)([.-][^/]*)?$|\.(dockerfile|Dockerfile)$"),
+     "dockerfile"),
+    (re.compile(r"(^|/)(docker-)?compose([.-][^/]*)?\.ya?ml$"), "compose"),
+    (re.compile(r"(^|/)\.github/workflows/[^/]+\.ya?ml$"), "github-actions"),
+    (re.compile(r"\.py$|\.pyw$"), "python"),
+    (re.compile(r"\.ipynb$"), "notebook"),
+    (re.compile(r"(^|/)Procfile([.-][^/]*)?$"), "procfile"),
+    (re.compile(r"\.(service)$"), "systemd"),
+    (re.compile(r"(^|/)nginx[^/]*\.conf$|\.conf\.template$|\.nginx$|(^|/)nginx/.*\.(conf|tpl)$|"
+                r"(^|/)(sites-available|sites-enabled|conf\.d|snippets)/[^/]+$"), "nginx"),
+    (re.compile(r"(^|/)supervisord?\.conf$|(^|/)supervisor/.*\.conf$"), "supervisord"),
+    (re.compile(r"\.(sh|bash)$"), "shell"),
+    (re.compile(r"(^|/)[^/.]*entrypoint[^/]*$"), "shell"),
+    (re.compile(r"(^|/)(requirements[^/]*\.(txt|in)|constraints[^/]*\.txt)$"), "requirements"),
+    (re.compile(r"(^|/)(pyproject\.toml|Pipfile|poetry\.lock|uv\.lock|Pipfile\.lock)$"), "dependencies"),
+    (re.compile(r"(^|/)(environment|anaconda-project|render|app|snapcraft|\.platform)\.ya?ml$"),
+     "yaml"),
+    (re.compile(r"\.ya?ml$"), "yaml"),
+    (re.compile(r"\.(conf|tpl)$"), "conf"),
+    (re.compile(r"(^|/)[^/.]+$"), "maybe-shell"),
+]
+
+_SHEBANG = re.compile(rb"^#![^\n]*\b(sh|bash|dash|zsh|ash|ksh)\b")
+_PY_SHEBANG = re.compile(rb"^#![^\n]*\bpython")
+_NGINX_HINT = re.compile(
+    rb"^\s*(server|location|upstream|http|map|events)\b[^\n;]*\{|^\s*(proxy_pass|listen|server_name)\s",
+    re.MULTILINE,
+)
+_K8S_HINT = re.compile(rb"^apiVersion:\s*\S+", re.MULTILINE)
+_COMPOSE_HINT = re.compile(rb"^services:\s*$", re.MULTILINE)
+_SUPERVISOR_HINT = re.compile(rb"^\[program:", re.MULTILINE)
+
+
+def classify_name(rel: str) -> str | None:
+    for pattern, kind in _NAME_RULES:
+        if pattern.search(rel):
+            return kind
+    return None
+
+
+def classify_content(rel: str, head: bytes, by_name: str | None) -> str | None:
+    if by_name == "yaml":
+        if _K8S_HINT.search(head) and b"kind:" in head:
+            return "kubernetes"
+        if _COMPOSE_HINT.search(head):
+            return "compose"
+        return "yaml"
+    if by_name == "conf":
+        if _SUPERVISOR_HINT.search(head):
+            return "supervisord"
+        if _NGINX_HINT.search(head):
+            return "nginx"
+        return None
+    if by_name == "maybe-shell":
+        if _SHEBANG.match(head):
+            return "shell"
+        if _PY_SHEBANG.match(head):
+            return "python"
+        return None
+    return by_name

@@ -1,0 +1,255 @@
+"""One run: discover → extract → stack → rules → suppressions, deterministic whatever
+the number of processes."""
+
+from __future__ import annotations
+
+import os
+import traceback
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from stackaudit.config import Config
+from stackaudit.diagnostics import Diagnostic, Span, assign_fingerprints
+from stackaudit.discovery import Candidate, Skipped, discover
+from stackaudit.facts.common import ParseProblem
+from stackaudit.rules import all_rules, is_enabled
+from stackaudit.rules.base import Rule
+from stackaudit.source import SourceFile, decode
+from stackaudit.suppress import Suppression, apply_suppressions, find_suppressions
+
+# Below this many files, starting worker processes costs more than it saves.
+PARALLEL_THRESHOLD = 48
+
+
+@dataclass
+class FileResult:
+    rel: str
+    kind: str
+    facts: list[object] = field(default_factory=list)
+    problems: list[ParseProblem] = field(default_factory=list)
+    suppressions: list[Suppression] = field(default_factory=list)
+    skipped: str | None = None
+    error: str | None = None
+
+
+@dataclass
+class Selection:
+    select: list[str]
+    ignore: list[str]
+
+    def enabled(self, code: str) -> bool:
+        return is_enabled(code, self.select, self.ignore)
+
+
+@dataclass
+class RunResult:
+    root: Path
+    diagnostics: list[Diagnostic]
+    suppressed: int
+    skipped: list[Skipped]
+    errors: list[str]
+    files_scanned: int
+    sources: dict[str, SourceFile]
+
+    def source_line(self, path: str, line: int) -> str:
+        source = self.sources.get(path)
+        return source.line_text(line) if source else ""
+
+
+def read_source(path: Path, rel: str, kind: str) -> SourceFile | str:
+    """The decoded file, or the reason it is skipped."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return f"cannot read: {exc.strerror or exc}"
+    if b"\0" in data[:8192] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "binary file"
+    text, note = decode(data, python=kind == "python")
+    return SourceFile(rel, kind, text, note)
+
+
+def process_file(candidate: Candidate) -> FileResult:
+    """Extract one file. Never raises: failures become problems or an error string."""
+    from stackaudit.extractors import extractor_for
+
+    result = FileResult(candidate.rel, candidate.kind)
+    try:
+        source = read_source(candidate.path, candidate.rel, candidate.kind)
+        if isinstance(source, str):
+            result.skipped = source
+            return result
+        result.suppressions = find_suppressions(source.path, source.text)
+        extractor = extractor_for(candidate.kind)
+        if extractor is None:
+            return result
+        extraction = extractor(source)
+        result.facts = extraction.facts
+        result.problems = extraction.problems
+    except RecursionError:
+        result.problems.append(
+            ParseProblem(Span(candidate.rel, 1, 1), "nesting too deep to analyse")
+        )
+    except Exception:
+        result.error = f"{candidate.rel}: extractor failed:\n{traceback.format_exc()}"
+    return result
+
+
+def extract_all(candidates: list[Candidate], jobs: int) -> list[FileResult]:
+    if jobs > 1 and len(candidates) >= PARALLEL_THRESHOLD:
+        from concurrent.futures import ProcessPoolExecutor
+
+        chunk = max(1, len(candidates) // (jobs * 8))
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            return list(pool.map(process_file, candidates, chunksize=chunk))
+    return [process_file(candidate) for candidate in candidates]
+
+
+def scan_root(paths: list[Path]) -> Path:
+    """Paths in output are relative to this: the working directory when every path lies
+    inside it, else the deepest directory holding them all."""
+    cwd = Path.cwd().resolve()
+    resolved = [p.resolve() for p in paths]
+    if all(p == cwd or cwd in p.parents for p in resolved):
+        return cwd
+    dirs = [p if p.is_dir() else p.parent for p in resolved]
+    return Path(os.path.commonpath([str(d) for d in dirs]))
+
+
+def run(
+    paths: list[Path],
+    config: Config,
+    selection: Selection,
+    jobs: int = 1,
+    root: Path | None = None,
+) -> RunResult:
+    root = root or scan_root(paths)
+    absolute = [p.resolve() if not p.is_symlink() else p.absolute() for p in paths]
+    candidates, skipped = discover(
+        absolute, root, [*config.exclude, *config.extend_exclude], config.max_file_size
+    )
+    results = extract_all(candidates, jobs)
+
+    from stackaudit.stack import Stack
+
+    errors: list[str] = []
+    facts: list[object] = []
+    suppressions: list[Suppression] = []
+    problems: list[ParseProblem] = []
+    for result in results:
+        facts.extend(result.facts)
+        suppressions.extend(result.suppressions)
+        problems.extend(result.problems)
+        if result.skipped:
+            skipped.append(Skipped(result.rel, result.skipped))
+        if result.error:
+            errors.append(result.error)
+
+    stack = Stack(facts, config)
+    rules = [rule() for rule in all_rules() if selection.enabled(rule.code)]
+    diagnostics: list[Diagnostic] = []
+    for rule in rules:
+        try:
+            diagnostics.extend(rule.check(stack))
+        except Exception:
+            errors.append(f"rule {rule.code} ({rule.name}) failed:\n{traceback.format_exc()}")
+    diagnostics.extend(_parse_errors(problems, rules))
+    diagnostics = _per_file_ignores(diagnostics, config)
+    diagnostics, suppressed = apply_suppressions(diagnostics, suppressions)
+    diagnostics.extend(_unused_suppressions(suppressions, selection, rules))
+
+    sources = _sources_for(diagnostics, root)
+    line_text = {
+        (d.span.path, d.span.line): sources[d.span.path].line_text(d.span.line)
+        for d in diagnostics
+        if d.span.path in sources
+    }
+    diagnostics = assign_fingerprints(_dedupe(diagnostics), line_text)
+    return RunResult(
+        root=root,
+        diagnostics=sorted(diagnostics, key=lambda d: d.sort_key),
+        suppressed=suppressed,
+        skipped=sorted(skipped, key=lambda s: s.rel),
+        errors=errors,
+        files_scanned=len(candidates),
+        sources=sources,
+    )
+
+
+def _dedupe(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
+    """One finding per rule, place and message (a fact seen through two carriers, such
+    as ENTRYPOINT + CMD and a RUN of the same words, is reported once)."""
+    seen: dict[tuple[str, Span, str], Diagnostic] = {}
+    for diagnostic in diagnostics:
+        seen.setdefault((diagnostic.code, diagnostic.span, diagnostic.message), diagnostic)
+    return list(seen.values())
+
+
+def _rule(rules: list[Rule], code: str) -> Rule | None:
+    return next((rule for rule in rules if rule.code == code), None)
+
+
+def _parse_errors(problems: list[ParseProblem], rules: list[Rule]) -> list[Diagnostic]:
+    rule = _rule(rules, "SA001")
+    if rule is None:
+        return []
+    return [
+        rule.report(p.span, f"{p.message}; findings for this file may be incomplete",
+                    help="fix the syntax, or exclude the file if it is not meant to be parsed")
+        for p in problems
+    ]
+
+
+def _per_file_ignores(diagnostics: list[Diagnostic], config: Config) -> list[Diagnostic]:
+    if not config.per_file_ignores:
+        return diagnostics
+    import pathspec
+
+    table = [
+        (pathspec.GitIgnoreSpec.from_lines([glob]), [c.upper() for c in codes])
+        for glob, codes in config.per_file_ignores.items()
+    ]
+    return [
+        d
+        for d in diagnostics
+        if not any(
+            spec.match_file(d.span.path) and any(d.code.startswith(c) for c in codes)
+            for spec, codes in table
+        )
+    ]
+
+
+def _unused_suppressions(
+    suppressions: list[Suppression], selection: Selection, rules: list[Rule]
+) -> list[Diagnostic]:
+    rule = _rule(rules, "SA002")
+    if rule is None:
+        return []
+    known = [r.code for r in all_rules()]
+    found = []
+    for suppression in suppressions:
+        for code in suppression.codes:
+            matches = [k for k in known if k.startswith(code)]
+            if not matches:
+                found.append(rule.report(
+                    suppression.span,
+                    f"unknown rule code `{code}` in suppression",
+                    help="use a code listed by `stackaudit rules`",
+                ))
+            elif code not in suppression.used and any(selection.enabled(k) for k in matches):
+                found.append(rule.report(
+                    suppression.span,
+                    f"suppression of `{code}` matches no finding",
+                    help="remove the unused code from the comment",
+                ))
+    return found
+
+
+def _sources_for(diagnostics: list[Diagnostic], root: Path) -> dict[str, SourceFile]:
+    sources: dict[str, SourceFile] = {}
+    for path in sorted({d.span.path for d in diagnostics}
+                       | {r.span.path for d in diagnostics for r in d.related}):
+        source = read_source(root / path, path, "")
+        if isinstance(source, SourceFile):
+            sources[path] = source
+    return sources

@@ -1,0 +1,33 @@
+"""Extractors turn one kind of file into facts. Each is the only code that touches its
+parser; they are imported on first use so that a run over a few files stays fast."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+
+from stackaudit.extractors.base import Extraction
+from stackaudit.source import SourceFile
+
+Extractor = Callable[[SourceFile], Extraction]
+
+# kind -> "module:function", resolved lazily.
+_EXTRACTORS: dict[str, str] = {
+    "dockerfile": "stackaudit.extractors.dockerfile:extract_dockerfile",
+    "shell": "stackaudit.extractors.shell:extract_shell",
+    "procfile": "stackaudit.extractors.shell:extract_procfile",
+    "python": "stackaudit.extractors.python:extract_python",
+    "compose": "stackaudit.extractors.yamlfiles:extract_yaml",
+    "kubernetes": "stackaudit.extractors.yamlfiles:extract_yaml",
+    "github-actions": "stackaudit.extractors.yamlfiles:extract_yaml",
+    "nginx": "stackaudit.extractors.nginx:extract_nginx",
+}
+
+
+def extractor_for(kind: str) -> Extractor | None:
+    target = _EXTRACTORS.get(kind)
+    if target is None:
+        return None
+    module_name, function = target.split(":")
+    extractor: Extractor = getattr(importlib.import_module(module_name), function)
+    return extractor

@@ -1,0 +1,173 @@
+"""Argument parsing with the real semantics of each server's command line.
+
+The option tables in ``data/cli_specs.json`` are generated from the installed
+``bokeh``/``panel`` argparse parsers, ``uvicorn``/``fastapi`` click commands and the
+``gunicorn``/``hypercorn`` argparse parsers by ``scripts/gen_cli_specs.py``. This module
+replays how those parsers read argv: argparse prefix abbreviations, ``--flag=value``,
+``nargs`` ``?``/``*``/``+``/REMAINDER (greedy options swallow following positionals),
+``--`` ending options; click's exact names and values taken verbatim.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from stackaudit.extractors.shellwords import Token
+
+# argparse treats "-5" as a value, not an option, when the parser has no option that
+# looks like a negative number (none of ours does).
+_NEGATIVE_NUMBER = re.compile(r"^-\d+$|^-\d*\.\d+$")
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    flags: tuple[str, ...]
+    dest: str
+    action: str
+    nargs: int | str | None
+
+    @property
+    def takes_value(self) -> bool:
+        return self.nargs != 0 and self.action not in _NO_VALUE_ACTIONS
+
+
+_NO_VALUE_ACTIONS = frozenset(
+    {"store_true", "store_false", "store_const", "append_const", "count", "help", "version"}
+)
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    name: str
+    parser: str
+    allow_abbrev: bool
+    options: dict[str, OptionSpec]
+    positionals: tuple[tuple[str, int | str | None], ...]
+    version: str
+
+    def lookup(self, flag: str) -> OptionSpec | None | str:
+        """The option a flag names, None when unknown, or "ambiguous"."""
+        found = self.options.get(flag)
+        if found is not None:
+            return found
+        if self.parser != "argparse" or not self.allow_abbrev or not flag.startswith("--"):
+            return None
+        matches = {spec.dest: spec for name, spec in self.options.items() if name.startswith(flag)}
+        if len(matches) == 1:
+            return next(iter(matches.values()))
+        return "ambiguous" if matches else None
+
+
+@cache
+def _specs() -> dict[str, Any]:
+    data = resources.files("stackaudit.data").joinpath("cli_specs.json").read_text("utf-8")
+    loaded: dict[str, Any] = json.loads(data)
+    return loaded
+
+
+@cache
+def tool_spec(name: str) -> ToolSpec:
+    raw = _specs()[name]
+    options: dict[str, OptionSpec] = {}
+    for entry in raw["options"]:
+        spec = OptionSpec(tuple(entry["flags"]), entry["dest"], entry["action"], entry["nargs"])
+        for flag in spec.flags:
+            options[flag] = spec
+    positionals = tuple((p["dest"], p["nargs"]) for p in raw.get("positionals", []))
+    return ToolSpec(
+        name, raw["parser"], bool(raw.get("allow_abbrev", False)), options, positionals,
+        str(raw.get("version", "")),
+    )
+
+
+@dataclass
+class ParsedOption:
+    dest: str
+    flag: Token
+    flag_end: int  # length of the flag part of the token (before "=value")
+    values: list[tuple[Token, int]]  # (token, start index into its text)
+
+
+@dataclass
+class ParsedArgs:
+    options: list[ParsedOption]
+    positionals: list[Token]
+    remainder: list[Token]
+    unknown: list[Token]
+
+
+def _looks_like_option(token: Token) -> bool:
+    text = token.text
+    return (
+        len(text) > 1
+        and text.startswith("-")
+        and not token.symbolic
+        and not _NEGATIVE_NUMBER.match(text)
+        and " " not in text
+    )
+
+
+def parse_args(spec: ToolSpec, tokens: list[Token]) -> ParsedArgs:
+    """Read ``tokens`` (the arguments after the program name) as ``spec``'s parser would."""
+    result = ParsedArgs([], [], [], [])
+    index = 0
+    click = spec.parser == "click"
+    while index < len(tokens):
+        token = tokens[index]
+        text = token.text
+        index += 1
+        if text == "--" and not token.quoted:
+            result.positionals.extend(tokens[index:])
+            break
+        if not _looks_like_option(token):
+            result.positionals.append(token)
+            continue
+        flag, has_inline, inline_start = text, False, 0
+        if text.startswith("--") and "=" in text:
+            flag, has_inline, inline_start = text.split("=", 1)[0], True, text.index("=") + 1
+        option = spec.lookup(flag)
+        if option is None and not text.startswith("--") and len(text) > 2:
+            # "-p5006" or "-b0.0.0.0:80": a short option with its value attached.
+            short = spec.options.get(text[:2])
+            if short is not None and short.takes_value:
+                option, flag, has_inline, inline_start = short, text[:2], True, 2
+        if option is None or option == "ambiguous":
+            result.unknown.append(token)
+            continue
+        assert isinstance(option, OptionSpec)
+        parsed = ParsedOption(option.dest, token, len(flag), [])
+        result.options.append(parsed)
+        if not option.takes_value:
+            continue
+        if has_inline:
+            parsed.values.append((token, inline_start))
+            if option.nargs in (None, "?", "*", "+", 1):
+                continue
+        if option.nargs == "...":
+            result.remainder.extend(tokens[index:])
+            parsed.values.extend((t, 0) for t in tokens[index:])
+            break
+        wanted = option.nargs
+        if wanted in (None, "?") or isinstance(wanted, int):
+            count = 1 if wanted in (None, "?") else int(wanted)
+            taken = 0
+            while taken < count and index < len(tokens):
+                nxt = tokens[index]
+                if not click and _looks_like_option(nxt):
+                    break
+                parsed.values.append((nxt, 0))
+                index += 1
+                taken += 1
+            continue
+        # "*" and "+": greedy, up to the next option-looking word.
+        while index < len(tokens) and not _looks_like_option(tokens[index]):
+            if tokens[index].text == "--" and not tokens[index].quoted:
+                break
+            parsed.values.append((tokens[index], 0))
+            index += 1
+    return result

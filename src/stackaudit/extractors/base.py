@@ -1,0 +1,15 @@
+"""What an extractor returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from stackaudit.facts.common import ParseProblem
+
+
+@dataclass
+class Extraction:
+    """Facts read from one file, and the places where reading it failed (SA001)."""
+
+    facts: list[object] = field(default_factory=list)
+    problems: list[ParseProblem] = field(default_factory=list)

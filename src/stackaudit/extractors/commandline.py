@@ -1,0 +1,256 @@
+"""The one place a command line becomes a ``ServeCommand``.
+
+Every carrier (Dockerfile, shell script, compose, Procfile, systemd, Kubernetes, CI,
+``subprocess`` argv) hands its words here, so ``panel serve --allow-websocket-origin '*'``
+means the same thing wherever it is written. Launchers are looked through the way
+they behave: ``exec``, ``nohup``, ``env K=V``, ``uv run``, ``poetry run``, ``conda run``,
+``python -m``, ``sh -c '...'`` (whose body is lexed again with its original positions).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from stackaudit.diagnostics import Span
+from stackaudit.extractors.argv import parse_args, tool_spec
+from stackaudit.extractors.shellwords import Token, split_commands
+from stackaudit.facts.common import EnvVar, Word
+from stackaudit.facts.serve import OptionUse, ServeCommand
+from stackaudit.source import SourceFile
+
+_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
+_PYTHON = re.compile(r"^(python|python[23](\.\d+)?|py|pypy3?)$")
+
+# Launchers that run the rest of the line as a command; for each, the options that take
+# a value (so that value is not mistaken for the program).
+_PASS_THROUGH: dict[str, frozenset[str]] = {
+    "exec": frozenset({"-a"}),
+    "nohup": frozenset(),
+    "time": frozenset(),
+    "command": frozenset(),
+    "setsid": frozenset(),
+    "nice": frozenset({"-n"}),
+    "ionice": frozenset({"-c", "-n"}),
+    "stdbuf": frozenset(),
+    "tini": frozenset({"-p", "-e"}),
+    "dumb-init": frozenset({"-r", "--rewrite"}),
+    "xvfb-run": frozenset({"-n", "-s", "-e", "-f", "-p", "--server-num", "--server-args"}),
+    "sudo": frozenset({"-u", "-g", "-C", "-D", "-h", "-p", "-U", "-r", "-t"}),
+}
+# Launchers whose first argument is a user name.
+_AS_USER = frozenset({"gosu", "su-exec"})
+# Environment runners: `<tool> run [options] [--] cmd ...`
+_RUNNERS: dict[str, frozenset[str]] = {
+    "uv": frozenset({"--with", "--python", "-p", "--project", "--directory", "--env-file",
+                     "--group", "--extra", "--package", "--index", "--from", "--with-requirements",
+                     "--only-group", "--no-group", "--script"}),
+    "uvx": frozenset({"--with", "--python", "-p", "--from"}),
+    "poetry": frozenset({"-C", "--directory", "-P", "--project"}),
+    "pipenv": frozenset(),
+    "pdm": frozenset({"-p", "--project"}),
+    "hatch": frozenset({"-e", "--env"}),
+    "pixi": frozenset({"-e", "--environment", "--manifest-path"}),
+    "conda": frozenset({"-n", "--name", "-p", "--prefix", "--cwd"}),
+    "mamba": frozenset({"-n", "--name", "-p", "--prefix", "--cwd"}),
+    "micromamba": frozenset({"-n", "--name", "-p", "--prefix", "--cwd"}),
+    "edm": frozenset({"-e", "--environment"}),
+}
+_SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ash", "ksh"})
+_MODULE_TOOLS = {"uvicorn": "uvicorn", "gunicorn": "gunicorn", "hypercorn": "hypercorn"}
+
+
+@dataclass
+class CommandContext:
+    """Where a command line is written and what surrounds it."""
+
+    source: SourceFile
+    carrier: str
+    context: str
+    deployment: bool
+    env: list[EnvVar] = field(default_factory=list)
+
+
+def basename(program: str) -> str:
+    return program.rstrip("/").rsplit("/", 1)[-1]
+
+
+def token_span(source: SourceFile, token: Token, start: int = 0) -> Span:
+    """The span of ``token.text[start:]`` in the file."""
+    origins = token.origins[start:]
+    if origins:
+        return source.span(origins[0], origins[-1] + 1)
+    return source.span(token.start, token.end)
+
+
+def to_word(source: SourceFile, token: Token, start: int = 0) -> Word:
+    return Word(token.text[start:], token_span(source, token, start), token.symbolic)
+
+
+def find_in_script(context: CommandContext, text: str, origins: list[int] | None = None,
+                   base: int = 0) -> list[ServeCommand]:
+    """Every server invocation in a piece of shell script."""
+    found: list[ServeCommand] = []
+    env = list(context.env)
+    for words in split_commands(text, origins, base):
+        if words[0].text == "export" and not words[0].quoted:
+            env.extend(_assignments(context, words[1:], "export"))
+            continue
+        if all(_ASSIGNMENT.match(w.text) for w in words):
+            env.extend(_assignments(context, words, "shell assignment"))
+            continue
+        scoped = CommandContext(context.source, context.carrier, context.context,
+                                context.deployment, env)
+        found.extend(find_in_words(scoped, words))
+    return found
+
+
+def find_in_words(context: CommandContext, words: list[Token]) -> list[ServeCommand]:
+    """The server invocation a simple command runs, looking through launchers."""
+    env = list(context.env)
+    index = 0
+    while index < len(words):
+        word = words[index]
+        name = basename(word.text)
+        if _ASSIGNMENT.match(word.text) and not word.quoted:
+            env.extend(_assignments(context, [word], "command prefix"))
+            index += 1
+        elif name == "env":
+            index += 1
+            while index < len(words):
+                text = words[index].text
+                if _ASSIGNMENT.match(text):
+                    env.extend(_assignments(context, [words[index]], "env"))
+                elif text in ("-u", "--unset", "-C", "--chdir", "-S"):
+                    index += 1
+                elif not text.startswith("-"):
+                    break
+                index += 1
+        elif name in _PASS_THROUGH:
+            index = _skip_options(words, index + 1, _PASS_THROUGH[name])
+        elif name in _AS_USER:
+            index += 2
+        elif name in _RUNNERS and index + 1 < len(words) and words[index + 1].text == "run":
+            index = _skip_options(words, index + 2, _RUNNERS[name])
+        elif name == "uvx":
+            index = _skip_options(words, index + 1, _RUNNERS["uvx"])
+        elif name in _SHELLS:
+            return _shell_body(context, env, words, index)
+        elif _PYTHON.match(name):
+            return _python(context, env, words, index)
+        else:
+            return _program(context, env, words, index, name)
+    return []
+
+
+def _skip_options(words: list[Token], index: int, with_value: frozenset[str]) -> int:
+    while index < len(words) and words[index].text.startswith("-"):
+        text = words[index].text
+        index += 1
+        if text == "--":
+            break
+        if text in with_value:
+            index += 1
+    return index
+
+
+def _shell_body(context: CommandContext, env: list[EnvVar], words: list[Token],
+                index: int) -> list[ServeCommand]:
+    """``sh -c 'body'``: the body is a script of its own; positions are kept."""
+    rest = words[index + 1 :]
+    for position, word in enumerate(rest):
+        text = word.text
+        if text.startswith("-") and not text.startswith("--") and "c" in text[1:]:
+            if position + 1 < len(rest):
+                body = rest[position + 1]
+                scoped = CommandContext(context.source, context.carrier, context.context,
+                                        context.deployment, env)
+                return find_in_script(scoped, body.text, body.origins)
+            return []
+        if not text.startswith("-"):
+            return []
+    return []
+
+
+def _python(context: CommandContext, env: list[EnvVar], words: list[Token],
+            index: int) -> list[ServeCommand]:
+    index += 1
+    while index < len(words):
+        text = words[index].text
+        if text == "-m" and index + 1 < len(words):
+            module = words[index + 1].text
+            return _program(context, env, words, index + 1, module)
+        if text.startswith("-m") and len(text) > 2:
+            return _program(context, env, words, index, text[2:])
+        if text in ("-W", "-X", "--check-hash-based-pycs"):
+            index += 2
+        elif text.startswith("-"):
+            index += 1
+        else:
+            return []
+    return []
+
+
+def _program(context: CommandContext, env: list[EnvVar], words: list[Token], index: int,
+             name: str) -> list[ServeCommand]:
+    subcommand = words[index + 1].text if index + 1 < len(words) else ""
+    if name in ("panel", "bokeh") and subcommand == "serve":
+        return [_serve_command(context, env, f"{name}-serve", words[index], words[index + 2 :])]
+    if name == "fastapi" and subcommand in ("run", "dev"):
+        return [_serve_command(context, env, f"fastapi-{subcommand}", words[index],
+                               words[index + 2 :])]
+    tool = _MODULE_TOOLS.get(name)
+    if tool:
+        return [_serve_command(context, env, tool, words[index], words[index + 1 :])]
+    return []
+
+
+def _assignments(context: CommandContext, words: list[Token], how: str) -> list[EnvVar]:
+    found = []
+    for word in words:
+        if not _ASSIGNMENT.match(word.text):
+            continue
+        name, _, _ = word.text.partition("=")
+        value = to_word(context.source, word, len(name) + 1)
+        found.append(EnvVar(name, value, token_span(context.source, word), how))
+    return found
+
+
+def _serve_command(context: CommandContext, env: list[EnvVar], tool: str, program: Token,
+                   args: list[Token]) -> ServeCommand:
+    source = context.source
+    parsed = parse_args(tool_spec(tool), args)
+    options = tuple(
+        OptionUse(
+            option.dest,
+            Word(option.flag.text[: option.flag_end],
+                 token_span_part(source, option.flag, 0, option.flag_end),
+                 option.flag.symbolic),
+            tuple(to_word(source, token, start) for token, start in option.values),
+        )
+        for option in parsed.options
+    )
+    all_tokens = [program, *args]
+    first = token_span(source, program)
+    last = token_span(source, all_tokens[-1])
+    span = Span(first.path, first.line, first.column, last.end_line, last.end_column)
+    return ServeCommand(
+        tool=tool,
+        program=to_word(source, program),
+        span=span,
+        options=options,
+        positionals=tuple(to_word(source, t) for t in parsed.positionals),
+        app_args=tuple(to_word(source, t) for t in parsed.remainder),
+        unknown=tuple(to_word(source, t) for t in parsed.unknown),
+        env=tuple(env),
+        carrier=context.carrier,
+        context=context.context,
+        deployment=context.deployment,
+    )
+
+
+def token_span_part(source: SourceFile, token: Token, start: int, end: int) -> Span:
+    origins = token.origins[start:end]
+    if origins:
+        return source.span(origins[0], origins[-1] + 1)
+    return source.span(token.start, token.end)

@@ -1,0 +1,300 @@
+"""Dockerfile: instructions, stages, ENV, and the command the final image runs.
+
+Docker's rules, reproduced: a line ending in the escape character continues on the next
+one (comment and blank lines in between are dropped); ``CMD``/``ENTRYPOINT``/``RUN`` take
+an exec form (a JSON array of strings; anything else is shell form, run by
+``/bin/sh -c``); the last ``CMD`` and ``ENTRYPOINT`` of a stage win and a stage built
+``FROM`` an earlier one inherits them and its ``ENV``; setting ``ENTRYPOINT`` clears an
+inherited ``CMD``; an exec-form ``ENTRYPOINT`` receives ``CMD`` as extra arguments, a
+shell-form one ignores it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from stackaudit.extractors.base import Extraction
+from stackaudit.extractors.commandline import (
+    CommandContext,
+    basename,
+    find_in_script,
+    find_in_words,
+    to_word,
+    token_span,
+)
+from stackaudit.extractors.shellwords import Token, split_commands
+from stackaudit.facts.common import EnvVar, has_expansion
+from stackaudit.facts.serve import ServeCommand
+from stackaudit.source import SourceFile
+
+_DIRECTIVE = re.compile(r"^#\s*([a-zA-Z]+)\s*=\s*(\S+)\s*$")
+_HEREDOC = re.compile(r"<<(-?)\s*([\"']?)([A-Za-z_][A-Za-z0-9_]*)\2")
+_INSTRUCTION = re.compile(r"^\s*([A-Za-z]+)(\s+|$)")
+
+
+@dataclass
+class Instruction:
+    keyword: str
+    line: int
+    args: str
+    origins: list[int]
+    heredocs: list[tuple[str, list[int]]] = field(default_factory=list)
+
+
+@dataclass
+class Command:
+    """CMD or ENTRYPOINT: exec form as tokens, or shell form as text with origins."""
+
+    exec_form: list[Token] | None
+    shell: tuple[str, list[int]] | None
+    keyword: str
+    line: int
+
+
+@dataclass
+class Stage:
+    name: str
+    env: list[EnvVar] = field(default_factory=list)
+    cmd: Command | None = None
+    entrypoint: Command | None = None
+
+
+def read_instructions(source: SourceFile) -> list[Instruction]:
+    """Logical instructions with, for each character, its offset in the file."""
+    text = source.text
+    lines = text.splitlines(keepends=True)
+    escape = "\\"
+    offsets = []
+    position = 0
+    for line in lines:
+        offsets.append(position)
+        position += len(line)
+    # Parser directives may only appear before any other line.
+    for line in lines:
+        match = _DIRECTIVE.match(line.strip())
+        if not match:
+            break
+        if match.group(1).lower() == "escape" and match.group(2) in ("`", "\\"):
+            escape = match.group(2)
+
+    instructions: list[Instruction] = []
+    index = 0
+    while index < len(lines):
+        raw = lines[index].rstrip("\r\n")
+        stripped = raw.strip()
+        if not stripped or stripped.startswith("#"):
+            index += 1
+            continue
+        start_line = index + 1
+        chars: list[str] = []
+        origins: list[int] = []
+        while True:
+            raw = lines[index].rstrip("\r\n")
+            body = raw.rstrip(" \t")
+            continued = body.endswith(escape) and index + 1 < len(lines)
+            keep = body[:-1] if continued else raw
+            chars.append(keep)
+            origins.extend(range(offsets[index], offsets[index] + len(keep)))
+            index += 1
+            if not continued:
+                break
+            while index < len(lines) and (
+                not lines[index].strip() or lines[index].strip().startswith("#")
+            ):
+                index += 1
+            if index >= len(lines):
+                break
+        joined = "".join(chars)
+        match = _INSTRUCTION.match(joined)
+        if not match:
+            continue
+        start = match.end()
+        instruction = Instruction(match.group(1).upper(), start_line, joined[start:],
+                                  origins[start:])
+        for heredoc in _HEREDOC.finditer(instruction.args):
+            strip_tabs, delimiter = heredoc.group(1) == "-", heredoc.group(3)
+            body_chars: list[str] = []
+            body_origins: list[int] = []
+            while index < len(lines):
+                line = lines[index]
+                index += 1
+                content = line.rstrip("\r\n")
+                if (content.lstrip("\t") if strip_tabs else content) == delimiter:
+                    break
+                body_chars.append(line)
+                body_origins.extend(range(offsets[index - 1], offsets[index - 1] + len(line)))
+            instruction.heredocs.append(("".join(body_chars), body_origins))
+        instructions.append(instruction)
+    return instructions
+
+
+def parse_exec_form(text: str, origins: list[int]) -> list[Token] | None:
+    """A JSON array of strings with per-character origins, or None (then shell form)."""
+    index = 0
+    length = len(text)
+
+    def skip() -> None:
+        nonlocal index
+        while index < length and text[index] in " \t\r\n":
+            index += 1
+
+    skip()
+    if index >= length or text[index] != "[":
+        return None
+    index += 1
+    tokens: list[Token] = []
+    skip()
+    if index < length and text[index] == "]":
+        index += 1
+        skip()
+        return tokens if index == length else None
+    while True:
+        skip()
+        if index >= length or text[index] != '"':
+            return None
+        start = index
+        index += 1
+        chars: list[str] = []
+        char_origins: list[int] = []
+        while True:
+            if index >= length:
+                return None
+            char = text[index]
+            if char == '"':
+                index += 1
+                break
+            if char == "\\":
+                if index + 1 >= length:
+                    return None
+                code = text[index + 1]
+                simple = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n",
+                          "r": "\r", "t": "\t"}
+                if code in simple:
+                    chars.append(simple[code])
+                    char_origins.append(origins[index])
+                    index += 2
+                    continue
+                if code == "u" and re.fullmatch(r"[0-9a-fA-F]{4}", text[index + 2 : index + 6]):
+                    chars.append(chr(int(text[index + 2 : index + 6], 16)))
+                    char_origins.append(origins[index])
+                    index += 6
+                    continue
+                return None
+            chars.append(char)
+            char_origins.append(origins[index])
+            index += 1
+        tokens.append(Token("".join(chars), char_origins, origins[start], origins[index - 1] + 1,
+                            quoted=True))
+        skip()
+        if index < length and text[index] == ",":
+            index += 1
+            continue
+        if index < length and text[index] == "]":
+            index += 1
+            skip()
+            return tokens if index == length else None
+        return None
+
+
+def _command(instruction: Instruction) -> Command:
+    tokens = parse_exec_form(instruction.args, instruction.origins)
+    if tokens is not None:
+        return Command(tokens, None, instruction.keyword, instruction.line)
+    return Command(None, (instruction.args, instruction.origins), instruction.keyword,
+                   instruction.line)
+
+
+def _env(source: SourceFile, instruction: Instruction) -> list[EnvVar]:
+    words = [w for cmd in split_commands(instruction.args, instruction.origins) for w in cmd]
+    if not words:
+        return []
+    if "=" not in words[0].text:
+        # Legacy "ENV NAME value with spaces": the rest of the line, as written, is the value.
+        args = instruction.args
+        name = words[0]
+        value_start = len(args) - len(args.lstrip())
+        value_start += len(name.text)
+        value_start += len(args[value_start:]) - len(args[value_start:].lstrip())
+        value_text = args[value_start:].rstrip()
+        value = Token(value_text, instruction.origins[value_start : value_start + len(value_text)],
+                      name.end, name.end, symbolic=has_expansion(value_text))
+        return [EnvVar(name.text, to_word(source, value), token_span(source, name),
+                       "Dockerfile ENV")]
+    found = []
+    for word in words:
+        name, sep, _ = word.text.partition("=")
+        if not sep:
+            continue
+        found.append(EnvVar(name, to_word(source, word, len(name) + 1),
+                            token_span(source, word), "Dockerfile ENV"))
+    return found
+
+
+# An ENTRYPOINT script conventionally ends in `exec "$@"`, running CMD.
+_WRAPPER_ENTRYPOINT = re.compile(r"(entrypoint|docker-entrypoint|start|run)[\w.-]*(\.sh)?$|"
+                                 r"^(tini|dumb-init)$")
+
+
+def extract_dockerfile(source: SourceFile) -> Extraction:
+    result = Extraction()
+    stages: dict[str, Stage] = {}
+    stage = Stage("")
+    for instruction in read_instructions(source):
+        keyword = instruction.keyword
+        if keyword == "FROM":
+            words = instruction.args.split()
+            words = [w for w in words if not w.startswith("--")]
+            base = words[0] if words else ""
+            name = words[2] if len(words) >= 3 and words[1].lower() == "as" else str(len(stages))
+            parent = stages.get(base.lower())
+            stage = Stage(name.lower())
+            if parent is not None:
+                stage.env = list(parent.env)
+                stage.cmd, stage.entrypoint = parent.cmd, parent.entrypoint
+            stages[stage.name] = stage
+        elif keyword == "ENV":
+            stage.env.extend(_env(source, instruction))
+        elif keyword == "CMD":
+            stage.cmd = _command(instruction)
+        elif keyword == "ENTRYPOINT":
+            stage.entrypoint = _command(instruction)
+            stage.cmd = None if stage.cmd and stage.cmd.line < instruction.line else stage.cmd
+        elif keyword == "RUN":
+            context = CommandContext(source, "dockerfile", "Dockerfile RUN", True, list(stage.env))
+            command = _command(instruction)
+            result.facts.extend(_run_command(context, command))
+            for body, origins in instruction.heredocs:
+                result.facts.extend(find_in_script(context, body, origins))
+    result.facts.extend(_final_command(source, stage))
+    return result
+
+
+def _run_command(context: CommandContext, command: Command | None) -> list[ServeCommand]:
+    if command is None:
+        return []
+    if command.exec_form is not None:
+        return find_in_words(context, command.exec_form)
+    assert command.shell is not None
+    return find_in_script(context, *command.shell)
+
+
+def _final_command(source: SourceFile, stage: Stage) -> list[ServeCommand]:
+    entrypoint, cmd = stage.entrypoint, stage.cmd
+    label = " + ".join(c.keyword for c in (entrypoint, cmd) if c is not None)
+    context = CommandContext(source, "dockerfile", f"Dockerfile {label}", True, list(stage.env))
+    if entrypoint is None:
+        return _run_command(context, cmd)
+    if entrypoint.exec_form is None:
+        return _run_command(context, entrypoint)
+    if cmd is not None and cmd.exec_form is not None:
+        found = find_in_words(context, entrypoint.exec_form + cmd.exec_form)
+    elif cmd is not None and cmd.shell is not None:
+        found = find_in_words(context, entrypoint.exec_form) + find_in_script(context, *cmd.shell)
+    else:
+        found = find_in_words(context, entrypoint.exec_form)
+    if not found and cmd is not None and entrypoint.exec_form:
+        program = basename(entrypoint.exec_form[0].text)
+        if _WRAPPER_ENTRYPOINT.search(program):
+            found = _run_command(context, cmd)
+    return found

@@ -1,0 +1,60 @@
+"""Building blocks shared by every kind of fact."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from stackaudit.diagnostics import Span
+
+# A shell/compose/Kubernetes expansion the tool cannot see through: $VAR, ${VAR...},
+# $(command), `command`. Values holding one are kept symbolic, never guessed.
+_EXPANSION = re.compile(r"\$(?:[A-Za-z_][A-Za-z0-9_]*|\{[^}]*\}|\(|[0-9@*#?$!-])|`")
+
+
+def has_expansion(text: str) -> bool:
+    return _EXPANSION.search(text) is not None
+
+
+@dataclass(frozen=True)
+class Word:
+    """One argument as the program receives it (quotes removed), and where it is written.
+
+    ``symbolic`` is true when the value holds an expansion resolved only at run time
+    (``$VAR``, ``${VAR:-d}``, ``$(cmd)``); its ``text`` then keeps the expansion as written.
+    """
+
+    text: str
+    span: Span
+    symbolic: bool = False
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    """An environment variable given to a process.
+
+    ``value`` is None when the value is not written here at all (a Kubernetes
+    ``secretKeyRef``, a variable passed through from the host); ``reference`` tells that
+    the value lives in a secret store by design."""
+
+    name: str
+    value: Word | None
+    span: Span
+    source: str
+    reference: bool = False
+
+    @property
+    def is_literal(self) -> bool:
+        """A value written out in the file, with no run-time expansion in it."""
+        return self.value is not None and not self.value.symbolic and not self.reference
+
+
+@dataclass(frozen=True)
+class ParseProblem:
+    """A file, or a part of one, that could not be read as its kind (reported as SA001)."""
+
+    span: Span
+    message: str

@@ -1,0 +1,120 @@
+"""Human output, in the spirit of ruff and zizmor: location, code, severity and
+message; the offending line with the span underlined; related places with their labels;
+the fix as a ``help`` line; and a footer with counts. All scanned text goes through
+``printable`` and rich ``Text`` objects, never markup."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+from rich.text import Text
+
+from stackaudit.diagnostics import Diagnostic, Severity
+from stackaudit.engine import RunResult
+from stackaudit.formatters.escape import display_width, printable
+
+_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "bold yellow", Severity.NOTE: "bold cyan"}
+
+
+def _console(buffer: io.StringIO, color: bool) -> Console:
+    return Console(
+        file=buffer,
+        force_terminal=color,
+        no_color=not color,
+        color_system="standard" if color else None,
+        highlight=False,
+        width=200,
+        soft_wrap=True,
+        emoji=False,
+        markup=False,
+    )
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def _block(result: RunResult, diagnostic: Diagnostic, quiet: bool) -> list[Text]:
+    span = diagnostic.span
+    head = Text()
+    head.append(f"{printable(span.path)}:{span.line}:{span.column}: ", style="bold")
+    head.append(diagnostic.code, style=_STYLE[diagnostic.severity])
+    head.append(f" {diagnostic.severity.value}: ", style=_STYLE[diagnostic.severity])
+    head.append(printable(diagnostic.message))
+    if quiet:
+        return [head]
+    lines = [head]
+    source = result.source_line(span.path, span.line)
+    if source:
+        gutter = " " * len(str(span.line))
+        start = display_width(source, span.column)
+        end_column = span.end_column if span.end_line == span.line else len(source) + 1
+        width = max(1, display_width(source, end_column) - start)
+        lines.append(Text(f"{gutter} |", style="blue"))
+        line = Text(f"{span.line} | ", style="blue")
+        line.append(printable(source))
+        lines.append(line)
+        marker = Text(f"{gutter} | ", style="blue")
+        marker.append(" " * start + "^" * width, style=_STYLE[diagnostic.severity])
+        lines.append(marker)
+    for related in diagnostic.related:
+        note = Text("  = ", style="blue")
+        note.append(f"{printable(related.label)}: ", style="bold")
+        note.append(f"{printable(str(related.span))}")
+        lines.append(note)
+    if diagnostic.help:
+        note = Text("  = ", style="blue")
+        note.append("help: ", style="bold")
+        note.append(printable(diagnostic.help))
+        lines.append(note)
+    lines.append(Text(""))
+    return lines
+
+
+def render_text(result: RunResult, *, color: bool = False, quiet: bool = False) -> str:
+    buffer = io.StringIO()
+    console = _console(buffer, color)
+    for diagnostic in result.diagnostics:
+        for line in _block(result, diagnostic, quiet):
+            console.print(line)
+    if quiet:
+        return buffer.getvalue()
+    for skipped in result.skipped:
+        console.print(Text(f"note: skipped {printable(skipped.rel)}: {printable(skipped.reason)}",
+                           style="dim"))
+    counts = {s: 0 for s in Severity}
+    for diagnostic in result.diagnostics:
+        counts[diagnostic.severity] += 1
+    summary = Text()
+    if result.diagnostics:
+        parts = [_plural(counts[s], s.value) for s in Severity if counts[s]]
+        summary.append(f"Found {_plural(len(result.diagnostics), 'finding')} ", style="bold")
+        summary.append(f"({', '.join(parts)})")
+    else:
+        summary.append("No findings", style="bold green")
+    summary.append(f" in {_plural(result.files_scanned, 'file')}")
+    if result.suppressed:
+        summary.append(f"; {result.suppressed} suppressed")
+    summary.append(".")
+    console.print(summary)
+    return buffer.getvalue()
+
+
+def rules_table(color: bool = False) -> str:
+    from rich.table import Table
+
+    from stackaudit.rules import all_rules
+
+    table = Table(box=None, show_edge=False, pad_edge=False)
+    for column in ("code", "name", "severity", "applies to", "fix"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("summary")
+    for rule in all_rules():
+        table.add_row(rule.code, rule.name, rule.severity.value, ", ".join(rule.applies_to),
+                      rule.fix.value, rule.summary())
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=color, no_color=not color, width=160,
+                      highlight=False, markup=False)
+    console.print(table)
+    return buffer.getvalue()

@@ -1,0 +1,24 @@
+"""Which files deploy an app, and which are a developer's own tooling.
+
+Rules about deployment hygiene (SA104, SA207) stay quiet on development carriers: a
+path with a component or a name part ``dev``, ``devel``, ``development``, ``local`` or
+``debug`` (``scripts/dev/run.sh``, ``Dockerfile.dev``, ``docker-compose.dev.yml``,
+``run-local.sh``), and compose override files (``compose.override.yml``), which Compose
+applies to local ``docker compose up`` runs by convention."""
+
+from __future__ import annotations
+
+import re
+
+_DEV_WORDS = frozenset({"dev", "devel", "development", "local", "debug"})
+_SPLIT = re.compile(r"[-_.]+")
+
+
+def is_development_path(path: str) -> bool:
+    parts = path.split("/")
+    for part in parts:
+        words = {word.lower() for word in _SPLIT.split(part)}
+        if words & _DEV_WORDS:
+            return True
+    name = parts[-1].lower()
+    return ".override." in name

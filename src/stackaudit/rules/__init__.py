@@ -1,0 +1,64 @@
+"""The rule registry: every ``saNNN_*.py`` module in this package defines one rule;
+adding a rule means adding its module (and its fixtures), nothing else."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Iterable
+from functools import cache
+
+from stackaudit.config import ConfigError, suggest
+from stackaudit.rules.base import Rule
+
+
+@cache
+def all_rules() -> tuple[type[Rule], ...]:
+    found: list[type[Rule]] = []
+    for module_info in pkgutil.iter_modules(__path__):
+        if not module_info.name.startswith("sa"):
+            continue
+        module = importlib.import_module(f"{__name__}.{module_info.name}")
+        for value in vars(module).values():
+            if (
+                isinstance(value, type)
+                and issubclass(value, Rule)
+                and value is not Rule
+                and value.__module__ == module.__name__
+                and getattr(value, "code", None)
+            ):
+                found.append(value)
+    return tuple(sorted(found, key=lambda rule: rule.code))
+
+
+def rule_by_code(code: str) -> type[Rule] | None:
+    for rule in all_rules():
+        if rule.code == code or rule.name == code:
+            return rule
+    return None
+
+
+def validate_codes(codes: Iterable[str], where: str) -> list[str]:
+    """Codes or prefixes (``SA1``, ``SA101``); an unknown one is a usage error."""
+    known = [rule.code for rule in all_rules()]
+    checked = []
+    for raw in codes:
+        code = raw.strip().upper()
+        if not code:
+            continue
+        if not any(k.startswith(code) for k in known):
+            raise ConfigError(f"{where}: unknown rule code `{raw}`{suggest(code, known)}")
+        checked.append(code)
+    return checked
+
+
+def _longest_prefix(code: str, prefixes: Iterable[str]) -> int:
+    return max((len(p) for p in prefixes if code.startswith(p)), default=-1)
+
+
+def is_enabled(code: str, select: list[str], ignore: list[str]) -> bool:
+    """A code is on when its most specific selector selects it (``select = ["SA1"]``,
+    ``ignore = ["SA10"]`` plus ``extend-select = ["SA101"]`` turns SA101 on)."""
+    selected = _longest_prefix(code, select)
+    ignored = _longest_prefix(code, ignore)
+    return selected >= 0 and selected > ignored

@@ -1,0 +1,165 @@
+"""The shape of a rule: metadata on the class, documentation in the docstring, bad and
+good examples that are both the tests and the rendered docs, and ``check(stack)``."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+from stackaudit.diagnostics import (
+    Confidence,
+    Diagnostic,
+    Edit,
+    FixSafety,
+    Related,
+    Severity,
+    Span,
+)
+
+if TYPE_CHECKING:
+    from stackaudit.stack import Stack
+
+DOC_SECTIONS = ("What it does", "Why is this bad?", "Example", "Use instead", "References")
+
+# Inline expectations in examples and fixtures: "# expect: SA101" on the flagged line, or
+# "# expect-next-line: SA101" on a line of its own above it.
+EXPECT = re.compile(r"#\s*expect(-next-line)?:\s*([A-Z]+[0-9]+(?:\s*,\s*[A-Z]+[0-9]+)*)")
+
+
+@dataclass(frozen=True)
+class Example:
+    """A file that shows the rule: ``bad`` ones mark each flagged line with an
+    ``# expect:`` comment; ``fixed`` is the text after the rule's edits, when it has any."""
+
+    path: str
+    text: str
+    bad: bool
+    fixed: str | None = None
+    title: str = ""
+
+    def expected_lines(self, code: str) -> list[int]:
+        return [line for line, codes in expectations(self.text) if code in codes]
+
+    @property
+    def display_text(self) -> str:
+        """The example as shown in docs: the expectation markers removed."""
+        return strip_expectations(self.text)
+
+
+def Bad(path: str, text: str, *, fixed: str | None = None, title: str = "") -> Example:  # noqa: N802
+    return Example(path, inspect.cleandoc(text) + "\n", True,
+                   inspect.cleandoc(fixed) + "\n" if fixed is not None else None, title)
+
+
+def Good(path: str, text: str, *, title: str = "") -> Example:  # noqa: N802
+    return Example(path, inspect.cleandoc(text) + "\n", False, None, title)
+
+
+def expectations(text: str) -> list[tuple[int, set[str]]]:
+    """``(line, codes)`` pairs for every expectation marker in ``text``."""
+    found = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        match = EXPECT.search(line)
+        if match:
+            codes = {code.strip() for code in match.group(2).split(",")}
+            target = number + 1 if match.group(1) else number
+            if match.group(1):
+                # The next line that is not itself a comment.
+                lines = text.splitlines()
+                while target <= len(lines) and lines[target - 1].strip().startswith("#"):
+                    target += 1
+            found.append((target, codes))
+    return found
+
+
+def strip_expectations(text: str) -> str:
+    out = []
+    for line in text.splitlines(keepends=True):
+        match = EXPECT.search(line)
+        if not match:
+            out.append(line)
+            continue
+        before = line[: match.start()].rstrip()
+        if before:
+            out.append(before + "\n")
+    return "".join(out)
+
+
+class Rule:
+    """Base class of every rule. Subclasses set the class attributes, write their
+    documentation as the docstring (sections of ``DOC_SECTIONS`` as ``## `` headings)
+    and implement ``check``."""
+
+    code: ClassVar[str]
+    name: ClassVar[str]
+    severity: ClassVar[Severity]
+    confidence: ClassVar[Confidence] = Confidence.HIGH
+    category: ClassVar[str]
+    applies_to: ClassVar[tuple[str, ...]]
+    fix: ClassVar[FixSafety] = FixSafety.DISPLAY_ONLY
+    cwe: ClassVar[int | None] = None
+    examples: ClassVar[Sequence[Example]] = ()
+
+    def check(self, stack: Stack) -> Iterator[Diagnostic]:
+        return iter(())
+
+    # -- helpers for subclasses ---------------------------------------------------------
+
+    def report(
+        self,
+        span: Span,
+        message: str,
+        *,
+        help: str = "",
+        fix_title: str = "",
+        related: Sequence[Related] = (),
+        edits: Sequence[Edit] = (),
+        confidence: Confidence | None = None,
+        severity: Severity | None = None,
+    ) -> Diagnostic:
+        return Diagnostic(
+            code=self.code,
+            name=self.name,
+            severity=severity or self.severity,
+            confidence=confidence or self.confidence,
+            message=message,
+            span=span,
+            related=tuple(related),
+            help=help,
+            fix_title=fix_title,
+            edits=tuple(edits),
+            fix_safety=self.fix,
+        )
+
+    # -- documentation ------------------------------------------------------------------
+
+    @classmethod
+    def summary(cls) -> str:
+        """The first sentence of "What it does"."""
+        text = cls.sections().get("What it does", "")
+        first = text.split("\n\n")[0].replace("\n", " ").strip()
+        return first
+
+    @classmethod
+    def sections(cls) -> dict[str, str]:
+        doc = inspect.cleandoc(cls.__doc__ or "")
+        found: dict[str, str] = {}
+        current: str | None = None
+        lines: list[str] = []
+        for line in doc.splitlines():
+            if line.startswith("## "):
+                if current is not None:
+                    found[current] = "\n".join(lines).strip()
+                current, lines = line[3:].strip(), []
+            else:
+                lines.append(line)
+        if current is not None:
+            found[current] = "\n".join(lines).strip()
+        return found
+
+    @classmethod
+    def references(cls) -> list[str]:
+        return re.findall(r"https?://[^\s)>\]]+", cls.sections().get("References", ""))

@@ -1,0 +1,56 @@
+from stackaudit.diagnostics import Severity
+from stackaudit.rules.base import Bad, Good, Rule
+
+
+class ParseError(Rule):
+    """
+    ## What it does
+    Reports a file of a kind stackaudit reads (Python, Dockerfile, compose, Kubernetes,
+    nginx, ...) that could not be parsed, with where and why.
+
+    ## Why is this bad?
+    The file's findings are incomplete: a broken file can hide a wildcard origin or a
+    secret. The run goes on with every other file. Python files are parsed only when a
+    cheap scan finds a name some rule looks at, so a syntax error in a file no rule
+    concerns is not reported.
+
+    ## Example
+    An nginx block that is never closed.
+
+    ## Use instead
+    Fix the syntax, or exclude the file (`extend-exclude`) when it is not meant to be
+    parsed as its name suggests.
+
+    ## References
+    - https://nginx.org/en/docs/beginners_guide.html#conf_structure
+    - https://yaml.org/spec/1.2.2/
+    """
+
+    code = "SA001"
+    name = "parse-error"
+    severity = Severity.ERROR
+    category = "run"
+    applies_to = ("any",)
+    examples = (
+        Bad("nginx.conf", """
+            server {
+                listen 80;
+                location / {
+                    proxy_pass http://app:5006;
+            }  # expect: SA001
+        """),
+        Good("nginx.conf", """
+            server {
+                listen 80;
+                location / {
+                    proxy_pass http://app:5006;
+                }
+            }
+        """),
+        Bad("docker-compose.yml", """
+            services:
+              app:
+                image: app
+               ports: ["5006:5006"]  # expect: SA001
+        """),
+    )

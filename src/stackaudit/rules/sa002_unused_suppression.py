@@ -1,0 +1,45 @@
+from stackaudit.diagnostics import Severity
+from stackaudit.rules.base import Bad, Good, Rule
+
+
+class UnusedSuppression(Rule):
+    """
+    ## What it does
+    Reports an inline `stackaudit: ignore[...]` comment that suppressed nothing, or that
+    names a code no rule has.
+
+    ## Why is this bad?
+    A stale suppression hides the next real finding on that line, and an unknown code
+    (a typo such as `SA1O1`) suppresses nothing while looking as if it did.
+
+    ## Example
+    A suppression left behind after the flag it silenced was removed.
+
+    ## Use instead
+    Remove the comment, or the codes in it that no longer match a finding.
+
+    ## References
+    - https://docs.astral.sh/ruff/rules/unused-noqa/
+    """
+
+    code = "SA002"
+    name = "unused-suppression"
+    severity = Severity.WARNING
+    category = "run"
+    applies_to = ("any",)
+    examples = (
+        Bad("start.sh", """
+            #!/bin/sh
+            exec panel serve app.py --allow-websocket-origin=dash.example.com  # stackaudit: ignore[SA101]  # expect: SA002
+        """),
+        Bad("run.sh", """
+            #!/bin/sh
+            # stackaudit: ignore[SA999] -- typo  # expect: SA002
+            exec panel serve app.py --allow-websocket-origin=dash.example.com
+        """),
+        Good("start.sh", """
+            #!/bin/sh
+            # stackaudit: ignore[SA101] -- kiosk on an isolated network
+            exec panel serve app.py --allow-websocket-origin='*'
+        """),
+    )

@@ -1,0 +1,119 @@
+from collections.abc import Iterator
+
+from stackaudit.diagnostics import Diagnostic, Severity
+from stackaudit.facts.origins import admits_every_host
+from stackaudit.facts.serve import ServeCommand
+from stackaudit.rules.base import Bad, Good, Rule
+from stackaudit.stack import Stack
+
+
+class WsOriginWildcard(Rule):
+    """
+    ## What it does
+    Flags a WebSocket origin allowlist entry that admits every host: `*`, `*:*` or
+    `*:<port>` in `--allow-websocket-origin`, in `BOKEH_ALLOW_WS_ORIGIN`, or in the
+    `allow_websocket_origin=` / `websocket_origin=` arguments of Bokeh and Panel.
+
+    ## Why is this bad?
+    The browser sends cookies and the page's session with every WebSocket handshake,
+    whatever site opened it. With `*`, a page on any site a visitor opens can connect to
+    the app as that visitor and drive it (cross-site WebSocket hijacking, CWE-1385).
+    Bokeh matches the host part label by label and `*` matches any host; a `*:<port>`
+    pattern restricts only the port.
+
+    `BOKEH_ALLOW_WS_ORIGIN`, when set, replaces the command-line list at every
+    handshake, so an entry there is the one that counts.
+
+    ## Example
+    ```
+    panel serve app.py --allow-websocket-origin='*'
+    ```
+
+    ## Use instead
+    Name the host(s) the app is served under, as the browser sees them (set
+    `public-hosts` in the configuration to have them suggested).
+
+    ## References
+    - https://docs.bokeh.org/en/latest/docs/user_guide/server/deploy.html#websocket-origin
+    - https://github.com/bokeh/bokeh/blob/3.9.2/src/bokeh/server/util.py
+    - https://github.com/bokeh/bokeh/blob/3.9.2/src/bokeh/server/views/ws.py
+    - https://cwe.mitre.org/data/definitions/1385.html
+    """
+
+    code = "SA101"
+    name = "ws-origin-wildcard"
+    severity = Severity.ERROR
+    category = "websocket-origin"
+    applies_to = ("cli", "env", "py")
+    cwe = 1385
+    examples = (
+        Bad("Dockerfile", """
+            FROM python:3.12-slim
+            RUN pip install panel
+            # expect-next-line: SA101
+            CMD ["panel", "serve", "app.py", "--address", "0.0.0.0", "--allow-websocket-origin=*"]
+        """),
+        Bad("start.sh", """
+            #!/bin/sh
+            exec bokeh serve app.py --port 5006 \\
+                --allow-websocket-origin '*:5006'  # expect: SA101
+        """),
+        Bad("Dockerfile", """
+            FROM python:3.12-slim
+            ENV BOKEH_ALLOW_WS_ORIGIN=*  # expect: SA101
+            CMD panel serve app.py --allow-websocket-origin dash.example.com
+        """, title="the environment variable replaces the flags"),
+        Good("Dockerfile", """
+            FROM python:3.12-slim
+            CMD ["panel", "serve", "app.py", "--allow-websocket-origin=dash.example.com"]
+        """),
+        Good("start.sh", """
+            #!/bin/sh
+            exec panel serve app.py --allow-websocket-origin "$PUBLIC_HOST" --args --origin '*'
+        """, title="values after --args belong to the app; a variable is not guessed"),
+    )
+
+    def check(self, stack: Stack) -> Iterator[Diagnostic]:
+        public = stack.config.public_hosts
+        seen = set()
+        for command in stack.serve_commands:
+            if command.is_bokeh_family:
+                for diagnostic in self._check_command(command, public):
+                    # One environment entry shared by several commands is one finding.
+                    if diagnostic.span not in seen:
+                        seen.add(diagnostic.span)
+                        yield diagnostic
+
+    def _check_command(self, command: ServeCommand, public: list[str]) -> Iterator[Diagnostic]:
+        suggestion = " ".join(f"--allow-websocket-origin={host}" for host in public) or (
+            "--allow-websocket-origin=<public host[:port]>"
+        )
+        source = command.origin_source()
+        for entry in command.effective_origins():
+            if not admits_every_host(entry.text):
+                continue
+            if entry.from_env:
+                flags = len(command.cli_origins())
+                replaced = (
+                    f", which replaces the {flags} --allow-websocket-origin flag"
+                    + ("s" if flags != 1 else "")
+                    if flags
+                    else ""
+                )
+                message = (
+                    f"{command.label}: origins admitted: `{entry.text}` from "
+                    f"BOKEH_ALLOW_WS_ORIGIN{replaced}; every site can open this app's "
+                    "WebSocket as its visitors"
+                )
+                help_text = "set BOKEH_ALLOW_WS_ORIGIN to the public host(s), comma-separated"
+                if public:
+                    help_text += f": {','.join(public)}"
+            else:
+                message = (
+                    f"{command.label}: `--allow-websocket-origin {entry.text}` admits "
+                    "WebSocket connections from every site, with the visitor's cookies"
+                )
+                help_text = f"name the public host(s) instead: {suggestion}"
+            assert source in ("env", "cli")
+            yield self.report(entry.span, message, help=help_text,
+                              fix_title="Replace the wildcard with the public host")

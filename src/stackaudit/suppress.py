@@ -1,0 +1,98 @@
+"""Inline suppressions: ``# stackaudit: ignore[SA101,SA2] -- reason``.
+
+A comment after code applies to its own line. A comment alone on its line applies to the
+next line that is not a comment, together with the lines that line continues onto with a
+trailing backslash (Dockerfile and shell commands). ``# stackaudit: ignore-file[CODES]``
+in the first lines of a file applies to the whole file. The same ``#`` syntax works in
+every kind of file stackaudit reads."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from stackaudit.diagnostics import Diagnostic, Span
+
+_DIRECTIVE = re.compile(
+    r"#\s*stackaudit:\s*(ignore|ignore-file)\[([^\]]*)\](?:\s*--\s*(?P<reason>.*))?"
+)
+FILE_DIRECTIVE_LINES = 10
+
+
+@dataclass
+class Suppression:
+    span: Span
+    codes: list[str]
+    first_line: int
+    last_line: int
+    whole_file: bool = False
+    reason: str = ""
+    used: set[str] = field(default_factory=set)
+
+    def covers(self, diagnostic: Diagnostic) -> str | None:
+        """The code of this suppression that matches ``diagnostic``, if it covers it."""
+        if diagnostic.span.path != self.span.path:
+            return None
+        if not self.whole_file and not (
+            self.first_line <= diagnostic.span.line <= self.last_line
+        ):
+            return None
+        for code in self.codes:
+            if diagnostic.code.startswith(code):
+                return code
+        return None
+
+
+def find_suppressions(path: str, text: str) -> list[Suppression]:
+    if "stackaudit:" not in text:
+        return []
+    lines = text.splitlines()
+    found = []
+    for index, line in enumerate(lines):
+        match = _DIRECTIVE.search(line)
+        if not match:
+            continue
+        number = index + 1
+        codes = [c.strip().upper() for c in match.group(2).split(",") if c.strip()]
+        span = Span(path, number, match.start() + 1, number, match.end() + 1)
+        reason = (match.group("reason") or "").strip()
+        if match.group(1) == "ignore-file":
+            whole = number <= FILE_DIRECTIVE_LINES
+            found.append(Suppression(span, codes, number, number, whole, reason))
+            continue
+        if line[: match.start()].strip():
+            found.append(Suppression(span, codes, number, number, reason=reason))
+            continue
+        target = index + 1
+        while target < len(lines) and (
+            not lines[target].strip() or lines[target].lstrip().startswith("#")
+        ):
+            target += 1
+        last = target
+        while last < len(lines) - 1 and lines[last].rstrip().endswith("\\"):
+            last += 1
+        found.append(Suppression(span, codes, target + 1, last + 1, reason=reason))
+    return found
+
+
+def apply_suppressions(
+    diagnostics: list[Diagnostic], suppressions: list[Suppression]
+) -> tuple[list[Diagnostic], int]:
+    """The diagnostics no suppression covers, and how many were suppressed."""
+    by_path: dict[str, list[Suppression]] = {}
+    for suppression in suppressions:
+        by_path.setdefault(suppression.span.path, []).append(suppression)
+    kept = []
+    suppressed = 0
+    for diagnostic in diagnostics:
+        covering = None
+        for suppression in by_path.get(diagnostic.span.path, ()):
+            code = suppression.covers(diagnostic)
+            if code is not None:
+                suppression.used.add(code)
+                covering = suppression
+        if covering is None:
+            kept.append(diagnostic)
+        else:
+            suppressed += 1
+    return kept, suppressed
