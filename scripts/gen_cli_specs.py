@@ -37,6 +37,7 @@ variables are removed and HOME points to an empty directory before the upstream
 packages are imported (gunicorn, uvicorn and bokeh read some defaults from the
 environment or from ``~/.bokeh`` at import time).
 """
+
 from __future__ import annotations
 
 import os
@@ -51,7 +52,8 @@ _SCRUB_NAMES = {"PORT", "WEB_CONCURRENCY", "FORWARDED_ALLOW_IPS"}
 for _k in list(os.environ):
     if _k.startswith(_SCRUB_PREFIXES) or _k in _SCRUB_NAMES:
         del os.environ[_k]
-os.environ["HOME"] = tempfile.mkdtemp(prefix="gen_cli_specs_home_")
+_HOME = tempfile.TemporaryDirectory(prefix="gen_cli_specs_home_")  # removed at exit
+os.environ["HOME"] = _HOME.name
 
 import argparse  # noqa: E402
 import importlib.metadata  # noqa: E402
@@ -85,11 +87,11 @@ def _jsonable(value: Any) -> Any:
     ``--control-socket`` under $HOME) are written as ``<cwd>`` / ``~``.
     """
     if isinstance(value, str):
-        home, cwd = os.environ["HOME"], os.getcwd()
+        home, cwd = os.environ["HOME"], str(pathlib.Path.cwd())
         if value == cwd:
             return "<cwd>"
         if value.startswith(home + os.sep):
-            return "~" + value[len(home):]
+            return "~" + value[len(home) :]
         return value
     if isinstance(value, tuple):
         value = list(value)
@@ -144,9 +146,12 @@ def _argparse_kind(action: argparse.Action) -> str:
     raise SystemExit(f"unknown argparse action class {type(action)!r} for {action.option_strings}")
 
 
-def walk_argparse(parser: argparse.ArgumentParser, defaults: dict[str, Any] | None = None,
-                  envvars: dict[str, str] | None = None,
-                  null_defaults: tuple[Any, ...] = ()) -> tuple[list[dict], list[dict]]:
+def walk_argparse(
+    parser: argparse.ArgumentParser,
+    defaults: dict[str, Any] | None = None,
+    envvars: dict[str, str] | None = None,
+    null_defaults: tuple[Any, ...] = (),
+) -> tuple[list[dict], list[dict]]:
     """Walk ``parser._actions``.
 
     ``defaults`` overrides the parser default per dest (gunicorn keeps the real
@@ -163,21 +168,32 @@ def walk_argparse(parser: argparse.ArgumentParser, defaults: dict[str, Any] | No
             pos = [f for f in action.option_strings if not f.startswith("--no-")]
             neg = [f for f in action.option_strings if f.startswith("--no-")]
             for flags, kind in ((pos, "store_true"), (neg, "store_false")):
-                options.append(_entry(flags, action.dest, kind, 0, action.default, action.choices, None))
+                options.append(
+                    _entry(flags, action.dest, kind, 0, action.default, action.choices, None)
+                )
             continue
         kind = _argparse_kind(action)
         if not action.option_strings:
-            positionals.append({"dest": action.dest, "nargs": _argparse_nargs(action, kind), "envvar": None})
+            positionals.append(
+                {"dest": action.dest, "nargs": _argparse_nargs(action, kind), "envvar": None}
+            )
             continue
         default = action.default
         if any(default is d for d in null_defaults):
             default = None
         if defaults is not None and action.dest in defaults:
             default = defaults[action.dest]
-        options.append(_entry(
-            list(action.option_strings), action.dest, kind, _argparse_nargs(action, kind),
-            default, action.choices, (envvars or {}).get(action.dest),
-        ))
+        options.append(
+            _entry(
+                list(action.option_strings),
+                action.dest,
+                kind,
+                _argparse_nargs(action, kind),
+                default,
+                action.choices,
+                (envvars or {}).get(action.dest),
+            )
+        )
     return options, positionals
 
 
@@ -219,13 +235,19 @@ def _click_envvar(param, ctx) -> Any:
     """Effective environment variable: explicit ``envvar`` or ``<auto_envvar_prefix>_<NAME>``."""
     if param.envvar:
         return list(param.envvar) if isinstance(param.envvar, (list, tuple)) else param.envvar
-    if (_is_option(param) and getattr(param, "allow_from_autoenv", True)
-            and ctx.auto_envvar_prefix is not None and param.name):
+    if (
+        _is_option(param)
+        and getattr(param, "allow_from_autoenv", True)
+        and ctx.auto_envvar_prefix is not None
+        and param.name
+    ):
         return f"{ctx.auto_envvar_prefix}_{param.name.upper()}"
     return None
 
 
-def walk_click(cmd, ctx, env_fallbacks: dict[str, str] | None = None) -> tuple[list[dict], list[dict]]:
+def walk_click(
+    cmd, ctx, env_fallbacks: dict[str, str] | None = None
+) -> tuple[list[dict], list[dict]]:
     """Walk a click command's params (works for click and typer's vendored click fork).
 
     ``env_fallbacks`` adds, per dest, an environment variable read later when the
@@ -264,11 +286,23 @@ def walk_click(cmd, ctx, env_fallbacks: dict[str, str] | None = None) -> tuple[l
         if p.is_flag and p.is_bool_flag:
             flag_value = getattr(p, "flag_value", getattr(p, "_depr_flag_value", True))
             on = flag_value is not False
-            options.append(_entry(p.opts, p.name, "store_true" if on else "store_false", 0,
-                                  default, None, envvar))
+            options.append(
+                _entry(
+                    p.opts, p.name, "store_true" if on else "store_false", 0, default, None, envvar
+                )
+            )
             if p.secondary_opts:
-                options.append(_entry(p.secondary_opts, p.name, "store_false" if on else "store_true", 0,
-                                      default, None, envvar))
+                options.append(
+                    _entry(
+                        p.secondary_opts,
+                        p.name,
+                        "store_false" if on else "store_true",
+                        0,
+                        default,
+                        None,
+                        envvar,
+                    )
+                )
             continue
         if p.is_flag:
             options.append(_entry(p.opts, p.name, "store_const", 0, default, choices, envvar))
@@ -326,20 +360,35 @@ def _bokeh_serve_envvars() -> dict[str, Any]:
     from bokeh.command.subcommands.serve import Serve
 
     inv = Serve.invoke
-    return _verified_envvars({
-        "port": ("BOKEH_DEFAULT_SERVER_PORT",
-                 [(bokeh.resources, "DEFAULT_SERVER_PORT = settings.default_server_port()")]),
-        "log_level": ("BOKEH_PY_LOG_LEVEL", [(inv, "settings.py_log_level(args.log_level)")]),
-        "ssl_certfile": ("BOKEH_SSL_CERTFILE",
-                         [(inv, "settings.ssl_certfile(getattr(args, 'ssl_certfile', None))")]),
-        "ssl_keyfile": ("BOKEH_SSL_KEYFILE",
-                        [(inv, "settings.ssl_keyfile(getattr(args, 'ssl_keyfile', None))")]),
-        "auth_module": ("BOKEH_AUTH_MODULE",
-                        [(inv, "settings.auth_module(getattr(args, 'auth_module', None))")]),
-        "cookie_secret": ("BOKEH_COOKIE_SECRET",
-                          [(inv, "settings.cookie_secret(getattr(args, 'cookie_secret', None))")]),
-        "ico_path": ("BOKEH_ICO_PATH", [(inv, "settings.ico_path(getattr(args, 'ico_path', None))")]),
-    })
+    return _verified_envvars(
+        {
+            "port": (
+                "BOKEH_DEFAULT_SERVER_PORT",
+                [(bokeh.resources, "DEFAULT_SERVER_PORT = settings.default_server_port()")],
+            ),
+            "log_level": ("BOKEH_PY_LOG_LEVEL", [(inv, "settings.py_log_level(args.log_level)")]),
+            "ssl_certfile": (
+                "BOKEH_SSL_CERTFILE",
+                [(inv, "settings.ssl_certfile(getattr(args, 'ssl_certfile', None))")],
+            ),
+            "ssl_keyfile": (
+                "BOKEH_SSL_KEYFILE",
+                [(inv, "settings.ssl_keyfile(getattr(args, 'ssl_keyfile', None))")],
+            ),
+            "auth_module": (
+                "BOKEH_AUTH_MODULE",
+                [(inv, "settings.auth_module(getattr(args, 'auth_module', None))")],
+            ),
+            "cookie_secret": (
+                "BOKEH_COOKIE_SECRET",
+                [(inv, "settings.cookie_secret(getattr(args, 'cookie_secret', None))")],
+            ),
+            "ico_path": (
+                "BOKEH_ICO_PATH",
+                [(inv, "settings.ico_path(getattr(args, 'ico_path', None))")],
+            ),
+        }
+    )
 
 
 def _panel_serve_envvars() -> dict[str, Any]:
@@ -360,31 +409,87 @@ def _panel_serve_envvars() -> dict[str, Any]:
     cfg = pconf._config
     env = dict(_bokeh_serve_envvars())
     env.pop("ico_path")
-    env.update(_verified_envvars({
-        "cookie_secret": (["PANEL_COOKIE_SECRET", "BOKEH_COOKIE_SECRET"],
-                          [(cfg, "'PANEL_COOKIE_SECRET',\n            os.environ.get('BOKEH_COOKIE_SECRET'"),
-                           (ck, "if args.cookie_secret and config.cookie_secret:")]),
-        "cookie_path": ("PANEL_COOKIE_PATH", [(ck, 'if args.cookie_path and "PANEL_COOKIE_PATH" in os.environ:')]),
-        "basic_auth": ("PANEL_BASIC_AUTH", [(cfg, "os.environ.get('PANEL_BASIC_AUTH'"),
-                                            (ck, "if args.basic_auth and config.basic_auth:")]),
-        "oauth_provider": ("PANEL_OAUTH_PROVIDER", [(cfg, "os.environ.get('PANEL_OAUTH_PROVIDER'"),
-                                                    (ck, "if args.oauth_provider and config.oauth_provider:")]),
-        "oauth_key": ("PANEL_OAUTH_KEY", [(cfg, "os.environ.get('PANEL_OAUTH_KEY'"),
-                                          (ck, "if config.oauth_key and args.oauth_key:")]),
-        "oauth_secret": ("PANEL_OAUTH_SECRET", [(cfg, "os.environ.get('PANEL_OAUTH_SECRET'"),
-                                                (ck, "if config.oauth_secret and args.oauth_secret:")]),
-        "oauth_redirect_uri": ("PANEL_OAUTH_REDIRECT_URI",
-                               [(cfg, "os.environ.get('PANEL_OAUTH_REDIRECT_URI'"),
-                                (ck, "if args.oauth_redirect_uri and config.oauth_redirect_uri:")]),
-        "oauth_jwt_user": ("PANEL_OAUTH_JWT_USER", [(cfg, "os.environ.get('PANEL_OAUTH_JWT_USER'"),
-                                                    (ck, "if args.oauth_jwt_user and config.oauth_jwt_user:")]),
-        "oauth_encryption_key": ("PANEL_OAUTH_ENCRYPTION",
-                                 [(cfg, "os.environ.get('PANEL_OAUTH_ENCRYPTION'"),
-                                  (ck, "if config.oauth_encryption_key and args.oauth_encryption_key:")]),
-        "admin_log_level": ("PANEL_ADMIN_LOG_LEVEL", [(ck, "if os.environ.get('PANEL_ADMIN_LOG_LEVEL'):")]),
-        "num_threads": ("PANEL_NUM_THREADS", [(cfg, "os.environ.get('PANEL_NUM_THREADS'"),
-                                              (ck, "if config.nthreads is not None:")]),
-    }))
+    env.update(
+        _verified_envvars(
+            {
+                "cookie_secret": (
+                    ["PANEL_COOKIE_SECRET", "BOKEH_COOKIE_SECRET"],
+                    [
+                        (
+                            cfg,
+                            "'PANEL_COOKIE_SECRET',\n"
+                            "            os.environ.get('BOKEH_COOKIE_SECRET'",
+                        ),
+                        (ck, "if args.cookie_secret and config.cookie_secret:"),
+                    ],
+                ),
+                "cookie_path": (
+                    "PANEL_COOKIE_PATH",
+                    [(ck, 'if args.cookie_path and "PANEL_COOKIE_PATH" in os.environ:')],
+                ),
+                "basic_auth": (
+                    "PANEL_BASIC_AUTH",
+                    [
+                        (cfg, "os.environ.get('PANEL_BASIC_AUTH'"),
+                        (ck, "if args.basic_auth and config.basic_auth:"),
+                    ],
+                ),
+                "oauth_provider": (
+                    "PANEL_OAUTH_PROVIDER",
+                    [
+                        (cfg, "os.environ.get('PANEL_OAUTH_PROVIDER'"),
+                        (ck, "if args.oauth_provider and config.oauth_provider:"),
+                    ],
+                ),
+                "oauth_key": (
+                    "PANEL_OAUTH_KEY",
+                    [
+                        (cfg, "os.environ.get('PANEL_OAUTH_KEY'"),
+                        (ck, "if config.oauth_key and args.oauth_key:"),
+                    ],
+                ),
+                "oauth_secret": (
+                    "PANEL_OAUTH_SECRET",
+                    [
+                        (cfg, "os.environ.get('PANEL_OAUTH_SECRET'"),
+                        (ck, "if config.oauth_secret and args.oauth_secret:"),
+                    ],
+                ),
+                "oauth_redirect_uri": (
+                    "PANEL_OAUTH_REDIRECT_URI",
+                    [
+                        (cfg, "os.environ.get('PANEL_OAUTH_REDIRECT_URI'"),
+                        (ck, "if args.oauth_redirect_uri and config.oauth_redirect_uri:"),
+                    ],
+                ),
+                "oauth_jwt_user": (
+                    "PANEL_OAUTH_JWT_USER",
+                    [
+                        (cfg, "os.environ.get('PANEL_OAUTH_JWT_USER'"),
+                        (ck, "if args.oauth_jwt_user and config.oauth_jwt_user:"),
+                    ],
+                ),
+                "oauth_encryption_key": (
+                    "PANEL_OAUTH_ENCRYPTION",
+                    [
+                        (cfg, "os.environ.get('PANEL_OAUTH_ENCRYPTION'"),
+                        (ck, "if config.oauth_encryption_key and args.oauth_encryption_key:"),
+                    ],
+                ),
+                "admin_log_level": (
+                    "PANEL_ADMIN_LOG_LEVEL",
+                    [(ck, "if os.environ.get('PANEL_ADMIN_LOG_LEVEL'):")],
+                ),
+                "num_threads": (
+                    "PANEL_NUM_THREADS",
+                    [
+                        (cfg, "os.environ.get('PANEL_NUM_THREADS'"),
+                        (ck, "if config.nthreads is not None:"),
+                    ],
+                ),
+            }
+        )
+    )
     return env
 
 
@@ -397,9 +502,14 @@ def spec_bokeh_serve() -> dict:
     Serve(parser=sub)
     options, positionals = walk_argparse(sub, envvars=_bokeh_serve_envvars())
     return {
-        "package": "bokeh", "version": _version("bokeh"), "parser": "argparse",
-        "allow_abbrev": sub.allow_abbrev, "auto_envvar_prefix": None,
-        "source": _source(Serve), "options": options, "positionals": positionals,
+        "package": "bokeh",
+        "version": _version("bokeh"),
+        "parser": "argparse",
+        "allow_abbrev": sub.allow_abbrev,
+        "auto_envvar_prefix": None,
+        "source": _source(Serve),
+        "options": options,
+        "positionals": positionals,
         "_parser": sub,
     }
 
@@ -413,16 +523,22 @@ def spec_panel_serve() -> dict:
     Serve(parser=sub)
     options, positionals = walk_argparse(sub, envvars=_panel_serve_envvars())
     return {
-        "package": "panel", "version": _version("panel"), "parser": "argparse",
-        "allow_abbrev": sub.allow_abbrev, "auto_envvar_prefix": None,
-        "source": _source(Serve), "options": options, "positionals": positionals,
+        "package": "panel",
+        "version": _version("panel"),
+        "parser": "argparse",
+        "allow_abbrev": sub.allow_abbrev,
+        "auto_envvar_prefix": None,
+        "source": _source(Serve),
+        "options": options,
+        "positionals": positionals,
         "_parser": sub,
     }
 
 
 def spec_uvicorn() -> dict:
-    import click
     import importlib
+
+    import click
 
     # ``uvicorn.main`` the package attribute is the command itself (uvicorn/__init__.py
     # re-exports it and shadows the submodule), so go through sys.modules.
@@ -436,10 +552,14 @@ def spec_uvicorn() -> dict:
     ctx = make_ctx()
     options, positionals = walk_click(cmd, ctx, env_fallbacks=_uvicorn_config_env())
     return {
-        "package": "uvicorn", "version": _version("uvicorn"), "parser": "click",
+        "package": "uvicorn",
+        "version": _version("uvicorn"),
+        "parser": "click",
         "allow_abbrev": click_allows_abbrev(make_ctx, ["--hos", "0.0.0.0", "app:app"]),
         "auto_envvar_prefix": ctx.auto_envvar_prefix,
-        "source": _source(umain), "options": options, "positionals": positionals,
+        "source": _source(umain),
+        "options": options,
+        "positionals": positionals,
     }
 
 
@@ -469,9 +589,14 @@ def spec_gunicorn() -> dict:
     envvars = {"workers": "WEB_CONCURRENCY", "forwarded_allow_ips": "FORWARDED_ALLOW_IPS"}
     options, positionals = walk_argparse(parser, defaults=defaults, envvars=envvars)
     return {
-        "package": "gunicorn", "version": _version("gunicorn"), "parser": "argparse",
-        "allow_abbrev": parser.allow_abbrev, "auto_envvar_prefix": None,
-        "source": _source(gunicorn.config), "options": options, "positionals": positionals,
+        "package": "gunicorn",
+        "version": _version("gunicorn"),
+        "parser": "argparse",
+        "allow_abbrev": parser.allow_abbrev,
+        "auto_envvar_prefix": None,
+        "source": _source(gunicorn.config),
+        "options": options,
+        "positionals": positionals,
         "_parser": parser,
     }
 
@@ -492,10 +617,14 @@ def spec_fastapi(sub: str) -> dict:
     # fastapi_cli passes workers / forwarded_allow_ips (None by default) on to uvicorn.run()
     options, positionals = walk_click(cmd, ctx, env_fallbacks=_uvicorn_config_env())
     return {
-        "package": "fastapi-cli", "version": _version("fastapi-cli"), "parser": "click",
+        "package": "fastapi-cli",
+        "version": _version("fastapi-cli"),
+        "parser": "click",
         "allow_abbrev": click_allows_abbrev(make_ctx, ["--hos", "0.0.0.0"]),
         "auto_envvar_prefix": ctx.auto_envvar_prefix,
-        "source": _source(fcli), "options": options, "positionals": positionals,
+        "source": _source(fcli),
+        "options": options,
+        "positionals": positionals,
     }
 
 
@@ -522,9 +651,14 @@ def spec_hypercorn() -> dict:
         argparse.ArgumentParser.parse_args = original
     options, positionals = walk_argparse(parser, null_defaults=(hmain.sentinel,))
     return {
-        "package": "hypercorn", "version": _version("hypercorn"), "parser": "argparse",
-        "allow_abbrev": parser.allow_abbrev, "auto_envvar_prefix": None,
-        "source": _source(hmain), "options": options, "positionals": positionals,
+        "package": "hypercorn",
+        "version": _version("hypercorn"),
+        "parser": "argparse",
+        "allow_abbrev": parser.allow_abbrev,
+        "auto_envvar_prefix": None,
+        "source": _source(hmain),
+        "options": options,
+        "positionals": positionals,
         "_parser": parser,
     }
 
@@ -546,7 +680,12 @@ def sanity(specs: dict) -> None:
         assert _opt(s, "--allow-websocket-origin")["action"] == "append"
         assert _opt(s, "--args")["nargs"] == "..."
         assert _opt(s, "-h")["action"] == "help"
-        for f in ("--exclude-cookies", "--include-cookies", "--exclude-headers", "--include-headers"):
+        for f in (
+            "--exclude-cookies",
+            "--include-cookies",
+            "--exclude-headers",
+            "--include-headers",
+        ):
             assert _opt(s, f)["nargs"] == "+", f
         assert _opt(s, "--num-procs")["default"] == 1
         assert _opt(s, "--keep-alive")["default"] is None
@@ -558,8 +697,12 @@ def sanity(specs: dict) -> None:
     assert _opt(pn, "--ico-path")["envvar"] is None
     assert _opt(bk, "--dev")["nargs"] == "*" and _opt(bk, "--dev")["action"] == "store"
     assert _opt(pn, "--dev")["action"] == "store_true" and _opt(pn, "--dev")["nargs"] == 0
-    for f, n in (("--static-dirs", "+"), ("--index-titles", "+"),
-                 ("--oauth-guest-endpoints", "*"), ("--reuse-sessions", "?")):
+    for f, n in (
+        ("--static-dirs", "+"),
+        ("--index-titles", "+"),
+        ("--oauth-guest-endpoints", "*"),
+        ("--reuse-sessions", "?"),
+    ):
         assert _opt(pn, f)["nargs"] == n, f
 
     # behaviour of the live parsers: greedy options swallow the script, abbreviations work
@@ -583,7 +726,10 @@ def sanity(specs: dict) -> None:
     assert _opt(uv, "--host")["envvar"] == "UVICORN_HOST"
     assert _opt(uv, "--ws-ping-interval")["default"] == 20.0
     assert _opt(uv, "--forwarded-allow-ips")["default"] is None
-    assert _opt(uv, "--forwarded-allow-ips")["envvar"] == ["UVICORN_FORWARDED_ALLOW_IPS", "FORWARDED_ALLOW_IPS"]
+    assert _opt(uv, "--forwarded-allow-ips")["envvar"] == [
+        "UVICORN_FORWARDED_ALLOW_IPS",
+        "FORWARDED_ALLOW_IPS",
+    ]
     assert _opt(uv, "--workers")["envvar"] == ["UVICORN_WORKERS", "WEB_CONCURRENCY"]
     assert _opt(uv, "--reload")["action"] == "store_true"
     assert _opt(uv, "--no-proxy-headers")["action"] == "store_false"
@@ -628,8 +774,13 @@ def main() -> int:
         init.write_text("")
     text = json.dumps(specs, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     OUT.write_text(text, encoding="utf-8")
-    print(f"wrote {OUT.relative_to(REPO)}: " + ", ".join(
-        f"{k} {v['package']} {v['version']} ({len(v['options'])} options)" for k, v in specs.items()))
+    print(
+        f"wrote {OUT.relative_to(REPO)}: "
+        + ", ".join(
+            f"{k} {v['package']} {v['version']} ({len(v['options'])} options)"
+            for k, v in specs.items()
+        )
+    )
     return 0
 
 

@@ -15,8 +15,9 @@ SHARED = REPO.parent / "shared"
 CORPUS = SHARED / "corpus" / "real"
 
 
-def scan(root: Path, select: list[str] | None = None, config: Config | None = None,
-         jobs: int = 1) -> RunResult:
+def scan(
+    root: Path, select: list[str] | None = None, config: Config | None = None, jobs: int = 1
+) -> RunResult:
     """Scan ``root`` with its own stackaudit.toml (if any) and nothing above it."""
     if config is None:
         own = root / "stackaudit.toml"

@@ -42,7 +42,8 @@ def test_rule_metadata(rule: type[Rule]) -> None:
 @pytest.mark.parametrize("rule", RULES, ids=[r.code for r in RULES])
 def test_rule_has_fixtures(rule: type[Rule]) -> None:
     hits = [
-        p for p in FIXTURES.rglob("*")
+        p
+        for p in FIXTURES.rglob("*")
         if p.is_file() and rule.code in p.read_text("utf-8", errors="replace")
     ]
     assert hits, f"{rule.code}: add a fixture under fixtures/ that expects it"

@@ -44,23 +44,50 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="scan paths and report findings")
     check.add_argument("paths", nargs="*", type=Path, default=[], metavar="PATH")
     check.add_argument("--format", choices=FORMATS, default="text")
-    check.add_argument("--output", "-o", type=Path, metavar="FILE",
-                       help="write the report to FILE instead of standard output")
-    check.add_argument("--select", type=_codes, metavar="CODES",
-                       help="only these codes or prefixes (comma-separated), e.g. SA1,SA201")
+    check.add_argument(
+        "--output",
+        "-o",
+        type=Path,
+        metavar="FILE",
+        help="write the report to FILE instead of standard output",
+    )
+    check.add_argument(
+        "--select",
+        type=_codes,
+        metavar="CODES",
+        help="only these codes or prefixes (comma-separated), e.g. SA1,SA201",
+    )
     check.add_argument("--ignore", type=_codes, metavar="CODES", help="codes or prefixes to skip")
-    check.add_argument("--extend-select", type=_codes, metavar="CODES",
-                       help="codes or prefixes to add to the selection")
-    check.add_argument("--fail-on", choices=("error", "warning", "note"),
-                       help="lowest severity that makes the exit code 1 (default: warning)")
+    check.add_argument(
+        "--extend-select",
+        type=_codes,
+        metavar="CODES",
+        help="codes or prefixes to add to the selection",
+    )
+    check.add_argument(
+        "--fail-on",
+        choices=("error", "warning", "note"),
+        help="lowest severity that makes the exit code 1 (default: warning)",
+    )
     check.add_argument("--config", type=Path, metavar="FILE", help="configuration file to use")
-    check.add_argument("--exit-zero", action="store_true",
-                       help="exit 0 even when there are findings")
-    check.add_argument("--quiet", "-q", action="store_true",
-                       help="print findings only: no source excerpts, no summary")
+    check.add_argument(
+        "--exit-zero", action="store_true", help="exit 0 even when there are findings"
+    )
+    check.add_argument(
+        "--quiet",
+        "-q",
+        action="store_true",
+        help="print findings only: no source excerpts, no summary",
+    )
     check.add_argument("--color", choices=("auto", "always", "never"), default="auto")
-    check.add_argument("--jobs", "-j", type=int, default=0, metavar="N",
-                       help="worker processes (default: number of cores)")
+    check.add_argument(
+        "--jobs",
+        "-j",
+        type=int,
+        default=0,
+        metavar="N",
+        help="worker processes (default: number of cores)",
+    )
     check.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
 
     sub.add_parser("rules", help="list the rules")
@@ -93,7 +120,7 @@ def _check(args: argparse.Namespace) -> int:
     from stackaudit.engine import Selection, run, scan_root
     from stackaudit.rules import validate_codes
 
-    paths: list[Path] = args.paths or [Path(".")]
+    paths: list[Path] = args.paths or [Path()]
     for path in paths:
         if not path.exists() and not path.is_symlink():
             raise UsageError(f"no such file or directory: {path}")
@@ -107,7 +134,9 @@ def _check(args: argparse.Namespace) -> int:
         select = validate_codes(args.select or config.select, "--select" if args.select else where)
         select += validate_codes(config.extend_select, where)
         select += validate_codes(args.extend_select or [], "--extend-select")
-        ignore = validate_codes(config.ignore, where) + validate_codes(args.ignore or [], "--ignore")
+        ignore = validate_codes(config.ignore, where) + validate_codes(
+            args.ignore or [], "--ignore"
+        )
         for codes in config.per_file_ignores.values():
             validate_codes(codes, f"{where}: per-file-ignores")
         fail_on = parse_severity(args.fail_on, "--fail-on") if args.fail_on else config.fail_on
@@ -121,7 +150,9 @@ def _check(args: argparse.Namespace) -> int:
 
     from stackaudit.formatters import render
 
-    output = render(args.format, result, color=_color(args), quiet=args.quiet, to_file=bool(args.output))
+    output = render(
+        args.format, result, color=_color(args), quiet=args.quiet, to_file=bool(args.output)
+    )
     if args.output:
         try:
             args.output.write_text(output, encoding="utf-8")

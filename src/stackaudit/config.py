@@ -14,15 +14,26 @@ from typing import Any
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
-    import tomli as tomllib
+    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
 from stackaudit.diagnostics import Severity
 
 CONFIG_FILES = (".stackaudit.toml", "stackaudit.toml", "pyproject.toml")
 DEFAULT_MAX_FILE_SIZE = 2 * 1024 * 1024
 _SIZE = re.compile(r"^\s*(\d+)\s*([KMG]i?B?|B)?\s*$", re.IGNORECASE)
-_UNITS = {"": 1, "B": 1, "K": 1000, "KB": 1000, "KIB": 1024, "M": 1000**2, "MB": 1000**2,
-          "MIB": 1024**2, "G": 1000**3, "GB": 1000**3, "GIB": 1024**3}
+_UNITS = {
+    "": 1,
+    "B": 1,
+    "K": 1000,
+    "KB": 1000,
+    "KIB": 1024,
+    "M": 1000**2,
+    "MB": 1000**2,
+    "MIB": 1024**2,
+    "G": 1000**3,
+    "GB": 1000**3,
+    "GIB": 1024**3,
+}
 
 
 class ConfigError(Exception):
@@ -51,7 +62,7 @@ class Config:
 
 
 def suggest(value: str, choices: list[str]) -> str:
-    """" (did you mean `x`?)" when a close match exists."""
+    """ " (did you mean `x`?)" when a close match exists."""
     close = difflib.get_close_matches(value, choices, n=1, cutoff=0.6)
     return f" (did you mean `{close[0]}`?)" if close else ""
 
@@ -111,14 +122,23 @@ def _string_list(key: str, value: Any, where: str) -> list[str]:
 
 
 def _validate(key: str, value: Any, where: str) -> Any:
-    if key in ("select", "ignore", "extend-select", "exclude", "extend-exclude",
-               "public-hosts", "public-apps"):
+    if key in (
+        "select",
+        "ignore",
+        "extend-select",
+        "exclude",
+        "extend-exclude",
+        "public-hosts",
+        "public-apps",
+    ):
         return _string_list(key, value, where)
     if key == "per-file-ignores":
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: `per-file-ignores` must be a table of glob = [codes]")
-        return {glob: _string_list(f"per-file-ignores.{glob}", codes, where)
-                for glob, codes in value.items()}
+        return {
+            glob: _string_list(f"per-file-ignores.{glob}", codes, where)
+            for glob, codes in value.items()
+        }
     if key == "fail-on":
         return parse_severity(value, where)
     if key == "max-file-size":
@@ -129,7 +149,7 @@ def _validate(key: str, value: Any, where: str) -> Any:
         return value
     if key == "nginx-version":
         if not isinstance(value, str) or not re.fullmatch(r"\d+\.\d+(\.\d+)?", value):
-            raise ConfigError(f"{where}: `nginx-version` must look like \"1.27.3\"")
+            raise ConfigError(f'{where}: `nginx-version` must look like "1.27.3"')
         return value
     raise AssertionError(key)  # pragma: no cover
 
@@ -148,5 +168,5 @@ def parse_size(value: Any, where: str) -> int:
         return value
     match = _SIZE.match(str(value)) if isinstance(value, str) else None
     if not match:
-        raise ConfigError(f"{where}: `max-file-size` must be a size such as 2097152 or \"2MiB\"")
+        raise ConfigError(f'{where}: `max-file-size` must be a size such as 2097152 or "2MiB"')
     return int(match.group(1)) * _UNITS[(match.group(2) or "").upper()]

@@ -12,13 +12,29 @@ import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pathspec
 
 DEFAULT_EXCLUDES = (
-    ".git", ".hg", ".svn", ".bzr", ".tox", ".nox", ".venv", "venv", "__pycache__",
-    ".mypy_cache", ".pytest_cache", ".ruff_cache", ".stackaudit_cache", ".ipynb_checkpoints",
-    "node_modules", "__pypackages__", ".eggs", ".direnv",
+    ".git",
+    ".hg",
+    ".svn",
+    ".bzr",
+    ".tox",
+    ".nox",
+    ".venv",
+    "venv",
+    "__pycache__",
+    ".mypy_cache",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".stackaudit_cache",
+    ".ipynb_checkpoints",
+    "node_modules",
+    "__pypackages__",
+    ".eggs",
+    ".direnv",
 )
 PEEK_BYTES = 4096
 
@@ -37,7 +53,7 @@ class Skipped:
     reason: str
 
 
-def _spec(lines: list[str]) -> pathspec.PathSpec:
+def _spec(lines: list[str]) -> pathspec.PathSpec[Any]:
     return pathspec.GitIgnoreSpec.from_lines(lines)
 
 
@@ -56,7 +72,11 @@ def discover(
         if start.is_file():
             _consider(start, root, real_root, found, skipped, max_file_size, explicit=True)
             continue
-        _walk(start, root, real_root, excludes, found, skipped, max_file_size)
+        # A path given explicitly is scanned even when an exclude names it (as in ruff);
+        # below it, excludes then apply relative to it.
+        base = _rel(start, root)
+        exclude_base = base if base != "." and excludes.match_file(base + "/") else ""
+        _walk(start, root, real_root, excludes, exclude_base, found, skipped, max_file_size)
     return sorted(found.values(), key=lambda c: c.rel), sorted(skipped, key=lambda s: s.rel)
 
 
@@ -72,12 +92,18 @@ def _inside(path: Path, real_root: Path) -> bool:
 
 
 def _walk(
-    top: Path, root: Path, real_root: Path, excludes: pathspec.PathSpec,
-    found: dict[str, Candidate], skipped: list[Skipped], max_file_size: int,
+    top: Path,
+    root: Path,
+    real_root: Path,
+    excludes: pathspec.PathSpec[Any],
+    exclude_base: str,
+    found: dict[str, Candidate],
+    skipped: list[Skipped],
+    max_file_size: int,
 ) -> None:
     # Each entry: a directory and the gitignore specs in force there, with the
     # directory each spec is relative to.
-    stack: list[tuple[Path, list[tuple[str, pathspec.PathSpec]]]] = [(top, [])]
+    stack: list[tuple[Path, list[tuple[str, pathspec.PathSpec[Any]]]]] = [(top, [])]
     while stack:
         directory, ignores = stack.pop()
         rel_dir = _rel(directory, root)
@@ -104,7 +130,7 @@ def _walk(
                 is_dir = entry.is_dir(follow_symlinks=False)
             except OSError:
                 continue
-            if _ignored(rel, is_dir, excludes, ignores):
+            if _ignored(rel, is_dir, excludes, exclude_base, ignores):
                 continue
             if is_link:
                 target = path.resolve()
@@ -121,22 +147,33 @@ def _walk(
 
 
 def _ignored(
-    rel: str, is_dir: bool, excludes: pathspec.PathSpec,
-    ignores: list[tuple[str, pathspec.PathSpec]],
+    rel: str,
+    is_dir: bool,
+    excludes: pathspec.PathSpec[Any],
+    exclude_base: str,
+    ignores: list[tuple[str, pathspec.PathSpec[Any]]],
 ) -> bool:
     probe = rel + "/" if is_dir else rel
-    if excludes.match_file(probe):
+    if excludes.match_file(probe[len(exclude_base) + 1 :] if exclude_base else probe):
         return True
-    for base, spec in ignores:
+    # As in git, the deepest .gitignore with a matching pattern decides, so a nested
+    # "!name" re-includes what a parent ignores.
+    for base, spec in reversed(ignores):
         relative = probe[len(base) + 1 :] if base else probe
-        if spec.match_file(relative):
-            return True
+        decision = spec.check_file(relative).include
+        if decision is not None:
+            return bool(decision)
     return False
 
 
 def _consider(
-    path: Path, root: Path, real_root: Path, found: dict[str, Candidate],
-    skipped: list[Skipped], max_file_size: int, explicit: bool = False,
+    path: Path,
+    root: Path,
+    real_root: Path,
+    found: dict[str, Candidate],
+    skipped: list[Skipped],
+    max_file_size: int,
+    explicit: bool = False,
 ) -> None:
     rel = _rel(path, root)
     try:
@@ -175,23 +212,35 @@ def _peek(path: Path) -> bytes | None:
 AMBIGUOUS = frozenset({"yaml", "conf", "maybe-shell"})
 
 _NAME_RULES: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"(^|/)(Dockerfile|Containerfile)([.-][^/]*)?$|\.(dockerfile|Dockerfile)$"),
-     "dockerfile"),
+    (
+        re.compile(r"(^|/)(Dockerfile|Containerfile)([.-][^/]*)?$|\.(dockerfile|Dockerfile)$"),
+        "dockerfile",
+    ),
     (re.compile(r"(^|/)(docker-)?compose([.-][^/]*)?\.ya?ml$"), "compose"),
     (re.compile(r"(^|/)\.github/workflows/[^/]+\.ya?ml$"), "github-actions"),
     (re.compile(r"\.py$|\.pyw$"), "python"),
     (re.compile(r"\.ipynb$"), "notebook"),
-    (re.compile(r"(^|/)Procfile([.-][^/]*)?$"), "procfile"),
+    (re.compile(r"(^|/|_)Procfile([.-][^/]*)?$"), "procfile"),
     (re.compile(r"\.(service)$"), "systemd"),
-    (re.compile(r"(^|/)nginx[^/]*\.conf$|\.conf\.template$|\.nginx$|(^|/)nginx/.*\.(conf|tpl)$|"
-                r"(^|/)(sites-available|sites-enabled|conf\.d|snippets)/[^/]+$"), "nginx"),
+    (
+        re.compile(
+            r"(^|/)nginx[^/]*\.conf$|\.conf\.template$|\.nginx$|(^|/)nginx/.*\.(conf|tpl)$|"
+            r"(^|/)(sites-available|sites-enabled|conf\.d|snippets)/[^/]+$"
+        ),
+        "nginx",
+    ),
     (re.compile(r"(^|/)supervisord?\.conf$|(^|/)supervisor/.*\.conf$"), "supervisord"),
     (re.compile(r"\.(sh|bash)$"), "shell"),
     (re.compile(r"(^|/)[^/.]*entrypoint[^/]*$"), "shell"),
     (re.compile(r"(^|/)(requirements[^/]*\.(txt|in)|constraints[^/]*\.txt)$"), "requirements"),
-    (re.compile(r"(^|/)(pyproject\.toml|Pipfile|poetry\.lock|uv\.lock|Pipfile\.lock)$"), "dependencies"),
-    (re.compile(r"(^|/)(environment|anaconda-project|render|app|snapcraft|\.platform)\.ya?ml$"),
-     "yaml"),
+    (
+        re.compile(r"(^|/)(pyproject\.toml|Pipfile|poetry\.lock|uv\.lock|Pipfile\.lock)$"),
+        "dependencies",
+    ),
+    (
+        re.compile(r"(^|/)(environment|anaconda-project|render|app|snapcraft|\.platform)\.ya?ml$"),
+        "yaml",
+    ),
     (re.compile(r"\.ya?ml$"), "yaml"),
     (re.compile(r"\.(conf|tpl)$"), "conf"),
     (re.compile(r"(^|/)[^/.]+$"), "maybe-shell"),

@@ -14,8 +14,15 @@ from stackaudit.rules import all_rules
 from stackaudit.rules.base import Rule
 
 _FENCE = {
-    "Dockerfile": "dockerfile", ".py": "python", ".conf": "nginx", ".yml": "yaml",
-    ".yaml": "yaml", ".sh": "sh", ".toml": "toml", ".service": "ini", "Procfile": "",
+    "Dockerfile": "dockerfile",
+    ".py": "python",
+    ".conf": "nginx",
+    ".yml": "yaml",
+    ".yaml": "yaml",
+    ".sh": "sh",
+    ".toml": "toml",
+    ".service": "ini",
+    "Procfile": "",
 }
 
 
@@ -100,8 +107,10 @@ def main(argv: list[str] | None = None) -> int:
             path.write_text(text, encoding="utf-8")
     extra = sorted(p.name for p in args.out.glob("SA*.md") if p.name not in expected_files())
     if args.check and (stale or extra):
-        print(f"stale rule docs: {', '.join(stale + extra)}; run python -m stackaudit.docs",
-              file=sys.stderr)
+        print(
+            f"stale rule docs: {', '.join(stale + extra)}; run python -m stackaudit.docs",
+            file=sys.stderr,
+        )
         return 1
     for name in extra:
         (args.out / name).unlink()

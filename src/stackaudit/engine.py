@@ -79,7 +79,7 @@ def process_file(candidate: Candidate) -> FileResult:
         if isinstance(source, str):
             result.skipped = source
             return result
-        result.suppressions = find_suppressions(source.path, source.text)
+        result.suppressions = find_suppressions(source.path, source.text, source.kind)
         extractor = extractor_for(candidate.kind)
         if extractor is None:
             return result
@@ -194,8 +194,11 @@ def _parse_errors(problems: list[ParseProblem], rules: list[Rule]) -> list[Diagn
     if rule is None:
         return []
     return [
-        rule.report(p.span, f"{p.message}; findings for this file may be incomplete",
-                    help="fix the syntax, or exclude the file if it is not meant to be parsed")
+        rule.report(
+            p.span,
+            f"{p.message}; findings for this file may be incomplete",
+            help="fix the syntax, or exclude the file if it is not meant to be parsed",
+        )
         for p in problems
     ]
 
@@ -231,24 +234,29 @@ def _unused_suppressions(
         for code in suppression.codes:
             matches = [k for k in known if k.startswith(code)]
             if not matches:
-                found.append(rule.report(
-                    suppression.span,
-                    f"unknown rule code `{code}` in suppression",
-                    help="use a code listed by `stackaudit rules`",
-                ))
+                found.append(
+                    rule.report(
+                        suppression.span,
+                        f"unknown rule code `{code}` in suppression",
+                        help="use a code listed by `stackaudit rules`",
+                    )
+                )
             elif code not in suppression.used and any(selection.enabled(k) for k in matches):
-                found.append(rule.report(
-                    suppression.span,
-                    f"suppression of `{code}` matches no finding",
-                    help="remove the unused code from the comment",
-                ))
+                found.append(
+                    rule.report(
+                        suppression.span,
+                        f"suppression of `{code}` matches no finding",
+                        help="remove the unused code from the comment",
+                    )
+                )
     return found
 
 
 def _sources_for(diagnostics: list[Diagnostic], root: Path) -> dict[str, SourceFile]:
     sources: dict[str, SourceFile] = {}
-    for path in sorted({d.span.path for d in diagnostics}
-                       | {r.span.path for d in diagnostics for r in d.related}):
+    for path in sorted(
+        {d.span.path for d in diagnostics} | {r.span.path for d in diagnostics for r in d.related}
+    ):
         source = read_source(root / path, path, "")
         if isinstance(source, SourceFile):
             sources[path] = source

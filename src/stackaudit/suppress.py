@@ -33,9 +33,7 @@ class Suppression:
         """The code of this suppression that matches ``diagnostic``, if it covers it."""
         if diagnostic.span.path != self.span.path:
             return None
-        if not self.whole_file and not (
-            self.first_line <= diagnostic.span.line <= self.last_line
-        ):
+        if not self.whole_file and not (self.first_line <= diagnostic.span.line <= self.last_line):
             return None
         for code in self.codes:
             if diagnostic.code.startswith(code):
@@ -43,12 +41,31 @@ class Suppression:
         return None
 
 
-def find_suppressions(path: str, text: str) -> list[Suppression]:
+def _python_comment_lines(text: str) -> set[int] | None:
+    """Lines holding a real comment (not a string that looks like one), or None when the
+    file cannot be tokenized (then every line is examined)."""
+    import io
+    import tokenize
+
+    try:
+        return {
+            token.start[0]
+            for token in tokenize.generate_tokens(io.StringIO(text).readline)
+            if token.type == tokenize.COMMENT and "stackaudit:" in token.string
+        }
+    except (tokenize.TokenError, SyntaxError, ValueError):
+        return None
+
+
+def find_suppressions(path: str, text: str, kind: str = "") -> list[Suppression]:
     if "stackaudit:" not in text:
         return []
+    comment_lines = _python_comment_lines(text) if kind == "python" else None
     lines = text.splitlines()
     found = []
     for index, line in enumerate(lines):
+        if comment_lines is not None and index + 1 not in comment_lines:
+            continue
         match = _DIRECTIVE.search(line)
         if not match:
             continue

@@ -50,7 +50,7 @@ class ToolSpec:
     positionals: tuple[tuple[str, int | str | None], ...]
     version: str
 
-    def lookup(self, flag: str) -> OptionSpec | None | str:
+    def lookup(self, flag: str) -> OptionSpec | str | None:
         """The option a flag names, None when unknown, or "ambiguous"."""
         found = self.options.get(flag)
         if found is not None:
@@ -80,7 +80,11 @@ def tool_spec(name: str) -> ToolSpec:
             options[flag] = spec
     positionals = tuple((p["dest"], p["nargs"]) for p in raw.get("positionals", []))
     return ToolSpec(
-        name, raw["parser"], bool(raw.get("allow_abbrev", False)), options, positionals,
+        name,
+        raw["parser"],
+        bool(raw.get("allow_abbrev", False)),
+        options,
+        positionals,
         str(raw.get("version", "")),
     )
 

@@ -42,9 +42,25 @@ _PASS_THROUGH: dict[str, frozenset[str]] = {
 _AS_USER = frozenset({"gosu", "su-exec"})
 # Environment runners: `<tool> run [options] [--] cmd ...`
 _RUNNERS: dict[str, frozenset[str]] = {
-    "uv": frozenset({"--with", "--python", "-p", "--project", "--directory", "--env-file",
-                     "--group", "--extra", "--package", "--index", "--from", "--with-requirements",
-                     "--only-group", "--no-group", "--script"}),
+    "uv": frozenset(
+        {
+            "--with",
+            "--python",
+            "-p",
+            "--project",
+            "--directory",
+            "--env-file",
+            "--group",
+            "--extra",
+            "--package",
+            "--index",
+            "--from",
+            "--with-requirements",
+            "--only-group",
+            "--no-group",
+            "--script",
+        }
+    ),
     "uvx": frozenset({"--with", "--python", "-p", "--from"}),
     "poetry": frozenset({"-C", "--directory", "-P", "--project"}),
     "pipenv": frozenset(),
@@ -87,8 +103,9 @@ def to_word(source: SourceFile, token: Token, start: int = 0) -> Word:
     return Word(token.text[start:], token_span(source, token, start), token.symbolic)
 
 
-def find_in_script(context: CommandContext, text: str, origins: list[int] | None = None,
-                   base: int = 0) -> list[ServeCommand]:
+def find_in_script(
+    context: CommandContext, text: str, origins: list[int] | None = None, base: int = 0
+) -> list[ServeCommand]:
     """Every server invocation in a piece of shell script."""
     found: list[ServeCommand] = []
     env = list(context.env)
@@ -99,8 +116,9 @@ def find_in_script(context: CommandContext, text: str, origins: list[int] | None
         if all(_ASSIGNMENT.match(w.text) for w in words):
             env.extend(_assignments(context, words, "shell assignment"))
             continue
-        scoped = CommandContext(context.source, context.carrier, context.context,
-                                context.deployment, env)
+        scoped = CommandContext(
+            context.source, context.carrier, context.context, context.deployment, env
+        )
         found.extend(find_in_words(scoped, words))
     return found
 
@@ -154,8 +172,9 @@ def _skip_options(words: list[Token], index: int, with_value: frozenset[str]) ->
     return index
 
 
-def _shell_body(context: CommandContext, env: list[EnvVar], words: list[Token],
-                index: int) -> list[ServeCommand]:
+def _shell_body(
+    context: CommandContext, env: list[EnvVar], words: list[Token], index: int
+) -> list[ServeCommand]:
     """``sh -c 'body'``: the body is a script of its own; positions are kept."""
     rest = words[index + 1 :]
     for position, word in enumerate(rest):
@@ -163,8 +182,9 @@ def _shell_body(context: CommandContext, env: list[EnvVar], words: list[Token],
         if text.startswith("-") and not text.startswith("--") and "c" in text[1:]:
             if position + 1 < len(rest):
                 body = rest[position + 1]
-                scoped = CommandContext(context.source, context.carrier, context.context,
-                                        context.deployment, env)
+                scoped = CommandContext(
+                    context.source, context.carrier, context.context, context.deployment, env
+                )
                 return find_in_script(scoped, body.text, body.origins)
             return []
         if not text.startswith("-"):
@@ -172,8 +192,9 @@ def _shell_body(context: CommandContext, env: list[EnvVar], words: list[Token],
     return []
 
 
-def _python(context: CommandContext, env: list[EnvVar], words: list[Token],
-            index: int) -> list[ServeCommand]:
+def _python(
+    context: CommandContext, env: list[EnvVar], words: list[Token], index: int
+) -> list[ServeCommand]:
     index += 1
     while index < len(words):
         text = words[index].text
@@ -191,14 +212,16 @@ def _python(context: CommandContext, env: list[EnvVar], words: list[Token],
     return []
 
 
-def _program(context: CommandContext, env: list[EnvVar], words: list[Token], index: int,
-             name: str) -> list[ServeCommand]:
+def _program(
+    context: CommandContext, env: list[EnvVar], words: list[Token], index: int, name: str
+) -> list[ServeCommand]:
     subcommand = words[index + 1].text if index + 1 < len(words) else ""
     if name in ("panel", "bokeh") and subcommand == "serve":
         return [_serve_command(context, env, f"{name}-serve", words[index], words[index + 2 :])]
     if name == "fastapi" and subcommand in ("run", "dev"):
-        return [_serve_command(context, env, f"fastapi-{subcommand}", words[index],
-                               words[index + 2 :])]
+        return [
+            _serve_command(context, env, f"fastapi-{subcommand}", words[index], words[index + 2 :])
+        ]
     tool = _MODULE_TOOLS.get(name)
     if tool:
         return [_serve_command(context, env, tool, words[index], words[index + 1 :])]
@@ -216,16 +239,19 @@ def _assignments(context: CommandContext, words: list[Token], how: str) -> list[
     return found
 
 
-def _serve_command(context: CommandContext, env: list[EnvVar], tool: str, program: Token,
-                   args: list[Token]) -> ServeCommand:
+def _serve_command(
+    context: CommandContext, env: list[EnvVar], tool: str, program: Token, args: list[Token]
+) -> ServeCommand:
     source = context.source
     parsed = parse_args(tool_spec(tool), args)
     options = tuple(
         OptionUse(
             option.dest,
-            Word(option.flag.text[: option.flag_end],
-                 token_span_part(source, option.flag, 0, option.flag_end),
-                 option.flag.symbolic),
+            Word(
+                option.flag.text[: option.flag_end],
+                token_span_part(source, option.flag, 0, option.flag_end),
+                option.flag.symbolic,
+            ),
             tuple(to_word(source, token, start) for token, start in option.values),
         )
         for option in parsed.options

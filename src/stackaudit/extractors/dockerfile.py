@@ -110,8 +110,9 @@ def read_instructions(source: SourceFile) -> list[Instruction]:
         if not match:
             continue
         start = match.end()
-        instruction = Instruction(match.group(1).upper(), start_line, joined[start:],
-                                  origins[start:])
+        instruction = Instruction(
+            match.group(1).upper(), start_line, joined[start:], origins[start:]
+        )
         for heredoc in _HEREDOC.finditer(instruction.args):
             strip_tabs, delimiter = heredoc.group(1) == "-", heredoc.group(3)
             body_chars: list[str] = []
@@ -168,8 +169,16 @@ def parse_exec_form(text: str, origins: list[int]) -> list[Token] | None:
                 if index + 1 >= length:
                     return None
                 code = text[index + 1]
-                simple = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n",
-                          "r": "\r", "t": "\t"}
+                simple = {
+                    '"': '"',
+                    "\\": "\\",
+                    "/": "/",
+                    "b": "\b",
+                    "f": "\f",
+                    "n": "\n",
+                    "r": "\r",
+                    "t": "\t",
+                }
                 if code in simple:
                     chars.append(simple[code])
                     char_origins.append(origins[index])
@@ -184,8 +193,9 @@ def parse_exec_form(text: str, origins: list[int]) -> list[Token] | None:
             chars.append(char)
             char_origins.append(origins[index])
             index += 1
-        tokens.append(Token("".join(chars), char_origins, origins[start], origins[index - 1] + 1,
-                            quoted=True))
+        tokens.append(
+            Token("".join(chars), char_origins, origins[start], origins[index - 1] + 1, quoted=True)
+        )
         skip()
         if index < length and text[index] == ",":
             index += 1
@@ -201,8 +211,9 @@ def _command(instruction: Instruction) -> Command:
     tokens = parse_exec_form(instruction.args, instruction.origins)
     if tokens is not None:
         return Command(tokens, None, instruction.keyword, instruction.line)
-    return Command(None, (instruction.args, instruction.origins), instruction.keyword,
-                   instruction.line)
+    return Command(
+        None, (instruction.args, instruction.origins), instruction.keyword, instruction.line
+    )
 
 
 def _env(source: SourceFile, instruction: Instruction) -> list[EnvVar]:
@@ -212,28 +223,42 @@ def _env(source: SourceFile, instruction: Instruction) -> list[EnvVar]:
     if "=" not in words[0].text:
         # Legacy "ENV NAME value with spaces": the rest of the line, as written, is the value.
         args = instruction.args
-        name = words[0]
+        first = words[0]
         value_start = len(args) - len(args.lstrip())
-        value_start += len(name.text)
+        value_start += len(first.text)
         value_start += len(args[value_start:]) - len(args[value_start:].lstrip())
         value_text = args[value_start:].rstrip()
-        value = Token(value_text, instruction.origins[value_start : value_start + len(value_text)],
-                      name.end, name.end, symbolic=has_expansion(value_text))
-        return [EnvVar(name.text, to_word(source, value), token_span(source, name),
-                       "Dockerfile ENV")]
+        value = Token(
+            value_text,
+            instruction.origins[value_start : value_start + len(value_text)],
+            first.end,
+            first.end,
+            symbolic=has_expansion(value_text),
+        )
+        return [
+            EnvVar(first.text, to_word(source, value), token_span(source, first), "Dockerfile ENV")
+        ]
     found = []
     for word in words:
         name, sep, _ = word.text.partition("=")
         if not sep:
             continue
-        found.append(EnvVar(name, to_word(source, word, len(name) + 1),
-                            token_span(source, word), "Dockerfile ENV"))
+        found.append(
+            EnvVar(
+                name,
+                to_word(source, word, len(name) + 1),
+                token_span(source, word),
+                "Dockerfile ENV",
+            )
+        )
     return found
 
 
 # An ENTRYPOINT script conventionally ends in `exec "$@"`, running CMD.
-_WRAPPER_ENTRYPOINT = re.compile(r"(entrypoint|docker-entrypoint|start|run)[\w.-]*(\.sh)?$|"
-                                 r"^(tini|dumb-init)$")
+_WRAPPER_ENTRYPOINT = re.compile(
+    r"(entrypoint|docker-entrypoint|start|run)[\w.-]*(\.sh)?$|"
+    r"^(tini|dumb-init)$"
+)
 
 
 def extract_dockerfile(source: SourceFile) -> Extraction:

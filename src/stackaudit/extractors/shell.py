@@ -28,7 +28,9 @@ def extract_procfile(source: SourceFile) -> Extraction:
         end = text.find("\n", match.end())
         end = len(text) if end < 0 else end
         context = CommandContext(
-            source, "procfile", f"Procfile process `{match.group(1)}`",
+            source,
+            "procfile",
+            f"Procfile process `{match.group(1)}`",
             not is_development_path(source.path),
         )
         result.facts.extend(find_in_script(context, text[match.end() : end], base=match.end()))

@@ -57,8 +57,9 @@ class _Builder:
         return self.start < 0
 
     def token(self) -> Token:
-        return Token("".join(self.chars), self.origins, self.start, self.end,
-                     self.symbolic, self.quoted)
+        return Token(
+            "".join(self.chars), self.origins, self.start, self.end, self.symbolic, self.quoted
+        )
 
 
 class ShellLexer:
@@ -194,8 +195,9 @@ class ShellLexer:
             elif char == "'":
                 close = text.find("'", self.pos + 1)
                 close = len(text) if close < 0 else close
-                word.add(text[self.pos + 1 : close],
-                         [self._at(i) for i in range(self.pos + 1, close)])
+                word.add(
+                    text[self.pos + 1 : close], [self._at(i) for i in range(self.pos + 1, close)]
+                )
                 word.quoted = True
                 self.pos = close + 1
             elif char == "$" and self._peek(1) == "'":

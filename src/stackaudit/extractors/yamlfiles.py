@@ -22,7 +22,9 @@ def extract_yaml(source: SourceFile) -> Extraction:
         line = mark.line + 1 if mark else 1
         column = mark.column + 1 if mark else 1
         reason = exc.problem or exc.context or "invalid YAML"
-        result.problems.append(ParseProblem(Span(source.path, line, column), f"invalid YAML: {reason}"))
+        result.problems.append(
+            ParseProblem(Span(source.path, line, column), f"invalid YAML: {reason}")
+        )
     except yaml.YAMLError as exc:
         result.problems.append(ParseProblem(Span(source.path, 1, 1), f"invalid YAML: {exc}"))
     return result

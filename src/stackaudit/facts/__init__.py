@@ -6,4 +6,12 @@ from stackaudit.facts.common import EnvVar, ParseProblem, Word
 from stackaudit.facts.cors import CorsPolicy, OriginPattern
 from stackaudit.facts.serve import OptionUse, ServeCommand
 
-__all__ = ["CorsPolicy", "EnvVar", "OptionUse", "OriginPattern", "ParseProblem", "ServeCommand", "Word"]
+__all__ = [
+    "CorsPolicy",
+    "EnvVar",
+    "OptionUse",
+    "OriginPattern",
+    "ParseProblem",
+    "ServeCommand",
+    "Word",
+]

@@ -29,8 +29,11 @@ def origin_problem(entry: str, *, from_env: bool) -> OriginProblem | None:
     if "://" in entry:
         return OriginProblem(
             "an origin is `host[:port]`, not a URL: the scheme makes "
-            + ("Bokeh refuse to start (\"Invalid port in host value\")" if not from_env
-               else "the entry match nothing"),
+            + (
+                'Bokeh refuse to start ("Invalid port in host value")'
+                if not from_env
+                else "the entry match nothing"
+            ),
             crashes=not from_env,
         )
     if from_env and entry != entry.strip():
@@ -101,4 +104,4 @@ def match_host(host: str, pattern: str) -> bool:
     pattern_parts = pattern.split(".")
     if len(pattern_parts) != len(host_parts):
         return False
-    return all(p in (h, "*") for h, p in zip(host_parts, pattern_parts))
+    return all(p in (h, "*") for h, p in zip(host_parts, pattern_parts, strict=True))

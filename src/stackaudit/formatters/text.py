@@ -81,9 +81,12 @@ def render_text(result: RunResult, *, color: bool = False, quiet: bool = False) 
     if quiet:
         return buffer.getvalue()
     for skipped in result.skipped:
-        console.print(Text(f"note: skipped {printable(skipped.rel)}: {printable(skipped.reason)}",
-                           style="dim"))
-    counts = {s: 0 for s in Severity}
+        console.print(
+            Text(
+                f"note: skipped {printable(skipped.rel)}: {printable(skipped.reason)}", style="dim"
+            )
+        )
+    counts = dict.fromkeys(Severity, 0)
     for diagnostic in result.diagnostics:
         counts[diagnostic.severity] += 1
     summary = Text()
@@ -111,10 +114,22 @@ def rules_table(color: bool = False) -> str:
         table.add_column(column, no_wrap=True)
     table.add_column("summary")
     for rule in all_rules():
-        table.add_row(rule.code, rule.name, rule.severity.value, ", ".join(rule.applies_to),
-                      rule.fix.value, rule.summary())
+        table.add_row(
+            rule.code,
+            rule.name,
+            rule.severity.value,
+            ", ".join(rule.applies_to),
+            rule.fix.value,
+            rule.summary(),
+        )
     buffer = io.StringIO()
-    console = Console(file=buffer, force_terminal=color, no_color=not color, width=160,
-                      highlight=False, markup=False)
+    console = Console(
+        file=buffer,
+        force_terminal=color,
+        no_color=not color,
+        width=160,
+        highlight=False,
+        markup=False,
+    )
     console.print(table)
     return buffer.getvalue()

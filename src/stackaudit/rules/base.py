@@ -49,12 +49,17 @@ class Example:
         return strip_expectations(self.text)
 
 
-def Bad(path: str, text: str, *, fixed: str | None = None, title: str = "") -> Example:  # noqa: N802
-    return Example(path, inspect.cleandoc(text) + "\n", True,
-                   inspect.cleandoc(fixed) + "\n" if fixed is not None else None, title)
+def Bad(path: str, text: str, *, fixed: str | None = None, title: str = "") -> Example:
+    return Example(
+        path,
+        inspect.cleandoc(text) + "\n",
+        True,
+        inspect.cleandoc(fixed) + "\n" if fixed is not None else None,
+        title,
+    )
 
 
-def Good(path: str, text: str, *, title: str = "") -> Example:  # noqa: N802
+def Good(path: str, text: str, *, title: str = "") -> Example:
     return Example(path, inspect.cleandoc(text) + "\n", False, None, title)
 
 

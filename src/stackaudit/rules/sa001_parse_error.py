@@ -32,25 +32,34 @@ class ParseError(Rule):
     category = "run"
     applies_to = ("any",)
     examples = (
-        Bad("nginx.conf", """
+        Bad(
+            "nginx.conf",
+            """
             server {
                 listen 80;
                 location / {
                     proxy_pass http://app:5006;
             }  # expect: SA001
-        """),
-        Good("nginx.conf", """
+        """,
+        ),
+        Good(
+            "nginx.conf",
+            """
             server {
                 listen 80;
                 location / {
                     proxy_pass http://app:5006;
                 }
             }
-        """),
-        Bad("docker-compose.yml", """
+        """,
+        ),
+        Bad(
+            "docker-compose.yml",
+            """
             services:
               app:
                 image: app
                ports: ["5006:5006"]  # expect: SA001
-        """),
+        """,
+        ),
     )

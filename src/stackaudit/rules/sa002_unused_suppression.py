@@ -28,18 +28,27 @@ class UnusedSuppression(Rule):
     category = "run"
     applies_to = ("any",)
     examples = (
-        Bad("start.sh", """
+        Bad(
+            "start.sh",
+            """
             #!/bin/sh
             exec panel serve app.py --allow-websocket-origin=dash.example.com  # stackaudit: ignore[SA101]  # expect: SA002
-        """),
-        Bad("run.sh", """
+        """,
+        ),
+        Bad(
+            "run.sh",
+            """
             #!/bin/sh
             # stackaudit: ignore[SA999] -- typo  # expect: SA002
             exec panel serve app.py --allow-websocket-origin=dash.example.com
-        """),
-        Good("start.sh", """
+        """,
+        ),
+        Good(
+            "start.sh",
+            """
             #!/bin/sh
             # stackaudit: ignore[SA101] -- kiosk on an isolated network
             exec panel serve app.py --allow-websocket-origin='*'
-        """),
+        """,
+        ),
     )

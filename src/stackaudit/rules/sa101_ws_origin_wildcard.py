@@ -47,30 +47,47 @@ class WsOriginWildcard(Rule):
     applies_to = ("cli", "env", "py")
     cwe = 1385
     examples = (
-        Bad("Dockerfile", """
+        Bad(
+            "Dockerfile",
+            """
             FROM python:3.12-slim
             RUN pip install panel
             # expect-next-line: SA101
             CMD ["panel", "serve", "app.py", "--address", "0.0.0.0", "--allow-websocket-origin=*"]
-        """),
-        Bad("start.sh", """
+        """,
+        ),
+        Bad(
+            "start.sh",
+            """
             #!/bin/sh
             exec bokeh serve app.py --port 5006 \\
                 --allow-websocket-origin '*:5006'  # expect: SA101
-        """),
-        Bad("Dockerfile", """
+        """,
+        ),
+        Bad(
+            "Dockerfile",
+            """
             FROM python:3.12-slim
             ENV BOKEH_ALLOW_WS_ORIGIN=*  # expect: SA101
             CMD panel serve app.py --allow-websocket-origin dash.example.com
-        """, title="the environment variable replaces the flags"),
-        Good("Dockerfile", """
+        """,
+            title="the environment variable replaces the flags",
+        ),
+        Good(
+            "Dockerfile",
+            """
             FROM python:3.12-slim
             CMD ["panel", "serve", "app.py", "--allow-websocket-origin=dash.example.com"]
-        """),
-        Good("start.sh", """
+        """,
+        ),
+        Good(
+            "start.sh",
+            """
             #!/bin/sh
             exec panel serve app.py --allow-websocket-origin "$PUBLIC_HOST" --args --origin '*'
-        """, title="values after --args belong to the app; a variable is not guessed"),
+        """,
+            title="values after --args belong to the app; a variable is not guessed",
+        ),
     )
 
     def check(self, stack: Stack) -> Iterator[Diagnostic]:
@@ -115,5 +132,9 @@ class WsOriginWildcard(Rule):
                 )
                 help_text = f"name the public host(s) instead: {suggestion}"
             assert source in ("env", "cli")
-            yield self.report(entry.span, message, help=help_text,
-                              fix_title="Replace the wildcard with the public host")
+            yield self.report(
+                entry.span,
+                message,
+                help=help_text,
+                fix_title="Replace the wildcard with the public host",
+            )

@@ -1,0 +1,25 @@
+"""Settings given to a web framework in application code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from stackaudit.diagnostics import Span
+from stackaudit.facts.common import Word
+
+
+@dataclass(frozen=True)
+class AppSetting:
+    """A keyword or attribute set on a framework object in Python code:
+    ``tornado.web.Application(debug=True)``, ``FastAPI(debug=True)``,
+    ``Starlette(debug=True)``, ``pn.config.cookie_secret = "..."``,
+    ``pn.extension(cookie_secret=...)``.
+
+    ``value`` holds the literal source text of the value (``True``, ``'abc'`` with its
+    quotes removed for strings) and is symbolic when it is not a literal."""
+
+    framework: str  # "tornado" | "fastapi" | "starlette" | "panel-config"
+    name: str  # "debug", "autoreload", "serve_traceback", "cookie_secret", ...
+    value: Word
+    span: Span  # the keyword argument or assignment
+    call: Span  # the whole call or statement

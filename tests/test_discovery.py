@@ -1,0 +1,142 @@
+"""Discovery: which files are read, what kind each is, and what is skipped."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from stackaudit.discovery import classify_content, classify_name, discover
+
+from .support import write_files
+
+
+def kinds(root: Path, exclude: list[str] | None = None, max_size: int = 2**21) -> dict[str, str]:
+    found, _ = discover([root], root, exclude or [], max_size)
+    return {c.rel: c.kind for c in found}
+
+
+@pytest.mark.parametrize(
+    ("path", "kind"),
+    [
+        ("Dockerfile", "dockerfile"),
+        ("docker/Dockerfile.prod", "dockerfile"),
+        ("api.dockerfile", "dockerfile"),
+        ("Containerfile", "dockerfile"),
+        ("docker-compose.yml", "compose"),
+        ("compose.override.yaml", "compose"),
+        ("docker-compose.prod.yml", "compose"),
+        ("app/main.py", "python"),
+        ("notebooks/explore.ipynb", "notebook"),
+        ("Procfile", "procfile"),
+        ("deploy/app.service", "systemd"),
+        ("nginx.conf", "nginx"),
+        ("nginx/default.conf.template", "nginx"),
+        ("etc/nginx/sites-available/dash", "nginx"),
+        ("conf.d/app.conf", "nginx"),
+        ("scripts/start.sh", "shell"),
+        ("docker-entrypoint", "shell"),
+        ("requirements-prod.txt", "requirements"),
+        ("pyproject.toml", "dependencies"),
+        (".github/workflows/ci.yml", "github-actions"),
+        ("README.md", None),
+        ("image.png", None),
+    ],
+)
+def test_classify_by_name(path: str, kind: str | None) -> None:
+    result = classify_name(path)
+    if result in ("yaml", "conf", "maybe-shell"):
+        result = None if kind is None else result
+    assert result == kind
+
+
+def test_classify_by_content() -> None:
+    assert (
+        classify_content("k8s/app.yaml", b"apiVersion: apps/v1\nkind: Deployment\n", "yaml")
+        == "kubernetes"
+    )
+    assert (
+        classify_content("stack.yml", b"version: '3'\nservices:\n  web: {}\n", "yaml") == "compose"
+    )
+    assert classify_content("site.conf", b"server {\n  listen 80;\n}\n", "conf") == "nginx"
+    assert (
+        classify_content("app.conf", b"[program:app]\ncommand=panel serve\n", "conf")
+        == "supervisord"
+    )
+    assert classify_content("misc.conf", b"key = value\n", "conf") is None
+    assert classify_content("run", b"#!/usr/bin/env bash\nexec x\n", "maybe-shell") == "shell"
+    assert classify_content("manage", b"#!/usr/bin/env python3\n", "maybe-shell") == "python"
+    assert classify_content("LICENSE", b"MIT License\n", "maybe-shell") is None
+
+
+def test_nested_gitignore_and_excludes(tmp_path: Path) -> None:
+    write_files(
+        tmp_path,
+        {
+            ".gitignore": "build/\n*.log.sh\n",
+            "a/.gitignore": "local.sh\n!keep.log.sh\n",
+            "a/local.sh": "x",
+            "a/keep.log.sh": "x",
+            "a/run.sh": "x",
+            "b/local.sh": "x",
+            "b/x.log.sh": "x",
+            "build/run.sh": "x",
+            "node_modules/p/run.sh": "x",
+            ".venv/bin/run.sh": "x",
+            "legacy/run.sh": "x",
+        },
+    )
+    assert sorted(kinds(tmp_path, ["legacy/"])) == ["a/keep.log.sh", "a/run.sh", "b/local.sh"]
+
+
+def test_explicit_path_is_scanned_even_if_excluded(tmp_path: Path) -> None:
+    write_files(tmp_path, {"examples/demo/run.sh": "x", "examples/demo/fixtures/x.sh": "x"})
+    found, _ = discover([tmp_path / "examples/demo"], tmp_path, ["examples", "fixtures"], 2**21)
+    assert [c.rel for c in found] == ["examples/demo/run.sh"]
+
+
+def test_symlinks_never_leave_the_root(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    root = tmp_path / "root"
+    write_files(outside, {"secret.sh": "x"})
+    write_files(root, {"inside.sh": "x"})
+    (root / "leak.sh").symlink_to(outside / "secret.sh")
+    (root / "leakdir").symlink_to(outside)
+    (root / "loop").symlink_to(root)
+    (root / "alias.sh").symlink_to(root / "inside.sh")
+    found, skipped = discover([root], root, [], 2**21)
+    assert sorted(c.rel for c in found) == ["alias.sh", "inside.sh"]
+    assert {s.rel: s.reason for s in skipped} == {
+        "leak.sh": "symbolic link out of the scanned root",
+        "leakdir": "symbolic link out of the scanned root",
+    }
+
+
+def test_size_limit_and_binary(tmp_path: Path) -> None:
+    from stackaudit.engine import process_file
+
+    write_files(tmp_path, {"big.sh": "#" * 5000, "small.sh": "echo\n"})
+    (tmp_path / "blob.sh").write_bytes(b"\x00\x01binary")
+    found, skipped = discover([tmp_path], tmp_path, [], 1000)
+    assert [s.rel for s in skipped] == ["big.sh"]
+    results = {c.rel: process_file(c) for c in found}
+    assert results["blob.sh"].skipped == "binary file"
+    assert results["small.sh"].skipped is None
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads everything")
+def test_unreadable_directory(tmp_path: Path) -> None:
+    write_files(tmp_path, {"locked/run.sh": "x", "ok.sh": "x"})
+    (tmp_path / "locked").chmod(0)
+    try:
+        found, skipped = discover([tmp_path], tmp_path, [], 2**21)
+    finally:
+        (tmp_path / "locked").chmod(0o755)
+    assert [c.rel for c in found] == ["ok.sh"]
+    assert skipped[0].rel == "locked"
+
+
+def test_directory_named_like_a_file_kind(tmp_path: Path) -> None:
+    write_files(tmp_path, {"nginx.conf/inner.sh": "x"})
+    assert kinds(tmp_path) == {"nginx.conf/inner.sh": "shell"}
