@@ -22,7 +22,8 @@ def scan(
     if config is None:
         own = root / "stackaudit.toml"
         config = load_config(own) if own.is_file() else Config()
-    selection = Selection(select or ["SA"], list(config.ignore))
+    chosen = select or [*config.select, *config.extend_select]
+    selection = Selection(chosen, list(config.ignore))
     return run([root], config, selection, jobs=jobs, root=root)
 
 

@@ -17,9 +17,12 @@ _EXTRACTORS: dict[str, str] = {
     "shell": "stackaudit.extractors.shell:extract_shell",
     "procfile": "stackaudit.extractors.shell:extract_procfile",
     "python": "stackaudit.extractors.python:extract_python",
-    "compose": "stackaudit.extractors.yamlfiles:extract_yaml",
-    "kubernetes": "stackaudit.extractors.yamlfiles:extract_yaml",
-    "github-actions": "stackaudit.extractors.yamlfiles:extract_yaml",
+    "compose": "stackaudit.extractors.compose:extract_compose",
+    "kubernetes": "stackaudit.extractors.kubernetes:extract_kubernetes",
+    "github-actions": "stackaudit.extractors.yamlcommands:extract_yaml_commands",
+    "yaml": "stackaudit.extractors.yamlcommands:extract_yaml_commands",
+    "systemd": "stackaudit.extractors.units:extract_systemd",
+    "supervisord": "stackaudit.extractors.units:extract_supervisord",
     "nginx": "stackaudit.extractors.nginx:extract_nginx",
 }
 

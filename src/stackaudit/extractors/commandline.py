@@ -85,6 +85,12 @@ class CommandContext:
     context: str
     deployment: bool
     env: list[EnvVar] = field(default_factory=list)
+    service: str = ""
+
+    def with_env(self, env: list[EnvVar]) -> CommandContext:
+        return CommandContext(
+            self.source, self.carrier, self.context, self.deployment, env, self.service
+        )
 
 
 def basename(program: str) -> str:
@@ -116,10 +122,7 @@ def find_in_script(
         if all(_ASSIGNMENT.match(w.text) for w in words):
             env.extend(_assignments(context, words, "shell assignment"))
             continue
-        scoped = CommandContext(
-            context.source, context.carrier, context.context, context.deployment, env
-        )
-        found.extend(find_in_words(scoped, words))
+        found.extend(find_in_words(context.with_env(env), words))
     return found
 
 
@@ -182,10 +185,7 @@ def _shell_body(
         if text.startswith("-") and not text.startswith("--") and "c" in text[1:]:
             if position + 1 < len(rest):
                 body = rest[position + 1]
-                scoped = CommandContext(
-                    context.source, context.carrier, context.context, context.deployment, env
-                )
-                return find_in_script(scoped, body.text, body.origins)
+                return find_in_script(context.with_env(env), body.text, body.origins)
             return []
         if not text.startswith("-"):
             return []
@@ -272,6 +272,7 @@ def _serve_command(
         carrier=context.carrier,
         context=context.context,
         deployment=context.deployment,
+        service=context.service,
     )
 
 

@@ -1,8 +1,8 @@
 """Bokeh's WebSocket origin allowlist, reproduced from bokeh/server/util.py.
 
 ``create_hosts_allowlist`` turns the ``--allow-websocket-origin`` values into patterns
-(no port means ``:80``; ``*`` stays as is; more than one ``:``, an empty host or a
-non-integer port raise at startup) and ``match_host`` compares an origin's host and port
+(no port means ``:80``; only a bare ``*`` stays as is; more than one ``:``, an empty
+host or a port ``int()`` refuses, ``*`` included, raise at startup) and ``match_host`` compares an origin's host and port
 label by label, ``*`` matching any one label or any port."""
 
 from __future__ import annotations
@@ -21,50 +21,103 @@ class OriginProblem:
 def origin_problem(entry: str, *, from_env: bool) -> OriginProblem | None:
     """Check one allowlist entry the way Bokeh reads it.
 
-    CLI/kwarg entries go through ``create_hosts_allowlist`` (errors stop the server);
-    entries of ``BOKEH_ALLOW_WS_ORIGIN`` are used as raw patterns by the WebSocket
-    handler, so a bad one silently matches nothing."""
+    CLI/kwarg entries go through ``create_hosts_allowlist`` (its ``ValueError`` stops the
+    server) and are then compared with ``match_host``; entries of
+    ``BOKEH_ALLOW_WS_ORIGIN`` are used as raw patterns by the WebSocket handler, so a bad
+    one silently matches nothing."""
+    if not from_env:
+        error = cli_origin_error(entry)
+        if error is not None:
+            return OriginProblem(_crash_reason(entry) + f" (`ValueError: {error}`)", True)
+    elif entry == "":
+        return OriginProblem("an empty entry admits no origin", crashes=False)
+    elif "://" in entry:
+        return OriginProblem(
+            "an origin is `host[:port]`, not a URL: with the scheme this entry matches "
+            "nothing", crashes=False,
+        )
+    reason = _never_matches(entry, from_env=from_env)
+    return OriginProblem(reason, crashes=False) if reason else None
+
+
+def cli_origin_error(entry: str) -> str | None:
+    """The ``ValueError`` message ``create_hosts_allowlist`` raises for a command-line
+    or keyword entry (Bokeh then refuses to start), or None.
+
+    Only the bare ``*`` escapes validation; the port part is read with ``int()``, so
+    ``*:*`` and ``host:*`` stop the server although ``BOKEH_ALLOW_WS_ORIGIN`` accepts
+    them."""
+    if entry == "*":
+        return None
+    parts = entry.split(":")
+    if len(parts) == 1:
+        return "Empty host value" if entry == "" else None
+    if len(parts) > 2:
+        return f"Invalid host value: {entry}"
+    try:
+        int(parts[1])
+    except ValueError:
+        return f"Invalid port in host value: {entry}"
+    return "Empty host value" if parts[0] == "" else None
+
+
+def _crash_reason(entry: str) -> str:
     if entry == "":
-        return OriginProblem("empty value", crashes=not from_env)
+        return "an empty value stops Bokeh at startup"
     if "://" in entry:
-        return OriginProblem(
-            "an origin is `host[:port]`, not a URL: the scheme makes "
-            + (
-                'Bokeh refuse to start ("Invalid port in host value")'
-                if not from_env
-                else "the entry match nothing"
-            ),
-            crashes=not from_env,
-        )
-    if from_env and entry != entry.strip():
-        return OriginProblem(
-            "BOKEH_ALLOW_WS_ORIGIN is split on `,` without trimming: the space becomes "
-            "part of the host, so this entry matches nothing",
-            crashes=False,
-        )
-    if "/" in entry:
-        return OriginProblem("a path cannot appear in an origin", crashes=False)
-    if "," in entry and not from_env:
-        return OriginProblem(
-            "a comma does not separate values of --allow-websocket-origin: this is one "
-            "host that matches nothing; repeat the flag for each host",
-            crashes=False,
-        )
+        return "an origin is `host[:port]`, not a URL: the scheme stops Bokeh at startup"
     parts = entry.split(":")
     if len(parts) > 2:
-        return OriginProblem(
-            "more than one `:` (IPv6 literals and URLs are not accepted)", crashes=not from_env
+        return "more than one `:` stops Bokeh at startup (URLs and IPv6 literals are refused)"
+    if parts[1] == "*":
+        return (
+            "a `*` port is accepted only in BOKEH_ALLOW_WS_ORIGIN; on the command line it "
+            "stops Bokeh at startup"
         )
-    host = parts[0]
-    if host == "":
-        return OriginProblem("empty host", crashes=not from_env)
-    if len(parts) == 2 and parts[1] != "*" and not parts[1].isdigit():
-        return OriginProblem(f"port `{parts[1]}` is not an integer", crashes=not from_env)
+    if parts[0] == "":
+        return "an empty host stops Bokeh at startup"
+    return f"port `{parts[1]}` is not an integer: Bokeh stops at startup"
+
+
+def _never_matches(entry: str, *, from_env: bool) -> str | None:
+    """Why a pattern that passed validation can match no browser Origin."""
+    if any(char.isspace() for char in entry):
+        if from_env:
+            return (
+                "BOKEH_ALLOW_WS_ORIGIN is split on `,` without trimming: the space becomes "
+                "part of the host, so this entry matches nothing"
+            )
+        return "whitespace inside the value: this entry matches nothing"
+    if "," in entry:
+        return (
+            "a comma does not separate values of --allow-websocket-origin: this is one "
+            "host that matches nothing; repeat the flag for each host"
+        )
+    if "/" in entry:
+        return "a path cannot appear in an origin: this entry matches nothing"
+    host, _, port = entry.rpartition(":") if ":" in entry else (entry, "", "")
+    if from_env and ":" in host:
+        return "more than one `:`: this entry matches nothing"
+    if ":" in entry and port == "":
+        return "empty port: this entry matches nothing"
+    if port and port != "*" and not (port.isascii() and port.isdigit() and str(int(port)) == port):
+        try:
+            number = int(port)
+        except ValueError:
+            return f"port `{port}` is not an integer: this entry matches nothing"
+        return (
+            f"port `{port}` is compared as text with the Origin's port (`{number}`): "
+            "this entry matches nothing"
+        )
+    if host == "" and entry != "*":
+        return "empty host: this entry matches nothing"
+    if host != host.lower():
+        return (
+            "Bokeh lower-cases the browser's Origin but not the allowlist: with upper-case "
+            "letters this entry matches nothing"
+        )
     if host == "0.0.0.0":
-        return OriginProblem(
-            "0.0.0.0 is a bind address, not a host a browser sends as its Origin",
-            crashes=False,
-        )
+        return "0.0.0.0 is a bind address, not a host a browser sends as its Origin"
     return None
 
 

@@ -53,6 +53,7 @@ class OriginEntry:
     text: str
     span: Span
     from_env: bool
+    symbolic: bool = False
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,9 @@ class ServeCommand:
     carrier: str
     context: str
     deployment: bool
+    # The container or unit that runs the process ("compose:<file>:<service>",
+    # "k8s:<file>:<workload>/<container>"), so the stack can link it; "" when unknown.
+    service: str = ""
 
     # -- options ------------------------------------------------------------------------
 
@@ -124,7 +128,9 @@ class ServeCommand:
         """Where Bokeh takes the allowlist from: ``BOKEH_ALLOW_WS_ORIGIN`` replaces the
         CLI list at every handshake (bokeh/server/views/ws.py)."""
         var = self.env_var("BOKEH_ALLOW_WS_ORIGIN")
-        if var is not None and (var.value is None or var.value.text != ""):
+        if var is not None:
+            # Set at all, even empty: bokeh/settings.py tests `in os.environ`, and ""
+            # splits to [""], a non-empty list that replaces the flags and admits nothing.
             return "env"
         if self.values("allow_websocket_origin"):
             return "cli"
@@ -132,7 +138,7 @@ class ServeCommand:
 
     def cli_origins(self) -> list[OriginEntry]:
         return [
-            OriginEntry(word.text, word.span, from_env=False)
+            OriginEntry(word.text, word.span, from_env=False, symbolic=word.symbolic)
             for word in self.values("allow_websocket_origin")
         ]
 
@@ -142,10 +148,20 @@ class ServeCommand:
         var = self.env_var("BOKEH_ALLOW_WS_ORIGIN")
         if var is None or var.value is None or var.value.symbolic:
             return []
-        return [
-            OriginEntry(part, var.value.span, from_env=True)
-            for part in split_env_origins(var.value.text)
-        ]
+        value = var.value
+        span = value.span
+        # The entry's own columns when the value is written out as is on one line.
+        exact = span.line == span.end_line and span.end_column - span.column == len(value.text)
+        entries = []
+        offset = 0
+        for part in split_env_origins(value.text):
+            part_span = span
+            if exact:
+                start = span.column + offset
+                part_span = Span(span.path, span.line, start, span.line, start + len(part))
+            entries.append(OriginEntry(part, part_span, from_env=True))
+            offset += len(part) + 1
+        return entries
 
     def effective_origins(self) -> list[OriginEntry]:
         """The entries that decide, or [] when Bokeh falls back to ``localhost:<port>``
@@ -156,3 +172,227 @@ class ServeCommand:
         if source == "cli":
             return self.cli_origins()
         return []
+
+    # -- reachability, authentication and secrets (Bokeh family) -------------------------
+    # Panel reads PANEL_* variables in panel/config.py and raises when a variable and its
+    # flag are both given (panel/command/serve.py); Bokeh's PrioritizedSetting lets the
+    # flag win over BOKEH_* variables (bokeh/settings.py). The queries below return the
+    # source that takes effect: the flag first, then the variable.
+
+    def option_setting(self, dest: str) -> SettingSource | None:
+        """The option that sets ``dest`` (the last one written), when it has a value
+        (an empty literal counts as unset, as Panel and Bokeh test truthiness)."""
+        use = self.last(dest)
+        if use is None or not use.values:
+            return None
+        word = use.values[-1]
+        if word.text == "" and not word.symbolic:
+            return None
+        return SettingSource(use.flag.text, word.span, word, from_env=False)
+
+    def env_setting(self, *names: str) -> SettingSource | None:
+        """The first of ``names`` set in this process's environment. A variable whose
+        value is not written here (a secret reference, a pass-through) counts as set;
+        an empty literal does not."""
+        for name in names:
+            var = self.env_var(name)
+            if var is None:
+                continue
+            if var.value is not None and var.value.text == "" and not var.value.symbolic:
+                continue
+            return SettingSource(name, var.span, var.value, from_env=True, reference=var.reference)
+        return None
+
+    def effective_setting(self, dest: str, *env_names: str) -> SettingSource | None:
+        return self.option_setting(dest) or self.env_setting(*env_names)
+
+    def listen_port(self) -> str:
+        """The port as written (``--port``, else ``BOKEH_DEFAULT_SERVER_PORT``, else 5006:
+        bokeh/resources.py ``DEFAULT_SERVER_PORT``)."""
+        setting = self.effective_setting("port", "BOKEH_DEFAULT_SERVER_PORT")
+        if setting is not None and setting.value is not None:
+            return setting.value.text
+        return "5006"
+
+    def unix_socket(self) -> SettingSource | None:
+        return self.option_setting("unix_socket")
+
+    def bind_address(self) -> Word | None:
+        return self.value("address")
+
+    def reachable_beyond_loopback(self) -> bool | None:
+        """Whether a Bokeh/Panel server listens on a non-loopback interface: with no
+        ``--address`` (or an empty one) Tornado's ``bind_sockets`` listens on every
+        interface; a unix socket or a loopback address keeps it local. None when the
+        address is only known at run time (or the tool is not of the Bokeh family)."""
+        if not self.is_bokeh_family:
+            return None
+        if self.unix_socket() is not None:
+            return False
+        address = self.bind_address()
+        if address is None or (address.text == "" and not address.symbolic):
+            return True
+        if address.symbolic:
+            return None
+        return not is_loopback_address(address.text)
+
+    def auth(self) -> AuthSetting | None:
+        """The authentication the server enforces, as ``panel serve`` resolves it: an
+        OAuth provider replaces basic auth, and either replaces ``--auth-module``
+        (panel/command/serve.py customize_kwargs)."""
+        if not self.is_bokeh_family:
+            return None
+        if self.tool == "panel-serve":
+            oauth = self.effective_setting("oauth_provider", "PANEL_OAUTH_PROVIDER")
+            if oauth is not None:
+                provider = None
+                if oauth.value is not None and not oauth.value.symbolic:
+                    provider = oauth.value.text.lower()
+                return AuthSetting("oauth", oauth, provider)
+            basic = self.effective_setting("basic_auth", "PANEL_BASIC_AUTH")
+            if basic is not None:
+                return AuthSetting("basic", basic)
+        module = self.effective_setting("auth_module", "BOKEH_AUTH_MODULE")
+        if module is not None:
+            return AuthSetting("auth-module", module)
+        return None
+
+    def guest_access(self) -> SettingSource | None:
+        """``--oauth-optional`` / ``PANEL_OAUTH_OPTIONAL`` (``1``/``true``): Panel's basic
+        and OAuth providers then let anyone in as ``guest`` (panel/auth.py
+        ``_allow_guest``)."""
+        if self.tool != "panel-serve":
+            return None
+        use = self.last("oauth_optional")
+        if use is not None:
+            return SettingSource(use.flag.text, use.flag.span, None, from_env=False)
+        var = self.env_var("PANEL_OAUTH_OPTIONAL")
+        if var is not None and var.is_literal and var.value is not None:
+            if var.value.text.lower() in ("1", "true"):
+                return SettingSource(var.name, var.span, var.value, from_env=True)
+        return None
+
+    def requires_login(self) -> bool:
+        return self.auth() is not None and self.guest_access() is None
+
+    def cookie_secret(self) -> SettingSource | None:
+        """``--cookie-secret``, else ``PANEL_COOKIE_SECRET`` then ``BOKEH_COOKIE_SECRET``
+        for Panel (panel/config.py), ``BOKEH_COOKIE_SECRET`` for Bokeh."""
+        if self.tool == "panel-serve":
+            return self.effective_setting(
+                "cookie_secret", "PANEL_COOKIE_SECRET", "BOKEH_COOKIE_SECRET"
+            )
+        return self.effective_setting("cookie_secret", "BOKEH_COOKIE_SECRET")
+
+    def oauth_encryption_key(self) -> SettingSource | None:
+        return self.effective_setting("oauth_encryption_key", "PANEL_OAUTH_ENCRYPTION")
+
+    def cookie_filter(self) -> OptionUse | None:
+        """``--include-cookies`` or ``--exclude-cookies``: which request cookies Bokeh
+        copies into the session token (bokeh/server/views/session_handler.py)."""
+        return self.last("include_cookies") or self.last("exclude_cookies")
+
+    def cookie_header_filtered(self) -> bool:
+        """Whether the raw ``Cookie`` request header stays out of the session token.
+        Bokeh drops it only when at least one cookie survives the cookie filter, and
+        compares header names exactly (Tornado spells it ``Cookie``)."""
+        included = [w.text for w in self.values("include_headers")]
+        if self.has("include_headers"):
+            return "Cookie" not in included
+        return "Cookie" in [w.text for w in self.values("exclude_headers")]
+
+    def written_secrets(self) -> list[SettingSource]:
+        """Options whose value is a secret written out literally (no run-time expansion):
+        a cookie secret, an OAuth secret or encryption key, a Panel ``--basic-auth``
+        password (not a credentials file), a TLS key password."""
+        found = []
+        for dest in SECRET_OPTIONS.get(self.tool, ()):
+            for use in self.uses(dest):
+                for word in use.values:
+                    if word.symbolic or word.text == "":
+                        continue
+                    if dest == "basic_auth" and looks_like_file_path(word.text):
+                        continue
+                    found.append(SettingSource(use.flag.text, word.span, word, from_env=False))
+        return found
+
+
+@dataclass(frozen=True)
+class SettingSource:
+    """Where an effective setting is written: an option (``name`` is the flag as
+    written, abbreviation included) or an environment variable. ``value`` is None when
+    it is not written here (a flag without value, a secret reference, a pass-through)."""
+
+    name: str
+    span: Span
+    value: Word | None
+    from_env: bool
+    reference: bool = False
+
+    @property
+    def is_literal(self) -> bool:
+        return self.value is not None and not self.value.symbolic and not self.reference
+
+    @property
+    def label(self) -> str:
+        return self.name if self.from_env else f"`{self.name}`"
+
+
+@dataclass(frozen=True)
+class AuthSetting:
+    """The authentication a Bokeh/Panel server enforces and where it is configured."""
+
+    kind: Literal["basic", "oauth", "auth-module"]
+    source: SettingSource
+    provider: str | None = None
+
+    @property
+    def description(self) -> str:
+        if self.kind == "oauth":
+            name = f" `{self.provider}`" if self.provider else ""
+            return f"OAuth{name} ({self.source.label})"
+        if self.kind == "basic":
+            return f"basic auth ({self.source.label})"
+        return f"an auth module ({self.source.label})"
+
+
+# Options whose value is a credential, per tool.
+SECRET_OPTIONS: dict[str, tuple[str, ...]] = {
+    "panel-serve": ("cookie_secret", "oauth_secret", "oauth_encryption_key", "basic_auth"),
+    "bokeh-serve": ("cookie_secret",),
+    "uvicorn": ("ssl_keyfile_password",),
+    "hypercorn": ("keyfile_password",),
+}
+
+# Environment variables whose value is a credential (bokeh/settings.py, panel/config.py).
+SECRET_ENV_VARS: dict[str, str] = {
+    "BOKEH_SECRET_KEY": "the key that signs Bokeh session ids",
+    "BOKEH_COOKIE_SECRET": "the key that signs the server's cookies",
+    "BOKEH_SSL_PASSWORD": "the password of the TLS key file",
+    "PANEL_COOKIE_SECRET": "the key that signs Panel's auth cookies",
+    "PANEL_OAUTH_SECRET": "the OAuth client secret",
+    "PANEL_OAUTH_ENCRYPTION": "the key that encrypts Panel's OAuth tokens",
+    "PANEL_BASIC_AUTH": "Panel's basic-auth password",
+}
+
+_FILE_SUFFIXES = (".json", ".txt", ".yaml", ".yml", ".toml", ".ini", ".cfg", ".conf", ".env")
+
+
+def looks_like_file_path(text: str) -> bool:
+    """Panel treats a ``basic_auth`` value naming an existing file as a JSON file of
+    users (``os.path.isfile``, panel/auth.py ``BasicLoginHandler._validate``): a value
+    with a path separator or a file suffix is read as such a file here."""
+    return "/" in text or "\\" in text or text.lower().endswith(_FILE_SUFFIXES)
+
+
+def is_loopback_address(text: str) -> bool:
+    """``localhost`` or an address in 127.0.0.0/8 or ``::1``."""
+    import ipaddress
+
+    candidate = text.strip().lower()
+    if candidate == "localhost" or candidate.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(candidate.strip("[]")).is_loopback
+    except ValueError:
+        return False

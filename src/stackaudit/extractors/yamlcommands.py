@@ -1,0 +1,73 @@
+"""Commands written in other YAML files: GitHub Actions ``run:`` steps, and the start
+commands of platform manifests (anaconda-project ``commands``, App Engine
+``entrypoint``, Render ``startCommand``, snapcraft ``apps.*.command``, Platform.sh
+``web.commands.start``). Each such value is a shell command line."""
+
+from __future__ import annotations
+
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from stackaudit.diagnostics import Span
+from stackaudit.extractors.base import Extraction
+from stackaudit.extractors.commandline import CommandContext, find_in_script
+from stackaudit.extractors.yamlnodes import (
+    BudgetExceeded,
+    Walker,
+    load_documents,
+    scalar_token,
+)
+from stackaudit.facts.common import ParseProblem
+from stackaudit.policy import is_development_path
+from stackaudit.source import SourceFile
+
+COMMAND_KEYS = frozenset(
+    {
+        "run",
+        "command",
+        "entrypoint",
+        "startCommand",
+        "start",
+        "unix",
+        "cmd",
+        "script",
+        "preDeployCommand",
+    }
+)
+
+
+def _walk(walker: Walker, node: Node, key: str | None, found: list[tuple[str, ScalarNode]]) -> None:
+    if isinstance(node, ScalarNode):
+        if key in COMMAND_KEYS and isinstance(node.value, str) and node.value.strip():
+            found.append((key, node))
+    elif isinstance(node, MappingNode):
+        for name, value in walker.items(node):
+            _walk(walker, value, name, found)
+    elif isinstance(node, SequenceNode):
+        for item in walker.sequence(node):
+            # A list under a command key (`script: [a, b]`) holds command lines too.
+            _walk(walker, item, key if key in COMMAND_KEYS else None, found)
+
+
+def extract_yaml_commands(source: SourceFile) -> Extraction:
+    result = Extraction()
+    documents, problems = load_documents(source)
+    # A YAML file of no known kind may be a template or anything else: not ours to judge.
+    if source.kind != "yaml":
+        result.problems.extend(problems)
+    walker = Walker()
+    ci = source.kind == "github-actions"
+    deployment = not ci and not is_development_path(source.path)
+    try:
+        for document in documents:
+            found: list[tuple[str, ScalarNode]] = []
+            _walk(walker, document, None, found)
+            for key, node in found:
+                token = scalar_token(source, node)
+                label = "workflow step `run:`" if ci else f"`{key}:` in {source.path}"
+                context = CommandContext(source, "ci" if ci else "manifest", label, deployment)
+                result.facts.extend(find_in_script(context, token.text, token.origins))
+    except BudgetExceeded:
+        result.problems.append(
+            ParseProblem(Span(source.path, 1, 1), "YAML aliases expand beyond the node budget")
+        )
+    return result
