@@ -231,6 +231,7 @@ _NAME_RULES: list[tuple[re.Pattern[str], str]] = [
     ),
     (re.compile(r"(^|/)supervisord?\.conf$|(^|/)supervisor/.*\.conf$"), "supervisord"),
     (re.compile(r"\.(sh|bash)$"), "shell"),
+    (re.compile(r"(^|/)(GNU)?[Mm]akefile$|\.mk$"), "makefile"),
     (re.compile(r"(^|/)[^/.]*entrypoint[^/]*$"), "shell"),
     (re.compile(r"(^|/)(requirements[^/]*\.(txt|in)|constraints[^/]*\.txt)$"), "requirements"),
     (

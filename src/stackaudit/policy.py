@@ -4,7 +4,8 @@ Rules about deployment hygiene (SA104, SA207) stay quiet on development carriers
 path with a component or a name part ``dev``, ``devel``, ``development``, ``local`` or
 ``debug`` (``scripts/dev/run.sh``, ``Dockerfile.dev``, ``docker-compose.dev.yml``,
 ``run-local.sh``), and compose override files (``compose.override.yml``), which Compose
-applies to local ``docker compose up`` runs by convention."""
+applies to local ``docker compose up`` runs by convention. In a Makefile, the same test
+applies to target names (``make dev``)."""
 
 from __future__ import annotations
 
@@ -14,11 +15,14 @@ _DEV_WORDS = frozenset({"dev", "devel", "development", "local", "debug"})
 _SPLIT = re.compile(r"[-_.]+")
 
 
+def is_development_name(name: str) -> bool:
+    """A name made of words one of which says development (``run-dev``, ``debug``)."""
+    return bool({word.lower() for word in _SPLIT.split(name)} & _DEV_WORDS)
+
+
 def is_development_path(path: str) -> bool:
     parts = path.split("/")
-    for part in parts:
-        words = {word.lower() for word in _SPLIT.split(part)}
-        if words & _DEV_WORDS:
-            return True
+    if any(is_development_name(part) for part in parts):
+        return True
     name = parts[-1].lower()
     return ".override." in name

@@ -21,6 +21,7 @@ _EXTRACTORS: dict[str, str] = {
     "kubernetes": "stackaudit.extractors.kubernetes:extract_kubernetes",
     "github-actions": "stackaudit.extractors.yamlcommands:extract_yaml_commands",
     "yaml": "stackaudit.extractors.yamlcommands:extract_yaml_commands",
+    "makefile": "stackaudit.extractors.makefile:extract_makefile",
     "systemd": "stackaudit.extractors.units:extract_systemd",
     "supervisord": "stackaudit.extractors.units:extract_supervisord",
     "nginx": "stackaudit.extractors.nginx:extract_nginx",

@@ -119,7 +119,7 @@ def find_in_script(
         if words[0].text == "export" and not words[0].quoted:
             env.extend(_assignments(context, words[1:], "export"))
             continue
-        if all(_ASSIGNMENT.match(w.text) for w in words):
+        if all(w.is_assignment for w in words):
             env.extend(_assignments(context, words, "shell assignment"))
             continue
         found.extend(find_in_words(context.with_env(env), words))
@@ -133,14 +133,14 @@ def find_in_words(context: CommandContext, words: list[Token]) -> list[ServeComm
     while index < len(words):
         word = words[index]
         name = basename(word.text)
-        if _ASSIGNMENT.match(word.text) and not word.quoted:
+        if word.is_assignment:
             env.extend(_assignments(context, [word], "command prefix"))
             index += 1
         elif name == "env":
             index += 1
             while index < len(words):
                 text = words[index].text
-                if _ASSIGNMENT.match(text):
+                if words[index].is_assignment:
                     env.extend(_assignments(context, [words[index]], "env"))
                 elif text in ("-u", "--unset", "-C", "--chdir", "-S"):
                     index += 1
@@ -243,7 +243,7 @@ def _serve_command(
     context: CommandContext, env: list[EnvVar], tool: str, program: Token, args: list[Token]
 ) -> ServeCommand:
     source = context.source
-    parsed = parse_args(tool_spec(tool), args)
+    parsed = parse_args(tool_spec(tool), _env_args(source, env, tool) + args)
     options = tuple(
         OptionUse(
             option.dest,
@@ -274,6 +274,21 @@ def _serve_command(
         deployment=context.deployment,
         service=context.service,
     )
+
+
+def _env_args(source: SourceFile, env: list[EnvVar], tool: str) -> list[Token]:
+    """gunicorn reads ``GUNICORN_CMD_ARGS`` with its own parser and applies it before the
+    command line, which therefore wins (gunicorn/app/base.py ``load_config``)."""
+    if tool != "gunicorn":
+        return []
+    found = [var for var in env if var.name == "GUNICORN_CMD_ARGS"]
+    if not found or found[-1].value is None or found[-1].value.symbolic:
+        return []
+    value = found[-1].value
+    base = source.offset(value.span.line, value.span.column)
+    exact = source.text[base : base + len(value.text)] == value.text
+    origins = list(range(base, base + len(value.text))) if exact else [base] * len(value.text)
+    return [word for command in split_commands(value.text, origins) for word in command]
 
 
 def token_span_part(source: SourceFile, token: Token, start: int, end: int) -> Span:

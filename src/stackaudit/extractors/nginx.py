@@ -1,28 +1,339 @@
-"""nginx configuration, lexed with crossplane."""
+"""nginx configuration: crossplane's lexer on the text discovery already read, positions
+derived from that text, and a directive tree with every include left unresolved.
+
+crossplane's public ``parse()`` opens files (and includes) by path itself; its lexer
+takes a file object, so it runs here on the decoded text and never reads anything. The
+lexer gives lines only: each token is found again in the text to get its offsets, so
+every directive and argument carries an exact span. Includes need the other files of the
+scanned tree: they are resolved later, once, from every file's ``NginxFile`` fact
+(``stackaudit.facts.nginx.resolve_nginx``).
+
+Templates are neutralised before lexing, keeping every offset: Jinja/Go ``{{ expr }}``
+and ERB ``<%= expr %>`` become a variable-like word, ``{% ... %}``/``{# ... #}``/``<% ... %>``
+statements become blanks; envsubst ``${VAR}`` and ``%PLACEHOLDER%`` words lex as they are
+and are kept symbolic."""
 
 from __future__ import annotations
 
 import io
-
-from crossplane.errors import NgxParserBaseException
-from crossplane.lexer import _balance_braces, _lex_file_object
+import re
+from dataclasses import dataclass
 
 from stackaudit.diagnostics import Span
 from stackaudit.extractors.base import Extraction
-from stackaudit.facts.common import ParseProblem
+from stackaudit.facts.common import ParseProblem, Word
+from stackaudit.facts.nginx import NginxDirective, NginxFile, is_symbolic
 from stackaudit.source import SourceFile
+
+_TEMPLATE_EXPR = re.compile(r"\{\{.*?\}\}|<%=.*?%>", re.DOTALL)
+_TEMPLATE_STMT = re.compile(r"\{%.*?%\}|\{#.*?#\}|<%(?!=).*?%>", re.DOTALL)
+_TEMPLATE_NAME = re.compile(r"\.(template|tpl|j2|jinja2?|erb|tmpl)$")
+
+
+@dataclass
+class _Token:
+    text: str
+    quoted: bool
+    start: int
+    end: int
+    line: int
+
+    @property
+    def is_comment(self) -> bool:
+        return not self.quoted and self.text.startswith("#")
+
+    def special(self, char: str) -> bool:
+        return not self.quoted and self.text == char
+
+
+def neutralise_templates(text: str) -> tuple[str, bool]:
+    """The text with template syntax replaced by same-length nginx-neutral text, and
+    whether anything was replaced."""
+    if "{{" not in text and "{%" not in text and "{#" not in text and "<%" not in text:
+        return text, False
+    changed = False
+
+    def blank(match: re.Match[str]) -> str:
+        nonlocal changed
+        changed = True
+        return "".join("\n" if c == "\n" else " " for c in match.group(0))
+
+    def word(match: re.Match[str]) -> str:
+        nonlocal changed
+        changed = True
+        out = []
+        for index, char in enumerate(match.group(0)):
+            out.append("\n" if char == "\n" else ("$" if index == 0 else "_"))
+        return "".join(out)
+
+    text = _TEMPLATE_STMT.sub(blank, text)
+    text = _TEMPLATE_EXPR.sub(word, text)
+    return text, changed
+
+
+def _lex(text: str) -> list[tuple[str, int, bool]]:
+    # Imported here: crossplane registers its Lua lexer on import, which is what makes
+    # *_by_lua_block bodies one token.
+    from crossplane.lexer import _lex_file_object
+
+    return list(_lex_file_object(io.StringIO(text)))
+
+
+def _quoted_end(text: str, start: int) -> int | None:
+    """Offset just after the quoted string starting at ``start`` (crossplane's reading:
+    a backslash escapes the next character)."""
+    quote = text[start]
+    index = start + 1
+    length = len(text)
+    while index < length:
+        char = text[index]
+        if char == "\\":
+            index += 2
+            continue
+        if char == quote:
+            return index + 1
+        index += 1
+    return None
+
+
+def _align(text: str, raw: list[tuple[str, int, bool]], source: SourceFile) -> list[_Token]:
+    """Find each token of crossplane's stream in the text, giving it offsets. When a token
+    cannot be found where expected (an exotic third-party lexer), the token falls back to
+    the start of its line and alignment resumes at the next token found on its line."""
+    tokens: list[_Token] = []
+    cursor = 0
+    length = len(text)
+    for value, line, quoted in raw:
+        position = cursor
+        while position < length and text[position].isspace():
+            position += 1
+        start: int | None = None
+        end: int | None = None
+        if quoted and position < length and text[position] in "\"'":
+            start, end = position, _quoted_end(text, position)
+        elif quoted and position < length and text[position] == "{":
+            # A Lua block body: the text between the braces, verbatim.
+            if text.startswith(value, position + 1):
+                start, end = position, position + len(value) + 2
+        elif not quoted and value == ";" and not text.startswith(";", position):
+            start = end = position  # the ';' a Lua block lexer adds after the body
+        elif text.startswith(value, position):
+            start, end = position, position + len(value)
+        if start is None or end is None:
+            line_start = source.offset(line, 1)
+            found = text.find(value, max(cursor, line_start)) if value else -1
+            next_line = source.offset(line + 1, 1)
+            if 0 <= found < next_line and not quoted:
+                start, end = found, found + len(value)
+            else:
+                start = end = line_start
+        cursor = max(cursor, end)
+        tokens.append(_Token(value, quoted, start, end, line))
+    return tokens
+
+
+class _Builder:
+    def __init__(self, source: SourceFile, original: str, tokens: list[_Token]) -> None:
+        self.source = source
+        self.original = original
+        self.tokens = [t for t in tokens if not t.is_comment]
+        self.problems: list[ParseProblem] = []
+
+    def span(self, start: int, end: int) -> Span:
+        return self.source.span(start, end)
+
+    def word(self, token: _Token) -> Word:
+        text = token.text
+        raw = self.original[token.start : token.end]
+        if "$_" in text and raw != self.source.text[token.start : token.end]:
+            pass
+        if raw and not token.quoted and raw != text:
+            text = raw  # a neutralised template expression: show what is written
+        elif token.quoted and "$_" in text and len(raw) >= 2:
+            inner = raw[1:-1]
+            if len(inner) == len(text):
+                text = inner
+        return Word(text, self.span(token.start, token.end), is_symbolic(text))
+
+    def problem(self, token: _Token | None, message: str) -> None:
+        if token is None:
+            line = max(1, len(self.source.lines))
+            self.problems.append(ParseProblem(Span(self.source.path, line, 1), message))
+            return
+        self.problems.append(ParseProblem(self.span(token.start, token.end), message))
+
+    def build(self) -> tuple[NginxDirective, ...]:
+        # Each open block: (name token, args, header end offset, children).
+        stack: list[tuple[_Token, list[_Token], int, list[NginxDirective]]] = []
+        top: list[NginxDirective] = []
+        tokens = self.tokens
+        index = 0
+        count = len(tokens)
+        while index < count:
+            token = tokens[index]
+            children = stack[-1][3] if stack else top
+            if token.special("}"):
+                if not stack:
+                    self.problem(token, 'invalid nginx config: unexpected "}"')
+                    index += 1
+                    continue
+                name, args, header_end, inner = stack.pop()
+                parent = stack[-1][3] if stack else top
+                parent.append(self.directive(name, args, header_end, tuple(inner), token))
+                index += 1
+                continue
+            if token.special(";") or token.special("{"):
+                self.problem(token, f'invalid nginx config: unexpected "{token.text}"')
+                index += 1
+                continue
+            name = token
+            args: list[_Token] = []
+            index += 1
+            terminator: _Token | None = None
+            while index < count:
+                current = tokens[index]
+                if current.special(";") or current.special("{") or current.special("}"):
+                    terminator = current
+                    break
+                args.append(current)
+                index += 1
+            if terminator is None:
+                self.problem(
+                    tokens[-1],
+                    'invalid nginx config: unexpected end of file, expecting ";" or "}"',
+                )
+                end = args[-1].end if args else name.end
+                children.append(self.directive(name, args, end, None, None))
+                break
+            if terminator.text == "}":
+                self.problem(
+                    terminator,
+                    f'invalid nginx config: directive "{name.text}" is not terminated by ";"',
+                )
+                children.append(
+                    self.directive(name, args, args[-1].end if args else name.end, None, None)
+                )
+                continue  # the "}" closes the enclosing block on the next turn
+            index += 1
+            if terminator.text == ";":
+                children.append(self.directive(name, args, terminator.end, None, None))
+            else:
+                stack.append((name, args, terminator.end, []))
+        if stack:
+            self.problem(
+                tokens[-1] if tokens else None,
+                'invalid nginx config: unexpected end of file, expecting "}"',
+            )
+            while stack:
+                name, args, header_end, inner = stack.pop()
+                parent = stack[-1][3] if stack else top
+                parent.append(self.directive(name, args, header_end, tuple(inner), None))
+        return tuple(top)
+
+    def directive(
+        self,
+        name: _Token,
+        args: list[_Token],
+        header_end: int,
+        block: tuple[NginxDirective, ...] | None,
+        closing: _Token | None,
+    ) -> NginxDirective:
+        words = [self.word(arg) for arg in args]
+        if name.text == "if":
+            words = _strip_if_parentheses(words)
+        return NginxDirective(
+            name=name.text,
+            args=tuple(words),
+            span=self.span(name.start, max(name.end, header_end)),
+            name_span=self.span(name.start, name.end),
+            block=block,
+            end_span=self.span(closing.start, closing.end) if closing else None,
+        )
+
+
+def _strip_if_parentheses(words: list[Word]) -> list[Word]:
+    """``if ($a ~ b)`` -> ``$a``, ``~``, ``b``: the parentheses removed as nginx (and
+    crossplane's ``_prepare_if_args``) removes them, spans narrowed to match."""
+    if not words or not words[0].text.startswith("(") or not words[-1].text.endswith(")"):
+        return words
+    out = list(words)
+    first = out[0]
+    stripped = first.text[1:].lstrip()
+    shift = len(first.text) - len(stripped)
+    span = first.span
+    out[0] = Word(
+        stripped,
+        Span(span.path, span.line, span.column + shift, span.end_line, span.end_column),
+        first.symbolic,
+    )
+    last = out[-1]
+    stripped = last.text[:-1].rstrip()
+    shift = len(last.text) - len(stripped)
+    span = last.span
+    out[-1] = Word(
+        stripped,
+        Span(
+            span.path,
+            span.line,
+            span.column,
+            span.end_line,
+            max(span.column, span.end_column - shift),
+        ),
+        last.symbolic,
+    )
+    return [w for index, w in enumerate(out) if w.text or (0 < index < len(out) - 1)]
 
 
 def extract_nginx(source: SourceFile) -> Extraction:
     result = Extraction()
+    text, neutralised = neutralise_templates(source.text)
+    template = neutralised or bool(_TEMPLATE_NAME.search(source.path))
+    from crossplane.errors import NgxParserBaseException
+
     try:
-        # crossplane's public parse() opens files by path itself; its lexer takes the
-        # text already read and decoded, which keeps every read inside discovery.
-        for _ in _balance_braces(_lex_file_object(io.StringIO(source.text)), source.path):
-            pass
+        raw = _lex(text)
     except NgxParserBaseException as exc:
         line = exc.lineno or 1
+        reason = exc.strerror
+        if template:
+            reason = f"template could not be read as nginx after its placeholders: {reason}"
         result.problems.append(
-            ParseProblem(Span(source.path, line, 1), f"invalid nginx config: {exc.strerror}")
+            ParseProblem(Span(source.path, line, 1), f"invalid nginx config: {reason}")
         )
+        return result
+    tokens = _align(text, raw, source)
+    leftover = _unlexed_tail(text, tokens)
+    builder = _Builder(source, source.text, tokens)
+    directives = builder.build()
+    problems = builder.problems
+    if leftover is not None:
+        problems.append(
+            ParseProblem(
+                source.span(leftover, leftover + 1),
+                "invalid nginx config: unterminated quoted string",
+            )
+        )
+    if template and problems:
+        problems = [
+            ParseProblem(
+                p.span,
+                p.message.replace(
+                    "invalid nginx config:", "template could not be read as nginx config:", 1
+                ),
+            )
+            for p in problems
+        ]
+    result.problems.extend(problems)
+    result.facts.append(NginxFile(source.path, directives, template))
     return result
+
+
+def _unlexed_tail(text: str, tokens: list[_Token]) -> int | None:
+    """Where the text goes on after the last token with something the lexer dropped (an
+    unterminated quote: crossplane's lexer stops silently at end of file)."""
+    end = max((t.end for t in tokens), default=0)
+    rest = text[end:]
+    stripped = rest.lstrip()
+    if not stripped or stripped.startswith("#"):
+        return None
+    return end + (len(rest) - len(stripped))

@@ -32,6 +32,18 @@ class Token:
     end: int
     symbolic: bool = False
     quoted: bool = False
+    # How many leading characters of ``text`` were written unquoted; an assignment
+    # (``NAME=value``) needs its ``NAME=`` there.
+    unquoted_prefix: int = -1
+
+    @property
+    def is_assignment(self) -> bool:
+        equals = self.text.find("=")
+        if equals <= 0 or not (self.text[0].isalpha() or self.text[0] == "_"):
+            return False
+        if not all(c.isalnum() or c == "_" for c in self.text[:equals]):
+            return False
+        return self.unquoted_prefix < 0 or equals < self.unquoted_prefix
 
 
 @dataclass
@@ -42,6 +54,12 @@ class _Builder:
     end: int = -1
     symbolic: bool = False
     quoted: bool = False
+    unquoted_prefix: int = -1
+
+    def quote(self) -> None:
+        if not self.quoted:
+            self.quoted = True
+            self.unquoted_prefix = sum(len(part) for part in self.chars)
 
     def add(self, text: str, origins: list[int]) -> None:
         self.chars.append(text)
@@ -122,7 +140,8 @@ class ShellLexer:
                 if token is not None:
                     self._current.append(token)
         self._end_command()
-        return [self._strip_keywords(cmd) for cmd in self.commands if cmd]
+        stripped = (self._strip_keywords(cmd) for cmd in self.commands)
+        return [cmd for cmd in stripped if cmd]
 
     @staticmethod
     def _strip_keywords(words: list[Token]) -> list[Token]:
@@ -190,7 +209,7 @@ class ShellLexer:
                     continue
                 if self.pos + 1 < len(text):
                     word.add(text[self.pos + 1], [self._at(self.pos + 1)])
-                    word.quoted = True
+                    word.quote()
                 self.pos += 2
             elif char == "'":
                 close = text.find("'", self.pos + 1)
@@ -198,7 +217,7 @@ class ShellLexer:
                 word.add(
                     text[self.pos + 1 : close], [self._at(i) for i in range(self.pos + 1, close)]
                 )
-                word.quoted = True
+                word.quote()
                 self.pos = close + 1
             elif char == "$" and self._peek(1) == "'":
                 self._ansi_c_string(word)
@@ -215,7 +234,7 @@ class ShellLexer:
     def _ansi_c_string(self, word: _Builder) -> None:
         escapes = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", "'": "'", '"': '"', "e": "\x1b"}
         self.pos += 2
-        word.quoted = True
+        word.quote()
         while self.pos < len(self.text) and self.text[self.pos] != "'":
             char = self.text[self.pos]
             if char == "\\" and self.pos + 1 < len(self.text):
@@ -230,7 +249,7 @@ class ShellLexer:
     def _double_quoted(self, word: _Builder) -> None:
         text = self.text
         self.pos += 1
-        word.quoted = True
+        word.quote()
         while self.pos < len(text) and text[self.pos] != '"':
             char = text[self.pos]
             if char == "\\" and self.pos + 1 < len(text) and text[self.pos + 1] in '$`"\\\n':

@@ -237,21 +237,25 @@ class ServeCommand:
         return not is_loopback_address(address.text)
 
     def auth(self) -> AuthSetting | None:
-        """The authentication the server enforces, as ``panel serve`` resolves it: an
-        OAuth provider replaces basic auth, and either replaces ``--auth-module``
-        (panel/command/serve.py customize_kwargs)."""
+        """The authentication the server enforces. ``panel serve`` lets an OAuth provider
+        replace basic auth, and either replace ``--auth-module`` (panel/command/serve.py
+        ``customize_kwargs``); ``pn.serve`` prefers ``basic_auth`` (panel/io/server.py
+        ``get_server``)."""
         if not self.is_bokeh_family:
             return None
         if self.tool == "panel-serve":
+            found = []
             oauth = self.effective_setting("oauth_provider", "PANEL_OAUTH_PROVIDER")
             if oauth is not None:
                 provider = None
                 if oauth.value is not None and not oauth.value.symbolic:
                     provider = oauth.value.text.lower()
-                return AuthSetting("oauth", oauth, provider)
+                found.append(AuthSetting("oauth", oauth, provider))
             basic = self.effective_setting("basic_auth", "PANEL_BASIC_AUTH")
             if basic is not None:
-                return AuthSetting("basic", basic)
+                found.append(AuthSetting("basic", basic))
+            if found:
+                return found[-1] if self.carrier == "python" else found[0]
         module = self.effective_setting("auth_module", "BOKEH_AUTH_MODULE")
         if module is not None:
             return AuthSetting("auth-module", module)

@@ -1,0 +1,199 @@
+"""Facts only Python source can state: WebSocket handlers and endpoints, the raw
+arguments of a ``CORSMiddleware``, module constants for cross-module values.
+
+Server calls (``pn.serve``, Bokeh ``Server``, ``uvicorn.run``), framework settings and
+CORS policies found in Python become the shared ``ServeCommand``, ``AppSetting`` and
+``CorsPolicy`` facts; what is here is what those cannot hold."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from stackaudit.diagnostics import Span
+from stackaudit.facts.common import Word
+
+TORNADO_WEBSOCKET_HANDLER = "tornado.websocket.WebSocketHandler"
+# Library classes known to derive from tornado's WebSocketHandler.
+_KNOWN_WEBSOCKET_HANDLERS = frozenset({
+    TORNADO_WEBSOCKET_HANDLER,
+    "bokeh.server.views.ws.WSHandler",
+})
+
+
+@dataclass(frozen=True)
+class PythonWord(Word):
+    """A value read from Python code.
+
+    ``defined_at`` is where the value is written when the argument names a constant or
+    setting defined elsewhere (the word's own span is the argument). ``env_name`` is set
+    when the value is the default of ``os.environ.get(NAME, default)``/``os.getenv`` or
+    of a pydantic ``BaseSettings`` field: the deployment may replace it, so a finding on
+    it deserves a lower confidence."""
+
+    defined_at: Span | None = None
+    env_name: str | None = None
+
+    @property
+    def from_env_default(self) -> bool:
+        return self.env_name is not None and not self.symbolic
+
+
+def is_env_default(word: Word | None) -> bool:
+    return isinstance(word, PythonWord) and word.from_env_default
+
+
+@dataclass(frozen=True)
+class PythonEnvRead:
+    """``os.environ.get("NAME", default)``, ``os.getenv``, ``os.environ["NAME"]``."""
+
+    name: str
+    default: Word | None
+    span: Span
+
+
+@dataclass(frozen=True)
+class PythonClass:
+    """A class defined in the project and the qualified names of its bases (a project
+    class as ``<module>.<Name>``, an imported one by its import path)."""
+
+    module: str
+    name: str
+    bases: tuple[str, ...]
+    span: Span
+
+    @property
+    def qualname(self) -> str:
+        return f"{self.module}.{self.name}"
+
+
+CheckOriginFlaw = Literal["always-true", "suffix-without-dot", "substring", "prefix-open"]
+
+
+@dataclass(frozen=True)
+class PermissiveCheckOrigin:
+    """A ``check_origin(self, origin)`` override that admits more than it seems to.
+
+    ``flaw``: ``always-true`` (every return is a truthy constant), ``suffix-without-dot``
+    (``endswith("example.com")``), ``substring`` (``"example.com" in origin``),
+    ``prefix-open`` (``startswith("https://example.com")`` with nothing ending the
+    host). ``evidence`` is the offending expression, ``detail`` its source text."""
+
+    module: str
+    class_name: str
+    bases: tuple[str, ...]
+    span: Span
+    flaw: CheckOriginFlaw
+    evidence: Span
+    detail: str
+
+
+def is_websocket_handler(bases: Iterable[str], classes: Mapping[str, PythonClass]) -> bool:
+    """Whether a class with these bases derives from tornado's ``WebSocketHandler``,
+    following project classes (``classes`` by qualified name, or by the name they are
+    imported under, e.g. ``app.base.Handler``) through any number of files."""
+    seen: set[str] = set()
+    todo = list(bases)
+    while todo:
+        base = todo.pop()
+        if base in _KNOWN_WEBSOCKET_HANDLERS:
+            return True
+        if base in seen:
+            continue
+        seen.add(base)
+        found = classes.get(base) or _by_suffix(base, classes)
+        if found is not None:
+            todo.extend(found.bases)
+    return False
+
+
+def _by_suffix(name: str, classes: Mapping[str, PythonClass]) -> PythonClass | None:
+    """``app.base.Handler`` imported absolutely matches the class of ``src/app/base.py``
+    (module ``src.app.base``)."""
+    matches = [c for q, c in classes.items() if q.endswith("." + name)]
+    return matches[0] if len(matches) == 1 else None
+
+
+@dataclass(frozen=True)
+class WebSocketEndpoint:
+    """A WebSocket endpoint served by Starlette/FastAPI.
+
+    ``framework`` is ``starlette`` for an app's own endpoint (``@app.websocket``,
+    ``WebSocketRoute``, ``add_api_websocket_route``, ``WebSocketEndpoint`` subclasses)
+    and ``panel-fastapi`` for the Bokeh/Panel endpoint that ``panel.io.fastapi`` or
+    ``bokeh_fastapi.BokehFastAPI`` adds. ``credential`` is where the endpoint reads a
+    cookie or the session, ``credential_how`` says how; ``checks_origin`` whether it
+    reads the ``Origin`` header (or hands the socket to a function named for it)."""
+
+    framework: Literal["starlette", "panel-fastapi"]
+    name: str
+    span: Span
+    credential: Span | None = None
+    credential_how: str = ""
+    checks_origin: bool = False
+    origins: tuple[Word, ...] = ()
+
+
+@dataclass(frozen=True)
+class StarletteCorsCall:
+    """The raw arguments of one ``CORSMiddleware`` configuration, for what the
+    ``CorsPolicy`` cannot say: keywords ``CORSMiddleware.__init__`` does not accept,
+    too many positional arguments, ``allow_origins`` given as one string,
+    ``allow_origin_regex`` given as a list."""
+
+    span: Span
+    unknown_keywords: tuple[Word, ...] = ()
+    extra_positionals: tuple[Word, ...] = ()
+    origins_string: Word | None = None
+    regex_not_string: Word | None = None
+    allow_credentials: Word | None = None
+
+
+# -- values shared between files ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PyValue:
+    """A value as the Python extractor evaluated it, kept file-independent (spans are
+    already computed) so that it can be resolved again once every file is read.
+
+    ``kind``: ``str``, ``bool``, ``int``, ``float``, ``none``, ``list`` (``items``),
+    ``dict`` (``keys``/``items``), ``symbolic`` (unknown; ``text`` is the source) or
+    ``ref`` (a name imported from another module, ``text`` its dotted path)."""
+
+    kind: Literal["str", "bool", "int", "float", "none", "list", "dict", "symbolic", "ref"]
+    value: str | bool | int | float | None
+    text: str
+    span: Span
+    items: tuple[PyValue, ...] = ()
+    keys: tuple[str, ...] = ()
+    complete: bool = True
+    defined_at: Span | None = None
+    env_name: str | None = None
+    # Per-character file offsets of a string's content, when exact (argv words).
+    origins: tuple[int, ...] = ()
+    attrs: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class PythonModule:
+    """The module-level constants of one project module (``NAME = literal``, class
+    attribute defaults ``Settings.NAME``, and ``settings.NAME`` for an instance
+    ``settings = Settings()``), by dotted module name."""
+
+    module: str
+    path: str
+    constants: tuple[tuple[str, PyValue], ...]
+
+
+@dataclass(frozen=True)
+class PendingPythonFacts:
+    """Facts built with a value imported from another module still unknown. The link
+    step (``stackaudit.extractors.python_link.link_python_facts``) rebuilds them once
+    every module's constants are known and replaces ``facts`` by the result."""
+
+    builder: str
+    arguments: tuple[tuple[str, PyValue], ...]
+    context: tuple[str, ...]
+    facts: tuple[object, ...]

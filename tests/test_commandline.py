@@ -1,0 +1,184 @@
+"""The shared command-line extractor: shell lexing, launchers, argument semantics."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from stackaudit.extractors.commandline import CommandContext, find_in_script
+from stackaudit.extractors.shellwords import split_commands
+from stackaudit.facts.serve import ServeCommand
+from stackaudit.source import SourceFile
+
+
+def commands(text: str, path: str = "run.sh") -> list[ServeCommand]:
+    source = SourceFile(path, "shell", text)
+    return find_in_script(CommandContext(source, "shell", "test", True), text)
+
+
+def one(text: str) -> ServeCommand:
+    [command] = commands(text)
+    return command
+
+
+def words(text: str) -> list[list[str]]:
+    return [[w.text for w in command] for command in split_commands(text)]
+
+
+def test_lexer_quotes_operators_comments_and_redirections() -> None:
+    assert words("a 'b c' \"d $X\" e\\ f # comment\ng && h || i | j; k & l") == [
+        ["a", "b c", "d $X", "e f"],
+        ["g"],
+        ["h"],
+        ["i"],
+        ["j"],
+        ["k"],
+        ["l"],
+    ]
+    assert words("cmd > out 2>&1 < in >> log x") == [["cmd", "x"]]
+    assert words("a $(b c) `d e` ${F:-g h} $'t\\tu'") == [
+        ["a", "$(b c)", "`d e`", "${F:-g h}", "t\tu"]
+    ]
+    assert words("cat <<EOF\nnot a command\nEOF\nnext") == [["cat"], ["next"]]
+    assert words("if x; then y; fi; for i in a b; do z; done") == [["x"], ["y"], ["z"]]
+
+
+def test_lexer_keeps_exact_positions_through_quotes() -> None:
+    [[_, word]] = split_commands("echo 'ab'\"cd\"")
+    assert word.text == "abcd"
+    assert word.origins == [6, 7, 10, 11]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "panel serve app.py",
+        "exec panel serve app.py",
+        "nohup /opt/venv/bin/panel serve app.py &",
+        "env -u X A=1 panel serve app.py",
+        "python -m panel serve app.py",
+        "python3.12 -u -m panel serve app.py",
+        "uv run --with panel panel serve app.py",
+        "poetry run panel serve app.py",
+        "pipenv run panel serve app.py",
+        "conda run -n dash --no-capture-output panel serve app.py",
+        "edm run -e dash -- panel serve app.py",
+        "sudo -u www -E panel serve app.py",
+        "gosu app panel serve app.py",
+        "tini -- panel serve app.py",
+        "bash -c 'cd /srv && exec panel serve app.py'",
+        'sh -ec "panel serve app.py"',
+    ],
+)
+def test_launchers_are_looked_through(line: str) -> None:
+    command = one(line)
+    assert command.tool == "panel-serve"
+    assert [w.text for w in command.positionals] == ["app.py"]
+
+
+@pytest.mark.parametrize(
+    ("line", "tool"),
+    [
+        ("bokeh serve a.py", "bokeh-serve"),
+        ("uvicorn main:app", "uvicorn"),
+        ("python -m uvicorn main:app", "uvicorn"),
+        ("gunicorn -k uvicorn.workers.UvicornWorker main:app", "gunicorn"),
+        ("fastapi run main.py", "fastapi-run"),
+        ("fastapi dev main.py", "fastapi-dev"),
+        ("hypercorn main:app", "hypercorn"),
+    ],
+)
+def test_tools(line: str, tool: str) -> None:
+    assert one(line).tool == tool
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "echo panel serve app.py",
+        "grep panel serve",
+        "panel convert app.py",
+        "python app.py serve",
+        "pip install panel",
+        "docker run img panel serve x",
+    ],
+)
+def test_not_servers(line: str) -> None:
+    assert commands(line) == []
+
+
+def test_argparse_semantics() -> None:
+    command = one(
+        "panel serve --allow-websock=a.com --allow-websocket-origin b.com "
+        "--exclude-cookies x y app.py --port=5007 --args --port 1 --allow-websocket-origin='*'"
+    )
+    assert [w.text for w in command.values("allow_websocket_origin")] == ["a.com", "b.com"]
+    assert [w.text for w in command.values("exclude_cookies")] == ["x", "y", "app.py"]
+    assert command.value("port") is not None and command.value("port").text == "5007"
+    assert [w.text for w in command.app_args] == ["--port", "1", "--allow-websocket-origin=*"]
+    assert command.positionals == ()
+
+
+def test_abbreviation_must_be_unique_and_argparse_only() -> None:
+    command = one("panel serve app.py --oauth x")  # --oauth-provider, --oauth-key, ...
+    assert [w.text for w in command.unknown] == ["--oauth"]
+    uvicorn = one("uvicorn main:app --forwarded-allow 1.2.3.4")  # click: no abbreviations
+    assert [w.text for w in uvicorn.unknown] == ["--forwarded-allow"]
+
+
+def test_click_takes_values_verbatim_and_short_options() -> None:
+    command = one("uvicorn main:app --host=0.0.0.0 --port 80 --forwarded-allow-ips '*'")
+    assert command.value("host").text == "0.0.0.0"  # type: ignore[union-attr]
+    assert command.value("port").text == "80"  # type: ignore[union-attr]
+    assert command.value("forwarded_allow_ips").text == "*"  # type: ignore[union-attr]
+    assert one("gunicorn -b0.0.0.0:80 main:app").value("bind").text == "0.0.0.0:80"  # type: ignore[union-attr]
+
+
+def test_bokeh_dev_is_greedy_but_panel_dev_is_a_switch() -> None:
+    assert [w.text for w in one("bokeh serve --dev app.py").values("dev")] == ["app.py"]
+    panel = one("panel serve --dev app.py")
+    assert [w.text for w in panel.positionals] == ["app.py"] and panel.has("dev")
+
+
+def test_environment_reaches_the_command() -> None:
+    command = one("export BOKEH_ALLOW_WS_ORIGIN='*'\nA=1 env B=2 panel serve app.py")
+    assert [(v.name, v.value.text if v.value else None) for v in command.env] == [
+        ("BOKEH_ALLOW_WS_ORIGIN", "*"),
+        ("A", "1"),
+        ("B", "2"),
+    ]
+    assert command.env_var("BOKEH_ALLOW_WS_ORIGIN").span.line == 1  # type: ignore[union-attr]
+
+
+def test_gunicorn_cmd_args_come_before_the_command_line() -> None:
+    command = one(
+        "GUNICORN_CMD_ARGS='--bind 0.0.0.0:80 --workers 3' gunicorn --bind 127.0.0.1:8000 m:app"
+    )
+    assert [w.text for w in command.values("bind")] == ["0.0.0.0:80", "127.0.0.1:8000"]
+    assert command.value("workers").text == "3"  # type: ignore[union-attr]
+    assert command.value("workers").span.column == 48  # type: ignore[union-attr]
+
+
+def test_positions_inside_sh_c_body() -> None:
+    text = "exec sh -c \"panel serve app.py \\\n  --allow-websocket-origin='*'\""
+    [origin] = one(text).values("allow_websocket_origin")
+    assert (origin.span.line, origin.span.column) == (2, 29)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [*"ab -'\"\\$(){}`;&|<>#\n\t=*", "panel serve ", "--allow-websocket-origin", "sh -c "]
+        ),
+        max_size=40,
+    ).map("".join)
+)
+def test_random_scripts_never_raise_and_spans_stay_inside(text: str) -> None:
+    source = SourceFile("run.sh", "shell", text)
+    lines = max(1, len(source.lines))
+    for command in find_in_script(CommandContext(source, "shell", "fuzz", True), text):
+        for use in command.options:
+            for word in (use.flag, *use.values):
+                assert 1 <= word.span.line <= lines + 1
