@@ -18,6 +18,8 @@ from stackaudit.rules.sa101_ws_origin_wildcard import WsOriginWildcard
 from .support import CORPUS, REPO, write_files
 
 WILDCARD = "#!/bin/sh\nexec panel serve app.py --allow-websocket-origin='*'\n"
+# These tests are about the command line, not the rules: they see three rules only.
+PINNED = 'select = ["SA001", "SA002", "SA101"]\n'
 SCHEMA = json.loads((REPO / "src/stackaudit/data/report.schema.json").read_text())
 
 
@@ -26,6 +28,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("NO_COLOR", raising=False)
     monkeypatch.delenv("FORCE_COLOR", raising=False)
+    write_files(tmp_path, {".stackaudit.toml": PINNED})
     return tmp_path
 
 
@@ -64,7 +67,7 @@ def test_quiet_prints_one_line_per_finding(
 def test_exit_zero_and_fail_on(project: Path) -> None:
     write_files(project, {"start.sh": WILDCARD})
     assert main(["check", "--exit-zero", "-q"]) == 0
-    write_files(project, {"start.sh": WILDCARD, ".stackaudit.toml": 'fail-on = "error"\n'})
+    write_files(project, {"start.sh": WILDCARD, ".stackaudit.toml": PINNED + 'fail-on = "error"\n'})
     assert main(["check", "-q"]) == 1
     assert main(["check", "-q", "--ignore", "SA101"]) == 0
 
@@ -116,17 +119,18 @@ class _nothing:
 def test_bad_config_exits_2(
     project: Path, capsys: pytest.CaptureFixture[str], config: str, message: str
 ) -> None:
-    write_files(project, {"stackaudit.toml": config, "start.sh": WILDCARD})
+    write_files(project, {".stackaudit.toml": config, "start.sh": WILDCARD})
     assert main(["check"]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
 
 
 def test_pyproject_table_is_read(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (project / ".stackaudit.toml").unlink()
     write_files(
         project,
         {
-            "pyproject.toml": "[tool.stackaudit]\nignore = ['SA1']\n",
+            "pyproject.toml": "[tool.stackaudit]\nselect = ['SA0', 'SA1']\nignore = ['SA101']\n",
             "start.sh": WILDCARD,
         },
     )
@@ -173,7 +177,7 @@ def test_exit_3_when_an_extractor_crashes(
 def test_json_output_matches_schema(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     write_files(
         project,
-        {"start.sh": WILDCARD, "big.sh": "#" * 100, ".stackaudit.toml": "max-file-size = 80\n"},
+        {"start.sh": WILDCARD, "big.sh": "#" * 100, ".stackaudit.toml": PINNED + "max-file-size = 80\n"},
     )
     assert main(["check", "--format", "json"]) == 1
     report = json.loads(capsys.readouterr().out)

@@ -10,11 +10,15 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from stackaudit import __version__
 
+if TYPE_CHECKING:
+    from stackaudit.engine import RunResult
+
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
-FORMATS = ("text", "json")
+FORMATS = ("text", "json", "sarif", "github", "gitlab", "junit")
 
 
 class UsageError(Exception):
@@ -89,6 +93,29 @@ def build_parser() -> argparse.ArgumentParser:
         help="worker processes (default: number of cores)",
     )
     check.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
+    check.add_argument(
+        "--sarif-category",
+        default="",
+        metavar="NAME",
+        help="SARIF automationDetails category (stackaudit/NAME/)",
+    )
+    check.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="FILE",
+        help="do not report findings recorded in this baseline",
+    )
+    check.add_argument(
+        "--write-baseline",
+        type=Path,
+        metavar="FILE",
+        help="record the current findings as the baseline",
+    )
+    check.add_argument(
+        "--diff-base",
+        metavar="REV",
+        help="report only findings in files changed since the git revision REV",
+    )
 
     sub.add_parser("rules", help="list the rules")
     explain = sub.add_parser("explain", help="show a rule's documentation")
@@ -146,13 +173,38 @@ def _check(args: argparse.Namespace) -> int:
         raise UsageError("--jobs must be 0 (one per core) or more")
     jobs = args.jobs or os.cpu_count() or 1
 
-    result = run(paths, config, Selection(select, ignore), jobs=jobs, root=root)
+    scan_paths, report_only = _scope(paths, root, args.diff_base)
+    if report_only is not None and not report_only:
+        result = _empty_result(root)
+    else:
+        result = run(
+            scan_paths,
+            config,
+            Selection(select, ignore),
+            jobs=jobs,
+            root=root,
+            report_only=report_only,
+        )
+    _baseline(args, result)
+
+    failing = [d for d in result.diagnostics if d.severity.at_least(fail_on)]
+    if result.errors:
+        code = EXIT_INTERNAL
+    else:
+        code = EXIT_FINDINGS if failing and not args.exit_zero else EXIT_OK
 
     from stackaudit.formatters import render
 
-    output = render(
-        args.format, result, color=_color(args), quiet=args.quiet, to_file=bool(args.output)
-    )
+    options: dict[str, object] = {}
+    if args.format == "sarif":
+        from stackaudit.rules import all_rules, is_enabled
+
+        options = {
+            "category": args.sarif_category,
+            "exit_code": code,
+            "selected": [r.code for r in all_rules() if is_enabled(r.code, select, ignore)],
+        }
+    output = render(args.format, result, color=_color(args), quiet=args.quiet, **options)
     if args.output:
         try:
             args.output.write_text(output, encoding="utf-8")
@@ -162,10 +214,101 @@ def _check(args: argparse.Namespace) -> int:
         sys.stdout.write(output)
     for error in result.errors:
         print(f"stackaudit: internal error: {error}", file=sys.stderr)
-    if result.errors:
-        return EXIT_INTERNAL
-    failing = [d for d in result.diagnostics if d.severity.at_least(fail_on)]
-    return EXIT_FINDINGS if failing and not args.exit_zero else EXIT_OK
+    for stale in result.stale_baseline:
+        print(f"stackaudit: stale baseline entry: {stale}", file=sys.stderr)
+    return code
+
+
+def _scope(
+    paths: list[Path], root: Path, diff_base: str | None
+) -> tuple[list[Path], set[str] | None]:
+    """What to scan and what to report. Files named on the command line (as pre-commit
+    passes them) are reported on, but the whole root is scanned for context, so a
+    changed nginx file is still checked against the compose file beside it."""
+    report_only: set[str] | None = None
+    scan_paths = paths
+    if paths and all(p.is_file() for p in paths):
+        from stackaudit.discovery import classify_name
+
+        named = {
+            p.resolve().relative_to(root).as_posix()
+            for p in paths
+            if p.resolve().is_relative_to(root)
+        }
+        # A commit touching only files no extractor reads needs no scan at all.
+        report_only = {rel for rel in named if classify_name(rel) is not None}
+        scan_paths = [root]
+    if diff_base:
+        changed = _changed_files(root, diff_base)
+        report_only = changed if report_only is None else report_only & changed
+    return scan_paths, report_only
+
+
+def _changed_files(root: Path, revision: str) -> set[str]:
+    import subprocess
+
+    command = ["git", "diff", "--name-only", "--no-renames", f"{revision}...HEAD", "--"]
+    try:
+        toplevel = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        listed = subprocess.run(command, cwd=root, capture_output=True, text=True, check=True)
+        untracked = subprocess.run(
+            ["git", "ls-files", "--others", "--exclude-standard"],
+            cwd=toplevel,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        modified = subprocess.run(
+            ["git", "diff", "--name-only", "HEAD", "--"],
+            cwd=toplevel,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    except (OSError, subprocess.CalledProcessError) as exc:
+        detail = getattr(exc, "stderr", "") or str(exc)
+        raise UsageError(f"--diff-base {revision}: git failed: {detail.strip()}") from exc
+    top = Path(toplevel).resolve()
+    names = set(listed.stdout.splitlines()) | set(untracked.stdout.splitlines())
+    names |= set(modified.stdout.splitlines())
+    changed = set()
+    for name in names:
+        path = (top / name).resolve()
+        if path.is_relative_to(root):
+            changed.add(path.relative_to(root).as_posix())
+    return changed
+
+
+def _empty_result(root: Path) -> RunResult:
+    from stackaudit.engine import RunResult
+
+    return RunResult(root, [], 0, [], [], 0, {})
+
+
+def _baseline(args: argparse.Namespace, result: RunResult) -> None:
+    from stackaudit.baseline import apply_baseline, read_baseline, write_baseline
+    from stackaudit.config import ConfigError
+
+    try:
+        previous = read_baseline(args.baseline) if args.baseline else []
+        if args.write_baseline:
+            keep = previous if args.write_baseline == args.baseline else None
+            write_baseline(args.write_baseline, result.diagnostics, keep)
+        if previous:
+            kept, absorbed, stale = apply_baseline(result.diagnostics, previous)
+            result.diagnostics = kept
+            result.baselined = absorbed
+            result.stale_baseline = [f"{e.code} {e.path} {e.fingerprint}" for e in stale]
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from exc
+    except OSError as exc:
+        raise UsageError(f"cannot write baseline: {exc.strerror or exc}") from exc
 
 
 def _color(args: argparse.Namespace) -> bool:

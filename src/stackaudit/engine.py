@@ -51,6 +51,8 @@ class RunResult:
     errors: list[str]
     files_scanned: int
     sources: dict[str, SourceFile]
+    baselined: int = 0
+    stale_baseline: list[str] = field(default_factory=list)
 
     def source_line(self, path: str, line: int) -> str:
         source = self.sources.get(path)
@@ -122,7 +124,10 @@ def run(
     selection: Selection,
     jobs: int = 1,
     root: Path | None = None,
+    report_only: set[str] | None = None,
 ) -> RunResult:
+    """Scan ``paths``; with ``report_only``, every file still informs the stack, but
+    only findings whose primary location is in one of those paths are reported."""
     root = root or scan_root(paths)
     absolute = [p.resolve() if not p.is_symlink() else p.absolute() for p in paths]
     candidates, skipped = discover(
@@ -157,6 +162,8 @@ def run(
     diagnostics = _per_file_ignores(diagnostics, config)
     diagnostics, suppressed = apply_suppressions(diagnostics, suppressions)
     diagnostics.extend(_unused_suppressions(suppressions, selection, rules))
+    if report_only is not None:
+        diagnostics = [d for d in diagnostics if d.span.path in report_only]
 
     sources = _sources_for(diagnostics, root)
     line_text = {

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from functools import cached_property
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from stackaudit.config import Config
 from stackaudit.facts.serve import ServeCommand
+
+if TYPE_CHECKING:
+    from stackaudit.facts.cors import CorsPolicy
+    from stackaudit.facts.nginx import NginxModel, ProxyRoute, Upstream
 
 T = TypeVar("T")
 
@@ -23,3 +27,25 @@ class Stack:
     @cached_property
     def serve_commands(self) -> list[ServeCommand]:
         return self.of(ServeCommand)
+
+    @cached_property
+    def nginx(self) -> NginxModel:
+        """Every nginx file with its includes resolved, once per run."""
+        from stackaudit.facts.nginx import NginxFile, resolve_nginx
+
+        return resolve_nginx(self.of(NginxFile), version=self.config.nginx_version)
+
+    @property
+    def nginx_routes(self) -> list[ProxyRoute]:
+        return self.nginx.routes
+
+    @property
+    def nginx_upstreams(self) -> list[Upstream]:
+        return self.nginx.upstreams
+
+    @cached_property
+    def cors_policies(self) -> list[CorsPolicy]:
+        """CORS decisions from every source: extracted facts and nginx locations."""
+        from stackaudit.facts.cors import CorsPolicy
+
+        return [*self.of(CorsPolicy), *self.nginx.cors_policies]

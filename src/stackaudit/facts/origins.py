@@ -2,8 +2,9 @@
 
 ``create_hosts_allowlist`` turns the ``--allow-websocket-origin`` values into patterns
 (no port means ``:80``; only a bare ``*`` stays as is; more than one ``:``, an empty
-host or a port ``int()`` refuses, ``*`` included, raise at startup) and ``match_host`` compares an origin's host and port
-label by label, ``*`` matching any one label or any port."""
+host or a port ``int()`` refuses, ``*`` included, raise at startup) and ``match_host``
+compares an origin's host and port label by label, ``*`` matching any one label or any
+port."""
 
 from __future__ import annotations
 
@@ -33,8 +34,8 @@ def origin_problem(entry: str, *, from_env: bool) -> OriginProblem | None:
         return OriginProblem("an empty entry admits no origin", crashes=False)
     elif "://" in entry:
         return OriginProblem(
-            "an origin is `host[:port]`, not a URL: with the scheme this entry matches "
-            "nothing", crashes=False,
+            "an origin is `host[:port]`, not a URL: with the scheme this entry matches nothing",
+            crashes=False,
         )
     reason = _never_matches(entry, from_env=from_env)
     return OriginProblem(reason, crashes=False) if reason else None

@@ -8,7 +8,7 @@ CORS policies found in Python become the shared ``ServeCommand``, ``AppSetting``
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from stackaudit.diagnostics import Span
@@ -42,15 +42,6 @@ class PythonWord(Word):
 
 def is_env_default(word: Word | None) -> bool:
     return isinstance(word, PythonWord) and word.from_env_default
-
-
-@dataclass(frozen=True)
-class PythonEnvRead:
-    """``os.environ.get("NAME", default)``, ``os.getenv``, ``os.environ["NAME"]``."""
-
-    name: str
-    default: Word | None
-    span: Span
 
 
 @dataclass(frozen=True)
@@ -173,7 +164,7 @@ class PyValue:
     env_name: str | None = None
     # Per-character file offsets of a string's content, when exact (argv words).
     origins: tuple[int, ...] = ()
-    attrs: tuple[str, ...] = field(default=())
+    key_spans: tuple[Span, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -188,12 +179,36 @@ class PythonModule:
 
 
 @dataclass(frozen=True)
-class PendingPythonFacts:
-    """Facts built with a value imported from another module still unknown. The link
-    step (``stackaudit.extractors.python_link.link_python_facts``) rebuilds them once
-    every module's constants are known and replaces ``facts`` by the result."""
+class KeywordValue:
+    """One ``name=value`` argument: where the name is written, and its value."""
 
-    builder: str
-    arguments: tuple[tuple[str, PyValue], ...]
-    context: tuple[str, ...]
+    name: str
+    name_span: Span
+    value: PyValue
+
+
+@dataclass(frozen=True)
+class CallSite:
+    """A recognised call (or attribute assignment) with its evaluated arguments.
+
+    ``api`` names what was called (``panel.io.server.serve``, ``cors``, ...); the
+    builders of ``stackaudit.extractors.python_build`` turn a call site into facts."""
+
+    api: str
+    callee: Word
+    span: Span
+    positional: tuple[PyValue, ...] = ()
+    keywords: tuple[KeywordValue, ...] = ()
+    open_keywords: bool = False
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class PendingPythonFacts:
+    """Facts built from a call site holding a value imported from another module of the
+    project. The link step (``stackaudit.extractors.python_link.link_python_facts``)
+    resolves the value once every module's constants are known and replaces ``facts``
+    (the same objects as in the extraction) by the facts rebuilt from it."""
+
+    site: CallSite
     facts: tuple[object, ...]

@@ -3,6 +3,7 @@ semantics, and the environment it runs in."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -271,9 +272,9 @@ class ServeCommand:
         if use is not None:
             return SettingSource(use.flag.text, use.flag.span, None, from_env=False)
         var = self.env_var("PANEL_OAUTH_OPTIONAL")
-        if var is not None and var.is_literal and var.value is not None:
-            if var.value.text.lower() in ("1", "true"):
-                return SettingSource(var.name, var.span, var.value, from_env=True)
+        value = var.value if var is not None and var.is_literal else None
+        if var is not None and value is not None and value.text.lower() in ("1", "true"):
+            return SettingSource(var.name, var.span, value, from_env=True)
         return None
 
     def requires_login(self) -> bool:
@@ -319,6 +320,215 @@ class ServeCommand:
                         continue
                     found.append(SettingSource(use.flag.text, word.span, word, from_env=False))
         return found
+
+    # -- switches, listening sockets, processes, generated secrets ----------------------
+    # (SA205-SA208, SA403, SA404, SA507)
+
+    def turns_on(self, use: OptionUse) -> bool | None:
+        """Whether one use of an on/off option turns it on. A bare flag does and its
+        ``--no-`` twin turns it off (click's ``--no-reload``, ``--no-proxy-headers``); a
+        value (a keyword argument in Python code) is read as a literal. None when the
+        value is only known at run time."""
+        if not use.values:
+            return not use.flag.text.startswith("--no-")
+        word = use.values[-1]
+        if word.symbolic:
+            return None
+        return literal_truth(word.text)
+
+    def enabled(self, dest: str) -> OptionUse | None:
+        """The last use of an on/off option, when that use turns it on."""
+        use = self.last(dest)
+        return use if use is not None and self.turns_on(use) else None
+
+    def written(self, use: OptionUse) -> str:
+        """An option as written, for messages: ``--reload``, ``--num-procs 0``,
+        ``reload=True`` (a keyword argument in Python code)."""
+        if not use.values:
+            return use.flag.text
+        value = " ".join(word.text for word in use.values)
+        if not use.flag.text.startswith("-"):
+            return f"{use.flag.text}={value}"
+        flag, first = use.flag.span, use.values[0].span
+        if first.line == flag.end_line and first.column == flag.end_column:
+            return f"{use.flag.text}{value}"  # -b0.0.0.0:80
+        return f"{use.flag.text} {value}"
+
+    def dev_switches(self) -> list[Switch]:
+        """What runs this server in development mode: panel ``--dev``/``--autoreload``
+        (panel/command/serve.py ``invoke``), bokeh ``--dev`` (greedy, Tornado autoreload:
+        bokeh/command/subcommands/serve.py), ``--reload`` of uvicorn, gunicorn, hypercorn
+        and ``fastapi run``, ``UVICORN_RELOAD`` (read by uvicorn's click command through
+        ``auto_envvar_prefix``, not by ``uvicorn.run()``), and ``fastapi dev`` itself,
+        which reloads unless ``--no-reload``."""
+        found: list[Switch] = []
+        if self.tool == "panel-serve":
+            for dest in ("dev", "autoreload"):
+                use = self.enabled(dest)
+                if use is not None:
+                    found.append(Switch(self.written(use), use.span))
+        elif self.tool == "bokeh-serve":
+            use = self.enabled("dev") if self.carrier == "python" else self.last("dev")
+            if use is not None:
+                found.append(Switch(self.written(use), use.span))
+        elif self.tool == "fastapi-dev":
+            use = self.last("reload")
+            if use is None or self.turns_on(use):
+                found.append(Switch("fastapi dev", self.program.span))
+        elif self.tool in ASGI_SERVERS:
+            use = self.last("reload")
+            if use is not None:
+                if self.turns_on(use):
+                    found.append(Switch(self.written(use), use.span))
+            elif self.tool == "uvicorn" and self.carrier != "python":
+                var = self.env_var("UVICORN_RELOAD")
+                if var is not None and var.is_literal and var.value is not None \
+                        and click_bool(var.value.text):
+                    found.append(Switch(f"{var.name}={var.value.text}", var.span))
+        return found
+
+    def literal_int(self, dest: str) -> tuple[int, OptionUse] | None:
+        """The integer value of ``dest`` as written last, when it is a literal."""
+        use = self.last(dest)
+        if use is None or not use.values or use.values[-1].symbolic:
+            return None
+        try:
+            return int(use.values[-1].text.strip()), use
+        except ValueError:
+            return None
+
+    def listeners(self) -> list[Listener]:
+        """Where the server listens, as the command line tells: the options, the
+        variables the tool reads, or the tool's default.
+
+        Bokeh/Panel with no ``--address`` pass ``None`` to Tornado's ``bind_sockets``,
+        which listens on every interface; uvicorn and ``fastapi dev`` default to
+        127.0.0.1 and ``fastapi run`` to 0.0.0.0; gunicorn binds ``127.0.0.1:8000``, or
+        ``0.0.0.0:$PORT`` when ``PORT`` is set (gunicorn/config.py ``Bind``), and the
+        platforms that run a Procfile set ``PORT``; hypercorn binds 127.0.0.1:8000. A host
+        of None is not known here (a variable, a unix socket, a file descriptor, a
+        ``GUNICORN_CMD_ARGS`` string)."""
+        if self.is_bokeh_family:
+            socket = self.last("unix_socket")
+            if socket is not None:
+                return [Listener(None, self.written(socket), socket.span)]
+            use = self.last("address")
+            if use is None or not use.values:
+                return [Listener("", "no --address: Tornado listens on all interfaces", None)]
+            return [self._listener(use, use.values[-1].text)]
+        if self.tool in ("uvicorn", "fastapi-run", "fastapi-dev"):
+            for dest in ("uds", "fd"):
+                use = self.last(dest)
+                if use is not None:
+                    return [Listener(None, self.written(use), use.span)]
+            use = self.last("host")
+            if use is not None and use.values:
+                return [self._listener(use, use.values[-1].text)]
+            if self.tool == "uvicorn" and self.carrier != "python":
+                for name in ("UVICORN_UDS", "UVICORN_FD"):
+                    var = self.env_var(name)
+                    if var is not None and (var.value is None or var.value.text):
+                        return [Listener(None, name, var.span)]
+                var = self.env_var("UVICORN_HOST")
+                if var is not None and (var.value is None or var.value.text):
+                    symbolic = var.value is None or var.value.symbolic
+                    host = None if symbolic or var.value is None else var.value.text
+                    text = var.value.text if var.value is not None else ""
+                    return [Listener(host, f"UVICORN_HOST={text}", var.span)]
+            default = "0.0.0.0" if self.tool == "fastapi-run" else "127.0.0.1"
+            return [Listener(default, f"{self.label}'s default host {default}", None)]
+        if self.tool in ("gunicorn", "hypercorn"):
+            uses = self.uses("bind" if self.tool == "gunicorn" else "binds")
+            found = [self._listener(use, bind_host(word.text), word)
+                     for use in uses for word in use.values]
+            if found:
+                return found
+            if self.tool == "gunicorn":
+                args = self.env_var("GUNICORN_CMD_ARGS")
+                if args is not None and (args.value is None or args.value.symbolic
+                                         or "-b" in args.value.text):
+                    return [Listener(None, "GUNICORN_CMD_ARGS", args.span)]
+                port = self.env_var("PORT")
+                if port is not None:
+                    return [Listener("0.0.0.0", "no --bind and PORT is set: gunicorn binds "
+                                     "0.0.0.0:$PORT", port.span)]
+                if self.carrier == "procfile":
+                    return [Listener("0.0.0.0", "no --bind, and the platform running the "
+                                     "Procfile sets PORT: gunicorn binds 0.0.0.0:$PORT", None)]
+            return [Listener("127.0.0.1", f"{self.label}'s default bind 127.0.0.1:8000", None)]
+        return []
+
+    def _listener(self, use: OptionUse, host: str | None, word: Word | None = None) -> Listener:
+        word = word or use.values[-1]
+        symbolic = word.symbolic or host is None
+        return Listener(None if symbolic else host, self.written(use), use.span)
+
+    def generated_secrets(self) -> list[GeneratedSecret]:
+        """Secrets a shell generates when this command starts (``$(openssl rand ...)``,
+        ``$(uuidgen)``, ``$(python -c 'import secrets...')``, ``/dev/urandom``,
+        ``$RANDOM``): in an option, or in a variable assigned by the shell that runs the
+        command. Docker's ``ENV`` and exec form, Compose and Kubernetes perform no command
+        substitution, so a ``$(...)`` written there is a constant string, not this.
+
+        Bokeh/Panel: the cookie secret, the OAuth encryption key, ``BOKEH_SECRET_KEY``.
+        Other servers: variables whose name holds ``SECRET`` or ends in ``_KEY`` (the
+        application reads them)."""
+        found: list[GeneratedSecret] = []
+        if self.is_bokeh_family:
+            for dest in ("cookie_secret", "oauth_encryption_key"):
+                for use in self.uses(dest):
+                    for word in use.values:
+                        generator = secret_generator(word)
+                        if generator:
+                            found.append(GeneratedSecret(use.flag.text, word, use.span,
+                                                         generator))
+        for var in self.env:
+            if var.value is None or var.source not in SHELL_ASSIGNMENTS:
+                continue
+            if self.is_bokeh_family:
+                if var.name not in GENERATED_SECRET_ENV_VARS:
+                    continue
+            elif "SECRET" not in var.name.upper() and not var.name.upper().endswith("_KEY"):
+                continue
+            generator = secret_generator(var.value)
+            if generator:
+                found.append(GeneratedSecret(var.name, var.value, var.span, generator))
+        return found
+
+
+@dataclass(frozen=True)
+class Switch:
+    """An on/off setting that is on, as written (``--reload``, ``UVICORN_RELOAD=1``,
+    ``fastapi dev``), and where."""
+
+    written: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class Listener:
+    """One address a server listens on. ``host`` is ``""`` or a wildcard for every
+    interface, None when not known here; ``written`` says what decides it; ``span`` is
+    None for a default."""
+
+    host: str | None
+    written: str
+    span: Span | None
+
+    @property
+    def all_interfaces(self) -> bool:
+        return self.host is not None and self.host.strip("[]") in ("", "0.0.0.0", "::")
+
+
+@dataclass(frozen=True)
+class GeneratedSecret:
+    """A secret whose value a shell generates at start (``setting`` is the flag or the
+    variable name; ``generator`` the command that makes it, for messages)."""
+
+    setting: str
+    value: Word
+    span: Span
+    generator: str
 
 
 @dataclass(frozen=True)
@@ -400,3 +610,73 @@ def is_loopback_address(text: str) -> bool:
         return ipaddress.ip_address(candidate.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def literal_truth(text: str) -> bool:
+    """A literal read as an on/off value: ``False``, ``0``, ``no``, ``off``, ``None``
+    and the empty string are off, anything else is on."""
+    return text.strip().lower() not in ("false", "0", "no", "off", "none", "")
+
+
+def click_bool(text: str) -> bool | None:
+    """How click reads a boolean flag from its environment variable (click/types.py
+    ``BoolParamType.str_to_bool``); None for a value click rejects."""
+    states = {"1": True, "true": True, "t": True, "yes": True, "y": True, "on": True,
+              "0": False, "false": False, "f": False, "no": False, "n": False, "off": False,
+              "": False}
+    return states.get(text.strip().lower())
+
+
+def bind_host(text: str) -> str | None:
+    """The host of a gunicorn/hypercorn bind (``HOST:PORT``, ``[V6]:PORT``, ``HOST``,
+    ``tcp://...``), None for ``unix:`` and ``fd://`` (gunicorn/util.py
+    ``parse_address``)."""
+    if text.startswith(("unix:", "fd://")):
+        return None
+    if text.startswith("tcp://"):
+        text = text[len("tcp://") :]
+    if text.startswith("["):
+        return text[1:].split("]", 1)[0]
+    return text.split(":", 1)[0] if ":" in text else text
+
+
+# Variables a shell assigns for the command it runs (extractors/commandline.py): their
+# `$(...)` is evaluated each time the script runs.
+SHELL_ASSIGNMENTS = frozenset({"export", "shell assignment", "command prefix", "env"})
+
+# Bokeh/Panel secrets that must be equal in every instance serving the same users:
+# cookie signing (tornado secure cookies), session-id signing, OAuth token encryption.
+GENERATED_SECRET_ENV_VARS = frozenset(
+    {"PANEL_COOKIE_SECRET", "BOKEH_COOKIE_SECRET", "BOKEH_SECRET_KEY", "PANEL_OAUTH_ENCRYPTION"}
+)
+
+_GENERATORS = (
+    ("openssl rand", re.compile(r"\bopenssl\s+rand\b")),
+    ("uuidgen", re.compile(r"\buuidgen\b")),
+    ("/dev/urandom", re.compile(r"/dev/u?random\b")),
+    ("/proc/sys/kernel/random/uuid", re.compile(r"/proc/sys/kernel/random/uuid")),
+    ("python secrets", re.compile(r"\bsecrets\s*\.\s*(token_\w+|choice|randbits)")),
+    ("os.urandom", re.compile(r"\bos\s*\.\s*urandom\b")),
+    ("uuid4", re.compile(r"\buuid\s*\.\s*uuid4\b")),
+    ("Fernet.generate_key", re.compile(r"\bFernet\s*\.\s*generate_key\b")),
+    ("bokeh secret", re.compile(r"\bbokeh\s+secret\b")),
+    ("panel secret", re.compile(r"\bpanel\s+(oauth-)?secret\b")),
+    ("pwgen", re.compile(r"\bpwgen\b")),
+)
+_COMMAND_SUBSTITUTION = re.compile(r"\$\(|`")
+_RANDOM_VARIABLE = re.compile(r"\$(RANDOM\b|\{RANDOM\})")
+
+
+def secret_generator(word: Word) -> str | None:
+    """The generator a shell runs to make this value (``$(openssl rand -hex 32)``,
+    ``$RANDOM``...), or None."""
+    if not word.symbolic:
+        return None
+    if _RANDOM_VARIABLE.search(word.text):
+        return "$RANDOM"
+    if not _COMMAND_SUBSTITUTION.search(word.text):
+        return None
+    for name, pattern in _GENERATORS:
+        if pattern.search(word.text):
+            return name
+    return None

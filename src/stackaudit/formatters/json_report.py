@@ -62,9 +62,11 @@ def report_dict(result: RunResult) -> dict[str, Any]:
             "suppressed": result.suppressed,
             "skipped": [{"path": s.rel, "reason": s.reason} for s in result.skipped],
             "internal_errors": len(result.errors),
+            "baselined": result.baselined,
+            "stale_baseline": list(result.stale_baseline),
         },
     }
 
 
-def render_json(result: RunResult, *, color: bool = False, quiet: bool = False) -> str:
+def render_json(result: RunResult, *, color: bool = False, quiet: bool = False, **_: object) -> str:
     return json.dumps(report_dict(result), indent=2, ensure_ascii=False) + "\n"

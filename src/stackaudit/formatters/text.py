@@ -72,7 +72,7 @@ def _block(result: RunResult, diagnostic: Diagnostic, quiet: bool) -> list[Text]
     return lines
 
 
-def render_text(result: RunResult, *, color: bool = False, quiet: bool = False) -> str:
+def render_text(result: RunResult, *, color: bool = False, quiet: bool = False, **_: object) -> str:
     buffer = io.StringIO()
     console = _console(buffer, color)
     for diagnostic in result.diagnostics:
@@ -99,6 +99,11 @@ def render_text(result: RunResult, *, color: bool = False, quiet: bool = False) 
     summary.append(f" in {_plural(result.files_scanned, 'file')}")
     if result.suppressed:
         summary.append(f"; {result.suppressed} suppressed")
+    if result.baselined:
+        summary.append(f"; {result.baselined} in the baseline")
+    if result.stale_baseline:
+        count = len(result.stale_baseline)
+        summary.append(f"; {count} stale baseline {'entry' if count == 1 else 'entries'}")
     summary.append(".")
     console.print(summary)
     return buffer.getvalue()

@@ -56,43 +56,73 @@ class WsOriginMalformed(Rule):
     category = "websocket-origin"
     applies_to = ("cli", "env", "py")
     examples = (
-        Bad("Dockerfile", """
+        Bad(
+            "Dockerfile",
+            """
             FROM python:3.12-slim
             # expect-next-line: SA102
             CMD ["panel", "serve", "app.py", "--allow-websocket-origin=https://dash.example.com"]
-        """, title="a URL is not an origin: Bokeh refuses to start"),
-        Bad("start.sh", """
+        """,
+            title="a URL is not an origin: Bokeh refuses to start",
+        ),
+        Bad(
+            "start.sh",
+            """
             #!/bin/sh
             exec bokeh serve app.py \\
                 --allow-websocket-origin dash.example.com,admin.example.com  # expect: SA102
-        """, title="one value, one host"),
-        Bad("Dockerfile", """
+        """,
+            title="one value, one host",
+        ),
+        Bad(
+            "Dockerfile",
+            """
             FROM python:3.12-slim
             ENV BOKEH_ALLOW_WS_ORIGIN="dash.example.com, admin.example.com"  # expect: SA102
             CMD panel serve app.py
-        """, title="the variable is split on commas without trimming"),
-        Bad("run.sh", """
+        """,
+            title="the variable is split on commas without trimming",
+        ),
+        Bad(
+            "run.sh",
+            """
             #!/bin/sh
             panel serve app.py --allow-websocket-origin '*:*'  # expect: SA102
-        """, title="a `*` port is refused on the command line"),
-        Bad("app.py", """
+        """,
+            title="a `*` port is refused on the command line",
+        ),
+        Bad(
+            "app.py",
+            """
             import panel as pn
             pn.serve(app, websocket_origin="Dash.Example.com")  # expect: SA102
-        """, title="Bokeh lower-cases the Origin, not the allowlist"),
-        Good("Dockerfile", """
+        """,
+            title="Bokeh lower-cases the Origin, not the allowlist",
+        ),
+        Good(
+            "Dockerfile",
+            """
             FROM python:3.12-slim
             ENV BOKEH_ALLOW_WS_ORIGIN=dash.example.com,admin.example.com:8443
             CMD ["panel", "serve", "app.py"]
-        """),
-        Good("start.sh", """
+        """,
+        ),
+        Good(
+            "start.sh",
+            """
             #!/bin/sh
             exec panel serve app.py --allow-websocket-origin "$PUBLIC_HOST" \\
                 --allow-websocket-origin=dash.example.com --args --origin=https://x.org
-        """, title="a variable is not guessed; --args belongs to the app"),
-        Good("app.py", """
+        """,
+            title="a variable is not guessed; --args belongs to the app",
+        ),
+        Good(
+            "app.py",
+            """
             import panel as pn
             pn.serve(app, websocket_origin=["dash.example.com", "dash.example.com:8443"])
-        """),
+        """,
+        ),
     )
 
     def check(self, stack: Stack) -> Iterator[Diagnostic]:
@@ -115,7 +145,7 @@ class WsOriginMalformed(Rule):
                     continue
                 yield self.report(
                     word.span,
-                    f"{command.label}: `{use.flag.text} {word.text}`: {problem.reason}",
+                    f"{command.label}: `{use.flag.text} {word.text or _EMPTY}`: {problem.reason}",
                     help=_help(word.text, from_env=False),
                     fix_title="Write the entry as `host[:port]`",
                 )
@@ -148,6 +178,9 @@ class WsOriginMalformed(Rule):
                 help=_help(entry.text, from_env=True),
                 fix_title="Write the entry as `host[:port]`",
             )
+
+
+_EMPTY = "''"
 
 
 def _help(entry: str, *, from_env: bool) -> str:

@@ -42,26 +42,39 @@ class WsOriginEnvOverridesCli(Rule):
     category = "websocket-origin"
     applies_to = ("cli", "env")
     examples = (
-        Bad("Dockerfile", """
+        Bad(
+            "Dockerfile",
+            """
             FROM python:3.12-slim
             ENV BOKEH_ALLOW_WS_ORIGIN=old.example.com  # expect: SA103
             CMD ["panel", "serve", "app.py", "--allow-websocket-origin", "dash.example.com"]
-        """),
-        Bad("start.sh", """
+        """,
+        ),
+        Bad(
+            "start.sh",
+            """
             #!/bin/sh
             export BOKEH_ALLOW_WS_ORIGIN="$ORIGINS"  # expect: SA103
             exec bokeh serve app.py --allow-websocket-origin=dash.example.com
-        """, title="a variable known only at run time still replaces the flags"),
-        Good("Dockerfile", """
+        """,
+            title="a variable known only at run time still replaces the flags",
+        ),
+        Good(
+            "Dockerfile",
+            """
             FROM python:3.12-slim
             ENV BOKEH_ALLOW_WS_ORIGIN=dash.example.com
             CMD ["panel", "serve", "app.py"]
-        """),
-        Good("start.sh", """
+        """,
+        ),
+        Good(
+            "start.sh",
+            """
             #!/bin/sh
             exec panel serve app.py --allow-websocket-origin=dash.example.com \\
                 --args BOKEH_ALLOW_WS_ORIGIN=x
-        """),
+        """,
+        ),
     )
 
     def check(self, stack: Stack) -> Iterator[Diagnostic]:

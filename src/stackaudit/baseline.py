@@ -1,0 +1,100 @@
+"""Baselines: accept today's findings, report only new ones.
+
+An entry is matched by rule, path and fingerprint (the offending line's text and an
+occurrence index, not its number), so moving lines keeps matches. Matching counts: two
+identical findings in the baseline absorb two findings, not every one. Entries that
+match nothing any more are stale and reported, so the baseline can shrink."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from stackaudit.config import ConfigError
+from stackaudit.diagnostics import Diagnostic
+
+VERSION = 1
+
+
+@dataclass(frozen=True)
+class BaselineEntry:
+    code: str
+    path: str
+    fingerprint: str
+    message: str = ""
+    reason: str = ""
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.code, self.path, self.fingerprint)
+
+
+def write_baseline(
+    path: Path, diagnostics: list[Diagnostic], previous: list[BaselineEntry] | None = None
+) -> None:
+    reasons = {entry.key: entry.reason for entry in previous or [] if entry.reason}
+    entries: list[dict[str, Any]] = []
+    for d in sorted(diagnostics, key=lambda d: d.sort_key):
+        entry: dict[str, Any] = {
+            "code": d.code,
+            "path": d.span.path,
+            "fingerprint": d.fingerprint,
+            "message": d.message,
+        }
+        reason = reasons.get((d.code, d.span.path, d.fingerprint))
+        if reason:
+            entry["reason"] = reason
+        entries.append(entry)
+    document = {"version": VERSION, "tool": "stackaudit", "findings": entries}
+    path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def read_baseline(path: Path) -> list[BaselineEntry]:
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read baseline {path}: {exc.strerror or exc}") from exc
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"baseline {path} is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict) or data.get("version") != VERSION:
+        raise ConfigError(f"baseline {path}: unsupported format (expected version {VERSION})")
+    entries = []
+    for item in data.get("findings", []):
+        try:
+            entries.append(
+                BaselineEntry(
+                    str(item["code"]),
+                    str(item["path"]),
+                    str(item["fingerprint"]),
+                    str(item.get("message", "")),
+                    str(item.get("reason", "")),
+                )
+            )
+        except (KeyError, TypeError) as exc:
+            raise ConfigError(f"baseline {path}: malformed entry {item!r}") from exc
+    return entries
+
+
+def apply_baseline(
+    diagnostics: list[Diagnostic], entries: list[BaselineEntry]
+) -> tuple[list[Diagnostic], int, list[BaselineEntry]]:
+    """New findings, how many the baseline absorbed, and its stale entries."""
+    available = Counter(entry.key for entry in entries)
+    kept = []
+    absorbed = 0
+    for d in diagnostics:
+        key = (d.code, d.span.path, d.fingerprint)
+        if available[key] > 0:
+            available[key] -= 1
+            absorbed += 1
+        else:
+            kept.append(d)
+    stale = []
+    for entry in entries:
+        if available[entry.key] > 0:
+            available[entry.key] -= 1
+            stale.append(entry)
+    return kept, absorbed, stale

@@ -1,0 +1,203 @@
+"""SARIF 2.1.0 for GitHub code scanning.
+
+Everything GitHub reads is filled in: every selectable rule with its texts, help in
+text and Markdown, ``helpUri``, level, tags (``security``, the category, the CWE),
+``precision`` and ``security-severity`` as a string; every result with a full region,
+a repository-relative URI under ``%SRCROOT%``, related locations, the
+``primaryLocationLineHash`` the upload action would compute, our own line-move-proof
+fingerprint, and ``fixes`` when the rule has edits. Suppressed findings are left out
+(GitHub ignores SARIF suppressions). GitHub's limits are respected: past 25,000 results
+a run is cut deterministically (most severe first) and a notification says so."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from stackaudit import PROJECT_URL, RULES_URL, __version__
+from stackaudit.diagnostics import Confidence, Diagnostic, Severity, Span
+from stackaudit.engine import RunResult
+from stackaudit.formatters.linehash import line_hashes
+from stackaudit.rules import all_rules
+from stackaudit.rules.base import Rule
+
+SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
+MAX_RESULTS = 25_000
+MAX_RELATED = 999  # a result may hold 1,000 locations, the primary one included
+MAX_TAGS = 20
+# GitHub: > 9.0 critical, 7.0-8.9 high, 4.0-6.9 medium, 0.1-3.9 low.
+SECURITY_SEVERITY = {Severity.ERROR: "8.0", Severity.WARNING: "5.5", Severity.NOTE: "2.0"}
+LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.NOTE: "note"}
+PRECISION = {Confidence.HIGH: "high", Confidence.MEDIUM: "medium", Confidence.LOW: "low"}
+
+
+def _region(span: Span) -> dict[str, int]:
+    return {
+        "startLine": span.line,
+        "startColumn": span.column,
+        "endLine": span.end_line,
+        "endColumn": max(span.end_column, span.column + 1 if span.end_line == span.line else 1),
+    }
+
+
+def _location(span: Span) -> dict[str, Any]:
+    return {
+        "physicalLocation": {
+            "artifactLocation": {"uri": span.path, "uriBaseId": "%SRCROOT%"},
+            "region": _region(span),
+        }
+    }
+
+
+def rule_descriptor(rule: type[Rule]) -> dict[str, Any]:
+    from stackaudit.docs import rule_markdown
+
+    sections = rule.sections()
+    tags = ["security", rule.category]
+    if rule.cwe:
+        tags.append(f"external/cwe/cwe-{rule.cwe}")
+    full = sections.get("What it does", "").replace("\n", " ").strip()
+    why = sections.get("Why is this bad?", "").split("\n\n")[0].replace("\n", " ").strip()
+    return {
+        "id": rule.code,
+        "name": rule.name,
+        "shortDescription": {"text": rule.summary() or rule.name},
+        "fullDescription": {"text": f"{full} {why}".strip()},
+        "help": {"text": rule_markdown(rule), "markdown": rule_markdown(rule)},
+        "helpUri": f"{RULES_URL}/{rule.code}.md",
+        "defaultConfiguration": {"level": LEVEL[rule.severity]},
+        "properties": {
+            "tags": tags[:MAX_TAGS],
+            "precision": PRECISION[rule.confidence],
+            "security-severity": SECURITY_SEVERITY[rule.severity],
+            "problem.severity": LEVEL[rule.severity],
+        },
+    }
+
+
+def _result(diagnostic: Diagnostic, index: int, line_hash: str | None) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "ruleId": diagnostic.code,
+        "ruleIndex": index,
+        "level": LEVEL[diagnostic.severity],
+        "message": {
+            "text": diagnostic.message + (f" Fix: {diagnostic.help}" if diagnostic.help else "")
+        },
+        "locations": [_location(diagnostic.span)],
+        "partialFingerprints": {"stackaudit/v1": diagnostic.fingerprint},
+        "properties": {"confidence": diagnostic.confidence.value},
+    }
+    if line_hash:
+        result["partialFingerprints"]["primaryLocationLineHash"] = line_hash
+    if diagnostic.related:
+        result["relatedLocations"] = [
+            {"id": number, **_location(related.span), "message": {"text": related.label}}
+            for number, related in enumerate(diagnostic.related[:MAX_RELATED], start=1)
+        ]
+    if diagnostic.edits:
+        changes: dict[str, list[dict[str, Any]]] = {}
+        for edit in diagnostic.edits:
+            changes.setdefault(edit.span.path, []).append(
+                {
+                    "deletedRegion": _region(edit.span),
+                    "insertedContent": {"text": edit.replacement},
+                }
+            )
+        result["fixes"] = [
+            {
+                "description": {"text": diagnostic.fix_title or diagnostic.help or "apply the fix"},
+                "artifactChanges": [
+                    {
+                        "artifactLocation": {"uri": path, "uriBaseId": "%SRCROOT%"},
+                        "replacements": replacements,
+                    }
+                    for path, replacements in sorted(changes.items())
+                ],
+            }
+        ]
+    return result
+
+
+def sarif_dict(
+    result: RunResult, *, category: str = "", exit_code: int = 0, selected: list[str] | None = None
+) -> dict[str, Any]:
+    rules = [r for r in all_rules() if selected is None or r.code in selected]
+    index = {rule.code: number for number, rule in enumerate(rules)}
+    for diagnostic in result.diagnostics:
+        if diagnostic.code not in index:  # a rule outside the selection still fired
+            extra = next(r for r in all_rules() if r.code == diagnostic.code)
+            index[extra.code] = len(rules)
+            rules.append(extra)
+    ordered = sorted(result.diagnostics, key=lambda d: (-d.severity.rank, d.sort_key))
+    kept = sorted(ordered[:MAX_RESULTS], key=lambda d: d.sort_key)
+    hashes: dict[str, dict[int, str]] = {}
+    results = []
+    for diagnostic in kept:
+        path = diagnostic.span.path
+        if path not in hashes:
+            source = result.sources.get(path)
+            hashes[path] = line_hashes(source.text) if source else {}
+        results.append(
+            _result(diagnostic, index[diagnostic.code], hashes[path].get(diagnostic.span.line))
+        )
+    notifications = []
+    if len(ordered) > MAX_RESULTS:
+        notifications.append(
+            {
+                "level": "warning",
+                "message": {
+                    "text": f"{len(ordered)} results; only the {MAX_RESULTS} most severe "
+                    "are included (GitHub's limit per run)"
+                },
+            }
+        )
+    invocation: dict[str, Any] = {
+        "executionSuccessful": not result.errors,
+        "exitCode": exit_code,
+    }
+    if notifications:
+        invocation["toolExecutionNotifications"] = notifications
+    return {
+        "$schema": SCHEMA_URI,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "stackaudit",
+                        "version": __version__,
+                        "semanticVersion": __version__,
+                        "informationUri": PROJECT_URL,
+                        "rules": [rule_descriptor(rule) for rule in rules],
+                    }
+                },
+                "automationDetails": {
+                    "id": f"stackaudit/{category}/" if category else "stackaudit/"
+                },
+                "originalUriBaseIds": {"%SRCROOT%": {"uri": result.root.as_uri() + "/"}},
+                "columnKind": "unicodeCodePoints",
+                "invocations": [invocation],
+                "results": results,
+            }
+        ],
+    }
+
+
+def render_sarif(
+    result: RunResult,
+    *,
+    color: bool = False,
+    quiet: bool = False,
+    category: str = "",
+    exit_code: int = 0,
+    selected: list[str] | None = None,
+) -> str:
+    if len(result.diagnostics) > MAX_RESULTS:
+        print(
+            f"stackaudit: warning: {len(result.diagnostics)} findings; SARIF keeps the "
+            f"{MAX_RESULTS} most severe",
+            file=sys.stderr,
+        )
+    document = sarif_dict(result, category=category, exit_code=exit_code, selected=selected)
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"

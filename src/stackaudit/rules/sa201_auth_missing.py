@@ -1,0 +1,164 @@
+from collections.abc import Iterator
+from fnmatch import fnmatchcase
+
+from stackaudit.diagnostics import Confidence, Diagnostic, Related, Severity
+from stackaudit.facts.serve import ServeCommand
+from stackaudit.rules.base import Bad, Good, Rule
+from stackaudit.stack import Stack
+
+
+class AuthMissing(Rule):
+    """
+    ## What it does
+    Flags a Bokeh/Panel server that listens beyond loopback with no authentication:
+    no `--basic-auth`, `--oauth-provider` or `--auth-module` (nor `PANEL_BASIC_AUTH`,
+    `PANEL_OAUTH_PROVIDER`, `BOKEH_AUTH_MODULE`; in Python `basic_auth=`,
+    `oauth_provider=`, `auth_provider=`), or only with `--oauth-optional`, which lets
+    everyone in as a guest.
+
+    "Beyond loopback" means no `--address` (Tornado then listens on every interface),
+    an empty one, or any address but `localhost`, `127.0.0.0/8` and `::1`; a server on
+    a `--unix-socket` is local. The rule looks at deployment artifacts (development
+    paths such as `scripts/dev/` are skipped) and at servers started from Python with
+    an explicit non-loopback `address=`.
+
+    Authentication done by a proxy in front is not visible yet: declare it with
+    `auth-by-proxy = true`, and intentionally public apps with `public-apps` (globs
+    matched against the app paths the server is given), rather than suppressing
+    findings one by one.
+
+    ## Why is this bad?
+    Anyone who can reach the port can open every app and run its callbacks, with the
+    server's data and credentials behind them.
+
+    ## Example
+    ```
+    panel serve app.py --address 0.0.0.0
+    ```
+
+    ## Use instead
+    ```
+    panel serve app.py --address 0.0.0.0 --oauth-provider github
+    ```
+    (with `PANEL_OAUTH_KEY`, `PANEL_OAUTH_SECRET`, `PANEL_COOKIE_SECRET` and
+    `PANEL_OAUTH_ENCRYPTION` from a secret store), or an authenticating proxy and
+    `auth-by-proxy = true`.
+
+    ## References
+    - https://github.com/bokeh/bokeh/blob/3.9.2/src/bokeh/command/subcommands/serve.py#L468-L480
+    - https://github.com/bokeh/bokeh/blob/3.9.2/src/bokeh/command/subcommands/serve.py#L910-L914
+    - https://github.com/holoviz/panel/blob/v1.9.4/panel/command/serve.py#L591-L605
+    - https://github.com/holoviz/panel/blob/v1.9.4/panel/command/serve.py#L649-L651
+    - https://github.com/holoviz/panel/blob/v1.9.4/panel/auth.py#L1008-L1031
+    - https://github.com/holoviz/panel/blob/v1.9.4/panel/config.py#L607-L615
+    - https://www.tornadoweb.org/en/stable/netutil.html#tornado.netutil.bind_sockets
+    """
+
+    code = "SA201"
+    name = "auth-missing"
+    severity = Severity.WARNING
+    confidence = Confidence.MEDIUM
+    category = "authentication"
+    applies_to = ("cli", "env", "py")
+    cwe = 306
+    examples = (
+        Bad(
+            "Dockerfile",
+            """
+            FROM python:3.12-slim
+            # expect-next-line: SA201
+            CMD ["panel", "serve", "app.py", "--address", "0.0.0.0"]
+        """,
+        ),
+        Bad(
+            "start.sh",
+            """
+            #!/bin/sh
+            exec panel serve app.py --oauth-provider github --oauth-optional  # expect: SA201
+        """,
+            title="--oauth-optional lets everyone in as guest",
+        ),
+        Bad(
+            "serve.py",
+            """
+            import panel as pn
+            pn.serve(app, address="0.0.0.0", port=80)  # expect: SA201
+        """,
+        ),
+        Good(
+            "Dockerfile",
+            """
+            FROM python:3.12-slim
+            ENV PANEL_OAUTH_PROVIDER=github
+            CMD ["panel", "serve", "app.py", "--address", "0.0.0.0"]
+        """,
+        ),
+        Good(
+            "start.sh",
+            """
+            #!/bin/sh
+            exec panel serve app.py --address 127.0.0.1 --allow-websocket-origin=dash.example.com
+        """,
+            title="loopback only: the proxy on the same host is the way in",
+        ),
+        Good(
+            "scripts/dev/serve.sh",
+            """
+            #!/bin/sh
+            panel serve app.py --address 0.0.0.0
+        """,
+            title="a development script",
+        ),
+    )
+
+    def check(self, stack: Stack) -> Iterator[Diagnostic]:
+        if stack.config.auth_by_proxy:
+            return
+        public = stack.config.public_apps
+        for command in stack.serve_commands:
+            if not command.is_bokeh_family or command.requires_login():
+                continue
+            reachable = command.reachable_beyond_loopback()
+            if reachable is False:
+                continue
+            explicit = reachable is True and command.bind_address() is not None
+            if not command.deployment and not (command.carrier == "python" and explicit):
+                continue
+            apps = [word.text.removeprefix("./") for word in command.positionals]
+            if public and apps and all(_matches(app, public) for app in apps):
+                continue
+            yield self._report(command, reachable)
+
+    def _report(self, command: ServeCommand, reachable: bool | None) -> Diagnostic:
+        address = command.bind_address()
+        if address is None or address.text == "":
+            where = "every interface (no --address)"
+        elif reachable is None:
+            where = f"`{address.text}`, known only at run time"
+        else:
+            where = f"`{address.text}`"
+        options = "--auth-module or BOKEH_AUTH_MODULE"
+        if command.tool == "panel-serve":
+            options = "--basic-auth, --oauth-provider, --auth-module nor their variables"
+        guest = command.guest_access()
+        auth = command.auth()
+        if guest is not None and auth is not None:
+            what = f"{auth.description} with {guest.label}, which lets anyone in as guest"
+        else:
+            what = f"no authentication ({options})"
+        return self.report(
+            command.program.span,
+            f"{command.label} listens on {where} with {what}; nothing in the scanned files "
+            "shows authentication in front of it",
+            help="add authentication to the server, or declare an authenticating proxy "
+            "with `auth-by-proxy = true` and intentionally public apps with `public-apps` "
+            "in the configuration",
+            fix_title="Require authentication",
+            related=[Related(guest.span, "guest access")] if guest is not None else [],
+            confidence=Confidence.LOW if reachable is None else None,
+        )
+
+
+def _matches(app: str, globs: list[str]) -> bool:
+    name = app.rsplit("/", 1)[-1]
+    return any(fnmatchcase(app, glob) or fnmatchcase(name, glob) for glob in globs)

@@ -1,0 +1,188 @@
+from collections.abc import Iterator
+
+from stackaudit.diagnostics import Diagnostic, Severity, Span
+from stackaudit.facts.app import AppSetting
+from stackaudit.facts.common import EnvVar
+from stackaudit.facts.serve import SECRET_ENV_VARS, looks_like_file_path
+from stackaudit.rules.base import Bad, Good, Rule
+from stackaudit.stack import Stack
+
+# Settings in Python code whose value is a credential (framework -> names).
+_APP_SECRETS = {
+    "tornado": frozenset({"cookie_secret"}),
+    "panel-config": frozenset(
+        {"cookie_secret", "oauth_secret", "oauth_encryption_key", "basic_auth"}
+    ),
+}
+
+
+class SecretInClear(Rule):
+    """
+    ## What it does
+    Flags a credential written out literally where it is committed, baked into an image
+    or visible to every local user in the process list:
+    - options: `--cookie-secret`, `--oauth-secret`, `--oauth-encryption-key`,
+      `--basic-auth <password>` (Panel reads a value naming an existing file as a JSON
+      file of users; a value with a `/` or a file suffix such as `.json` is taken for
+      one and not flagged), uvicorn `--ssl-keyfile-password`, hypercorn
+      `--keyfile-password`;
+    - environment variables: `BOKEH_SECRET_KEY`, `BOKEH_COOKIE_SECRET`,
+      `BOKEH_SSL_PASSWORD`, `PANEL_COOKIE_SECRET`, `PANEL_OAUTH_SECRET`,
+      `PANEL_OAUTH_ENCRYPTION`, `PANEL_BASIC_AUTH` (Dockerfile `ENV`, shell `export`,
+      compose `environment:`, Kubernetes `env`);
+    - Python: `cookie_secret=` of a Tornado `Application`, `pn.config.cookie_secret`,
+      `oauth_secret`, `oauth_encryption_key`, `basic_auth`, and the same keywords of
+      `pn.serve`.
+
+    A value expanded at run time (`${SECRET}`, `$SECRET`, `$(cat /run/secrets/x)`,
+    `os.environ[...]`), an empty value and a secret reference (Kubernetes
+    `secretKeyRef`) are not flagged. The message never shows the value.
+
+    ## Why is this bad?
+    Whoever can read the repository, pull the image (`docker history`,
+    `docker inspect`) or list processes on the host can sign session cookies as any
+    user, forge Bokeh session ids, impersonate the OAuth client or log in. A secret
+    that was committed once stays in the history: rotate it.
+
+    ## Example
+    ```
+    ENV PANEL_COOKIE_SECRET=8f2c6d0e2b8a4f1c9e7d5b3a1f0e2d4c
+    ```
+
+    ## Use instead
+    Inject the secret at run time from a secret store (Docker/compose secrets, a
+    Kubernetes `secretKeyRef`, the CI's secrets), preferably as the environment
+    variable rather than as a flag, which every local user can read in `ps`.
+
+    ## References
+    - https://github.com/holoviz/panel/blob/v1.9.4/panel/config.py#L626-L659
+    - https://github.com/holoviz/panel/blob/v1.9.4/panel/auth.py#L896-L909
+    - https://github.com/holoviz/panel/blob/v1.9.4/panel/command/serve.py#L596-L613
+    - https://github.com/bokeh/bokeh/blob/3.9.2/src/bokeh/settings.py#L659-L664
+    - https://github.com/bokeh/bokeh/blob/3.9.2/src/bokeh/settings.py#L795-L798
+    - https://github.com/bokeh/bokeh/blob/3.9.2/src/bokeh/settings.py#L827-L830
+    - https://cwe.mitre.org/data/definitions/798.html
+    """
+
+    code = "SA202"
+    name = "secret-in-clear"
+    severity = Severity.ERROR
+    category = "secrets"
+    applies_to = ("cli", "env", "py", "compose", "k8s")
+    cwe = 798
+    examples = (
+        Bad(
+            "Dockerfile",
+            """
+            FROM python:3.12-slim
+            # expect-next-line: SA202
+            ENV PANEL_COOKIE_SECRET=8f2c6d0e2b8a4f1c9e7d5b3a1f0e2d4c
+            # expect-next-line: SA202
+            CMD ["panel", "serve", "app.py", "--basic-auth", "hunter2"]
+        """,
+        ),
+        Bad(
+            "start.sh",
+            """
+            #!/bin/sh
+            export BOKEH_SECRET_KEY=kitten-on-keyboard  # expect: SA202
+            exec panel serve app.py --oauth-provider github \\
+                --oauth-secr=0123456789abcdef  # expect: SA202
+        """,
+            title="an abbreviated flag is still the flag",
+        ),
+        Bad(
+            "app.py",
+            """
+            import panel as pn
+            pn.config.cookie_secret = "my-super-secret"  # expect: SA202
+        """,
+        ),
+        Bad(
+            "server.py",
+            """
+            import tornado.web
+            app = tornado.web.Application(handlers, cookie_secret="abc123")  # expect: SA202
+        """,
+        ),
+        Good(
+            "Dockerfile",
+            """
+            FROM python:3.12-slim
+            ARG COOKIE_SECRET
+            ENV PANEL_COOKIE_SECRET=${COOKIE_SECRET}
+            CMD ["panel", "serve", "app.py", "--basic-auth", "/run/secrets/users.json"]
+        """,
+        ),
+        Good(
+            "start.sh",
+            """
+            #!/bin/sh
+            export PANEL_OAUTH_SECRET="$(cat /run/secrets/oauth_secret)"
+            exec panel serve app.py --oauth-provider github --cookie-secret "$COOKIE_SECRET"
+        """,
+        ),
+        Good(
+            "app.py",
+            """
+            import os
+            import panel as pn
+            pn.config.cookie_secret = os.environ["PANEL_COOKIE_SECRET"]
+        """,
+        ),
+    )
+
+    def check(self, stack: Stack) -> Iterator[Diagnostic]:
+        seen: set[Span] = set()
+        for command in stack.serve_commands:
+            for secret in command.written_secrets():
+                if secret.span not in seen:
+                    seen.add(secret.span)
+                    yield self.report(
+                        secret.span,
+                        f"{command.label}: `{secret.name}` is given a secret written "
+                        "literally: it is committed here and readable by every local "
+                        "user in the process list (value not shown)",
+                        help="pass it through the environment from a secret store "
+                        "instead, and rotate it",
+                        fix_title="Move the secret to a secret store",
+                    )
+        env = [*stack.of(EnvVar), *(v for c in stack.serve_commands for v in c.env)]
+        for var in env:
+            if var.span in seen or not _is_written_secret(var):
+                continue
+            seen.add(var.span)
+            baked = " and baked into the image" if var.source.startswith("Dockerfile") else ""
+            yield self.report(
+                var.value.span if var.value is not None else var.span,
+                f"{var.name} ({var.source}) holds {SECRET_ENV_VARS[var.name]} written "
+                f"literally: it is committed here{baked} (value not shown)",
+                help=f"inject {var.name} at run time from a secret store (compose/Docker "
+                "secrets, a Kubernetes secretKeyRef, CI secrets), and rotate it",
+                fix_title="Move the secret to a secret store",
+            )
+        for setting in stack.of(AppSetting):
+            if setting.name not in _APP_SECRETS.get(setting.framework, ()):
+                continue
+            value = setting.value
+            if value.symbolic or value.text == "" or setting.span in seen:
+                continue
+            if setting.name == "basic_auth" and looks_like_file_path(value.text):
+                continue
+            seen.add(setting.span)
+            yield self.report(
+                setting.span,
+                f"`{setting.name}` is set to a literal in the code: the secret is committed "
+                "with it (value not shown)",
+                help="read it from the environment (e.g. `os.environ[...]`) filled from a "
+                "secret store, and rotate it",
+                fix_title="Move the secret to a secret store",
+            )
+
+
+def _is_written_secret(var: EnvVar) -> bool:
+    if var.name not in SECRET_ENV_VARS or not var.is_literal or var.value is None:
+        return False
+    if var.value.text.strip() == "":
+        return False
+    return not (var.name == "PANEL_BASIC_AUTH" and looks_like_file_path(var.value.text))

@@ -1,0 +1,201 @@
+"""SARIF for GitHub, other CI formats, baselines, pre-commit and --diff-base."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from stackaudit.cli import main
+from stackaudit.formatters.linehash import line_hashes
+
+from .support import REPO, SHARED, scan, write_files
+
+SARIF_SCHEMA = SHARED / "sarif" / "sarif-schema-2.1.0.json"
+WILDCARD = "#!/bin/sh\nexec panel serve app.py --allow-websocket-origin='*'\n"
+PINNED = 'select = ["SA001", "SA002", "SA101"]\n'
+
+
+def run_cli(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "stackaudit", *args], cwd=cwd,
+                          capture_output=True, text=True, check=False, env=env)
+
+
+@pytest.fixture
+def example_sarif(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> dict:
+    monkeypatch.chdir(REPO)
+    code = main(["check", "examples/insecure-stack", "--format", "sarif", "--sarif-category", "example"])
+    assert code == 1
+    return json.loads(capsys.readouterr().out)
+
+
+@pytest.mark.skipif(not SARIF_SCHEMA.exists(), reason="shared SARIF schema not present")
+def test_sarif_is_valid_against_the_official_schema(example_sarif: dict) -> None:
+    jsonschema.validate(example_sarif, json.loads(SARIF_SCHEMA.read_text()))
+
+
+def test_sarif_meets_githubs_requirements(example_sarif: dict) -> None:
+    [run] = example_sarif["runs"]
+    driver = run["tool"]["driver"]
+    assert driver["name"] == "stackaudit" and driver["version"] and driver["informationUri"]
+    assert run["automationDetails"]["id"] == "stackaudit/example/"
+    assert run["invocations"][0]["exitCode"] == 1
+    rules = driver["rules"]
+    assert len(rules) >= 3
+    for rule in rules:
+        for field in ("shortDescription", "fullDescription"):
+            assert rule[field]["text"].strip()
+        assert rule["help"]["text"].strip() and rule["help"]["markdown"].strip()
+        assert rule["helpUri"].endswith(f"rules/{rule['id']}.md")
+        assert rule["defaultConfiguration"]["level"] in ("error", "warning", "note")
+        properties = rule["properties"]
+        assert "security" in properties["tags"] and len(properties["tags"]) <= 20
+        assert properties["precision"] in ("very-high", "high", "medium", "low")
+        severity = properties["security-severity"]
+        assert isinstance(severity, str) and 0 < float(severity) <= 10
+    assert run["results"]
+    for result in run["results"]:
+        assert rules[result["ruleIndex"]]["id"] == result["ruleId"]
+        location = result["locations"][0]["physicalLocation"]
+        uri = location["artifactLocation"]["uri"]
+        assert not uri.startswith("/") and "://" not in uri and "\\" not in uri
+        assert location["artifactLocation"]["uriBaseId"] == "%SRCROOT%"
+        region = location["region"]
+        assert {"startLine", "startColumn", "endLine", "endColumn"} <= set(region)
+        assert result["partialFingerprints"]["primaryLocationLineHash"]
+        assert result["partialFingerprints"]["stackaudit/v1"]
+        assert result["message"]["text"]
+
+
+def test_fingerprints_survive_inserted_lines(tmp_path: Path) -> None:
+    write_files(tmp_path, {"start.sh": WILDCARD, "stackaudit.toml": PINNED})
+    [before] = scan(tmp_path).diagnostics
+    write_files(tmp_path, {"start.sh": "#!/bin/sh\n# a comment\nset -e\n\n" + WILDCARD.split("\n", 1)[1]})
+    [after] = scan(tmp_path).diagnostics
+    assert after.span.line == before.span.line + 3
+    assert after.fingerprint == before.fingerprint
+
+
+def test_line_hash_follows_githubs_algorithm() -> None:
+    hashes = line_hashes("a\n  b\nb\n")
+    # The end-of-file marker opens one more line, as in the upload action.
+    assert set(hashes) == {1, 2, 3, 4}
+    # A line's hash covers the next 100 non-blank characters; equal windows are told
+    # apart by an occurrence count.
+    repeated = line_hashes("x\n" * 120)
+    assert repeated[1].split(":") == [repeated[2].split(":")[0], "1"]
+    assert repeated[2].endswith(":2")
+    # Spaces and tabs are skipped; CRLF counts as LF.
+    assert line_hashes("  x\n" * 120) == repeated
+    assert line_hashes("a\r\nb\r\n") == line_hashes("a\nb\n")
+
+
+def test_baseline_round_trip_counts_duplicates_and_reports_stale(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    write_files(tmp_path, {".stackaudit.toml": PINNED, "a.sh": WILDCARD, "b.sh": WILDCARD})
+    assert main(["check", "-q", "--write-baseline", "baseline.json"]) == 1
+    capsys.readouterr()
+    baseline = json.loads((tmp_path / "baseline.json").read_text())
+    assert [e["path"] for e in baseline["findings"]] == ["a.sh", "b.sh"]
+    assert main(["check", "--baseline", "baseline.json"]) == 0
+    assert "2 in the baseline" in capsys.readouterr().out
+    # Two identical findings in one file: the baseline holds one, so one is new.
+    write_files(tmp_path, {"a.sh": WILDCARD + WILDCARD.split("\n", 1)[1]})
+    assert main(["check", "-q", "--baseline", "baseline.json"]) == 1
+    assert capsys.readouterr().out.startswith("a.sh:3:")
+    # A fixed finding leaves a stale entry, reported.
+    write_files(tmp_path, {"b.sh": "echo fixed\n", "a.sh": WILDCARD})
+    assert main(["check", "--baseline", "baseline.json", "--format", "json"]) == 0
+    captured = capsys.readouterr()
+    assert "stale baseline entry: SA101 b.sh" in captured.err
+    assert json.loads(captured.out)["summary"]["stale_baseline"][0].startswith("SA101 b.sh ")
+
+
+def test_baseline_keeps_reasons_when_rewritten(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    write_files(tmp_path, {".stackaudit.toml": PINNED, "a.sh": WILDCARD})
+    main(["check", "-q", "--write-baseline", "b.json"])
+    data = json.loads((tmp_path / "b.json").read_text())
+    data["findings"][0]["reason"] = "kiosk"
+    (tmp_path / "b.json").write_text(json.dumps(data))
+    main(["check", "-q", "--baseline", "b.json", "--write-baseline", "b.json"])
+    assert json.loads((tmp_path / "b.json").read_text())["findings"][0]["reason"] == "kiosk"
+
+
+def test_bad_baseline_is_a_usage_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    write_files(tmp_path, {"b.json": "{not json", "a.sh": WILDCARD})
+    assert main(["check", "--baseline", "b.json"]) == 2
+    assert "not valid JSON" in capsys.readouterr().err
+
+
+def test_github_annotations_and_step_summary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    write_files(tmp_path, {".stackaudit.toml": PINNED, "a,b:c.sh": WILDCARD})
+    assert main(["check", "--format", "github"]) == 1
+    out = capsys.readouterr().out
+    assert out == (
+        "::error file=a%2Cb%3Ac.sh,line=2,col=51,endLine=2,endColumn=52,"
+        "title=SA101 ws-origin-wildcard::panel serve: `--allow-websocket-origin *` admits "
+        "WebSocket connections from every site, with the visitor's cookies%0Ahelp: name the "
+        "public host(s) instead: --allow-websocket-origin=<public host[:port]>\n"
+    )
+    table = summary.read_text()
+    assert "| error | SA101 ws-origin-wildcard | `a,b:c.sh:2:51` |" in table
+
+
+def test_gitlab_and_junit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    write_files(tmp_path, {".stackaudit.toml": PINNED, "a.sh": WILDCARD})
+    main(["check", "--format", "gitlab"])
+    [issue] = json.loads(capsys.readouterr().out)
+    assert issue["location"]["path"] == "a.sh" and issue["severity"] == "critical"
+    assert issue["fingerprint"].startswith("SA101-")
+    main(["check", "--format", "junit"])
+    root = ET.fromstring(capsys.readouterr().out.split("\n", 1)[1])
+    [case] = root.iter("testcase")
+    assert case.get("file") == "a.sh" and case.find("failure") is not None
+
+
+def test_precommit_hook_entry_reports_only_named_files(tmp_path: Path) -> None:
+    hook = REPO / ".pre-commit-hooks.yaml"
+    import yaml
+
+    entry = next(h for h in yaml.safe_load(hook.read_text()) if h["id"] == "stackaudit")["entry"]
+    assert entry == "stackaudit check"
+    write_files(tmp_path, {".stackaudit.toml": PINNED, "a.sh": WILDCARD, "sub/b.sh": WILDCARD,
+                           "README.md": "docs\n"})
+    named = run_cli(["check", "-q", "sub/b.sh"], tmp_path)
+    assert named.returncode == 1
+    assert named.stdout.splitlines() == [line for line in named.stdout.splitlines() if line.startswith("sub/b.sh:")]
+    assert named.stdout
+    irrelevant = run_cli(["check", "-q", "README.md"], tmp_path)
+    assert irrelevant.returncode == 0 and irrelevant.stdout == ""
+
+
+def test_diff_base_reports_only_changed_files(tmp_path: Path) -> None:
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    git("config", "user.email", "t@example.com")
+    git("config", "user.name", "t")
+    write_files(tmp_path, {".stackaudit.toml": PINNED, "old.sh": WILDCARD})
+    git("add", "-A")
+    git("commit", "-qm", "base")
+    write_files(tmp_path, {"new.sh": WILDCARD})
+    result = run_cli(["check", "-q", "--diff-base", "HEAD"], tmp_path)
+    assert result.returncode == 1
+    assert [line.split(":")[0] for line in result.stdout.splitlines()] == ["new.sh"]
+    bad = run_cli(["check", "--diff-base", "no-such-rev"], tmp_path)
+    assert bad.returncode == 2 and "git failed" in bad.stderr
