@@ -94,6 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
     check.add_argument(
+        "--cache-dir",
+        type=Path,
+        metavar="DIR",
+        help="where to keep the cache (default: .stackaudit_cache in the root)",
+    )
+    check.add_argument(
         "--sarif-category",
         default="",
         metavar="NAME",
@@ -177,6 +183,11 @@ def _check(args: argparse.Namespace) -> int:
     if report_only is not None and not report_only:
         result = _empty_result(root)
     else:
+        cache = None
+        if not args.no_cache:
+            from stackaudit.cache import DEFAULT_DIRECTORY, Cache
+
+            cache = Cache(args.cache_dir or root / DEFAULT_DIRECTORY, str(config_path or ""))
         result = run(
             scan_paths,
             config,
@@ -184,6 +195,7 @@ def _check(args: argparse.Namespace) -> int:
             jobs=jobs,
             root=root,
             report_only=report_only,
+            cache=cache,
         )
     _baseline(args, result)
 

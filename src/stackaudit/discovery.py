@@ -45,6 +45,7 @@ class Candidate:
     rel: str
     kind: str
     size: int
+    mtime_ns: int = 0
 
 
 @dataclass(frozen=True)
@@ -196,7 +197,7 @@ def _consider(
     if info.st_size > max_file_size:
         skipped.append(Skipped(rel, f"larger than max-file-size ({info.st_size} bytes)"))
         return
-    found[rel] = Candidate(path, rel, kind, info.st_size)
+    found[rel] = Candidate(path, rel, kind, info.st_size, info.st_mtime_ns)
 
 
 def _peek(path: Path) -> bytes | None:

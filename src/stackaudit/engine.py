@@ -3,12 +3,14 @@ the number of processes."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import traceback
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from stackaudit.cache import Cache
 from stackaudit.config import Config
 from stackaudit.diagnostics import Diagnostic, Span, assign_fingerprints
 from stackaudit.discovery import Candidate, Skipped, discover
@@ -31,6 +33,7 @@ class FileResult:
     suppressions: list[Suppression] = field(default_factory=list)
     skipped: str | None = None
     error: str | None = None
+    digest: str = ""
 
 
 @dataclass
@@ -59,12 +62,13 @@ class RunResult:
         return source.line_text(line) if source else ""
 
 
-def read_source(path: Path, rel: str, kind: str) -> SourceFile | str:
+def read_source(path: Path, rel: str, kind: str, data: bytes | None = None) -> SourceFile | str:
     """The decoded file, or the reason it is skipped."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        return f"cannot read: {exc.strerror or exc}"
+    if data is None:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            return f"cannot read: {exc.strerror or exc}"
     if b"\0" in data[:8192] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return "binary file"
     text, note = decode(data, python=kind == "python")
@@ -77,7 +81,13 @@ def process_file(candidate: Candidate) -> FileResult:
 
     result = FileResult(candidate.rel, candidate.kind)
     try:
-        source = read_source(candidate.path, candidate.rel, candidate.kind)
+        try:
+            data = candidate.path.read_bytes()
+        except OSError as exc:
+            result.skipped = f"cannot read: {exc.strerror or exc}"
+            return result
+        result.digest = hashlib.sha256(data).hexdigest()
+        source = read_source(candidate.path, candidate.rel, candidate.kind, data)
         if isinstance(source, str):
             result.skipped = source
             return result
@@ -125,6 +135,7 @@ def run(
     jobs: int = 1,
     root: Path | None = None,
     report_only: set[str] | None = None,
+    cache: Cache | None = None,
 ) -> RunResult:
     """Scan ``paths``; with ``report_only``, every file still informs the stack, but
     only findings whose primary location is in one of those paths are reported."""
@@ -133,7 +144,27 @@ def run(
     candidates, skipped = discover(
         absolute, root, [*config.exclude, *config.extend_exclude], config.max_file_size
     )
-    results = extract_all(candidates, jobs)
+    results = _extract_with_cache(candidates, jobs, cache)
+    run_key = ""
+    if cache is not None and all(r.digest or r.skipped for r in results):
+        run_key = cache.key(
+            "run",
+            repr(selection),
+            _config_key(config),
+            *(f"{r.rel}\0{r.kind}\0{r.digest}" for r in results),
+        )
+        cached = cache.get(run_key)
+        if cached is not None:
+            diagnostics, suppressed, skipped_cached = cached
+            return _finish(
+                root,
+                diagnostics,
+                suppressed,
+                skipped + skipped_cached,
+                [],
+                len(candidates),
+                report_only,
+            )
 
     from stackaudit.stack import Stack
 
@@ -162,8 +193,6 @@ def run(
     diagnostics = _per_file_ignores(diagnostics, config)
     diagnostics, suppressed = apply_suppressions(diagnostics, suppressions)
     diagnostics.extend(_unused_suppressions(suppressions, selection, rules))
-    if report_only is not None:
-        diagnostics = [d for d in diagnostics if d.span.path in report_only]
 
     sources = _sources_for(diagnostics, root)
     line_text = {
@@ -171,16 +200,77 @@ def run(
         for d in diagnostics
         if d.span.path in sources
     }
-    diagnostics = assign_fingerprints(_dedupe(diagnostics), line_text)
+    diagnostics = sorted(
+        assign_fingerprints(_dedupe(diagnostics), line_text), key=lambda d: d.sort_key
+    )
+    file_skips = [Skipped(r.rel, r.skipped) for r in results if r.skipped]
+    if cache is not None and run_key and not errors:
+        cache.put(run_key, (diagnostics, suppressed, file_skips))
+        cache.prune()
+    return _finish(
+        root, diagnostics, suppressed, skipped, errors, len(candidates), report_only, sources
+    )
+
+
+def _finish(
+    root: Path,
+    diagnostics: list[Diagnostic],
+    suppressed: int,
+    skipped: list[Skipped],
+    errors: list[str],
+    files: int,
+    report_only: set[str] | None,
+    sources: dict[str, SourceFile] | None = None,
+) -> RunResult:
+    if report_only is not None:
+        diagnostics = [d for d in diagnostics if d.span.path in report_only]
+    if sources is None:
+        sources = _sources_for(diagnostics, root)
     return RunResult(
         root=root,
-        diagnostics=sorted(diagnostics, key=lambda d: d.sort_key),
+        diagnostics=diagnostics,
         suppressed=suppressed,
-        skipped=sorted(skipped, key=lambda s: s.rel),
+        skipped=sorted(set(skipped), key=lambda s: s.rel),
         errors=errors,
-        files_scanned=len(candidates),
+        files_scanned=files,
         sources=sources,
     )
+
+
+def _config_key(config: Config) -> str:
+    return repr({k: v for k, v in vars(config).items() if k != "path"})
+
+
+def _extract_with_cache(
+    candidates: list[Candidate], jobs: int, cache: Cache | None
+) -> list[FileResult]:
+    """Extraction results, reusing cached ones for files whose size and modification
+    time (hence, with the index, content hash) are unchanged."""
+    if cache is None:
+        return extract_all(candidates, jobs)
+    index_key = cache.key("index")
+    index: dict[str, tuple[int, int, str]] = cache.get(index_key) or {}
+    results: dict[str, FileResult] = {}
+    missing: list[Candidate] = []
+    for candidate in candidates:
+        known = index.get(candidate.rel)
+        if known and known[:2] == (candidate.size, candidate.mtime_ns):
+            # Facts carry their path in every span: the path is part of the key.
+            hit = cache.get(cache.key("file", candidate.rel, candidate.kind, known[2]))
+            if isinstance(hit, FileResult):
+                results[candidate.rel] = hit
+                continue
+        missing.append(candidate)
+    fresh = extract_all(missing, jobs)
+    for candidate, result in zip(missing, fresh, strict=True):
+        results[candidate.rel] = result
+        if result.digest and not result.error:
+            index[candidate.rel] = (candidate.size, candidate.mtime_ns, result.digest)
+            cache.put(cache.key("file", candidate.rel, candidate.kind, result.digest), result)
+    if missing:
+        live = {c.rel for c in candidates}
+        cache.put(index_key, {rel: entry for rel, entry in index.items() if rel in live})
+    return [results[c.rel] for c in candidates]
 
 
 def _dedupe(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:

@@ -17,6 +17,7 @@ _EXTRACTORS: dict[str, str] = {
     "shell": "stackaudit.extractors.shell:extract_shell",
     "procfile": "stackaudit.extractors.shell:extract_procfile",
     "python": "stackaudit.extractors.python:extract_python",
+    "notebook": "stackaudit.extractors.notebook:extract_notebook",
     "compose": "stackaudit.extractors.compose:extract_compose",
     "kubernetes": "stackaudit.extractors.kubernetes:extract_kubernetes",
     "github-actions": "stackaudit.extractors.yamlcommands:extract_yaml_commands",

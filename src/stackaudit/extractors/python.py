@@ -1,8 +1,16 @@
-"""Python sources: a byte prefilter first, so only files that can matter are parsed."""
+"""Python sources: a byte prefilter first, so only files that can matter are parsed.
+
+A file passes when it names something a rule can trigger on (a sink: ``CORSMiddleware``,
+``allow_websocket_origin``, ``check_origin``...) or looks like a settings module that
+other modules import constants from. Everything else costs one read and a few substring
+scans. Files that pass are parsed once with ``ast`` and walked once
+(``python_analysis``); see there why ``ast`` rather than libcst."""
 
 from __future__ import annotations
 
 import ast
+import re
+from collections.abc import Sequence
 
 from stackaudit.diagnostics import Span
 from stackaudit.extractors.base import Extraction
@@ -22,35 +30,80 @@ TRIGGERS = (
     "serve(",
     "Server(",
     "BokehTornado",
+    "BokehFastAPI",
+    "add_application",
     "Application(",
     "uvicorn",
     "debug=",
+    ".debug = ",
+    "autoreload",
+    "serve_traceback",
     "Access-Control-Allow-Origin",
+    "access-control-allow-origin",
     "websocket",
+    "WebSocket",
     "subprocess",
+    "os.system",
+    "execv",
+    "execl",
+    "spawnv",
+    "create_subprocess",
     "num_procs",
     "forwarded_allow_ips",
+    "session_history",
 )
+# `.show(` is everywhere (matplotlib); only with Panel in the file can it start a server.
+_PANEL_SHOW = ".show("
+# Modules that other modules import settings from: parsed for their constants.
+_SETTINGS_MODULE = re.compile(
+    r"(^|[/_])(settings|config|conf|configuration|constants|consts|env)\.py$")
 
 
-def can_matter(text: str) -> bool:
-    return any(trigger in text for trigger in TRIGGERS)
+def can_matter(text: str, path: str = "") -> bool:
+    if any(trigger in text for trigger in TRIGGERS):
+        return True
+    if _PANEL_SHOW in text and "panel" in text:
+        return True
+    return bool(path) and _SETTINGS_MODULE.search(path) is not None
+
+
+def module_name(path: str) -> str:
+    """``src/app/settings.py`` → ``src.app.settings``; a package's ``__init__.py`` is
+    the package."""
+    stem = re.sub(r"\.(py|pyw|ipynb)$", "", path)
+    stem = stem.removesuffix("/__init__")
+    return stem.replace("/", ".").replace("-", "_")
+
+
+def parse(code: str, path: str) -> ast.Module | ParseProblem:
+    """Parse, turning every failure into a problem located in ``code``."""
+    try:
+        return ast.parse(code, filename=path)
+    except SyntaxError as exc:
+        return ParseProblem(Span(path, exc.lineno or 1, max(exc.offset or 1, 1)),
+                            f"invalid Python: {exc.msg}")
+    except (ValueError, RecursionError, MemoryError) as exc:
+        return ParseProblem(Span(path, 1, 1), f"Python source could not be parsed: {exc}")
+
+
+def analyse(source: SourceFile, code: str, tree: ast.Module,
+            to_file: Sequence[int] | None = None) -> list[object]:
+    from stackaudit.extractors.python_analysis import Analyzer
+
+    return Analyzer(source, code, module_name(source.path), to_file).run(tree)
 
 
 def extract_python(source: SourceFile) -> Extraction:
     result = Extraction()
-    if not can_matter(source.text):
+    if not can_matter(source.text, source.path):
+        return result
+    tree = parse(source.text, source.path)
+    if isinstance(tree, ParseProblem):
+        result.problems.append(tree)
         return result
     try:
-        ast.parse(source.text, filename=source.path)
-    except SyntaxError as exc:
-        line = exc.lineno or 1
-        column = exc.offset or 1
+        result.facts.extend(analyse(source, source.text, tree))
+    except RecursionError:
         result.problems.append(
-            ParseProblem(Span(source.path, line, column), f"invalid Python: {exc.msg}")
-        )
-    except (ValueError, RecursionError, MemoryError) as exc:
-        result.problems.append(
-            ParseProblem(Span(source.path, 1, 1), f"Python source could not be parsed: {exc}")
-        )
+            ParseProblem(Span(source.path, 1, 1), "nesting too deep to analyse"))
     return result

@@ -36,6 +36,7 @@ from collections.abc import Iterable
 from functools import cache
 
 from stackaudit.diagnostics import Span
+from stackaudit.extractors.python_names import TORNADO_SETTINGS
 from stackaudit.facts.app import AppSetting
 from stackaudit.facts.common import Word
 from stackaudit.facts.cors import CorsPolicy, OriginPattern
@@ -266,20 +267,19 @@ class Builder:
         booleans = _boolean_defaults(tool)
         options: list[OptionUse] = []
         settings: list[object] = []
-        replaced = any(kw.name == "websocket_origin" and truthy(kw.value) is not False
-                       for kw in keywords) and site.api not in ("bokeh.server.server.Server",)
+        # get_server: `if websocket_origin: opts['allow_websocket_origin'] = ...`
+        replaced = "websocket_origin" in table and any(
+            kw.name == "websocket_origin" and truthy(kw.value) is not False for kw in keywords)
         for keyword in keywords:
             name = keyword.name
-            if name in ("tornado", "tornado.web") or name in positional_names[:1]:
-                continue
             dest = table.get(name)
             if dest is None:
-                if name in _tornado_settings() and site.api in (
+                if name in TORNADO_SETTINGS and site.api in (
                         "panel.io.server.serve", "panel.io.server.get_server", "panel.show",
                         "bokeh.server.server.Server", "bokeh.server.tornado.BokehTornado"):
                     settings.append(self._setting("tornado", keyword, site))
                 continue
-            if name == "allow_websocket_origin" and replaced:
+            if dest == "allow_websocket_origin" and name != "websocket_origin" and replaced:
                 continue
             use = self._option(dest, keyword, booleans)
             if use is not None:
@@ -290,7 +290,8 @@ class Builder:
                      else PythonWord("<the address of the server that runs this app>",
                                      site.span, True))
             options.append(OptionUse("address", flag, (value,)))
-        positionals = tuple(self.word(v) for v in site.positional[:1])
+        positionals = () if site.api == "panel.show" else tuple(
+            self.word(v) for v in site.positional[:1])
         return [self._command(tool, site, options, positionals), *settings]
 
     def _option(self, dest: str, keyword: KeywordValue,
@@ -381,18 +382,9 @@ class Builder:
         return [policy, call]
 
 
-@cache
-def _tornado_settings() -> frozenset[str]:
-    from stackaudit.extractors.python_names import TORNADO_SETTINGS
-
-    return TORNADO_SETTINGS
-
-
 def _literal_text(value: PyValue) -> str:
     if value.kind == "none":
         return "None"
     if value.kind == "bool":
         return "True" if value.value else "False"
-    if value.defined_at is not None or value.env_name is not None:
-        return str(value.value)
-    return value.text
+    return str(value.value)

@@ -264,11 +264,16 @@ def _flatten(group: _Group, budget: list[int]) -> list[list[_Atom]]:
                 continue
             inner = _flatten(_Group(item.branches), budget)
             if item.high is None or item.high > 1:
-                dots = any(a.dots for path in inner for a in path)
+                dots = any(a.dots or a.kind == "lit" and a.char == "."
+                           for path in inner for a in path)
                 letters = any(a.letters or a.kind == "lit" and a.char.isalpha()
                               for path in inner for a in path)
-                options.append([[_Atom("wild", dots=dots, letters=letters,
-                                       low=item.low, high=None)]])
+                wild = _Atom("wild", dots=dots, letters=letters, low=1, high=None)
+                # (label\.)* : whatever it repeats, it ends with a dot.
+                ends_with_dot = all(path and path[-1].kind == "lit" and path[-1].char == "."
+                                    for path in inner)
+                repeated = [wild, _Atom("lit", ".")] if ends_with_dot else [wild]
+                options.append([[], repeated] if item.low == 0 else [repeated])
             elif item.low == 0:
                 options.append([[], *inner])
             else:
@@ -334,16 +339,26 @@ def _split_host(path: list[_Atom]) -> _Host:
     return _Host(atoms, start, end, scheme or "https")
 
 
-def _domain_suffix(host: _Host) -> int:
-    """Index where the trailing literal domain (labels and dots) of the host begins."""
+def _core_end(host: _Host) -> int:
+    """Index just after the host's last fixed character (trailing wildcards excluded)."""
     index = host.end
+    while index > host.start and not (
+        host.atoms[index - 1].domain_char or host.atoms[index - 1].dot_like
+    ):
+        index -= 1
+    return index
+
+
+def _domain_suffix(host: _Host, end: int) -> int:
+    """Index where the trailing literal domain (labels and dots) of the host begins."""
+    index = end
     while index > host.start:
         atom = host.atoms[index - 1]
         if atom.domain_char or atom.dot_like:
             index -= 1
             continue
         break
-    while index < host.end and host.atoms[index].dot_like:
+    while index < end and host.atoms[index].dot_like:
         index += 1
     return index
 
@@ -369,14 +384,20 @@ def matches_every_origin(pattern: str, match: MatchMode) -> bool:
         if not anchored_both and _can_be_empty(atoms):
             return True
         host = _split_host(path)
-        host_atoms = host.atoms[host.start : host.end]
-        if host_atoms and all(a.wildcard and a.dots for a in host_atoms):
+        fixed = host.atoms[host.start : _core_end(host)]
+        free = host.atoms[host.start : host.end]
+        open_end = not anchored_both and not (atoms and atoms[-1].kind == "eol")
+        if not any(a.domain_char for a in fixed) and (
+            open_end or any(a.wildcard and a.dots for a in free)
+        ):
+            # No fixed host character: only the scheme (or nothing) is checked.
             rest = host.atoms[host.end :]
-            if all(a.kind == "eol" or a.optional or (a.kind == "lit" and a.char in ":/")
-                   or a.wildcard for a in rest) or not rest:
+            if anchored_both and not all(
+                a.kind == "eol" or a.optional or a.wildcard or a.kind == "lit" for a in rest
+            ):
+                continue
+            if host.end > host.start or not anchored_both:
                 return True
-        if not host_atoms and host.start == (1 if atoms and atoms[0].kind == "bol" else 0):
-            continue
     return False
 
 
@@ -402,19 +423,29 @@ def _analyse_path(path: list[_Atom], match: MatchMode) -> list[RegexFinding]:
     host = _split_host(path)
     atoms = host.atoms
     found: list[RegexFinding] = []
-    suffix = _domain_suffix(host)
-    domain_atoms = atoms[suffix : host.end]
-    labels = [label for label in re.split(r"\.", _text(domain_atoms)) if label]
+    core_end = _core_end(host)
+    suffix = _domain_suffix(host, core_end)
+    domain_atoms = atoms[suffix:core_end]
+    labels = [label for label in _text(domain_atoms).split(".") if label]
     if not domain_atoms or not labels:
         return found
-    # Where the registrable domain (its last two labels) starts.
-    dots = [i for i in range(suffix, host.end) if atoms[i].dot_like]
-    registrable_start = dots[-2] + 1 if len(dots) >= 2 else suffix
-    domain = _text(atoms[registrable_start : host.end])
-    before = atoms[registrable_start - 1] if registrable_start > 0 else None
     scheme = host.scheme if host.scheme in ("http", "https") else "https"
-    if registrable_start == suffix and before is not None and before.kind in (
-            "any", "set", "wild") and before.letters:
+    written = _text(domain_atoms)
+    # Where the registrable domain (its last two labels) starts.
+    dots = [i for i in range(suffix, core_end) if atoms[i].dot_like]
+    registrable_start = dots[-2] + 1 if len(dots) >= 2 else suffix
+    domain = _text(atoms[registrable_start:core_end])
+    reaches = False
+    index = registrable_start - 1
+    while registrable_start == suffix and index >= host.start:
+        atom = atoms[index]
+        if atom.kind in ("any", "set", "wild") and atom.letters:
+            reaches = True
+            break
+        if not atom.optional:
+            break
+        index -= 1  # an optional "\.?" does not separate anything
+    if reaches and len(labels) >= 2:
         found.append(RegexFinding(
             "wildcard-into-domain",
             f"the wildcard before `{domain}` can run into the registrable domain",
@@ -428,36 +459,35 @@ def _analyse_path(path: list[_Atom], match: MatchMode) -> list[RegexFinding]:
         ))
     for index in dots[:-1]:
         if atoms[index].kind == "any":
-            swapped = _text(atoms[suffix:index]) + "x" + _text(atoms[index + 1 : host.end])
+            swapped = _text(atoms[suffix:index]) + "x" + _text(atoms[index + 1 : core_end])
             found.append(RegexFinding(
                 "unescaped-dot",
-                f"the `.` in `{_text(atoms[suffix:host.end])}` is not escaped and matches "
-                "any character",
+                f"the `.` in `{written}` is not escaped and matches any character",
                 f"{scheme}://{swapped}",
             ))
             break
+    tail = atoms[core_end : host.end]
     after = atoms[host.end :]
     anchored_end = match == "fullmatch" or (bool(after) and after[-1].kind == "eol")
-    if host.end == len(atoms) and not anchored_end:
+    if any(a.wildcard and a.dots for a in tail):
+        found.append(RegexFinding(
+            "wildcard-after-host", f"a wildcard after `{written}` lets the host go on",
+            f"{scheme}://{written}.attacker.net",
+        ))
+    elif host.end == len(atoms) and not anchored_end:
         found.append(RegexFinding(
             "unanchored-end",
-            "nothing anchors the end (`$`): nginx regexes match anywhere in the value",
-            f"{scheme}://{_text(atoms[suffix:host.end])}.attacker.net",
-        ))
-    elif host.end < len(atoms) and atoms[host.end].kind != "lit" and any(
-            a.wildcard and a.dots for a in after):
-        found.append(RegexFinding(
-            "wildcard-after-host", "a wildcard after the host lets it go on",
-            f"{scheme}://{_text(atoms[suffix:host.end])}.attacker.net",
+            "nothing anchors the end (`$`) and nginx regexes match anywhere in the value",
+            f"{scheme}://{written}.attacker.net",
         ))
     starts_anchored = match == "fullmatch" or (bool(atoms) and atoms[0].kind == "bol")
     no_scheme = host.start == (1 if atoms and atoms[0].kind == "bol" else 0)
-    if not starts_anchored and no_scheme and host.start < host.end and (
+    if not starts_anchored and no_scheme and host.start < core_end and (
             atoms[host.start].domain_char):
         found.append(RegexFinding(
             "unanchored-start",
             "nothing anchors the start (`^`) and the pattern begins with the host",
-            f"https://evil{_text(atoms[host.start:host.end])}",
+            f"https://evil{_text(atoms[host.start:core_end])}",
         ))
     return found
 

@@ -414,7 +414,7 @@ class ServeCommand:
                 return [Listener(None, self.written(socket), socket.span)]
             use = self.last("address")
             if use is None or not use.values:
-                return [Listener("", "no --address: Tornado listens on all interfaces", None)]
+                return [Listener("", "no --address", None)]
             return [self._listener(use, use.values[-1].text)]
         if self.tool in ("uvicorn", "fastapi-run", "fastapi-dev"):
             for dest in ("uds", "fd"):
@@ -450,11 +450,10 @@ class ServeCommand:
                     return [Listener(None, "GUNICORN_CMD_ARGS", args.span)]
                 port = self.env_var("PORT")
                 if port is not None:
-                    return [Listener("0.0.0.0", "no --bind and PORT is set: gunicorn binds "
-                                     "0.0.0.0:$PORT", port.span)]
+                    return [Listener("0.0.0.0", "no --bind, PORT set: 0.0.0.0:$PORT", port.span)]
                 if self.carrier == "procfile":
-                    return [Listener("0.0.0.0", "no --bind, and the platform running the "
-                                     "Procfile sets PORT: gunicorn binds 0.0.0.0:$PORT", None)]
+                    return [Listener("0.0.0.0", "no --bind, PORT set by the Procfile's "
+                                     "platform: 0.0.0.0:$PORT", None)]
             return [Listener("127.0.0.1", f"{self.label}'s default bind 127.0.0.1:8000", None)]
         return []
 

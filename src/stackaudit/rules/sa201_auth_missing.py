@@ -134,21 +134,21 @@ class AuthMissing(Rule):
         if address is None or address.text == "":
             where = "every interface (no --address)"
         elif reachable is None:
-            where = f"`{address.text}`, known only at run time"
+            where = f"`{address.text}` (known only at run time)"
         else:
             where = f"`{address.text}`"
-        options = "--auth-module or BOKEH_AUTH_MODULE"
+        options = "no --auth-module, nor BOKEH_AUTH_MODULE"
         if command.tool == "panel-serve":
-            options = "--basic-auth, --oauth-provider, --auth-module nor their variables"
+            options = "no --basic-auth, --oauth-provider or --auth-module, nor their variables"
         guest = command.guest_access()
         auth = command.auth()
         if guest is not None and auth is not None:
-            what = f"{auth.description} with {guest.label}, which lets anyone in as guest"
+            what = f"and its {auth.description} lets anyone in as guest ({guest.label})"
         else:
-            what = f"no authentication ({options})"
+            what = f"with no authentication ({options})"
         return self.report(
             command.program.span,
-            f"{command.label} listens on {where} with {what}; nothing in the scanned files "
+            f"{command.label} listens on {where} {what}; nothing in the scanned files "
             "shows authentication in front of it",
             help="add authentication to the server, or declare an authenticating proxy "
             "with `auth-by-proxy = true` and intentionally public apps with `public-apps` "

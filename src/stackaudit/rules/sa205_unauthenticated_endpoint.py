@@ -7,7 +7,7 @@ from stackaudit.stack import Stack
 
 _PROVIDERS = {
     "param": "serves every object the app publishes with `pn.state.publish` at "
-    "/{endpoint}/<name>; a GET with a query string sets those parameters before answering",
+    "/{endpoint}/<name>, and a GET with a query string sets its parameters",
     "tranquilizer": "runs the app's `@tranquilize` functions for anyone at /{endpoint}/",
 }
 
@@ -103,7 +103,7 @@ class UnauthenticatedEndpoint(Rule):
 
     def _guarded(self, command: ServeCommand) -> str:
         auth = command.auth()
-        return f"; the login set up here ({auth.description}) does not cover it" if auth else ""
+        return f"; {auth.description} does not cover it" if auth else ""
 
     def _rest_provider(self, command: ServeCommand) -> Iterator[Diagnostic]:
         use = command.last("rest_provider")
@@ -116,8 +116,8 @@ class UnauthenticatedEndpoint(Rule):
                               "extension, with no login check of Panel's own")
         yield self.report(
             use.span,
-            f"{command.label}: `{command.written(use)}` {what.format(endpoint=path)}, through "
-            f"a handler that checks no login{self._guarded(command)}",
+            f"{command.label}: `{command.written(use)}` {what.format(endpoint=path)}; no login "
+            f"is checked there{self._guarded(command)}",
             help="remove --rest-provider from the deployed command, or put the REST API "
             "behind an authenticating proxy location",
             fix_title="Remove the REST provider",

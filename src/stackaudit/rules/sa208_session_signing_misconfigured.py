@@ -99,7 +99,7 @@ class SessionSigningMisconfigured(Rule):
             return None
         if var.value.text.strip().lower() in _FALSE_LOOKING:
             key = _secret_key(command)
-            crash = (" and, with no BOKEH_SECRET_KEY set here, the server stops at startup"
+            crash = ("; with no BOKEH_SECRET_KEY set here, the server stops at startup"
                      if key is None else "; every session id must now be signed")
             return self.report(
                 var.span,

@@ -1,0 +1,169 @@
+from collections.abc import Iterator
+
+from stackaudit.diagnostics import Confidence, Diagnostic, Related, Severity, Span
+from stackaudit.facts.serve import Listener, ServeCommand
+from stackaudit.rules.base import Bad, Good, Rule
+from stackaudit.stack import Stack
+
+_UVICORN_FAMILY = ("uvicorn", "fastapi-run", "fastapi-dev")
+
+
+class ForwardedHeadersTrustAll(Rule):
+    """
+    ## What it does
+    Flags a server that believes `X-Forwarded-For` / `X-Forwarded-Proto` from every
+    client while its port can be reached without the proxy: uvicorn, `fastapi run` and
+    gunicorn with `--forwarded-allow-ips '*'` (or `FORWARDED_ALLOW_IPS=*`, uvicorn's
+    `UVICORN_FORWARDED_ALLOW_IPS=*`, `forwarded_allow_ips="*"` in code), and Bokeh/Panel
+    with `--use-xheaders` (`use_xheaders=True`).
+
+    Until the stack (Compose ports, the proxy's upstreams) is linked, "reachable" means
+    listening on every interface: Bokeh/Panel with no `--address` (Tornado's default)
+    or `0.0.0.0`/`::`, uvicorn `--host 0.0.0.0` (its default is 127.0.0.1), `fastapi run`
+    (default 0.0.0.0), gunicorn `--bind 0.0.0.0:…`, or no `--bind` with `PORT` set
+    (gunicorn then binds `0.0.0.0:$PORT`). Inside a container this may only be the
+    container network, hence medium confidence.
+
+    ## Why is this bad?
+    These headers are meant to be set by the proxy. A server that trusts them from any
+    peer lets a client that connects directly claim any IP address (defeating IP
+    allowlists, rate limits and logs) and claim `https` (so the app builds `https`
+    redirect URLs and treats the request as secure). uvicorn trusts every peer only
+    for exactly `*`; gunicorn for any `*` in its comma-separated list; Tornado's
+    `xheaders` trusts every peer, with no list at all.
+
+    ## Example
+    ```
+    uvicorn main:app --host 0.0.0.0 --forwarded-allow-ips '*'
+    ```
+
+    ## Use instead
+    List the proxy's address or network (`--forwarded-allow-ips 10.0.0.0/8`, the
+    default is `127.0.0.1,::1`), or bind the server where only the proxy can reach it
+    (`--host 127.0.0.1`, a Unix socket, a private network).
+
+    ## References
+    - https://github.com/encode/uvicorn/blob/0.54.0/uvicorn/config.py#L361-L365
+    - https://github.com/encode/uvicorn/blob/0.54.0/uvicorn/middleware/proxy_headers.py#L105-L109
+    - https://github.com/encode/uvicorn/blob/0.54.0/uvicorn/main.py#L61-L69
+    - https://github.com/benoitc/gunicorn/blob/27.0.1/gunicorn/config.py#L700-L711
+    - https://github.com/benoitc/gunicorn/blob/27.0.1/gunicorn/config.py#L1422-L1445
+    - https://github.com/benoitc/gunicorn/blob/27.0.1/gunicorn/http/message.py#L165-L181
+    - https://github.com/bokeh/bokeh/blob/3.9.2/src/bokeh/server/server.py#L413
+    - https://github.com/tornadoweb/tornado/blob/v6.6.1/tornado/httpserver.py#L339-L359
+    - https://github.com/tornadoweb/tornado/blob/v6.6.1/tornado/netutil.py#L89-L92
+    - https://fastapi.tiangolo.com/advanced/behind-a-proxy/
+    """
+
+    code = "SA507"
+    name = "forwarded-headers-trust-all"
+    severity = Severity.ERROR
+    confidence = Confidence.MEDIUM
+    category = "proxy"
+    applies_to = ("cli", "env", "py", "stack")
+    cwe = 348
+    examples = (
+        Bad("Dockerfile", """
+            FROM python:3.12-slim
+            # expect-next-line: SA507
+            CMD ["uvicorn", "main:app", "--host", "0.0.0.0", "--forwarded-allow-ips", "*"]
+        """),
+        Bad("Dockerfile", """
+            FROM python:3.12-slim
+            ENV PORT=8000 FORWARDED_ALLOW_IPS=*  # expect: SA507
+            CMD gunicorn -k uvicorn.workers.UvicornWorker main:app
+        """, title="with PORT set and no --bind, gunicorn binds 0.0.0.0:$PORT"),
+        Bad("start.sh", """
+            #!/bin/sh
+            exec panel serve app.py --use-xheaders  # expect: SA507
+        """, title="with no --address, Tornado listens on every interface"),
+        Bad("main.py", """
+            import uvicorn
+            uvicorn.run(app, host="0.0.0.0", forwarded_allow_ips="*")  # expect: SA507
+        """),
+        Good("Dockerfile", """
+            FROM python:3.12-slim
+            CMD ["uvicorn", "main:app", "--forwarded-allow-ips", "*"]
+        """, title="uvicorn listens on 127.0.0.1 by default"),
+        Good("start.sh", """
+            #!/bin/sh
+            exec panel serve app.py --address 127.0.0.1 --use-xheaders
+        """),
+        Good("Dockerfile", """
+            FROM python:3.12-slim
+            CMD ["gunicorn", "-b", "0.0.0.0:8000", "--forwarded-allow-ips", "10.0.0.0/8", "main:app"]
+        """),
+    )
+
+    def check(self, stack: Stack) -> Iterator[Diagnostic]:
+        seen: set[Span] = set()
+        for command in stack.serve_commands:
+            trusted = _trusts_everyone(command)
+            if trusted is None:
+                continue
+            listener = next((lis for lis in command.listeners() if lis.all_interfaces), None)
+            if listener is None or trusted[0] in seen:
+                continue
+            seen.add(trusted[0])
+            yield self._report(command, trusted, listener)
+
+    def _report(self, command: ServeCommand, trusted: tuple[Span, str],
+                listener: Listener) -> Diagnostic:
+        span, written = trusted
+        if command.is_bokeh_family:
+            what = ("takes the client IP from X-Real-Ip/X-Forwarded-For and the scheme from "
+                    "X-Scheme/X-Forwarded-Proto of every request, whoever sends it")
+        else:
+            what = "trusts X-Forwarded-For and X-Forwarded-Proto from every client"
+        where = listener.written if listener.written.startswith(("no ", command.label)) \
+            else f"`{listener.written}`"
+        return self.report(
+            span,
+            f"{command.label}: {written} {what}, and it listens on all interfaces ({where}): "
+            "a client that reaches the port without the proxy can claim any IP address and "
+            "https",
+            help="trust only the proxy's address or network (e.g. --forwarded-allow-ips "
+            "10.0.0.0/8), or listen only where the proxy can reach it (127.0.0.1, a unix "
+            "socket, a private network)",
+            fix_title="Trust forwarded headers from the proxy only",
+            related=[Related(listener.span, "listens on all interfaces")]
+            if listener.span is not None else [],
+        )
+
+
+def _trusts_everyone(command: ServeCommand) -> tuple[Span, str] | None:
+    """Where the server is told to trust forwarded headers from every peer."""
+    if command.is_bokeh_family:
+        use = command.enabled("use_xheaders")
+        return (use.span, f"`{command.written(use)}`") if use is not None else None
+    if command.tool in _UVICORN_FAMILY:
+        headers = command.last("proxy_headers")
+        if headers is not None and command.turns_on(headers) is False:
+            return None
+        names = ["FORWARDED_ALLOW_IPS"]
+        if command.tool == "uvicorn" and command.carrier != "python":
+            names.insert(0, "UVICORN_FORWARDED_ALLOW_IPS")
+    elif command.tool == "gunicorn":
+        names = ["FORWARDED_ALLOW_IPS"]
+    else:
+        return None
+    use = command.last("forwarded_allow_ips")
+    if use is not None and use.values:
+        word = use.values[-1]
+        if not word.symbolic and _all_peers(command, word.text):
+            return use.span, f"`{command.written(use)}`"
+        return None
+    for name in names:
+        var = command.env_var(name)
+        if var is None or (var.value is not None and var.value.text == ""):
+            continue  # click and os.environ.get: an empty value counts as unset
+        if var.is_literal and var.value is not None and _all_peers(command, var.value.text):
+            return var.span, f"{name}={var.value.text}"
+        return None
+    return None
+
+
+def _all_peers(command: ServeCommand, text: str) -> bool:
+    if command.tool == "gunicorn":
+        return "*" in [part.strip() for part in text.split(",")]
+    return text == "*"

@@ -1,0 +1,85 @@
+"""The result cache: warm runs agree with cold ones, edits invalidate exactly what they
+touch, and nothing planted in the cache directory is ever loaded."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from stackaudit.cache import Cache
+from stackaudit.cli import main
+
+from .support import write_files
+
+WILDCARD = "#!/bin/sh\nexec panel serve app.py --allow-websocket-origin='*'\n"
+PINNED = 'select = ["SA001", "SA002", "SA101"]\n'
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "home-cache"))
+    write_files(tmp_path / "repo", {".stackaudit.toml": PINNED, "a.sh": WILDCARD, "b.sh": "echo\n"})
+    monkeypatch.chdir(tmp_path / "repo")
+    return tmp_path / "repo"
+
+
+def report(capsys: pytest.CaptureFixture[str], *args: str) -> dict:
+    main(["check", "--format", "json", *args])
+    return json.loads(capsys.readouterr().out)
+
+
+def test_warm_run_equals_cold_run(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cold = report(capsys, "--no-cache")
+    first = report(capsys)
+    assert (project / ".stackaudit_cache" / "entries").is_dir()
+    warm = report(capsys)
+    assert cold == first == warm
+
+
+def test_edit_invalidates(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    report(capsys)
+    write_files(project, {"b.sh": WILDCARD})
+    after = report(capsys)
+    assert sorted(d["location"]["path"] for d in after["diagnostics"]) == ["a.sh", "b.sh"]
+    write_files(project, {"a.sh": "echo fixed\n"})
+    assert [d["location"]["path"] for d in report(capsys)["diagnostics"]] == ["b.sh"]
+
+
+def test_tampered_or_planted_entries_are_ignored(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    report(capsys)
+    entries = list((project / ".stackaudit_cache" / "entries").glob("*/*"))
+    assert entries
+    for entry in entries:
+        # A pickle that would run code if loaded, and a truncated entry.
+        entry.write_bytes(b"\0" * 32 + b"cos\nsystem\n(S'touch pwned'\ntR.")
+    entries[0].write_bytes(b"short")
+    again = report(capsys)
+    assert not (project / "pwned").exists()
+    assert [d["location"]["path"] for d in again["diagnostics"]] == ["a.sh"]
+
+
+def test_cache_key_changes_with_configuration(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "home-cache"))
+    one = Cache(tmp_path / "c", "config-a")
+    two = Cache(tmp_path / "c", "config-b")
+    assert one.key("x") != two.key("x")
+    one.put(one.key("x"), {"v": 1})
+    assert one.get(one.key("x")) == {"v": 1}
+    assert two.get(one.key("x")) == {"v": 1}  # same user key: entries are shared by key
+    monkeypatch.setenv("STACKAUDIT_CACHE_KEY", "another user")
+    assert Cache(tmp_path / "c", "config-a").get(one.key("x")) is None
+
+
+def test_unwritable_cache_directory_is_not_an_error(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (project / "blocked").write_text("a file, not a directory")
+    result = report(capsys, "--cache-dir", "blocked/cache")
+    assert result["summary"]["findings"] == 1
