@@ -155,11 +155,11 @@ def run(
         )
         cached = cache.get(run_key)
         if cached is not None:
-            diagnostics, suppressed, skipped_cached = cached
+            cached_diagnostics, cached_suppressed, skipped_cached = cached
             return _finish(
                 root,
-                diagnostics,
-                suppressed,
+                cached_diagnostics,
+                cached_suppressed,
                 skipped + skipped_cached,
                 [],
                 len(candidates),
