@@ -330,3 +330,14 @@ def test_env_split_and_wildcards() -> None:
     assert split_env_origins("a, b,") == ["a", " b", ""]
     assert admits_every_host("*") and admits_every_host("*:5006")
     assert not admits_every_host("*.example.com")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="argv.py treats a `--flag=$VAR` word as a positional because the whole word is "
+    "symbolic; only the value after `=` is",
+)
+def test_flag_with_symbolic_inline_value() -> None:
+    cmd = command('panel serve app.py --allow-websocket-origin="$ORIGIN" --basic-auth=$X')
+    assert [w.text for w in cmd.values("allow_websocket_origin")] == ["$ORIGIN"]
+    assert cmd.auth() is not None

@@ -86,10 +86,18 @@ class CommandContext:
     deployment: bool
     env: list[EnvVar] = field(default_factory=list)
     service: str = ""
+    # Arguments a launcher appends at run time (values unknown here, so symbolic).
+    extra_args: list[Token] = field(default_factory=list)
 
     def with_env(self, env: list[EnvVar]) -> CommandContext:
         return CommandContext(
-            self.source, self.carrier, self.context, self.deployment, env, self.service
+            self.source,
+            self.carrier,
+            self.context,
+            self.deployment,
+            env,
+            self.service,
+            self.extra_args,
         )
 
 
@@ -243,7 +251,10 @@ def _serve_command(
     context: CommandContext, env: list[EnvVar], tool: str, program: Token, args: list[Token]
 ) -> ServeCommand:
     source = context.source
-    parsed = parse_args(tool_spec(tool), _env_args(source, env, tool) + args)
+    args = [*_env_args(source, env, tool), *args, *context.extra_args]
+    if tool == "panel-serve":
+        args = _anaconda_project_args(args)
+    parsed = parse_args(tool_spec(tool), args)
     options = tuple(
         OptionUse(
             option.dest,
@@ -274,6 +285,40 @@ def _serve_command(
         deployment=context.deployment,
         service=context.service,
     )
+
+
+# panel/command/__init__.py ``transform_cmds``: options anaconda-project passes to a
+# command with ``supports_http_options`` become Bokeh's; the other ones are dropped.
+_ANACONDA_PROJECT_OPTIONS = {
+    "--anaconda-project-host": "--allow-websocket-origin",
+    "--anaconda-project-port": "--port",
+    "--anaconda-project-address": "--address",
+}
+
+
+def _anaconda_project_args(args: list[Token]) -> list[Token]:
+    out: list[Token] = []
+    skip = False
+    for token in args:
+        if skip:
+            skip = False
+            continue
+        text = token.text
+        if text in _ANACONDA_PROJECT_OPTIONS:
+            replacement = _ANACONDA_PROJECT_OPTIONS[text]
+            out.append(
+                Token(
+                    replacement,
+                    [token.origins[0] if token.origins else token.start] * len(replacement),
+                    token.start,
+                    token.end,
+                )
+            )
+        elif text == "--anaconda-project-iframe-hosts":
+            skip = True
+        elif not text.startswith("--anaconda-project"):
+            out.append(token)
+    return out
 
 
 def _env_args(source: SourceFile, env: list[EnvVar], tool: str) -> list[Token]:

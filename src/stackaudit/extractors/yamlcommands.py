@@ -10,10 +10,12 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from stackaudit.diagnostics import Span
 from stackaudit.extractors.base import Extraction
 from stackaudit.extractors.commandline import CommandContext, find_in_script
+from stackaudit.extractors.shellwords import Token
 from stackaudit.extractors.yamlnodes import (
     BudgetExceeded,
     Walker,
     load_documents,
+    scalar,
     scalar_token,
 )
 from stackaudit.facts.common import ParseProblem
@@ -35,17 +37,42 @@ COMMAND_KEYS = frozenset(
 )
 
 
-def _walk(walker: Walker, node: Node, key: str | None, found: list[tuple[str, ScalarNode]]) -> None:
+def _walk(
+    walker: Walker,
+    node: Node,
+    key: str | None,
+    found: list[tuple[str, ScalarNode, bool]],
+    http_options: bool = False,
+) -> None:
     if isinstance(node, ScalarNode):
         if key in COMMAND_KEYS and isinstance(node.value, str) and node.value.strip():
-            found.append((key, node))
+            found.append((key, node, http_options))
     elif isinstance(node, MappingNode):
+        # anaconda-project: a command with `supports_http_options: true` is given the host,
+        # port and address to serve on when it is run.
+        options = scalar(walker.get(node, "supports_http_options")) in ("true", "True", "yes")
         for name, value in walker.items(node):
-            _walk(walker, value, name, found)
+            _walk(walker, value, name, found, options)
     elif isinstance(node, SequenceNode):
         for item in walker.sequence(node):
             # A list under a command key (`script: [a, b]`) holds command lines too.
-            _walk(walker, item, key if key in COMMAND_KEYS else None, found)
+            _walk(walker, item, key if key in COMMAND_KEYS else None, found, http_options)
+
+
+def _launcher_http_options(at: Token) -> list[Token]:
+    """The options anaconda-project appends, with values known only at run time."""
+    words = [
+        "--anaconda-project-host",
+        "${ANACONDA_PROJECT_HOST}",
+        "--anaconda-project-address",
+        "${ANACONDA_PROJECT_ADDRESS}",
+        "--anaconda-project-port",
+        "${ANACONDA_PROJECT_PORT}",
+    ]
+    return [
+        Token(word, [at.start] * len(word), at.start, at.end, symbolic=word.startswith("$"))
+        for word in words
+    ]
 
 
 def extract_yaml_commands(source: SourceFile) -> Extraction:
@@ -59,12 +86,14 @@ def extract_yaml_commands(source: SourceFile) -> Extraction:
     deployment = not ci and not is_development_path(source.path)
     try:
         for document in documents:
-            found: list[tuple[str, ScalarNode]] = []
+            found: list[tuple[str, ScalarNode, bool]] = []
             _walk(walker, document, None, found)
-            for key, node in found:
+            for key, node, http_options in found:
                 token = scalar_token(source, node)
                 label = "workflow step `run:`" if ci else f"`{key}:` in {source.path}"
                 context = CommandContext(source, "ci" if ci else "manifest", label, deployment)
+                if http_options:
+                    context.extra_args = _launcher_http_options(token)
                 result.facts.extend(find_in_script(context, token.text, token.origins))
     except BudgetExceeded:
         result.problems.append(

@@ -41,7 +41,7 @@ from typing import Literal
 from stackaudit.diagnostics import Span
 from stackaudit.facts.common import ParseProblem, Word
 from stackaudit.facts.cors import CorsPolicy, OriginPattern
-from stackaudit.facts.durations import format_duration, parse_duration
+from stackaudit.facts.durations import parse_duration
 
 # A word nginx or a template engine fills in at run time: an nginx variable ($x, ${x}),
 # an envsubst ${VAR}, a %PLACEHOLDER% (Hestia, Plesk...) or a Jinja/Go {{ expr }}.
@@ -256,9 +256,7 @@ class Setting:
         return parse_duration(self.text)
 
     def describe(self) -> str:
-        seconds = self.seconds
-        shown = self.text if seconds is None else format_duration(seconds)
-        return f"{self.name} {shown}" + ("" if self.explicit else " (nginx default)")
+        return f"{self.name} {self.text}" + ("" if self.explicit else " (nginx default)")
 
 
 @dataclass(frozen=True)

@@ -280,6 +280,11 @@ class ServeCommand:
     def requires_login(self) -> bool:
         return self.auth() is not None and self.guest_access() is None
 
+    def opens_browser(self) -> bool:
+        """``--show`` (bokeh/panel ``serve``): a browser opened on the machine that runs
+        the server, i.e. someone's interactive session, not a deployment."""
+        return self.is_bokeh_family and self.has("show")
+
     def cookie_secret(self) -> SettingSource | None:
         """``--cookie-secret``, else ``PANEL_COOKIE_SECRET`` then ``BOKEH_COOKIE_SECRET``
         for Panel (panel/config.py), ``BOKEH_COOKIE_SECRET`` for Bokeh."""
@@ -382,8 +387,12 @@ class ServeCommand:
                     found.append(Switch(self.written(use), use.span))
             elif self.tool == "uvicorn" and self.carrier != "python":
                 var = self.env_var("UVICORN_RELOAD")
-                if var is not None and var.is_literal and var.value is not None \
-                        and click_bool(var.value.text):
+                if (
+                    var is not None
+                    and var.is_literal
+                    and var.value is not None
+                    and click_bool(var.value.text)
+                ):
                     found.append(Switch(f"{var.name}={var.value.text}", var.span))
         return found
 
@@ -439,21 +448,35 @@ class ServeCommand:
             return [Listener(default, f"{self.label}'s default host {default}", None)]
         if self.tool in ("gunicorn", "hypercorn"):
             uses = self.uses("bind" if self.tool == "gunicorn" else "binds")
-            found = [self._listener(use, bind_host(word.text), word)
-                     for use in uses for word in use.values]
+            args = self.env_var("GUNICORN_CMD_ARGS") if self.tool == "gunicorn" else None
+            if args is not None:
+                # Binds on the command line replace those of GUNICORN_CMD_ARGS.
+                written = [use for use in uses if not _within(use.flag.span, args.span)]
+                uses = written or uses
+            found = [
+                self._listener(use, bind_host(word.text), word)
+                for use in uses
+                for word in use.values
+            ]
             if found:
                 return found
             if self.tool == "gunicorn":
                 args = self.env_var("GUNICORN_CMD_ARGS")
-                if args is not None and (args.value is None or args.value.symbolic
-                                         or "-b" in args.value.text):
+                if args is not None and (
+                    args.value is None or args.value.symbolic or "-b" in args.value.text
+                ):
                     return [Listener(None, "GUNICORN_CMD_ARGS", args.span)]
                 port = self.env_var("PORT")
                 if port is not None:
                     return [Listener("0.0.0.0", "no --bind, PORT set: 0.0.0.0:$PORT", port.span)]
                 if self.carrier == "procfile":
-                    return [Listener("0.0.0.0", "no --bind, PORT set by the Procfile's "
-                                     "platform: 0.0.0.0:$PORT", None)]
+                    return [
+                        Listener(
+                            "0.0.0.0",
+                            "no --bind, PORT set by the Procfile's platform: 0.0.0.0:$PORT",
+                            None,
+                        )
+                    ]
             return [Listener("127.0.0.1", f"{self.label}'s default bind 127.0.0.1:8000", None)]
         return []
 
@@ -479,8 +502,7 @@ class ServeCommand:
                     for word in use.values:
                         generator = secret_generator(word)
                         if generator:
-                            found.append(GeneratedSecret(use.flag.text, word, use.span,
-                                                         generator))
+                            found.append(GeneratedSecret(use.flag.text, word, use.span, generator))
         for var in self.env:
             if var.value is None or var.source not in SHELL_ASSIGNMENTS:
                 continue
@@ -620,9 +642,21 @@ def literal_truth(text: str) -> bool:
 def click_bool(text: str) -> bool | None:
     """How click reads a boolean flag from its environment variable (click/types.py
     ``BoolParamType.str_to_bool``); None for a value click rejects."""
-    states = {"1": True, "true": True, "t": True, "yes": True, "y": True, "on": True,
-              "0": False, "false": False, "f": False, "no": False, "n": False, "off": False,
-              "": False}
+    states = {
+        "1": True,
+        "true": True,
+        "t": True,
+        "yes": True,
+        "y": True,
+        "on": True,
+        "0": False,
+        "false": False,
+        "f": False,
+        "no": False,
+        "n": False,
+        "off": False,
+        "": False,
+    }
     return states.get(text.strip().lower())
 
 
@@ -679,3 +713,11 @@ def secret_generator(word: Word) -> str | None:
         if pattern.search(word.text):
             return name
     return None
+
+
+def _within(inner: Span, outer: Span) -> bool:
+    return (
+        inner.path == outer.path
+        and (outer.line, outer.column) <= (inner.line, inner.column)
+        and (inner.end_line, inner.end_column) <= (outer.end_line, outer.end_column)
+    )

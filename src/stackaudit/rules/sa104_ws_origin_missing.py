@@ -14,7 +14,8 @@ class WsOriginMissing(Rule):
 
     Development carriers are left alone: a path with a `dev`, `devel`, `development`,
     `local` or `debug` component or name part (`scripts/dev/run.sh`, `Dockerfile.dev`,
-    `run-local.sh`), compose override files, and servers started from Python code.
+    `run-local.sh`), compose override files, commands with `--show` (a browser opened
+    on the server's own machine) and servers started from Python code.
 
     ## Why is this bad?
     Without an allowlist Bokeh admits only `localhost:<port>` (nothing at all on a
@@ -100,7 +101,7 @@ class WsOriginMissing(Rule):
     def check(self, stack: Stack) -> Iterator[Diagnostic]:
         hosts = stack.config.public_hosts
         for command in stack.serve_commands:
-            if not command.is_bokeh_family or not command.deployment:
+            if not command.is_bokeh_family or not command.deployment or command.opens_browser():
                 continue
             if command.origin_source() != "default":
                 continue

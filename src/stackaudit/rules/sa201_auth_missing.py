@@ -19,8 +19,9 @@ class AuthMissing(Rule):
     "Beyond loopback" means no `--address` (Tornado then listens on every interface),
     an empty one, or any address but `localhost`, `127.0.0.0/8` and `::1`; a server on
     a `--unix-socket` is local. The rule looks at deployment artifacts (development
-    paths such as `scripts/dev/` are skipped) and at servers started from Python with
-    an explicit non-loopback `address=`.
+    paths such as `scripts/dev/` and commands with `--show`, which opens a browser on
+    the server's own machine, are skipped) and at servers started from Python with an
+    explicit non-loopback `address=`.
 
     Authentication done by a proxy in front is not visible yet: declare it with
     `auth-by-proxy = true`, and intentionally public apps with `public-apps` (globs
@@ -116,7 +117,7 @@ class AuthMissing(Rule):
             return
         public = stack.config.public_apps
         for command in stack.serve_commands:
-            if not command.is_bokeh_family or command.requires_login():
+            if not command.is_bokeh_family or command.requires_login() or command.opens_browser():
                 continue
             reachable = command.reachable_beyond_loopback()
             if reachable is False:

@@ -65,6 +65,20 @@ class OauthWithoutEncryptionKey(Rule):
             exec panel serve app.py --cookie-secret "$COOKIE_SECRET"
         """,
         ),
+        Bad(
+            "serve.py",
+            """
+            import os
+            import panel as pn
+            pn.serve(
+                app,
+                oauth_provider="github",  # expect: SA204
+                cookie_secret=os.environ["COOKIE_SECRET"],
+                oauth_encryption_key=os.environ["OAUTH_KEY"],
+            )
+            """,
+            title="pn.serve accepts the key and ignores it",
+        ),
         Good(
             "Dockerfile",
             """

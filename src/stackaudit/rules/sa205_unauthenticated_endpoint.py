@@ -65,32 +65,55 @@ class UnauthenticatedEndpoint(Rule):
     applies_to = ("cli", "py")
     cwe = 306
     examples = (
-        Bad("Dockerfile", """
+        Bad(
+            "Dockerfile",
+            """
             FROM python:3.12-slim
             # expect-next-line: SA205
             CMD ["panel", "serve", "app.py", "--rest-session-info", "--session-history", "-1"]
-        """),
-        Bad("start.sh", """
+        """,
+        ),
+        Bad(
+            "start.sh",
+            """
             #!/bin/sh
             exec panel serve app.py --basic-auth "$AUTH_FILE" --cookie-secret "$SECRET" \\
                 --rest-provider param  # expect: SA205
-        """, title="the login does not cover the REST routes"),
-        Bad("Dockerfile", """
+        """,
+            title="the login does not cover the REST routes",
+        ),
+        Bad(
+            "Dockerfile",
+            """
             FROM python:3.12-slim
             CMD panel serve app.py --rest-prov=tranquilizer  # expect: SA205
-        """, title="an abbreviated flag"),
-        Bad("serve.py", """
+        """,
+            title="an abbreviated flag",
+        ),
+        Bad(
+            "serve.py",
+            """
             import panel as pn
             pn.serve(app, port=5006, session_history=50)  # expect: SA205
-        """, title="pn.serve adds /rest/session_info itself"),
-        Good("Dockerfile", """
+        """,
+            title="pn.serve adds /rest/session_info itself",
+        ),
+        Good(
+            "Dockerfile",
+            """
             FROM python:3.12-slim
             CMD ["panel", "serve", "app.py", "--session-history", "100"]
-        """, title="the history alone is not served by panel serve"),
-        Good("start.sh", """
+        """,
+            title="the history alone is not served by panel serve",
+        ),
+        Good(
+            "start.sh",
+            """
             #!/bin/sh
             exec panel serve app.py --args --rest-session-info
-        """, title="words after --args belong to the app"),
+        """,
+            title="words after --args belong to the app",
+        ),
     )
 
     def check(self, stack: Stack) -> Iterator[Diagnostic]:
@@ -112,8 +135,11 @@ class UnauthenticatedEndpoint(Rule):
         provider = use.values[-1].text
         endpoint = command.value("rest_endpoint")
         path = endpoint.text.strip("/") if endpoint is not None else "rest"
-        what = _PROVIDERS.get(provider, "adds the routes of a REST provider from a Panel "
-                              "extension, with no login check of Panel's own")
+        what = _PROVIDERS.get(
+            provider,
+            "adds the routes of a REST provider from a Panel "
+            "extension, with no login check of Panel's own",
+        )
         yield self.report(
             use.span,
             f"{command.label}: `{command.written(use)}` {what.format(endpoint=path)}; no login "
@@ -137,13 +163,17 @@ class UnauthenticatedEndpoint(Rule):
             span, written = use.span, command.written(use)
         kept = -1 if admin else (history[0] if history else 0)
         if kept == 0:
-            listed = ("publishes the live and total session counts, and a GET with a query "
-                      "string overwrites them")
+            listed = (
+                "publishes the live and total session counts, and a GET with a query "
+                "string overwrites them"
+            )
             severity = Severity.WARNING
         else:
             scope = "every session" if kept < 0 else f"each of the last {kept} sessions"
-            listed = (f"lists the id, times and User-Agent of {scope}; an unsigned session "
-                      "id is enough to open that session")
+            listed = (
+                f"lists the id, times and User-Agent of {scope}; an unsigned session "
+                "id is enough to open that session"
+            )
             severity = Severity.ERROR
         yield self.report(
             span,

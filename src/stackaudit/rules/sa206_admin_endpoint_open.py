@@ -52,29 +52,45 @@ class AdminEndpointOpen(Rule):
     applies_to = ("cli", "env", "py")
     cwe = 306
     examples = (
-        Bad("Dockerfile", """
+        Bad(
+            "Dockerfile",
+            """
             FROM python:3.12-slim
             # expect-next-line: SA206
             CMD ["panel", "serve", "app.py", "--address", "0.0.0.0", "--admin"]
-        """),
-        Bad("start.sh", """
+        """,
+        ),
+        Bad(
+            "start.sh",
+            """
             #!/bin/sh
             export PANEL_OAUTH_PROVIDER=github
             exec panel serve app.py --admin --oauth-optional  # expect: SA206
-        """, title="guests are let in everywhere"),
-        Bad("serve.py", """
+        """,
+            title="guests are let in everywhere",
+        ),
+        Bad(
+            "serve.py",
+            """
             import panel as pn
             pn.serve(app, admin=True)  # expect: SA206
-        """),
-        Good("Dockerfile", """
+        """,
+        ),
+        Good(
+            "Dockerfile",
+            """
             FROM python:3.12-slim
             ENV PANEL_BASIC_AUTH=/run/secrets/users.json
             CMD panel serve app.py --admin --cookie-secret "$COOKIE_SECRET"
-        """),
-        Good("start.sh", """
+        """,
+        ),
+        Good(
+            "start.sh",
+            """
             #!/bin/sh
             exec panel serve app.py --oauth-provider github --admin
-        """),
+        """,
+        ),
     )
 
     def check(self, stack: Stack) -> Iterator[Diagnostic]:
@@ -92,8 +108,10 @@ class AdminEndpointOpen(Rule):
             guest_endpoint = _guest_endpoint(command, path)
             related: list[Related] = []
             if auth is None:
-                why = ("no authentication is configured (no --basic-auth, --oauth-provider, "
-                       "--auth-module nor their variables)")
+                why = (
+                    "no authentication is configured (no --basic-auth, --oauth-provider, "
+                    "--auth-module nor their variables)"
+                )
             elif guest is not None:
                 why = f"{auth.description} lets anyone in as guest ({guest.label})"
                 related.append(Related(guest.span, "guest access turned on here"))

@@ -90,48 +90,82 @@ class DevModeDeployed(Rule):
     applies_to = ("cli", "env", "py")
     cwe = 489
     examples = (
-        Bad("Dockerfile", """
+        Bad(
+            "Dockerfile",
+            """
             FROM python:3.12-slim
             # expect-next-line: SA207
             CMD ["uvicorn", "main:app", "--host", "0.0.0.0", "--reload"]
-        """),
-        Bad("Dockerfile", """
+        """,
+        ),
+        Bad(
+            "Dockerfile",
+            """
             FROM python:3.12-slim
             ENV UVICORN_RELOAD=true  # expect: SA207
             CMD uvicorn main:app --host 0.0.0.0
-        """, title="uvicorn reads UVICORN_* variables"),
-        Bad("entrypoint.sh", """
+        """,
+            title="uvicorn reads UVICORN_* variables",
+        ),
+        Bad(
+            "entrypoint.sh",
+            """
             #!/bin/sh
             exec panel serve app.py --dev --address 0.0.0.0  # expect: SA207
-        """),
-        Bad("Procfile", """
+        """,
+        ),
+        Bad(
+            "Procfile",
+            """
             web: bokeh serve --port $PORT --dev app.py  # expect: SA207
-        """, title="bokeh --dev is greedy: it swallows app.py as a file to watch"),
-        Bad("Dockerfile", """
+        """,
+            title="bokeh --dev is greedy: it swallows app.py as a file to watch",
+        ),
+        Bad(
+            "Dockerfile",
+            """
             FROM python:3.12-slim
             CMD fastapi dev main.py --host 0.0.0.0  # expect: SA207
-        """),
-        Bad("app.py", """
+        """,
+        ),
+        Bad(
+            "app.py",
+            """
             import tornado.web
             app = tornado.web.Application(handlers, debug=True)  # expect: SA207
-        """),
-        Bad("main.py", """
+        """,
+        ),
+        Bad(
+            "main.py",
+            """
             from fastapi import FastAPI
             app = FastAPI(debug=True)  # expect: SA207
-        """),
-        Good("scripts/dev/run.sh", """
+        """,
+        ),
+        Good(
+            "scripts/dev/run.sh",
+            """
             #!/bin/sh
             uvicorn main:app --reload
-        """, title="a development script"),
-        Good("Dockerfile", """
+        """,
+            title="a development script",
+        ),
+        Good(
+            "Dockerfile",
+            """
             FROM python:3.12-slim
             CMD ["panel", "serve", "app.py", "--args", "--dev"]
-        """, title="words after --args belong to the app"),
-        Good("main.py", """
+        """,
+            title="words after --args belong to the app",
+        ),
+        Good(
+            "main.py",
+            """
             import os
             from fastapi import FastAPI
             app = FastAPI(debug=os.environ.get("DEBUG") == "1")
-        """),
+        """,
+        ),
     )
 
     def check(self, stack: Stack) -> Iterator[Diagnostic]:
@@ -143,8 +177,11 @@ class DevModeDeployed(Rule):
                     yield diagnostic
         for setting in stack.of(AppSetting):
             switches = _APP_SWITCHES.get(setting.framework, ())
-            if setting.name in switches and _true(setting) \
-                    and not _development_code(setting.span.path):
+            if (
+                setting.name in switches
+                and _true(setting)
+                and not _development_code(setting.span.path)
+            ):
                 yield self._setting(setting)
 
     def _command(self, command: ServeCommand) -> Iterator[Diagnostic]:
@@ -163,7 +200,8 @@ class DevModeDeployed(Rule):
                 f"{command.label}: `{switch.written}` is a development mode{where}: "
                 f"{_COMMAND_EFFECTS[command.tool]}",
                 help=f"remove `{switch.written}` from the deployed command"
-                if command.tool != "fastapi-dev" else "use `fastapi run` to deploy",
+                if command.tool != "fastapi-dev"
+                else "use `fastapi run` to deploy",
                 fix_title="Turn off development mode",
                 confidence=confidence,
             )
@@ -174,8 +212,10 @@ class DevModeDeployed(Rule):
         )
         effect = _APP_EFFECTS[setting.name]
         if setting.framework == "tornado" and setting.name == "debug":
-            effect = "turns on autoreload and serve_traceback: every uncaught error is " \
-                     "answered with its traceback"
+            effect = (
+                "turns on autoreload and serve_traceback: every uncaught error is "
+                "answered with its traceback"
+            )
         return self.report(
             setting.span,
             f"`{framework}({setting.name}={setting.value.text})` in application code {effect}",

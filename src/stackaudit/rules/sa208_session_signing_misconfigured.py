@@ -55,25 +55,40 @@ class SessionSigningMisconfigured(Rule):
     applies_to = ("cli", "env")
     cwe = 1188
     examples = (
-        Bad("Dockerfile", """
+        Bad(
+            "Dockerfile",
+            """
             FROM python:3.12-slim
             ENV BOKEH_SIGN_SESSIONS=false  # expect: SA208
             CMD ["bokeh", "serve", "app.py"]
-        """, title="a false-looking value turns signing on"),
-        Bad("start.sh", """
+        """,
+            title="a false-looking value turns signing on",
+        ),
+        Bad(
+            "start.sh",
+            """
             #!/bin/sh
             exec panel serve app.py --session-ids signed  # expect: SA208
-        """, title="signing without a secret key stops the server at startup"),
-        Good("Dockerfile", """
+        """,
+            title="signing without a secret key stops the server at startup",
+        ),
+        Good(
+            "Dockerfile",
+            """
             FROM python:3.12-slim
             ENV BOKEH_SIGN_SESSIONS=false
             CMD ["bokeh", "serve", "app.py", "--session-ids", "unsigned"]
-        """, title="--session-ids overrides the variable"),
-        Good("start.sh", """
+        """,
+            title="--session-ids overrides the variable",
+        ),
+        Good(
+            "start.sh",
+            """
             #!/bin/sh
             export BOKEH_SECRET_KEY="$(cat /run/secrets/bokeh_key)"
             exec bokeh serve app.py --session-ids signed
-        """),
+        """,
+        ),
     )
 
     def check(self, stack: Stack) -> Iterator[Diagnostic]:
@@ -99,8 +114,11 @@ class SessionSigningMisconfigured(Rule):
             return None
         if var.value.text.strip().lower() in _FALSE_LOOKING:
             key = _secret_key(command)
-            crash = ("; with no BOKEH_SECRET_KEY set here, the server stops at startup"
-                     if key is None else "; every session id must now be signed")
+            crash = (
+                "; with no BOKEH_SECRET_KEY set here, the server stops at startup"
+                if key is None
+                else "; every session id must now be signed"
+            )
             return self.report(
                 var.span,
                 f"{command.label}: BOKEH_SIGN_SESSIONS={var.value.text} turns session signing "
@@ -111,8 +129,9 @@ class SessionSigningMisconfigured(Rule):
             )
         return self._missing_key(command, var, f"BOKEH_SIGN_SESSIONS={var.value.text}")
 
-    def _missing_key(self, command: ServeCommand, where: OptionUse | EnvVar,
-                     written: str) -> Diagnostic | None:
+    def _missing_key(
+        self, command: ServeCommand, where: OptionUse | EnvVar, written: str
+    ) -> Diagnostic | None:
         key = _secret_key(command)
         if key is not None and (key.value is None or key.value.text or key.value.symbolic):
             return None
@@ -125,8 +144,8 @@ class SessionSigningMisconfigured(Rule):
         return self.report(
             where.span,
             f"{command.label}: {written} turns session signing on but {message}: the server "
-            "stops at startup (\"To sign sessions, the BOKEH_SECRET_KEY environment variable "
-            "must be set\")",
+            'stops at startup ("To sign sessions, the BOKEH_SECRET_KEY environment variable '
+            'must be set")',
             help="set BOKEH_SECRET_KEY from a secret (`bokeh secret` generates one) in the "
             "same environment",
             fix_title="Provide BOKEH_SECRET_KEY",

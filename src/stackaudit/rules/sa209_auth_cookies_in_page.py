@@ -18,10 +18,9 @@ class AuthCookiesInPage(Rule):
     ## Why is this bad?
     When a page is served, Bokeh puts the request's cookies and headers into the
     session token embedded in the page (zlib-compressed, base64-encoded JSON: signed at
-    most, never encrypted), so the HttpOnly auth
-    cookies Panel sets (`user`, `id_token`, `access_token`, `refresh_token`) become
-    readable by any script on the page: one XSS and the session and provider tokens
-    are gone. A cookie filter alone is not enough: Bokeh drops the raw `Cookie` header
+    most, never encrypted), so the HttpOnly auth cookies Panel sets (`user`,
+    `id_token`, `access_token`, `refresh_token`) become readable by any script on the
+    page: one XSS and the session and provider tokens are gone. A cookie filter alone is not enough: Bokeh drops the raw `Cookie` header
     only when at least one cookie passes the filter, so a request carrying only
     excluded cookies still puts them all in the page. Header names are compared
     exactly, as Tornado spells them (`Cookie`, not `cookie`).
@@ -72,6 +71,32 @@ class AuthCookiesInPage(Rule):
                 --exclude-cookies user id_token  # expect: SA209
         """,
             title="the raw Cookie header still carries them",
+        ),
+        Bad(
+            "serve.py",
+            """
+            import os
+            import panel as pn
+            pn.serve(
+                app,
+                basic_auth="/run/secrets/users.json",  # expect: SA209
+                cookie_secret=os.environ["COOKIE_SECRET"],
+            )
+            """,
+        ),
+        Good(
+            "serve.py",
+            """
+            import os
+            import panel as pn
+            pn.serve(
+                app,
+                basic_auth="/run/secrets/users.json",
+                cookie_secret=os.environ["COOKIE_SECRET"],
+                exclude_cookies=["user", "id_token"],
+                exclude_headers=["Cookie"],
+            )
+            """,
         ),
         Good(
             "start.sh",

@@ -45,30 +45,47 @@ class PanelBasicAuthEnvLowercased(Rule):
     applies_to = ("env",)
     cwe = 287
     examples = (
-        Bad("Dockerfile", """
+        Bad(
+            "Dockerfile",
+            """
             FROM python:3.12-slim
             ENV PANEL_BASIC_AUTH=/run/secrets/Users.json  # expect: SA210
             CMD ["panel", "serve", "app.py"]
-        """),
-        Bad("start.sh", """
+        """,
+        ),
+        Bad(
+            "start.sh",
+            """
             #!/bin/sh
             PANEL_BASIC_AUTH=S3cretPass panel serve app.py  # expect: SA210
-        """),
-        Good("Dockerfile", """
+        """,
+        ),
+        Good(
+            "Dockerfile",
+            """
             FROM python:3.12-slim
             ENV PANEL_BASIC_AUTH=/run/secrets/users.json
             CMD ["panel", "serve", "app.py"]
-        """),
-        Good("start.sh", """
+        """,
+        ),
+        Good(
+            "start.sh",
+            """
             #!/bin/sh
             exec panel serve app.py --basic-auth /run/secrets/Users.json
-        """, title="the flag keeps its case"),
+        """,
+            title="the flag keeps its case",
+        ),
     )
 
     def check(self, stack: Stack) -> Iterator[Diagnostic]:
         seen: set[Span] = set()
-        variables = [var for command in stack.serve_commands if command.tool == "panel-serve"
-                     for var in command.env]
+        variables = [
+            var
+            for command in stack.serve_commands
+            if command.tool == "panel-serve"
+            for var in command.env
+        ]
         for var in [*variables, *stack.of(EnvVar)]:
             if var.name != "PANEL_BASIC_AUTH" or var.span in seen:
                 continue
@@ -92,7 +109,10 @@ class PanelBasicAuthEnvLowercased(Rule):
                 "PANEL_BASIC_AUTH holds upper-case letters, but Panel lower-cases the "
                 "variable: the password that works is the lower-cased one, not the one written"
             )
-            help_text = ("use a credentials file with a lower-case path (a JSON map of users to "
-                         "passwords), or pass the value with --basic-auth")
-        return self.report(var.span, message, help=help_text,
-                           fix_title="Avoid upper case in PANEL_BASIC_AUTH")
+            help_text = (
+                "use a credentials file with a lower-case path (a JSON map of users to "
+                "passwords), or pass the value with --basic-auth"
+            )
+        return self.report(
+            var.span, message, help=help_text, fix_title="Avoid upper case in PANEL_BASIC_AUTH"
+        )

@@ -52,31 +52,52 @@ class NumProcsWithoutAffinity(Rule):
     category = "scaling"
     applies_to = ("cli", "py")
     examples = (
-        Bad("Dockerfile", """
+        Bad(
+            "Dockerfile",
+            """
             FROM python:3.12-slim
             # expect-next-line: SA403
             CMD ["panel", "serve", "app.py", "--num-procs", "4"]
-        """),
-        Bad("start.sh", """
+        """,
+        ),
+        Bad(
+            "start.sh",
+            """
             #!/bin/sh
             exec bokeh serve app.py --num-pro=0  # expect: SA403
-        """, title="0 forks one process per core; an abbreviated flag"),
-        Bad("serve.py", """
+        """,
+            title="0 forks one process per core; an abbreviated flag",
+        ),
+        Bad(
+            "serve.py",
+            """
             import panel as pn
             pn.serve(app, num_procs=2)  # expect: SA403
-        """),
-        Good("Dockerfile", """
+        """,
+        ),
+        Good(
+            "Dockerfile",
+            """
             FROM python:3.12-slim
             CMD ["panel", "serve", "app.py", "--num-procs", "1"]
-        """),
-        Good("start.sh", """
+        """,
+        ),
+        Good(
+            "start.sh",
+            """
             #!/bin/sh
             exec panel serve app.py --num-procs "$PROCS"
-        """, title="a value known only at run time is not judged"),
-        Good("start.sh", """
+        """,
+            title="a value known only at run time is not judged",
+        ),
+        Good(
+            "start.sh",
+            """
             #!/bin/sh
             bokeh serve app.py --num-procs 4 --dev
-        """, title="bokeh --dev forces one process"),
+        """,
+            title="bokeh --dev forces one process",
+        ),
     )
 
     def check(self, stack: Stack) -> Iterator[Diagnostic]:

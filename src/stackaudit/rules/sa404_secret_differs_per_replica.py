@@ -60,29 +60,43 @@ class SecretDiffersPerReplica(Rule):
     category = "scaling"
     applies_to = ("cli", "compose", "stack")
     examples = (
-        Bad("start.sh", """
+        Bad(
+            "start.sh",
+            """
             #!/bin/sh
             panel serve app.py --port 5006 --cookie-secret "$(openssl rand -hex 32)" &  # expect: SA404
             panel serve app.py --port 5007 --cookie-secret "$(openssl rand -hex 32)" &  # expect: SA404
             wait
-        """),
-        Bad("run.sh", """
+        """,
+        ),
+        Bad(
+            "run.sh",
+            """
             #!/bin/sh
             BOKEH_SECRET_KEY=$(python -c 'import secrets; print(secrets.token_urlsafe(32))') bokeh serve app.py --port 5006 --session-ids signed &  # expect: SA404
             BOKEH_SECRET_KEY=$(python -c 'import secrets; print(secrets.token_urlsafe(32))') bokeh serve app.py --port 5007 --session-ids signed &  # expect: SA404
             wait
-        """),
-        Good("start.sh", """
+        """,
+        ),
+        Good(
+            "start.sh",
+            """
             #!/bin/sh
             export PANEL_COOKIE_SECRET="$(openssl rand -hex 32)"
             panel serve app.py --port 5006 &
             panel serve app.py --port 5007 &
             wait
-        """, title="one secret, generated once, shared by both instances"),
-        Good("entrypoint.sh", """
+        """,
+            title="one secret, generated once, shared by both instances",
+        ),
+        Good(
+            "entrypoint.sh",
+            """
             #!/bin/sh
             exec panel serve app.py --num-procs 4 --cookie-secret "$(openssl rand -hex 32)"
-        """, title="forked processes inherit the one secret"),
+        """,
+            title="forked processes inherit the one secret",
+        ),
     )
 
     def check(self, stack: Stack) -> Iterator[Diagnostic]:
@@ -96,15 +110,15 @@ class SecretDiffersPerReplica(Rule):
                 replicas = _replica_count(stack, command)
                 # Two commands on the same port cannot both run on one host: they are
                 # alternatives (the branches of an `if`), not instances.
-                others = [c for c in group
-                          if c is not command and _port(c) != _port(command)]
+                others = [c for c in group if c is not command and _port(c) != _port(command)]
                 if replicas is not None and replicas > 1:
                     yield from self._replicas(command, replicas)
                 elif others:
                     yield from self._several_commands(command, others)
 
-    def _several_commands(self, command: ServeCommand,
-                          others: list[ServeCommand]) -> Iterator[Diagnostic]:
+    def _several_commands(
+        self, command: ServeCommand, others: list[ServeCommand]
+    ) -> Iterator[Diagnostic]:
         shared = {s.value.span for other in others for s in other.generated_secrets()}
         for secret in command.generated_secrets():
             if secret.value.span in shared:
@@ -118,8 +132,9 @@ class SecretDiffersPerReplica(Rule):
                 "own secret, so cookies and tokens from one are rejected by the others",
                 help="generate the secret once and pass the same value to every instance",
                 fix_title="Share one secret between instances",
-                related=[Related(other.span, "another instance of the same app")
-                         for other in others],
+                related=[
+                    Related(other.span, "another instance of the same app") for other in others
+                ],
             )
 
     def _replicas(self, command: ServeCommand, replicas: int) -> Iterator[Diagnostic]:
@@ -154,4 +169,3 @@ def _replica_count(stack: Stack, command: ServeCommand) -> int | None:
     No extractor records replicas yet, so it answers None (unknown)."""
     del stack, command
     return None
-

@@ -63,36 +63,60 @@ class ForwardedHeadersTrustAll(Rule):
     applies_to = ("cli", "env", "py", "stack")
     cwe = 348
     examples = (
-        Bad("Dockerfile", """
+        Bad(
+            "Dockerfile",
+            """
             FROM python:3.12-slim
             # expect-next-line: SA507
             CMD ["uvicorn", "main:app", "--host", "0.0.0.0", "--forwarded-allow-ips", "*"]
-        """),
-        Bad("Dockerfile", """
+        """,
+        ),
+        Bad(
+            "Dockerfile",
+            """
             FROM python:3.12-slim
             ENV PORT=8000 FORWARDED_ALLOW_IPS=*  # expect: SA507
             CMD gunicorn -k uvicorn.workers.UvicornWorker main:app
-        """, title="with PORT set and no --bind, gunicorn binds 0.0.0.0:$PORT"),
-        Bad("start.sh", """
+        """,
+            title="with PORT set and no --bind, gunicorn binds 0.0.0.0:$PORT",
+        ),
+        Bad(
+            "start.sh",
+            """
             #!/bin/sh
             exec panel serve app.py --use-xheaders  # expect: SA507
-        """, title="with no --address, Tornado listens on every interface"),
-        Bad("main.py", """
+        """,
+            title="with no --address, Tornado listens on every interface",
+        ),
+        Bad(
+            "main.py",
+            """
             import uvicorn
             uvicorn.run(app, host="0.0.0.0", forwarded_allow_ips="*")  # expect: SA507
-        """),
-        Good("Dockerfile", """
+        """,
+        ),
+        Good(
+            "Dockerfile",
+            """
             FROM python:3.12-slim
             CMD ["uvicorn", "main:app", "--forwarded-allow-ips", "*"]
-        """, title="uvicorn listens on 127.0.0.1 by default"),
-        Good("start.sh", """
+        """,
+            title="uvicorn listens on 127.0.0.1 by default",
+        ),
+        Good(
+            "start.sh",
+            """
             #!/bin/sh
             exec panel serve app.py --address 127.0.0.1 --use-xheaders
-        """),
-        Good("Dockerfile", """
+        """,
+        ),
+        Good(
+            "Dockerfile",
+            """
             FROM python:3.12-slim
             CMD ["gunicorn", "-b", "0.0.0.0:8000", "--forwarded-allow-ips", "10.0.0.0/8", "main:app"]
-        """),
+        """,
+        ),
     )
 
     def check(self, stack: Stack) -> Iterator[Diagnostic]:
@@ -107,16 +131,22 @@ class ForwardedHeadersTrustAll(Rule):
             seen.add(trusted[0])
             yield self._report(command, trusted, listener)
 
-    def _report(self, command: ServeCommand, trusted: tuple[Span, str],
-                listener: Listener) -> Diagnostic:
+    def _report(
+        self, command: ServeCommand, trusted: tuple[Span, str], listener: Listener
+    ) -> Diagnostic:
         span, written = trusted
         if command.is_bokeh_family:
-            what = ("takes the client IP from X-Real-Ip/X-Forwarded-For and the scheme from "
-                    "X-Scheme/X-Forwarded-Proto of every request, whoever sends it")
+            what = (
+                "takes the client IP from X-Real-Ip/X-Forwarded-For and the scheme from "
+                "X-Scheme/X-Forwarded-Proto of every request, whoever sends it"
+            )
         else:
             what = "trusts X-Forwarded-For and X-Forwarded-Proto from every client"
-        where = listener.written if listener.written.startswith(("no ", command.label)) \
+        where = (
+            listener.written
+            if listener.written.startswith(("no ", command.label))
             else f"`{listener.written}`"
+        )
         return self.report(
             span,
             f"{command.label}: {written} {what}, and it listens on all interfaces ({where}): "
@@ -127,7 +157,8 @@ class ForwardedHeadersTrustAll(Rule):
             "socket, a private network)",
             fix_title="Trust forwarded headers from the proxy only",
             related=[Related(listener.span, "listens on all interfaces")]
-            if listener.span is not None else [],
+            if listener.span is not None
+            else [],
         )
 
 

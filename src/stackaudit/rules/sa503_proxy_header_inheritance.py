@@ -1,0 +1,107 @@
+from collections.abc import Iterator
+
+from stackaudit.diagnostics import Diagnostic, Related, Severity
+from stackaudit.rules.base import Bad, Good, Rule
+from stackaudit.stack import Stack
+
+
+class ProxyHeaderInheritance(Rule):
+    """
+    ## What it does
+    Flags an nginx level (server or location) that defines `proxy_set_header` of its own
+    while an enclosing level defines others, which are therefore not sent from here.
+    The message names the headers that are lost.
+
+    ## Why is this bad?
+    nginx inherits `proxy_set_header` from the previous level *if and only if* the
+    current level defines none. A location that adds one header (say
+    `X-Forwarded-Proto`) silently drops every header the server set: `Host`,
+    `X-Forwarded-For`, and often `Upgrade`/`Connection`, which breaks WebSockets,
+    or `X-Forwarded-Proto`, which makes OAuth redirects and `HTTPSRedirectMiddleware`
+    go wrong.
+
+    ## Example
+    ```nginx
+    server {
+        proxy_set_header Host $host;
+        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        location / {
+            proxy_pass http://127.0.0.1:5006;
+            proxy_set_header X-Forwarded-Proto $scheme;
+        }
+    }
+    ```
+
+    ## Use instead
+    Repeat the enclosing level's headers where a level defines its own (a snippet
+    included at each level keeps them in one place):
+    ```nginx
+    location / {
+        proxy_pass http://127.0.0.1:5006;
+        include snippets/proxy-headers.conf;
+        proxy_set_header X-Forwarded-Proto $scheme;
+    }
+    ```
+
+    ## References
+    - https://nginx.org/en/docs/http/ngx_http_proxy_module.html#proxy_set_header
+    - https://github.com/nginx/nginx/blob/release-1.27.4/src/http/modules/ngx_http_proxy_module.c
+    """
+
+    code = "SA503"
+    name = "proxy-header-inheritance"
+    severity = Severity.WARNING
+    category = "reverse-proxy"
+    applies_to = ("nginx",)
+    examples = (
+        Bad("nginx.conf", """
+            server {
+                listen 80;
+                proxy_set_header Host $host;
+                proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+                location / {
+                    proxy_pass http://127.0.0.1:5006;
+                    proxy_set_header X-Forwarded-Proto $scheme;  # expect: SA503
+                }
+            }
+        """),
+        Good("nginx.conf", """
+            server {
+                listen 80;
+                proxy_set_header Host $host;
+                proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+                location / {
+                    proxy_pass http://127.0.0.1:5006;
+                }
+            }
+        """, title="the location defines none and inherits them all"),
+        Good("nginx.conf", """
+            server {
+                listen 80;
+                proxy_set_header Host $host;
+                location / {
+                    proxy_pass http://127.0.0.1:5006;
+                    proxy_set_header Host $host;
+                    proxy_set_header X-Forwarded-Proto $scheme;
+                }
+            }
+        """, title="the location repeats them"),
+    )
+
+    def check(self, stack: Stack) -> Iterator[Diagnostic]:
+        seen = set()
+        for loss in stack.nginx.header_losses:
+            if loss.directive != "proxy_set_header" or loss.span in seen:
+                continue
+            seen.add(loss.span)
+            names = ", ".join(f"`{h.name}`" for h in loss.lost)
+            yield self.report(
+                loss.span,
+                f"{loss.where} sets its own proxy_set_header, so the ones set at "
+                f"{loss.from_where} are not sent from here: {names} "
+                "(nginx inherits proxy_set_header only into levels that define none)",
+                help="repeat the lost `proxy_set_header` lines at this level, or include one "
+                "snippet holding all of them at every level that sets headers",
+                fix_title="Repeat the inherited proxy headers",
+                related=[Related(h.span, f"not sent from {loss.where}") for h in loss.lost],
+            )
