@@ -332,12 +332,15 @@ def test_env_split_and_wildcards() -> None:
     assert not admits_every_host("*.example.com")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="argv.py treats a `--flag=$VAR` word as a positional because the whole word is "
-    "symbolic; only the value after `=` is",
-)
 def test_flag_with_symbolic_inline_value() -> None:
     cmd = command('panel serve app.py --allow-websocket-origin="$ORIGIN" --basic-auth=$X')
     assert [w.text for w in cmd.values("allow_websocket_origin")] == ["$ORIGIN"]
     assert cmd.auth() is not None
+
+
+def test_development_dockerfile_is_not_a_deployment() -> None:
+    facts = extract_dockerfile(
+        SourceFile("Dockerfile.dev", "dockerfile", 'FROM python\nCMD ["panel", "serve", "a.py"]\n')
+    ).facts
+    (cmd,) = [fact for fact in facts if isinstance(fact, ServeCommand)]
+    assert not cmd.deployment

@@ -18,6 +18,7 @@ from importlib import resources
 from typing import Any
 
 from stackaudit.extractors.shellwords import Token
+from stackaudit.facts.common import has_expansion
 
 # argparse treats "-5" as a value, not an option, when the parser has no option that
 # looks like a negative number (none of ours does).
@@ -106,13 +107,16 @@ class ParsedArgs:
 
 
 def _looks_like_option(token: Token) -> bool:
+    """Whether argparse/click would take the word for an option. In ``--flag=$VALUE``
+    only the value is run-time: the flag part decides."""
     text = token.text
+    flag = text.split("=", 1)[0] if text.startswith("--") else text
     return (
         len(text) > 1
         and text.startswith("-")
-        and not token.symbolic
+        and not has_expansion(flag)
         and not _NEGATIVE_NUMBER.match(text)
-        and " " not in text
+        and " " not in flag
     )
 
 

@@ -88,6 +88,7 @@ class CommandContext:
     service: str = ""
     # Arguments a launcher appends at run time (values unknown here, so symbolic).
     extra_args: list[Token] = field(default_factory=list)
+    env_files: tuple[Word, ...] = ()
 
     def with_env(self, env: list[EnvVar]) -> CommandContext:
         return CommandContext(
@@ -284,6 +285,7 @@ def _serve_command(
         context=context.context,
         deployment=context.deployment,
         service=context.service,
+        env_files=context.env_files,
     )
 
 

@@ -26,6 +26,7 @@ from stackaudit.extractors.commandline import (
 from stackaudit.extractors.shellwords import Token, split_commands
 from stackaudit.facts.common import EnvVar, has_expansion
 from stackaudit.facts.serve import ServeCommand
+from stackaudit.policy import is_development_path
 from stackaudit.source import SourceFile
 
 _DIRECTIVE = re.compile(r"^#\s*([a-zA-Z]+)\s*=\s*(\S+)\s*$")
@@ -263,6 +264,7 @@ _WRAPPER_ENTRYPOINT = re.compile(
 
 def extract_dockerfile(source: SourceFile) -> Extraction:
     result = Extraction()
+    deployment = not is_development_path(source.path)
     stages: dict[str, Stage] = {}
     stage = Stage("")
     for instruction in read_instructions(source):
@@ -279,19 +281,24 @@ def extract_dockerfile(source: SourceFile) -> Extraction:
                 stage.cmd, stage.entrypoint = parent.cmd, parent.entrypoint
             stages[stage.name] = stage
         elif keyword == "ENV":
-            stage.env.extend(_env(source, instruction))
+            variables = _env(source, instruction)
+            stage.env.extend(variables)
+            # Every ENV is committed in the file, whether or not a server is found.
+            result.facts.extend(variables)
         elif keyword == "CMD":
             stage.cmd = _command(instruction)
         elif keyword == "ENTRYPOINT":
             stage.entrypoint = _command(instruction)
             stage.cmd = None if stage.cmd and stage.cmd.line < instruction.line else stage.cmd
         elif keyword == "RUN":
-            context = CommandContext(source, "dockerfile", "Dockerfile RUN", True, list(stage.env))
+            context = CommandContext(
+                source, "dockerfile", "Dockerfile RUN", deployment, list(stage.env)
+            )
             command = _command(instruction)
             result.facts.extend(_run_command(context, command))
             for body, origins in instruction.heredocs:
                 result.facts.extend(find_in_script(context, body, origins))
-    result.facts.extend(_final_command(source, stage))
+    result.facts.extend(_final_command(source, stage, deployment))
     return result
 
 
@@ -304,10 +311,12 @@ def _run_command(context: CommandContext, command: Command | None) -> list[Serve
     return find_in_script(context, *command.shell)
 
 
-def _final_command(source: SourceFile, stage: Stage) -> list[ServeCommand]:
+def _final_command(source: SourceFile, stage: Stage, deployment: bool) -> list[ServeCommand]:
     entrypoint, cmd = stage.entrypoint, stage.cmd
     label = " + ".join(c.keyword for c in (entrypoint, cmd) if c is not None)
-    context = CommandContext(source, "dockerfile", f"Dockerfile {label}", True, list(stage.env))
+    context = CommandContext(
+        source, "dockerfile", f"Dockerfile {label}", deployment, list(stage.env)
+    )
     if entrypoint is None:
         return _run_command(context, cmd)
     if entrypoint.exec_form is None:

@@ -145,8 +145,6 @@ class _Builder:
     def word(self, token: _Token) -> Word:
         text = token.text
         raw = self.original[token.start : token.end]
-        if "$_" in text and raw != self.source.text[token.start : token.end]:
-            pass
         if raw and not token.quoted and raw != text:
             text = raw  # a neutralised template expression: show what is written
         elif token.quoted and "$_" in text and len(raw) >= 2:
@@ -165,6 +163,7 @@ class _Builder:
     def build(self) -> tuple[NginxDirective, ...]:
         # Each open block: (name token, args, header end offset, children).
         stack: list[tuple[_Token, list[_Token], int, list[NginxDirective]]] = []
+        args: list[_Token]
         top: list[NginxDirective] = []
         tokens = self.tokens
         index = 0
@@ -187,7 +186,7 @@ class _Builder:
                 index += 1
                 continue
             name = token
-            args: list[_Token] = []
+            args = []
             index += 1
             terminator: _Token | None = None
             while index < count:
@@ -307,6 +306,8 @@ def extract_nginx(source: SourceFile) -> Extraction:
     directives = builder.build()
     problems = builder.problems
     if leftover is not None:
+        # Everything after the quote was swallowed: the other complaints follow from it.
+        problems = []
         problems.append(
             ParseProblem(
                 source.span(leftover, leftover + 1),

@@ -38,11 +38,13 @@ def extract_notebook(source: SourceFile) -> Extraction:
         column = getattr(exc, "colno", 1)
         message = getattr(exc, "msg", str(exc))
         result.problems.append(
-            ParseProblem(Span(source.path, line, column), f"invalid notebook JSON: {message}"))
+            ParseProblem(Span(source.path, line, column), f"invalid notebook JSON: {message}")
+        )
         return result
     except RecursionError:
         result.problems.append(
-            ParseProblem(Span(source.path, 1, 1), "notebook JSON nested too deeply"))
+            ParseProblem(Span(source.path, 1, 1), "notebook JSON nested too deeply")
+        )
         return result
     cells = data.get("cells") if isinstance(data, dict) else None
     if not isinstance(cells, list):
@@ -83,8 +85,9 @@ def extract_notebook(source: SourceFile) -> Extraction:
     return result
 
 
-def _repair(text: str, source: SourceFile, offsets: list[int], cell: int,
-            result: Extraction) -> str | None:
+def _repair(
+    text: str, source: SourceFile, offsets: list[int], cell: int, result: Extraction
+) -> str | None:
     """The cell with IPython-only lines replaced by ``pass`` (same length, so offsets
     still match), or None when it cannot be parsed."""
     lines = text.splitlines(keepends=True)
@@ -95,14 +98,20 @@ def _repair(text: str, source: SourceFile, offsets: list[int], cell: int,
         if not isinstance(tree, ParseProblem):
             return candidate
         number = tree.span.line
-        if (attempt == _MAX_REPAIRS or not 1 <= number <= len(lines)
-                or lines[number - 1] == _neutralise(lines[number - 1])):
+        if (
+            attempt == _MAX_REPAIRS
+            or not 1 <= number <= len(lines)
+            or lines[number - 1] == _neutralise(lines[number - 1])
+        ):
             start = sum(len(line) for line in lines[: max(number - 1, 0)])
             where = offsets[min(start, len(offsets) - 1)] if offsets else 0
             line, column = source.position(where)
-            result.problems.append(ParseProblem(
-                Span(source.path, line, column),
-                f"cell {cell + 1}, line {number}: {tree.message}"))
+            result.problems.append(
+                ParseProblem(
+                    Span(source.path, line, column),
+                    f"cell {cell + 1}, line {number}: {tree.message}",
+                )
+            )
             return None
         lines[number - 1] = _neutralise(lines[number - 1])
     return None
@@ -110,7 +119,7 @@ def _repair(text: str, source: SourceFile, offsets: list[int], cell: int,
 
 def _neutralise(line: str) -> str:
     body = line.rstrip("\r\n")
-    ending = line[len(body):]
+    ending = line[len(body) :]
     indent = body[: len(body) - len(body.lstrip())]
     replacement = (indent + "pass").ljust(len(body))
     if len(replacement) > len(body):
@@ -145,8 +154,9 @@ def _decode_pieces(text: str, pieces: list[tuple[int, int]]) -> tuple[str, list[
                 offsets.append(position)
                 position += width
                 continue
-            chars.append({"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f"}.get(
-                escape, escape))
+            chars.append(
+                {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f"}.get(escape, escape)
+            )
             offsets.append(position)
             position += 2
     return "".join(chars), offsets
@@ -203,6 +213,11 @@ def _in_cell_source(stack: list[list[Any]]) -> bool:
     if len(stack) not in (3, 4):
         return False
     root, cells, cell = stack[0], stack[1], stack[2]
-    return (root[0] == "object" and root[1] == "cells" and cells[0] == "array"
-            and cell[0] == "object" and cell[1] == "source"
-            and (len(stack) == 3 or stack[3][0] == "array"))
+    return (
+        root[0] == "object"
+        and root[1] == "cells"
+        and cells[0] == "array"
+        and cell[0] == "object"
+        and cell[1] == "source"
+        and (len(stack) == 3 or stack[3][0] == "array")
+    )

@@ -56,7 +56,8 @@ TRIGGERS = (
 _PANEL_SHOW = ".show("
 # Modules that other modules import settings from: parsed for their constants.
 _SETTINGS_MODULE = re.compile(
-    r"(^|[/_])(settings|config|conf|configuration|constants|consts|env)\.py$")
+    r"(^|[/_])(settings|config|conf|configuration|constants|consts|env)\.py$"
+)
 
 
 def can_matter(text: str, path: str = "") -> bool:
@@ -80,14 +81,16 @@ def parse(code: str, path: str) -> ast.Module | ParseProblem:
     try:
         return ast.parse(code, filename=path)
     except SyntaxError as exc:
-        return ParseProblem(Span(path, exc.lineno or 1, max(exc.offset or 1, 1)),
-                            f"invalid Python: {exc.msg}")
+        return ParseProblem(
+            Span(path, exc.lineno or 1, max(exc.offset or 1, 1)), f"invalid Python: {exc.msg}"
+        )
     except (ValueError, RecursionError, MemoryError) as exc:
         return ParseProblem(Span(path, 1, 1), f"Python source could not be parsed: {exc}")
 
 
-def analyse(source: SourceFile, code: str, tree: ast.Module,
-            to_file: Sequence[int] | None = None) -> list[object]:
+def analyse(
+    source: SourceFile, code: str, tree: ast.Module, to_file: Sequence[int] | None = None
+) -> list[object]:
     from stackaudit.extractors.python_analysis import Analyzer
 
     return Analyzer(source, code, module_name(source.path), to_file).run(tree)
@@ -104,6 +107,5 @@ def extract_python(source: SourceFile) -> Extraction:
     try:
         result.facts.extend(analyse(source, source.text, tree))
     except RecursionError:
-        result.problems.append(
-            ParseProblem(Span(source.path, 1, 1), "nesting too deep to analyse"))
+        result.problems.append(ParseProblem(Span(source.path, 1, 1), "nesting too deep to analyse"))
     return result

@@ -159,8 +159,9 @@ class Positions:
 
 
 class Analyzer:
-    def __init__(self, source: SourceFile, code: str, module: str,
-                 to_file: Sequence[int] | None = None) -> None:
+    def __init__(
+        self, source: SourceFile, code: str, module: str, to_file: Sequence[int] | None = None
+    ) -> None:
         self.pos = Positions(source, code, to_file)
         self.source = source
         self.module = module
@@ -210,8 +211,9 @@ class Analyzer:
                 if alias.name == "*":
                     continue
                 qual = names.canonical(f"{base}.{alias.name}" if base else alias.name)
-                scope.bind(alias.asname or alias.name,
-                           Binding("import", qual, conditional=conditional))
+                scope.bind(
+                    alias.asname or alias.name, Binding("import", qual, conditional=conditional)
+                )
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             self._function_def(node, scope, conditional)
         elif isinstance(node, ast.ClassDef):
@@ -283,8 +285,9 @@ class Analyzer:
 
     def _assign(self, target: ast.expr, value: ast.expr, scope: Scope, conditional: bool) -> None:
         if isinstance(target, ast.Name):
-            scope.bind(target.id, Binding("value", node=value, scope=scope,
-                                          conditional=conditional))
+            scope.bind(
+                target.id, Binding("value", node=value, scope=scope, conditional=conditional)
+            )
             if self._origin_read(value, scope):
                 scope.origin_names.add(target.id)
             else:
@@ -319,8 +322,10 @@ class Analyzer:
         for default in [*node.args.defaults, *node.args.kw_defaults]:
             if default is not None:
                 self._expressions(default, scope)
-        scope.bind(node.name, Binding("def", f"~{self.module}.{node.name}",
-                                      conditional=conditional, function=node))
+        scope.bind(
+            node.name,
+            Binding("def", f"~{self.module}.{node.name}", conditional=conditional, function=node),
+        )
         for decorator in node.decorator_list:
             if self._is_websocket_decorator(decorator, scope):
                 self._websocket_endpoint(node, scope, decorator, "")
@@ -341,16 +346,18 @@ class Analyzer:
         body_scope.cls = info
         info.settings = any(b in names.SETTINGS_BASES for b in bases)
         self._classes[qualname] = info
-        scope.bind(node.name, Binding("class", f"~{qualname}", conditional=conditional,
-                                      info=info))
+        scope.bind(node.name, Binding("class", f"~{qualname}", conditional=conditional, info=info))
         self._block(node.body, body_scope, False)
         for statement in node.body:
             if isinstance(statement, ast.Assign):
                 for target in statement.targets:
                     if isinstance(target, ast.Name):
                         info.attributes[target.id] = statement.value
-            elif (isinstance(statement, ast.AnnAssign) and statement.value is not None
-                  and isinstance(statement.target, ast.Name)):
+            elif (
+                isinstance(statement, ast.AnnAssign)
+                and statement.value is not None
+                and isinstance(statement.target, ast.Name)
+            ):
                 info.attributes[statement.target.id] = statement.value
             elif isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 info.methods[statement.name] = statement
@@ -385,8 +392,13 @@ class Analyzer:
     def _function(self, node: FunctionNode, parent: Scope, cls: ClassInfo | None) -> None:
         scope = Scope("function", parent, cls=cls)
         arguments = node.args
-        for arg in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs,
-                    arguments.vararg, arguments.kwarg]:
+        for arg in [
+            *arguments.posonlyargs,
+            *arguments.args,
+            *arguments.kwonlyargs,
+            arguments.vararg,
+            arguments.kwarg,
+        ]:
             if arg is not None:
                 scope.bind(arg.arg, Binding("unknown"))
         self._block(node.body, scope, False)
@@ -412,8 +424,12 @@ class Analyzer:
                 return binding.qualname
             if binding.kind in ("def", "class"):
                 return binding.qualname
-            if (binding.kind == "value" and binding.node is not None and binding.scope
-                    and not (binding.conditional and binding.count > 1)):
+            if (
+                binding.kind == "value"
+                and binding.node is not None
+                and binding.scope
+                and not (binding.conditional and binding.count > 1)
+            ):
                 if id(binding.node) in self._evaluating:
                     return None
                 self._evaluating.add(id(binding.node))
@@ -438,15 +454,17 @@ class Analyzer:
             self._emit(self._site(node, scope, qual, label))
             if qual in names.PANEL_ON_FASTAPI:
                 self._panel_on_fastapi(node, scope, label)
-        elif (qual and qual.startswith("panel.") and qual.endswith("().show")
-              and method == "show"):
+        elif qual and qual.startswith("panel.") and qual.endswith("().show") and method == "show":
             self._emit(self._site(node, scope, "panel.show", ".show()"))
         elif qual in names.UVICORN_APIS:
             self._emit(self._site(node, scope, qual, names.UVICORN_APIS[qual]))
         elif qual == names.MIDDLEWARE or method == "add_middleware":
             if node.args and self._qualify(node.args[0], scope) == names.CORS_MIDDLEWARE:
-                label = ("Middleware(CORSMiddleware)" if qual == names.MIDDLEWARE
-                         else "add_middleware(CORSMiddleware)")
+                label = (
+                    "Middleware(CORSMiddleware)"
+                    if qual == names.MIDDLEWARE
+                    else "add_middleware(CORSMiddleware)"
+                )
                 self._emit(self._site(node, scope, "cors", label, skip=1))
         elif qual == names.CORS_MIDDLEWARE:
             self._emit(self._site(node, scope, "cors", "CORSMiddleware()", skip=1))
@@ -470,8 +488,7 @@ class Analyzer:
     def _emit(self, site: CallSite) -> None:
         self.facts.extend(self.builder.build(site))
 
-    def _site(self, node: ast.Call, scope: Scope, api: str, label: str,
-              skip: int = 0) -> CallSite:
+    def _site(self, node: ast.Call, scope: Scope, api: str, label: str, skip: int = 0) -> CallSite:
         positional: list[PyValue] = []
         open_keywords = False
         for arg in node.args[skip:]:
@@ -495,16 +512,29 @@ class Analyzer:
                         continue
                 open_keywords = True
                 continue
-            keywords.append(KeywordValue(keyword.arg, self.pos.keyword_name_span(keyword),
-                                         self.evaluate(keyword.value, scope)))
+            keywords.append(
+                KeywordValue(
+                    keyword.arg,
+                    self.pos.keyword_name_span(keyword),
+                    self.evaluate(keyword.value, scope),
+                )
+            )
         callee = Word(self.pos.text(node.func), self.pos.node_span(node.func))
-        return CallSite(api, callee, self.pos.node_span(node), tuple(positional),
-                        tuple(keywords), open_keywords, label)
+        return CallSite(
+            api,
+            callee,
+            self.pos.node_span(node),
+            tuple(positional),
+            tuple(keywords),
+            open_keywords,
+            label,
+        )
 
     # -- values -------------------------------------------------------------------------
 
-    def evaluate(self, node: ast.expr, scope: Scope, use: Span | None = None,
-                 depth: int = 0) -> PyValue:
+    def evaluate(
+        self, node: ast.expr, scope: Scope, use: Span | None = None, depth: int = 0
+    ) -> PyValue:
         """The value of an expression as far as it is known without running anything.
         ``use`` is the span of the argument when the value comes through a name."""
         span = use or self.pos.node_span(node)
@@ -516,8 +546,9 @@ class Analyzer:
         finally:
             self._evaluating.discard(id(node))
 
-    def _evaluate(self, node: ast.expr, scope: Scope, use: Span | None, span: Span,
-                  depth: int) -> PyValue:
+    def _evaluate(
+        self, node: ast.expr, scope: Scope, use: Span | None, span: Span, depth: int
+    ) -> PyValue:
         if isinstance(node, ast.Constant):
             return self._constant(node, use)
         if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
@@ -530,8 +561,15 @@ class Analyzer:
                     complete = complete and inner.kind == "list" and inner.complete
                 else:
                     items.append(self.evaluate(element, scope, use, depth + 1))
-            return PyValue("list", None, self.pos.text(node), span, tuple(items),
-                           complete=complete, defined_at=self._defined(node, use))
+            return PyValue(
+                "list",
+                None,
+                self.pos.text(node),
+                span,
+                tuple(items),
+                complete=complete,
+                defined_at=self._defined(node, use),
+            )
         if isinstance(node, ast.Dict):
             keys: list[str] = []
             key_spans: list[Span] = []
@@ -551,8 +589,16 @@ class Analyzer:
                     complete = complete and inner.kind == "dict" and inner.complete
                 else:
                     complete = False
-            return PyValue("dict", None, self.pos.text(node), span, tuple(values),
-                           tuple(keys), complete, key_spans=tuple(key_spans))
+            return PyValue(
+                "dict",
+                None,
+                self.pos.text(node),
+                span,
+                tuple(values),
+                tuple(keys),
+                complete,
+                key_spans=tuple(key_spans),
+            )
         if isinstance(node, ast.Name):
             return self._name_value(node, scope, span, depth)
         if isinstance(node, ast.Attribute):
@@ -567,8 +613,9 @@ class Analyzer:
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
             inner = self.evaluate(node.operand, scope, use, depth + 1)
             if inner.kind in ("int", "float") and isinstance(inner.value, (int, float)):
-                return PyValue(inner.kind, -inner.value, self.pos.text(node), span,
-                               defined_at=inner.defined_at)
+                return PyValue(
+                    inner.kind, -inner.value, self.pos.text(node), span, defined_at=inner.defined_at
+                )
         return self._symbolic(node, span)
 
     def _symbolic(self, node: ast.expr, span: Span, env: str | None = None) -> PyValue:
@@ -581,20 +628,41 @@ class Analyzer:
         value = node.value
         text = self.pos.text(node)
         if isinstance(value, bool):
-            return PyValue("bool", value, text, use or self.pos.node_span(node),
-                           defined_at=self._defined(node, use))
+            return PyValue(
+                "bool",
+                value,
+                text,
+                use or self.pos.node_span(node),
+                defined_at=self._defined(node, use),
+            )
         if isinstance(value, (int, float)) and not isinstance(value, complex):
             kind: Literal["int", "float"] = "int" if isinstance(value, int) else "float"
-            return PyValue(kind, value, text, use or self.pos.node_span(node),
-                           defined_at=self._defined(node, use))
+            return PyValue(
+                kind,
+                value,
+                text,
+                use or self.pos.node_span(node),
+                defined_at=self._defined(node, use),
+            )
         if value is None:
-            return PyValue("none", None, "None", use or self.pos.node_span(node),
-                           defined_at=self._defined(node, use))
+            return PyValue(
+                "none",
+                None,
+                "None",
+                use or self.pos.node_span(node),
+                defined_at=self._defined(node, use),
+            )
         if isinstance(value, str):
             start, end, origins = self._string_content(node)
             content = self.pos.span(start, end)
-            return PyValue("str", value, value, use or content, origins=() if use else origins,
-                           defined_at=content if use else None)
+            return PyValue(
+                "str",
+                value,
+                value,
+                use or content,
+                origins=() if use else origins,
+                defined_at=content if use else None,
+            )
         return PyValue("symbolic", None, text, use or self.pos.node_span(node))
 
     def _string_content(self, node: ast.Constant) -> tuple[int, int, tuple[int, ...]]:
@@ -608,8 +676,11 @@ class Analyzer:
         content_start = start + match.end()
         content_end = end - len(match.group(1))
         if self.pos.code[content_start:content_end] == node.value:
-            return content_start, content_end, tuple(
-                self.pos.file_offset(i) for i in range(content_start, content_end))
+            return (
+                content_start,
+                content_end,
+                tuple(self.pos.file_offset(i) for i in range(content_start, content_end)),
+            )
         return content_start, content_end, ()
 
     def _name_value(self, node: ast.Name, scope: Scope, span: Span, depth: int) -> PyValue:
@@ -620,17 +691,21 @@ class Analyzer:
             if binding.qualname.split(".")[0] in ("os", "sys"):
                 return self._symbolic(node, span)
             return PyValue("ref", None, binding.qualname, span)
-        if (binding.kind == "value" and binding.node is not None and binding.scope is not None
-                and not (binding.conditional and binding.count > 1)):
+        if (
+            binding.kind == "value"
+            and binding.node is not None
+            and binding.scope is not None
+            and not (binding.conditional and binding.count > 1)
+        ):
             inner = self.evaluate(binding.node, binding.scope, span, depth + 1)
             if inner.kind == "symbolic":
-                return PyValue("symbolic", None, self.pos.text(node), span,
-                               env_name=inner.env_name)
+                return PyValue("symbolic", None, self.pos.text(node), span, env_name=inner.env_name)
             return inner
         return self._symbolic(node, span)
 
-    def _attribute_value(self, node: ast.Attribute, scope: Scope, span: Span,
-                         depth: int) -> PyValue:
+    def _attribute_value(
+        self, node: ast.Attribute, scope: Scope, span: Span, depth: int
+    ) -> PyValue:
         base = node.value
         if isinstance(base, ast.Name):
             binding = scope.lookup(base.id)
@@ -651,14 +726,18 @@ class Analyzer:
             return None
         return self._classes.get(qual[1:].removesuffix("()"))
 
-    def _class_attribute(self, info: ClassInfo, name: str, node: ast.expr, span: Span,
-                         depth: int) -> PyValue:
+    def _class_attribute(
+        self, info: ClassInfo, name: str, node: ast.expr, span: Span, depth: int
+    ) -> PyValue:
         expr = info.attributes.get(name)
         if expr is None:
             return self._symbolic(node, span)
         if isinstance(expr, ast.Call) and self._qualify(expr.func, info.scope) == names.FIELD:
-            default = expr.args[0] if expr.args else next(
-                (k.value for k in expr.keywords if k.arg == "default"), None)
+            default = (
+                expr.args[0]
+                if expr.args
+                else next((k.value for k in expr.keywords if k.arg == "default"), None)
+            )
             if default is None:
                 return self._symbolic(node, span)
             expr = default
@@ -670,33 +749,50 @@ class Analyzer:
             return _with_env(value, env)
         return value
 
-    def _call_value(self, node: ast.Call, scope: Scope, use: Span | None, span: Span,
-                    depth: int) -> PyValue:
+    def _call_value(
+        self, node: ast.Call, scope: Scope, use: Span | None, span: Span, depth: int
+    ) -> PyValue:
         qual = self._qualify(node.func, scope)
         if qual in names.ENV_GET and node.args:
             env = _string_constant(node.args[0])
-            default_node = node.args[1] if len(node.args) > 1 else next(
-                (k.value for k in node.keywords if k.arg == "default"), None)
+            default_node = (
+                node.args[1]
+                if len(node.args) > 1
+                else next((k.value for k in node.keywords if k.arg == "default"), None)
+            )
             if env is not None and default_node is not None:
                 default = self.evaluate(default_node, scope, use, depth + 1)
                 if default.kind not in ("symbolic", "ref", "none"):
                     return _with_env(default, env)
             return self._symbolic(node, span, env)
-        if qual in ("int", "float", "str", "bool") and len(node.args) == 1 and not node.keywords:
-            if scope.lookup(qual) is None:
-                inner = self.evaluate(node.args[0], scope, use, depth + 1)
-                return _convert(inner, qual, self.pos.text(node))
-        if qual in ("list", "tuple", "set") and len(node.args) == 1 and scope.lookup(qual) is None:
+        builtin = (
+            node.func.id
+            if isinstance(node.func, ast.Name) and scope.lookup(node.func.id) is None
+            else None
+        )
+        if builtin in ("int", "float", "str", "bool") and len(node.args) == 1 and not node.keywords:
+            inner = self.evaluate(node.args[0], scope, use, depth + 1)
+            return _convert(inner, builtin, self.pos.text(node))
+        if builtin in ("list", "tuple", "set") and len(node.args) == 1:
             inner = self.evaluate(node.args[0], scope, use, depth + 1)
             if inner.kind == "list":
                 return inner
-        if qual == "dict" and not node.args and scope.lookup("dict") is None:
+        if builtin == "dict" and not node.args:
             keys = tuple(k.arg for k in node.keywords if k.arg)
-            values = tuple(self.evaluate(k.value, scope, use, depth + 1)
-                           for k in node.keywords if k.arg)
+            values = tuple(
+                self.evaluate(k.value, scope, use, depth + 1) for k in node.keywords if k.arg
+            )
             spans = tuple(use or self.pos.keyword_name_span(k) for k in node.keywords if k.arg)
-            return PyValue("dict", None, self.pos.text(node), span, values, keys,
-                           all(k.arg for k in node.keywords), key_spans=spans)
+            return PyValue(
+                "dict",
+                None,
+                self.pos.text(node),
+                span,
+                values,
+                keys,
+                all(k.arg for k in node.keywords),
+                key_spans=spans,
+            )
         return self._symbolic(node, span)
 
     # -- attribute assignments: pn.config.x = ..., app.debug = ... ------------------------
@@ -713,9 +809,15 @@ class Analyzer:
         name_end = self.pos.node_offsets(target)[1]
         name_span = self.pos.span(name_end - len(target.attr), name_end)
         whole = self.pos.span(start, self.pos.node_offsets(value)[1])
-        site = CallSite(f"assign:{framework}", Word(self.pos.text(target), name_span), whole,
-                        (), (KeywordValue(target.attr, name_span, self.evaluate(value, scope)),),
-                        False, label)
+        site = CallSite(
+            f"assign:{framework}",
+            Word(self.pos.text(target), name_span),
+            whole,
+            (),
+            (KeywordValue(target.attr, name_span, self.evaluate(value, scope)),),
+            False,
+            label,
+        )
         self._emit(site)
 
     # -- subprocess ---------------------------------------------------------------------
@@ -732,7 +834,8 @@ class Analyzer:
         context = CommandContext(self.source, "python", f"{qual}() argv", False)
         shell = qual in names.SHELL_APIS or any(
             k.arg == "shell" and isinstance(k.value, ast.Constant) and k.value.value is True
-            for k in node.keywords)
+            for k in node.keywords
+        )
         index = names.ARGV_APIS.get(qual, 0)
         if shell:
             if not node.args:
@@ -743,8 +846,11 @@ class Analyzer:
                 self.facts.extend(find_in_script(context, value.value, origins))
             return
         if index < 0:
-            arguments = [self.evaluate(a, scope) for a in node.args[-index - 1:]
-                         if not isinstance(a, ast.Starred)]
+            arguments = [
+                self.evaluate(a, scope)
+                for a in node.args[-index - 1 :]
+                if not isinstance(a, ast.Starred)
+            ]
             if name.endswith("e") and name.startswith("execl"):
                 arguments = arguments[:-1]
         else:
@@ -765,13 +871,29 @@ class Analyzer:
         for item in arguments:
             if item.kind == "str" and isinstance(item.value, str):
                 origins = list(item.origins) or self._spread(item)
-                tokens.append(Token(item.value, origins, origins[0] if origins else 0,
-                                    origins[-1] + 1 if origins else 0, False, True))
+                tokens.append(
+                    Token(
+                        item.value,
+                        origins,
+                        origins[0] if origins else 0,
+                        origins[-1] + 1 if origins else 0,
+                        False,
+                        True,
+                    )
+                )
             else:
                 text = "python" if item.text == "sys.executable" else item.text
                 origins = self._spread(item, len(text))
-                tokens.append(Token(text, origins, origins[0] if origins else 0,
-                                    origins[-1] + 1 if origins else 0, True, True))
+                tokens.append(
+                    Token(
+                        text,
+                        origins,
+                        origins[0] if origins else 0,
+                        origins[-1] + 1 if origins else 0,
+                        True,
+                        True,
+                    )
+                )
         if tokens:
             self.facts.extend(find_in_words(context, tokens))
 
@@ -802,18 +924,42 @@ class Analyzer:
         if not (isinstance(target.value, ast.Attribute) and target.value.attr == "headers"):
             return
         span = self.pos.span(self.pos.node_offsets(target)[0], self.pos.node_offsets(value)[1])
-        self.facts.append(self._header_policy("starlette", span, self.pos.text(target.value),
-                                              value, scope, scope.origin_checked, None))
+        self.facts.append(
+            self._header_policy(
+                "starlette",
+                span,
+                self.pos.text(target.value),
+                value,
+                scope,
+                scope.origin_checked,
+                None,
+            )
+        )
 
     def _finish_cors(self, info: ClassInfo) -> None:
         for node, scope, checked in info.cors_calls:
-            self.facts.append(self._header_policy(
-                "tornado", self.pos.node_span(node), f"{info.name}.set_header",
-                node.args[1], scope, checked, info.credentials))
+            self.facts.append(
+                self._header_policy(
+                    "tornado",
+                    self.pos.node_span(node),
+                    f"{info.name}.set_header",
+                    node.args[1],
+                    scope,
+                    checked,
+                    info.credentials,
+                )
+            )
 
-    def _header_policy(self, kind: Literal["tornado", "starlette"], span: Span, where: str,
-                       value: ast.expr, scope: Scope, checked: bool,
-                       credentials: PythonWord | None) -> CorsPolicy:
+    def _header_policy(
+        self,
+        kind: Literal["tornado", "starlette"],
+        span: Span,
+        where: str,
+        value: ast.expr,
+        scope: Scope,
+        checked: bool,
+        credentials: PythonWord | None,
+    ) -> CorsPolicy:
         reflected: Span | None = None
         guarded = checked
         allowed: tuple[Word, ...] = ()
@@ -828,9 +974,15 @@ class Analyzer:
             evaluated = self.evaluate(value, scope)
             if evaluated.kind == "str":
                 allowed = (self.builder.word(evaluated),)
-        return CorsPolicy(kind, span, where, allowed_origins=allowed, reflects_origin=reflected,
-                          reflection_guarded=reflected is not None and guarded,
-                          allow_credentials=credentials)
+        return CorsPolicy(
+            kind,
+            span,
+            where,
+            allowed_origins=allowed,
+            reflects_origin=reflected,
+            reflection_guarded=reflected is not None and guarded,
+            allow_credentials=credentials,
+        )
 
     def _origin_read(self, node: ast.expr, scope: Scope) -> bool:
         """``<...>.headers.get("Origin")``, ``<...>.headers["origin"]``, or a name bound
@@ -855,14 +1007,17 @@ class Analyzer:
             if isinstance(node, ast.Compare):
                 operands = [node.left, *node.comparators]
                 if any(self._origin_read(o, scope) for o in operands) and any(
-                    isinstance(op, (ast.In, ast.NotIn, ast.Eq, ast.NotEq)) for op in node.ops):
+                    isinstance(op, (ast.In, ast.NotIn, ast.Eq, ast.NotEq)) for op in node.ops
+                ):
                     return True
             elif isinstance(node, ast.Call) and not (
-                    isinstance(node.func, ast.Attribute) and node.func.attr == "get"):
+                isinstance(node.func, ast.Attribute) and node.func.attr == "get"
+            ):
                 if any(self._origin_read(a, scope) for a in node.args):
                     return True
-                if (isinstance(node.func, ast.Attribute)
-                        and self._origin_read(node.func.value, scope)):
+                if isinstance(node.func, ast.Attribute) and self._origin_read(
+                    node.func.value, scope
+                ):
                     return True
         return False
 
@@ -873,9 +1028,17 @@ class Analyzer:
         if flaw is None:
             return
         kind, evidence = flaw
-        self.facts.append(PermissiveCheckOrigin(
-            self.module, info.name, info.bases, self.pos.span(*self._def_name(function)),
-            kind, self.pos.node_span(evidence), self.pos.text(evidence)))
+        self.facts.append(
+            PermissiveCheckOrigin(
+                self.module,
+                info.name,
+                info.bases,
+                self.pos.span(*self._def_name(function)),
+                kind,
+                self.pos.node_span(evidence),
+                self.pos.text(evidence),
+            )
+        )
 
     # -- Starlette / FastAPI WebSocket endpoints ----------------------------------------
 
@@ -896,30 +1059,47 @@ class Analyzer:
         if binding is not None and binding.kind == "def" and binding.function is not None:
             self._websocket_endpoint(binding.function, scope, route, "")
 
-    def _websocket_endpoint(self, function: FunctionNode, scope: Scope, marker: ast.expr | None,
-                            owner: str) -> None:
+    def _websocket_endpoint(
+        self, function: FunctionNode, scope: Scope, marker: ast.expr | None, owner: str
+    ) -> None:
         parameters = [*function.args.posonlyargs, *function.args.args]
         if owner and parameters:
             parameters = parameters[1:]
-        socket = next((p.arg for p in parameters if p.annotation is not None and self._qualify(
-            p.annotation, scope) == names.WEBSOCKET_TYPE), None)
+        socket = next(
+            (
+                p.arg
+                for p in parameters
+                if p.annotation is not None
+                and self._qualify(p.annotation, scope) == names.WEBSOCKET_TYPE
+            ),
+            None,
+        )
         if socket is None and parameters and parameters[0].arg in ("websocket", "ws", "socket"):
             socket = parameters[0].arg
         credential, how = self._credential(function, socket, scope, 0)
         name = f"{owner}.{function.name}" if owner else function.name
         span = self.pos.span(*self._def_name(function))
-        self.facts.append(WebSocketEndpoint(
-            "starlette", name, span, credential, how,
-            self._reads_origin(function, socket, scope, 0)))
+        self.facts.append(
+            WebSocketEndpoint(
+                "starlette",
+                name,
+                span,
+                credential,
+                how,
+                self._reads_origin(function, socket, scope, 0),
+            )
+        )
 
-    def _credential(self, function: FunctionNode, socket: str | None, scope: Scope,
-                    depth: int) -> tuple[Span | None, str]:
+    def _credential(
+        self, function: FunctionNode, socket: str | None, scope: Scope, depth: int
+    ) -> tuple[Span | None, str]:
         arguments = function.args
         defaults = [*arguments.defaults]
         positional = [*arguments.posonlyargs, *arguments.args]
-        pairs = list(zip(positional[len(positional) - len(defaults):], defaults))
-        pairs += [(a, d) for a, d in zip(arguments.kwonlyargs, arguments.kw_defaults)
-                  if d is not None]
+        pairs = list(zip(positional[len(positional) - len(defaults) :], defaults))
+        pairs += [
+            (a, d) for a, d in zip(arguments.kwonlyargs, arguments.kw_defaults) if d is not None
+        ]
         for arg, default in pairs:
             if isinstance(default, ast.Call):
                 qual = self._qualify(default.func, scope)
@@ -948,8 +1128,9 @@ class Analyzer:
                     return self.pos.node_span(node), f"`{self.pos.text(node)}`"
         return None, ""
 
-    def _dependency_credential(self, target: ast.expr, scope: Scope,
-                               depth: int) -> tuple[Span | None, str]:
+    def _dependency_credential(
+        self, target: ast.expr, scope: Scope, depth: int
+    ) -> tuple[Span | None, str]:
         if isinstance(target, ast.Name):
             binding = scope.lookup(target.id)
             if binding is not None and binding.function is not None:
@@ -958,29 +1139,37 @@ class Analyzer:
                     return found[0], f"the dependency `{target.id}` ({found[1]})"
         return None, ""
 
-    def _reads_origin(self, function: FunctionNode, socket: str | None, scope: Scope,
-                      depth: int) -> bool:
+    def _reads_origin(
+        self, function: FunctionNode, socket: str | None, scope: Scope, depth: int
+    ) -> bool:
         for node in _body_nodes(function):
             if isinstance(node, ast.Constant) and isinstance(node.value, str):
                 if node.value.lower() == _ORIGIN:
                     return True
             elif isinstance(node, ast.Call):
-                callee = node.func.attr if isinstance(node.func, ast.Attribute) else (
-                    node.func.id if isinstance(node.func, ast.Name) else "")
+                callee = (
+                    node.func.attr
+                    if isinstance(node.func, ast.Attribute)
+                    else (node.func.id if isinstance(node.func, ast.Name) else "")
+                )
                 if _ORIGIN in callee.lower():
                     return True
                 if isinstance(node.func, ast.Name) and depth < 2:
                     binding = scope.lookup(node.func.id)
-                    if (binding is not None and binding.function is not None
-                            and binding.function is not function
-                            and self._reads_origin(binding.function, None, scope, depth + 1)):
+                    if (
+                        binding is not None
+                        and binding.function is not None
+                        and binding.function is not function
+                        and self._reads_origin(binding.function, None, scope, depth + 1)
+                    ):
                         return True
         return False
 
     def _panel_on_fastapi(self, node: ast.Call, scope: Scope, label: str) -> None:
         site = self._site(node, scope, "panel-fastapi", label)
-        origins = [kw for kw in site.keywords if kw.name in ("websocket_origin",
-                                                            "websocket_origins")]
+        origins = [
+            kw for kw in site.keywords if kw.name in ("websocket_origin", "websocket_origins")
+        ]
         words: tuple[Word, ...] = ()
         if origins:
             words = tuple(self.builder.words(origins[-1].value))
@@ -991,8 +1180,11 @@ class Analyzer:
     def _module_constants(self, module: Scope) -> None:
         constants: list[tuple[str, PyValue]] = []
         for name, binding in module.names.items():
-            if binding.kind == "value" and binding.node is not None and not (
-                    binding.conditional and binding.count > 1):
+            if (
+                binding.kind == "value"
+                and binding.node is not None
+                and not (binding.conditional and binding.count > 1)
+            ):
                 value = self.evaluate(binding.node, module)
                 if value.kind != "symbolic":
                     constants.append((name, value))
@@ -1016,8 +1208,19 @@ class Analyzer:
 
 def _with_env(value: PyValue, env: str) -> PyValue:
     items = tuple(_with_env(item, env) for item in value.items)
-    return PyValue(value.kind, value.value, value.text, value.span, items, value.keys,
-                   value.complete, value.defined_at, env, value.origins, value.key_spans)
+    return PyValue(
+        value.kind,
+        value.value,
+        value.text,
+        value.span,
+        items,
+        value.keys,
+        value.complete,
+        value.defined_at,
+        env,
+        value.origins,
+        value.key_spans,
+    )
 
 
 def _convert(value: PyValue, to: str, text: str) -> PyValue:
@@ -1025,16 +1228,40 @@ def _convert(value: PyValue, to: str, text: str) -> PyValue:
         return PyValue("symbolic", None, text, value.span, env_name=value.env_name)
     try:
         if to == "int":
-            return PyValue("int", int(value.value), text, value.span,
-                           defined_at=value.defined_at, env_name=value.env_name)
+            return PyValue(
+                "int",
+                int(value.value),
+                text,
+                value.span,
+                defined_at=value.defined_at,
+                env_name=value.env_name,
+            )
         if to == "float":
-            return PyValue("float", float(value.value), text, value.span,
-                           defined_at=value.defined_at, env_name=value.env_name)
+            return PyValue(
+                "float",
+                float(value.value),
+                text,
+                value.span,
+                defined_at=value.defined_at,
+                env_name=value.env_name,
+            )
         if to == "bool":
-            return PyValue("bool", bool(value.value), text, value.span,
-                           defined_at=value.defined_at, env_name=value.env_name)
-        return PyValue("str", str(value.value), str(value.value), value.span,
-                       defined_at=value.defined_at, env_name=value.env_name)
+            return PyValue(
+                "bool",
+                bool(value.value),
+                text,
+                value.span,
+                defined_at=value.defined_at,
+                env_name=value.env_name,
+            )
+        return PyValue(
+            "str",
+            str(value.value),
+            str(value.value),
+            value.span,
+            defined_at=value.defined_at,
+            env_name=value.env_name,
+        )
     except (ValueError, OverflowError):
         return PyValue("symbolic", None, text, value.span, env_name=value.env_name)
 
@@ -1046,9 +1273,13 @@ def _string_constant(node: ast.expr | None) -> str | None:
 
 
 def _is_main_guard(test: ast.expr) -> bool:
-    return (isinstance(test, ast.Compare) and isinstance(test.left, ast.Name)
-            and test.left.id == "__name__" and len(test.comparators) == 1
-            and _string_constant(test.comparators[0]) == "__main__")
+    return (
+        isinstance(test, ast.Compare)
+        and isinstance(test.left, ast.Name)
+        and test.left.id == "__name__"
+        and len(test.comparators) == 1
+        and _string_constant(test.comparators[0]) == "__main__"
+    )
 
 
 def _is_headers(node: ast.expr) -> bool:
@@ -1056,13 +1287,17 @@ def _is_headers(node: ast.expr) -> bool:
 
 
 def _is_self(func: ast.expr, scope: Scope) -> bool:
-    return (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
-            and func.value.id == "self")
+    return (
+        isinstance(func, ast.Attribute)
+        and isinstance(func.value, ast.Name)
+        and func.value.id == "self"
+    )
 
 
 def _truthy_header(value: PyValue) -> bool:
     return (value.kind == "str" and str(value.value).strip().lower() == "true") or (
-        value.kind == "bool" and value.value is True)
+        value.kind == "bool" and value.value is True
+    )
 
 
 def _body_nodes(function: FunctionNode) -> Iterator[ast.AST]:
@@ -1072,20 +1307,27 @@ def _body_nodes(function: FunctionNode) -> Iterator[ast.AST]:
         node = todo.pop()
         yield node
         for child in ast.iter_child_nodes(node):
-            if not isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef,
-                                      ast.Lambda)):
+            if not isinstance(
+                child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+            ):
                 todo.append(child)
 
 
 def _truthy_constant(node: ast.expr | None) -> bool:
-    return isinstance(node, ast.Constant) and bool(node.value) and not isinstance(
-        node.value, (bytes, type(Ellipsis)))
+    return (
+        isinstance(node, ast.Constant)
+        and bool(node.value)
+        and not isinstance(node.value, (bytes, type(Ellipsis)))
+    )
 
 
 def _check_origin_flaw(function: FunctionNode) -> tuple[str, ast.expr] | None:
     """How a ``check_origin`` override admits more than intended, if it does."""
-    body = [s for s in function.body
-            if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+    body = [
+        s
+        for s in function.body
+        if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))
+    ]
     if body and isinstance(body[0], ast.Return) and _truthy_constant(body[0].value):
         assert body[0].value is not None
         return "always-true", body[0].value
@@ -1096,8 +1338,9 @@ def _check_origin_flaw(function: FunctionNode) -> tuple[str, ast.expr] | None:
     arguments = [*function.args.posonlyargs, *function.args.args]
     origin = arguments[1].arg if len(arguments) > 1 else None
     derived = {origin} if origin else set()
-    nodes = sorted(_body_nodes(function), key=lambda n: (getattr(n, "lineno", 0),
-                                                          getattr(n, "col_offset", 0)))
+    nodes = sorted(
+        _body_nodes(function), key=lambda n: (getattr(n, "lineno", 0), getattr(n, "col_offset", 0))
+    )
     for node in nodes:
         if isinstance(node, ast.Assign) and _mentions(node.value, derived):
             for target in node.targets:
@@ -1108,13 +1351,18 @@ def _check_origin_flaw(function: FunctionNode) -> tuple[str, ast.expr] | None:
                 continue
             suffixes = _string_arguments(node.args[0])
             if node.func.attr == "endswith" and any(
-                    not s.startswith((".", ":", "/")) and "." in s for s in suffixes):
+                not s.startswith((".", ":", "/")) and "." in s for s in suffixes
+            ):
                 return "suffix-without-dot", node
             if node.func.attr == "startswith" and any(
-                    re.fullmatch(r"https?://[^/]+", s) for s in suffixes):
+                re.fullmatch(r"https?://[^/]+", s) for s in suffixes
+            ):
                 return "prefix-open", node
-        elif isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(
-                node.ops[0], (ast.In, ast.NotIn)):
+        elif (
+            isinstance(node, ast.Compare)
+            and len(node.ops) == 1
+            and isinstance(node.ops[0], (ast.In, ast.NotIn))
+        ):
             left = _string_constant(node.left)
             if left is not None and "." in left and _mentions(node.comparators[0], derived):
                 return "substring", node

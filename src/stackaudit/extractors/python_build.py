@@ -57,8 +57,10 @@ _MS = {
     "stats_log_frequency_milliseconds": "stats_log_frequency",
     "mem_log_frequency_milliseconds": "mem_log_frequency",
 }
-_COOKIES = {name: name for name in (
-    "include_cookies", "exclude_cookies", "include_headers", "exclude_headers")}
+_COOKIES = {
+    name: name
+    for name in ("include_cookies", "exclude_cookies", "include_headers", "exclude_headers")
+}
 _BOKEH_TORNADO_COMMON = {
     **_MS,
     **_COOKIES,
@@ -129,27 +131,52 @@ _PANEL_FASTAPI = {
 }
 # api -> (tool, keyword table, positional parameter names, address when not given)
 _SERVE: dict[str, tuple[str, dict[str, str], tuple[str, ...], str | None]] = {
-    "panel.io.server.serve": ("panel-serve", _PANEL,
-                              ("panels", "port", "address", "websocket_origin"), None),
-    "panel.io.server.get_server": ("panel-serve", _PANEL,
-                                   ("panel", "port", "address", "websocket_origin"), None),
-    "panel.show": ("panel-serve", _PANEL, ("title", "port", "address", "websocket_origin"),
-                   None),
+    "panel.io.server.serve": (
+        "panel-serve",
+        _PANEL,
+        ("panels", "port", "address", "websocket_origin"),
+        None,
+    ),
+    "panel.io.server.get_server": (
+        "panel-serve",
+        _PANEL,
+        ("panel", "port", "address", "websocket_origin"),
+        None,
+    ),
+    "panel.show": ("panel-serve", _PANEL, ("title", "port", "address", "websocket_origin"), None),
     "bokeh.server.server.Server": ("bokeh-serve", _SERVER, ("applications",), None),
     "bokeh.server.tornado.BokehTornado": ("bokeh-serve", _BOKEH_TORNADO, ("applications",), ""),
     "bokeh_fastapi.BokehFastAPI": ("bokeh-serve", _BOKEH_FASTAPI, ("applications", "app"), ""),
     "panel.io.fastapi.add_applications": ("panel-serve", _PANEL_FASTAPI, ("panel", "app"), ""),
     "panel.io.fastapi.add_application": ("panel-serve", {}, ("path", "app"), ""),
-    "panel.io.fastapi.serve": ("panel-serve", {**_PANEL_FASTAPI, "port": "port"},
-                               ("panels", "port"), "127.0.0.1"),
-    "panel.io.fastapi.get_server": ("panel-serve", {**_PANEL_FASTAPI, "port": "port"},
-                                    ("panel", "port"), "127.0.0.1"),
+    "panel.io.fastapi.serve": (
+        "panel-serve",
+        {**_PANEL_FASTAPI, "port": "port"},
+        ("panels", "port"),
+        "127.0.0.1",
+    ),
+    "panel.io.fastapi.get_server": (
+        "panel-serve",
+        {**_PANEL_FASTAPI, "port": "port"},
+        ("panel", "port"),
+        "127.0.0.1",
+    ),
 }
-_LIST_DESTS = frozenset({
-    "allow_websocket_origin", "include_cookies", "exclude_cookies", "include_headers",
-    "exclude_headers", "oauth_guest_endpoints", "forwarded_allow_ips", "reload_dirs",
-    "reload_includes", "reload_excludes", "headers",
-})
+_LIST_DESTS = frozenset(
+    {
+        "allow_websocket_origin",
+        "include_cookies",
+        "exclude_cookies",
+        "include_headers",
+        "exclude_headers",
+        "oauth_guest_endpoints",
+        "forwarded_allow_ips",
+        "reload_dirs",
+        "reload_includes",
+        "reload_excludes",
+        "headers",
+    }
+)
 _UVICORN_POSITIONAL = ("app", "host", "port")
 _TORNADO_NOT_SETTINGS = frozenset({"handlers", "default_host", "transforms"})
 # starlette/middleware/cors.py (1.10.0) CORSMiddleware.__init__, after ``app``.
@@ -205,8 +232,10 @@ class Builder:
 
     def build(self, site: CallSite) -> list[object]:
         facts = self.facts_of(site)
-        if facts and (any(has_reference(v) for v in site.positional)
-                      or any(has_reference(k.value) for k in site.keywords)):
+        if facts and (
+            any(has_reference(v) for v in site.positional)
+            or any(has_reference(k.value) for k in site.keywords)
+        ):
             facts.append(PendingPythonFacts(site, tuple(facts)))
         return facts
 
@@ -219,8 +248,11 @@ class Builder:
         if api == "cors":
             return self._cors(site)
         if api == "tornado":
-            return [self._setting("tornado", kw, site) for kw in site.keywords
-                    if kw.name not in _TORNADO_NOT_SETTINGS]
+            return [
+                self._setting("tornado", kw, site)
+                for kw in site.keywords
+                if kw.name not in _TORNADO_NOT_SETTINGS
+            ]
         if api in ("fastapi", "starlette"):
             keywords = list(site.keywords)
             if api == "starlette" and site.positional:
@@ -240,8 +272,7 @@ class Builder:
         if value.kind == "str":
             return PythonWord(str(value.value), where, False, value.defined_at, value.env_name)
         if value.kind in ("bool", "int", "float", "none"):
-            return PythonWord(_literal_text(value), where, False, value.defined_at,
-                              value.env_name)
+            return PythonWord(_literal_text(value), where, False, value.defined_at, value.env_name)
         return PythonWord(value.text, where, True, value.defined_at, value.env_name)
 
     def words(self, value: PyValue) -> list[PythonWord]:
@@ -249,16 +280,19 @@ class Builder:
         if value.kind == "list":
             found = [self.word(item) for item in value.items]
             if not value.complete:
-                found.append(PythonWord(value.text, value.span, True, value.defined_at,
-                                        value.env_name))
+                found.append(
+                    PythonWord(value.text, value.span, True, value.defined_at, value.env_name)
+                )
             return found
         return [self.word(value)]
 
     # -- servers ------------------------------------------------------------------------
 
     def _keywords(self, site: CallSite, positional_names: tuple[str, ...]) -> list[KeywordValue]:
-        found = [KeywordValue(name, value.span, value)
-                 for name, value in zip(positional_names, site.positional)]
+        found = [
+            KeywordValue(name, value.span, value)
+            for name, value in zip(positional_names, site.positional)
+        ]
         return found + list(site.keywords)
 
     def _serve(self, site: CallSite) -> list[object]:
@@ -269,14 +303,19 @@ class Builder:
         settings: list[object] = []
         # get_server: `if websocket_origin: opts['allow_websocket_origin'] = ...`
         replaced = "websocket_origin" in table and any(
-            kw.name == "websocket_origin" and truthy(kw.value) is not False for kw in keywords)
+            kw.name == "websocket_origin" and truthy(kw.value) is not False for kw in keywords
+        )
         for keyword in keywords:
             name = keyword.name
             dest = table.get(name)
             if dest is None:
                 if name in TORNADO_SETTINGS and site.api in (
-                        "panel.io.server.serve", "panel.io.server.get_server", "panel.show",
-                        "bokeh.server.server.Server", "bokeh.server.tornado.BokehTornado"):
+                    "panel.io.server.serve",
+                    "panel.io.server.get_server",
+                    "panel.show",
+                    "bokeh.server.server.Server",
+                    "bokeh.server.tornado.BokehTornado",
+                ):
                     settings.append(self._setting("tornado", keyword, site))
                 continue
             if dest == "allow_websocket_origin" and name != "websocket_origin" and replaced:
@@ -286,16 +325,20 @@ class Builder:
                 options.append(use)
         if address is not None and not any(use.dest == "address" for use in options):
             flag = PythonWord("address", site.span, True)
-            value = (PythonWord(address, site.span) if address
-                     else PythonWord("<the address of the server that runs this app>",
-                                     site.span, True))
+            value = (
+                PythonWord(address, site.span)
+                if address
+                else PythonWord("<the address of the server that runs this app>", site.span, True)
+            )
             options.append(OptionUse("address", flag, (value,)))
-        positionals = () if site.api == "panel.show" else tuple(
-            self.word(v) for v in site.positional[:1])
+        positionals = (
+            () if site.api == "panel.show" else tuple(self.word(v) for v in site.positional[:1])
+        )
         return [self._command(tool, site, options, positionals), *settings]
 
-    def _option(self, dest: str, keyword: KeywordValue,
-                booleans: dict[str, bool]) -> OptionUse | None:
+    def _option(
+        self, dest: str, keyword: KeywordValue, booleans: dict[str, bool]
+    ) -> OptionUse | None:
         value = keyword.value
         flag = PythonWord(keyword.name, keyword.name_span)
         known = truthy(value)
@@ -309,8 +352,9 @@ class Builder:
             return OptionUse(dest, flag, tuple(self.words(value)))
         return OptionUse(dest, flag, (self.word(value),))
 
-    def _command(self, tool: str, site: CallSite, options: Iterable[OptionUse],
-                 positionals: tuple[Word, ...]) -> ServeCommand:
+    def _command(
+        self, tool: str, site: CallSite, options: Iterable[OptionUse], positionals: tuple[Word, ...]
+    ) -> ServeCommand:
         return ServeCommand(
             tool=tool,
             program=site.callee,
@@ -341,16 +385,20 @@ class Builder:
     # -- settings -----------------------------------------------------------------------
 
     def _setting(self, framework: str, keyword: KeywordValue, site: CallSite) -> AppSetting:
-        return AppSetting(framework, keyword.name, self.word(keyword.value), keyword.name_span,
-                          site.span)
+        return AppSetting(
+            framework, keyword.name, self.word(keyword.value), keyword.name_span, site.span
+        )
 
     # -- CORS ---------------------------------------------------------------------------
 
     def _cors(self, site: CallSite) -> list[object]:
         keywords = self._keywords(site, CORS_PARAMETERS)
-        extra = tuple(self.word(v) for v in site.positional[len(CORS_PARAMETERS):])
-        unknown = tuple(PythonWord(kw.name, kw.name_span) for kw in site.keywords
-                        if kw.name not in CORS_PARAMETERS)
+        extra = tuple(self.word(v) for v in site.positional[len(CORS_PARAMETERS) :])
+        unknown = tuple(
+            PythonWord(kw.name, kw.name_span)
+            for kw in site.keywords
+            if kw.name not in CORS_PARAMETERS
+        )
         given = {kw.name: kw.value for kw in keywords}
         origins: tuple[Word, ...] = ()
         origins_string: Word | None = None
@@ -360,8 +408,9 @@ class Builder:
                 origins_string = self.word(value)
                 origins = (origins_string,)
             elif value.kind == "list":
-                origins = tuple(self.word(item) for item in value.items
-                                if item.kind not in ("symbolic", "ref"))
+                origins = tuple(
+                    self.word(item) for item in value.items if item.kind not in ("symbolic", "ref")
+                )
         patterns: tuple[OriginPattern, ...] = ()
         regex_not_string: Word | None = None
         regex = given.get("allow_origin_regex")
@@ -374,11 +423,17 @@ class Builder:
         allow = given.get("allow_credentials")
         if allow is not None and truthy(allow):
             credentials = self.word(allow)
-        policy = CorsPolicy("starlette", site.span, f"CORSMiddleware ({site.label})",
-                            allowed_origins=origins, origin_patterns=patterns,
-                            allow_credentials=credentials)
-        call = StarletteCorsCall(site.span, unknown, extra, origins_string, regex_not_string,
-                                 credentials)
+        policy = CorsPolicy(
+            "starlette",
+            site.span,
+            f"CORSMiddleware ({site.label})",
+            allowed_origins=origins,
+            origin_patterns=patterns,
+            allow_credentials=credentials,
+        )
+        call = StarletteCorsCall(
+            site.span, unknown, extra, origins_string, regex_not_string, credentials
+        )
         return [policy, call]
 
 

@@ -55,9 +55,19 @@ def _rebase(value: PyValue, use: PyValue) -> PyValue:
     """The constant's value, as seen at the argument that names it."""
     items = tuple(_rebase(item, use) for item in value.items)
     key_spans = tuple(use.span for _ in value.key_spans)
-    return PyValue(value.kind, value.value, value.text, use.span, items, value.keys,
-                   value.complete, value.defined_at or value.span, value.env_name, (),
-                   key_spans)
+    return PyValue(
+        value.kind,
+        value.value,
+        value.text,
+        use.span,
+        items,
+        value.keys,
+        value.complete,
+        value.defined_at or value.span,
+        value.env_name,
+        (),
+        key_spans,
+    )
 
 
 def _resolve(value: PyValue, constants: _Constants) -> PyValue:
@@ -68,20 +78,37 @@ def _resolve(value: PyValue, constants: _Constants) -> PyValue:
         return _rebase(found, value)
     if value.items:
         items = tuple(_resolve(item, constants) for item in value.items)
-        return PyValue(value.kind, value.value, value.text, value.span, items, value.keys,
-                       value.complete, value.defined_at, value.env_name, value.origins,
-                       value.key_spans)
+        return PyValue(
+            value.kind,
+            value.value,
+            value.text,
+            value.span,
+            items,
+            value.keys,
+            value.complete,
+            value.defined_at,
+            value.env_name,
+            value.origins,
+            value.key_spans,
+        )
     return value
 
 
 def _resolve_site(site: CallSite, constants: _Constants) -> CallSite:
     keywords: list[KeywordValue] = []
     for keyword in site.keywords:
-        keywords.append(KeywordValue(keyword.name, keyword.name_span,
-                                     _resolve(keyword.value, constants)))
-    return CallSite(site.api, site.callee, site.span,
-                    tuple(_resolve(v, constants) for v in site.positional), tuple(keywords),
-                    site.open_keywords, site.label)
+        keywords.append(
+            KeywordValue(keyword.name, keyword.name_span, _resolve(keyword.value, constants))
+        )
+    return CallSite(
+        site.api,
+        site.callee,
+        site.span,
+        tuple(_resolve(v, constants) for v in site.positional),
+        tuple(keywords),
+        site.open_keywords,
+        site.label,
+    )
 
 
 def link_python_facts(facts: list[object]) -> list[object]:

@@ -49,13 +49,15 @@ SERVE_APIS = {
     "bokeh_fastapi.BokehFastAPI": ("bokeh-serve", "BokehFastAPI()"),
 }
 # These put a Bokeh/Panel app on FastAPI through bokeh_fastapi.
-PANEL_ON_FASTAPI = frozenset({
-    "panel.io.fastapi.serve",
-    "panel.io.fastapi.get_server",
-    "panel.io.fastapi.add_applications",
-    "panel.io.fastapi.add_application",
-    "bokeh_fastapi.BokehFastAPI",
-})
+PANEL_ON_FASTAPI = frozenset(
+    {
+        "panel.io.fastapi.serve",
+        "panel.io.fastapi.get_server",
+        "panel.io.fastapi.add_applications",
+        "panel.io.fastapi.add_application",
+        "bokeh_fastapi.BokehFastAPI",
+    }
+)
 
 UVICORN_APIS = {"uvicorn.run": "uvicorn.run()", "uvicorn.Config": "uvicorn.Config()"}
 
@@ -79,13 +81,15 @@ ARGV_APIS = {
     "os.spawnvp": 2,
     "asyncio.create_subprocess_exec": -1,
 }
-SHELL_APIS = frozenset({
-    "os.system",
-    "os.popen",
-    "subprocess.getoutput",
-    "subprocess.getstatusoutput",
-    "asyncio.create_subprocess_shell",
-})
+SHELL_APIS = frozenset(
+    {
+        "os.system",
+        "os.popen",
+        "subprocess.getoutput",
+        "subprocess.getstatusoutput",
+        "asyncio.create_subprocess_shell",
+    }
+)
 
 ENV_GET = frozenset({"os.environ.get", "os.getenv", "os.environ.setdefault"})
 ENVIRON = "os.environ"
@@ -99,18 +103,21 @@ WEBSOCKET_ENDPOINT = "starlette.endpoints.WebSocketEndpoint"
 WEBSOCKET_ROUTE = "starlette.routing.WebSocketRoute"
 COOKIE_PARAM = "fastapi.Cookie"
 DEPENDS = "fastapi.Depends"
-ASGI_APPS = frozenset({"fastapi.FastAPI", "starlette.Starlette", "fastapi.APIRouter",
-                       "starlette.routing.Router"})
+ASGI_APPS = frozenset(
+    {"fastapi.FastAPI", "starlette.Starlette", "fastapi.APIRouter", "starlette.routing.Router"}
+)
 
 TORNADO_APPLICATION = "tornado.web.Application"
 # Tornado Application settings that a Bokeh/Panel server passes through its **kwargs.
-TORNADO_SETTINGS = frozenset({
-    "debug",
-    "autoreload",
-    "serve_traceback",
-    "compiled_template_cache",
-    "static_hash_cache",
-})
+TORNADO_SETTINGS = frozenset(
+    {
+        "debug",
+        "autoreload",
+        "serve_traceback",
+        "compiled_template_cache",
+        "static_hash_cache",
+    }
+)
 
 
 def canonical(qualname: str) -> str:

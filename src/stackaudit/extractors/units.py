@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from stackaudit.extractors.base import Extraction
 from stackaudit.extractors.commandline import CommandContext, find_in_script, to_word, token_span
 from stackaudit.extractors.shellwords import split_commands
-from stackaudit.facts.common import EnvVar
+from stackaudit.facts.common import EnvVar, Word
 from stackaudit.policy import is_development_path
 from stackaudit.source import SourceFile
 
@@ -101,9 +101,16 @@ def extract_systemd(source: SourceFile) -> Extraction:
     result = Extraction()
     entries = [e for e in _entries(source, systemd=True) if e.section == "Service"]
     env: list[EnvVar] = []
+    env_files: list[Word] = []
     for entry in entries:
         if entry.key == "Environment":
             env.extend(_assignments(source, entry, "systemd Environment="))
+        elif entry.key == "EnvironmentFile" and entry.value.strip():
+            # A leading "-" only makes a missing file acceptable.
+            start = len(entry.value) - len(entry.value.lstrip("- "))
+            name = entry.value[start:].strip()
+            span = source.span(entry.origins[start], entry.origins[start] + len(name))
+            env_files.append(Word(name, span))
     deployment = not is_development_path(source.path)
     for entry in entries:
         if not entry.key.startswith("Exec"):
@@ -117,6 +124,7 @@ def extract_systemd(source: SourceFile) -> Extraction:
             deployment,
             list(env),
             service=f"systemd:{source.path}",
+            env_files=tuple(env_files),
         )
         result.facts.extend(find_in_script(context, value, entry.origins[skipped:]))
     return result

@@ -22,11 +22,15 @@ class Word:
 
     ``symbolic`` is true when the value holds an expansion resolved only at run time
     (``$VAR``, ``${VAR:-d}``, ``$(cmd)``); its ``text`` then keeps the expansion as written.
+    ``default_used`` is true when ``text`` is the default of an expansion
+    (compose ``${VAR:-default}``): the value holds unless the variable is set, so a
+    finding on it deserves a lower confidence.
     """
 
     text: str
     span: Span
     symbolic: bool = False
+    default_used: bool = False
 
     def __str__(self) -> str:
         return self.text

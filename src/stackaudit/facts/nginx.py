@@ -91,17 +91,38 @@ class NginxFile:
         return any(d.name in _MAIN_ONLY for d in self.directives)
 
 
-_MAIN_ONLY = frozenset({
-    "http", "events", "stream", "mail", "worker_processes", "user", "pid", "load_module",
-    "daemon", "master_process", "worker_rlimit_nofile", "pcre_jit", "thread_pool",
-})
+_MAIN_ONLY = frozenset(
+    {
+        "http",
+        "events",
+        "stream",
+        "mail",
+        "worker_processes",
+        "user",
+        "pid",
+        "load_module",
+        "daemon",
+        "master_process",
+        "worker_rlimit_nofile",
+        "pcre_jit",
+        "thread_pool",
+    }
+)
 
 # Stock files of nginx packages that hold only MIME types, charset maps or
 # fastcgi/uwsgi/scgi parameters: following them cannot change any fact read here.
-_STOCK_INERT = frozenset({
-    "mime.types", "fastcgi_params", "fastcgi.conf", "uwsgi_params", "scgi_params",
-    "koi-utf", "koi-win", "win-utf",
-})
+_STOCK_INERT = frozenset(
+    {
+        "mime.types",
+        "fastcgi_params",
+        "fastcgi.conf",
+        "uwsgi_params",
+        "scgi_params",
+        "koi-utf",
+        "koi-win",
+        "win-utf",
+    }
+)
 
 
 # -- the resolved tree ------------------------------------------------------------------
@@ -175,7 +196,7 @@ class NginxNode:
             return "http" if self.context == "http" else "main context"
         if self.name == "server":
             names = [a.text for a in self.own_args("server_name")]
-            return "server " + (" ".join(names) if names else "(no server_name)")
+            return "server " + " ".join(names) if names else "unnamed server"
         if self.name == "if":
             return "if (" + " ".join(a.text for a in self.args) + ")"
         if self.args:
@@ -341,7 +362,7 @@ class Upstream:
         if self.method in ("ip_hash", "sticky"):
             return self.method
         if self.method == "hash":
-            per_request = {v for v in variables_in(self.hash_key)} & _PER_REQUEST_VARIABLES
+            per_request = set(variables_in(self.hash_key)) & _PER_REQUEST_VARIABLES
             if per_request:
                 return None
             return f"hash {self.hash_key}" + (" consistent" if self.consistent else "")
@@ -351,10 +372,22 @@ class Upstream:
 
 
 # Variables that differ between a page request and its WebSocket request.
-_PER_REQUEST_VARIABLES = frozenset({
-    "request_uri", "uri", "document_uri", "args", "query_string", "request", "request_id",
-    "msec", "request_method", "is_args", "connection", "connection_requests",
-})
+_PER_REQUEST_VARIABLES = frozenset(
+    {
+        "request_uri",
+        "uri",
+        "document_uri",
+        "args",
+        "query_string",
+        "request",
+        "request_id",
+        "msec",
+        "request_method",
+        "is_args",
+        "connection",
+        "connection_requests",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -572,7 +605,7 @@ def _split(path: str) -> list[str]:
 
 def _match_components(pattern: list[str], path: list[str]) -> bool:
     return len(pattern) == len(path) and all(
-        fnmatchcase(name, glob) for glob, name in zip(pattern, path)
+        fnmatchcase(name, glob) for glob, name in zip(pattern, path, strict=True)
     )
 
 
@@ -601,8 +634,11 @@ class _Includes:
                 break
             directory = posixpath.dirname(directory)
         for base in bases:
-            joined = posixpath.normpath(posixpath.join(base, pattern)) if base else (
-                posixpath.normpath(pattern))
+            joined = (
+                posixpath.normpath(posixpath.join(base, pattern))
+                if base
+                else (posixpath.normpath(pattern))
+            )
             if joined.startswith("../") or joined == "..":
                 continue  # never outside the scanned root
             wanted = _split(joined)
@@ -623,8 +659,11 @@ class _Includes:
         for path in self.paths:
             parts = self.parts[path]
             depth = 0
-            while (depth < len(wanted) and depth < len(parts)
-                   and fnmatchcase(parts[-1 - depth], wanted[-1 - depth])):
+            while (
+                depth < len(wanted)
+                and depth < len(parts)
+                and fnmatchcase(parts[-1 - depth], wanted[-1 - depth])
+            ):
                 depth += 1
             if depth < minimum:
                 continue
@@ -646,7 +685,7 @@ class _Includes:
 def _common_prefix(directory: str, including: str) -> int:
     a, b = _split(directory), _split(posixpath.dirname(including))
     count = 0
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=False):
         if x != y:
             break
         count += 1
@@ -728,7 +767,7 @@ class _TreeBuilder:
             return
         for target in found:
             if target in chain:
-                cycle = " -> ".join([*chain[chain.index(target):], target])
+                cycle = " -> ".join([*chain[chain.index(target) :], target])
                 self._problem(directive.span, f"include cycle: {cycle}")
                 continue
             if len(chain) >= _MAX_INCLUDE_DEPTH:
@@ -737,8 +776,14 @@ class _TreeBuilder:
             if self.nodes >= _MAX_NODES:
                 self._problem(directive.span, "configuration too large to follow every include")
                 return
-            self._expand(self.files[target].directives, parent, target, (*chain, target),
-                         (*via, directive.span), main)
+            self._expand(
+                self.files[target].directives,
+                parent,
+                target,
+                (*chain, target),
+                (*via, directive.span),
+                main,
+            )
 
 
 def _all_directives(directives: Iterable[NginxDirective]) -> Iterator[NginxDirective]:
@@ -765,7 +810,7 @@ def _location_match(node: NginxNode) -> LocationMatch | None:
     first = args[0]
     for modifier in _LOCATION_MODIFIERS:
         if first.text.startswith(modifier) and len(first.text) > len(modifier):
-            rest = first.text[len(modifier):]
+            rest = first.text[len(modifier) :]
             return LocationMatch(modifier, Word(rest, first.span, first.symbolic))
     if first.text.startswith("@"):
         return LocationMatch("@", first)
@@ -844,8 +889,11 @@ def _more_set_headers(level: NginxNode) -> list[Header]:
                 continue
             name, colon, value = arg.text.partition(":")
             if colon:
-                found.append(Header(name.strip(), Word(value.strip(), arg.span, arg.symbolic),
-                                    node.span, True))
+                found.append(
+                    Header(
+                        name.strip(), Word(value.strip(), arg.span, arg.symbolic), node.span, True
+                    )
+                )
     return found
 
 
@@ -892,7 +940,8 @@ class _Values:
                     found.append(child)
                 elif child.name == "if":
                     found.extend(
-                        n for n in child.own("set")
+                        n
+                        for n in child.own("set")
                         if n.args and _var_name(n.args[0].text) == variable
                     )
             if level.name in ("server", "http") or level.directive is None:
@@ -944,8 +993,9 @@ def _root_id(node: NginxNode) -> int:
     return id(node.root)
 
 
-def _connection_upgrade(header: Header | None, node: NginxNode, values: _Values
-                        ) -> ConnectionUpgrade:
+def _connection_upgrade(
+    header: Header | None, node: NginxNode, values: _Values
+) -> ConnectionUpgrade:
     if header is None:
         return "no"
     possible = values.possible(header.value_text, node)
@@ -977,8 +1027,11 @@ def _auth(node: NginxNode) -> RouteAuth:
             access_span = last.span
             break
     return RouteAuth(
-        basic=on(basic), request=on(request), jwt=on(jwt),
-        access_restricted=restricted, access_span=access_span,
+        basic=on(basic),
+        request=on(request),
+        jwt=on(jwt),
+        access_restricted=restricted,
+        access_span=access_span,
         satisfy=satisfy.args[0].text if satisfy and satisfy.args else "all",
     )
 
@@ -1020,8 +1073,9 @@ class _FactBuilder:
                     if mapping is not None:
                         self.maps.append(mapping)
                         maps.setdefault(mapping.variable, []).append(mapping)
-                elif (node.name == "upstream" and node.directive
-                      and node.directive.block is not None):
+                elif (
+                    node.name == "upstream" and node.directive and node.directive.block is not None
+                ):
                     self.upstreams.append(self._upstream(node))
         self.values = _Values(maps)
         for root in self.roots:
@@ -1044,16 +1098,24 @@ class _FactBuilder:
         hostnames = False
         for child in node.children:
             assert child.directive is not None
-            key = Word(child.directive.name, child.directive.name_span,
-                       is_symbolic(child.directive.name))
+            key = Word(
+                child.directive.name, child.directive.name_span, is_symbolic(child.directive.name)
+            )
             if child.name in ("hostnames", "volatile") and not child.args:
                 hostnames = hostnames or child.name == "hostnames"
                 continue
             if not child.args:
                 continue
             entries.append(MapEntry(key, child.args[0], child.directive.span))
-        return NginxMap(node.args[0], _var_name(node.args[1].text), tuple(entries), node.span,
-                        hostnames, bool(node.opaque_includes), _root_id(node))
+        return NginxMap(
+            node.args[0],
+            _var_name(node.args[1].text),
+            tuple(entries),
+            node.span,
+            hostnames,
+            bool(node.opaque_includes),
+            _root_id(node),
+        )
 
     def _upstream(self, node: NginxNode) -> Upstream:
         assert node.span is not None
@@ -1064,21 +1126,41 @@ class _FactBuilder:
                 continue
             if child.name == "server" and child.args:
                 params = {a.text for a in child.args[1:]}
-                servers.append(UpstreamServer(child.args[0], child.span, "backup" in params,
-                                              "down" in params))
-            elif child.name in ("ip_hash", "least_conn", "random", "hash", "sticky",
-                                "least_time", "ntlm", "fair", "consistent_hash"):
+                servers.append(
+                    UpstreamServer(child.args[0], child.span, "backup" in params, "down" in params)
+                )
+            elif child.name in (
+                "ip_hash",
+                "least_conn",
+                "random",
+                "hash",
+                "sticky",
+                "least_time",
+                "ntlm",
+                "fair",
+                "consistent_hash",
+            ):
                 if child.name == "ntlm":
                     continue
                 method, method_span = child.name, child.span
                 if child.name in ("hash", "consistent_hash"):
                     key = child.args[0].text if child.args else ""
                     consistent = child.name == "consistent_hash" or any(
-                        a.text == "consistent" for a in child.args[1:])
+                        a.text == "consistent" for a in child.args[1:]
+                    )
                     method = "hash"
         name = node.args[0].text if node.args else ""
-        return Upstream(name, node.span, tuple(servers), method, method_span, key, consistent,
-                        bool(node.opaque_includes), _root_id(node))
+        return Upstream(
+            name,
+            node.span,
+            tuple(servers),
+            method,
+            method_span,
+            key,
+            consistent,
+            bool(node.opaque_includes),
+            _root_id(node),
+        )
 
     def _upstream_named(self, name: str, root_id: int) -> Upstream | None:
         wanted = name.lower()
@@ -1133,8 +1215,9 @@ class _FactBuilder:
     def _dropped(self, location: NginxNode, header_level: NginxNode | None) -> list[Header]:
         if header_level is None or header_level.parent is None:
             return []
-        inherited = _headers(array_level(header_level.parent, "proxy_set_header"),
-                             "proxy_set_header")
+        inherited = _headers(
+            array_level(header_level.parent, "proxy_set_header"), "proxy_set_header"
+        )
         own = {h.name.lower() for h in _headers(header_level, "proxy_set_header")}
         return [h for h in inherited if h.name.lower() not in own]
 
@@ -1148,9 +1231,7 @@ class _FactBuilder:
             own = _headers(node, name)
             if not own or node.parent is None or node.opaque_includes:
                 continue
-            if name == "proxy_set_header" and not any(
-                n.name == "proxy_pass" for n in node.walk()
-            ):
+            if name == "proxy_set_header" and not any(n.name == "proxy_pass" for n in node.walk()):
                 continue  # nothing here proxies: the headers are never sent
             if name == "add_header":
                 mode = effective_scalar(node, "add_header_inherit")
@@ -1161,15 +1242,25 @@ class _FactBuilder:
             parent_level = array_level(node.parent, name)
             if parent_level is None:
                 continue
-            inherited = (effective_add_headers(node.parent) if name == "add_header"
-                         else _headers(parent_level, name))
+            inherited = (
+                effective_add_headers(node.parent)
+                if name == "add_header"
+                else _headers(parent_level, name)
+            )
             names = {h.name.lower() for h in own}
             lost = tuple(h for h in inherited if h.name.lower() not in names)
             if lost:
-                self.losses.append(HeaderLoss(
-                    name, node.where, own[0].span, node.directive.span, lost, tuple(own),
-                    parent_level.where,
-                ))
+                self.losses.append(
+                    HeaderLoss(
+                        name,
+                        node.where,
+                        own[0].span,
+                        node.directive.span,
+                        lost,
+                        tuple(own),
+                        parent_level.where,
+                    )
+                )
 
     # -- CORS
 
@@ -1182,8 +1273,11 @@ class _FactBuilder:
                 return
             origin_value = node.args[1]
         else:
-            found = [h for h in _more_set_headers(level)
-                     if h.span == node.span and h.name.lower() == "access-control-allow-origin"]
+            found = [
+                h
+                for h in _more_set_headers(level)
+                if h.span == node.span and h.name.lower() == "access-control-allow-origin"
+            ]
             if not found or found[0].value is None:
                 return
             origin_value = found[0].value
@@ -1211,16 +1305,18 @@ class _FactBuilder:
                 allowed.extend(flow.exact)
                 patterns.extend(flow.patterns)
         reflects = reflect_unguarded or reflect_guarded
-        self.cors.append(CorsPolicy(
-            kind="nginx",
-            span=node.span,
-            where=f"nginx {level.where}",
-            allowed_origins=tuple(_unique_words(allowed)),
-            origin_patterns=tuple(patterns),
-            reflects_origin=reflects,
-            reflection_guarded=reflects is not None and reflect_unguarded is None,
-            allow_credentials=credentials,
-        ))
+        self.cors.append(
+            CorsPolicy(
+                kind="nginx",
+                span=node.span,
+                where=f"nginx {level.where}",
+                allowed_origins=tuple(_unique_words(allowed)),
+                origin_patterns=tuple(patterns),
+                reflects_origin=reflects,
+                reflection_guarded=reflects is not None and reflect_unguarded is None,
+                allow_credentials=credentials,
+            )
+        )
 
 
 def _unique_words(words: Iterable[Word]) -> list[Word]:
@@ -1239,8 +1335,9 @@ def _ws_evidence(route: ProxyRoute) -> Iterator[WebSocketEvidence]:
         path = location.path.text
         if location.is_regex:
             if _WS_PATH.search(path):
-                yield WebSocketEvidence(f"location pattern `{path}` ends in /ws",
-                                        location.path.span)
+                yield WebSocketEvidence(
+                    f"location pattern `{path}` ends in /ws", location.path.span
+                )
         elif re.search(r"/(ws|websockets?)$", path.rstrip("/"), re.IGNORECASE):
             yield WebSocketEvidence(f"location path `{path}` ends in /ws", location.path.span)
     upgrade = route.proxy_header("Upgrade")
@@ -1250,6 +1347,12 @@ def _ws_evidence(route: ProxyRoute) -> Iterator[WebSocketEvidence]:
         connection = route.proxy_header("Connection")
         assert connection is not None
         yield WebSocketEvidence(f"sets `Connection {connection.value_text}`", connection.span)
+    for header in route.dropped_proxy_headers:
+        if header.name.lower() == "upgrade" and header.value_text:
+            yield WebSocketEvidence(
+                f"the enclosing level sets `Upgrade {header.value_text}`", header.span
+            )
+            break
 
 
 # -- CORS: where the Access-Control-Allow-Origin value comes from
@@ -1292,8 +1395,9 @@ def _origin_guards(node: NginxNode) -> tuple[list[OriginPattern], list[Word]] | 
     return (patterns, exact) if guarded else None
 
 
-def _origin_condition(node: NginxNode, *, negated: bool
-                      ) -> tuple[list[OriginPattern], list[Word]] | None:
+def _origin_condition(
+    node: NginxNode, *, negated: bool
+) -> tuple[list[OriginPattern], list[Word]] | None:
     args = node.args
     if len(args) != 3 or _var_name(args[0].text) != "http_origin":
         return None
@@ -1309,8 +1413,7 @@ def _origin_condition(node: NginxNode, *, negated: bool
     return [OriginPattern(args[2].text, args[2].span, "search", kind == "~*")], []
 
 
-def _origin_flows(value: Word, node: NginxNode, values: _Values, depth: int = 0
-                  ) -> list[_Flow]:
+def _origin_flows(value: Word, node: NginxNode, values: _Values, depth: int = 0) -> list[_Flow]:
     names = variables_in(value.text)
     if not names:
         return [_Flow("literal", word=value)]
@@ -1323,8 +1426,15 @@ def _origin_flows(value: Word, node: NginxNode, values: _Values, depth: int = 0
             if guards is None:
                 flows.append(_Flow("reflect", span=value.span))
             else:
-                flows.append(_Flow("reflect", span=value.span, guarded=True,
-                                   patterns=tuple(guards[0]), exact=tuple(guards[1])))
+                flows.append(
+                    _Flow(
+                        "reflect",
+                        span=value.span,
+                        guarded=True,
+                        patterns=tuple(guards[0]),
+                        exact=tuple(guards[1]),
+                    )
+                )
             continue
         sets = values.sets_in_scope(node, variable)
         for set_node in sets:
@@ -1338,8 +1448,7 @@ def _origin_flows(value: Word, node: NginxNode, values: _Values, depth: int = 0
     return flows
 
 
-def _map_flows(mapping: NginxMap, node: NginxNode, values: _Values, depth: int
-               ) -> list[_Flow]:
+def _map_flows(mapping: NginxMap, node: NginxNode, values: _Values, depth: int) -> list[_Flow]:
     from_origin = "http_origin" in variables_in(mapping.source.text)
     flows: list[_Flow] = []
     for entry in mapping.entries:
@@ -1354,12 +1463,20 @@ def _map_flows(mapping: NginxMap, node: NginxNode, values: _Values, depth: int
             elif not from_origin or entry.is_default:
                 flows.append(_Flow("reflect", span=reflect_span))
             elif entry.is_regex:
-                flows.append(_Flow("reflect", span=reflect_span, guarded=True, patterns=(
-                    OriginPattern(entry.regex, entry.key.span, "search",
-                                  entry.case_insensitive),)))
+                flows.append(
+                    _Flow(
+                        "reflect",
+                        span=reflect_span,
+                        guarded=True,
+                        patterns=(
+                            OriginPattern(
+                                entry.regex, entry.key.span, "search", entry.case_insensitive
+                            ),
+                        ),
+                    )
+                )
             else:
-                flows.append(_Flow("reflect", span=reflect_span, guarded=True,
-                                   exact=(entry.key,)))
+                flows.append(_Flow("reflect", span=reflect_span, guarded=True, exact=(entry.key,)))
     return flows
 
 

@@ -49,14 +49,18 @@ class _Atom:
 
     @property
     def domain_char(self) -> bool:
-        return self.kind == "lit" and (self.char.isalnum() or self.char == "-") and (
-            self.low == self.high == 1)
+        return (
+            self.kind == "lit"
+            and (self.char.isalnum() or self.char == "-")
+            and (self.low == self.high == 1)
+        )
 
     @property
     def dot_like(self) -> bool:
         """A separator between labels: ``\\.`` or a bare ``.`` used as one."""
         return self.low == self.high == 1 and (
-            (self.kind == "lit" and self.char == ".") or self.kind == "any")
+            (self.kind == "lit" and self.char == ".") or self.kind == "any"
+        )
 
 
 @dataclass(frozen=True)
@@ -71,8 +75,12 @@ class _Unreadable(Exception):
 
 
 _CLASS_ESCAPES = {
-    "w": (False, True), "W": (True, False), "d": (False, False), "D": (True, True),
-    "s": (False, False), "S": (True, True),
+    "w": (False, True),
+    "W": (True, False),
+    "d": (False, False),
+    "D": (True, True),
+    "s": (False, False),
+    "S": (True, True),
 }
 
 
@@ -199,8 +207,12 @@ class _Parser:
                 else:
                     members.append(escaped)
                 continue
-            if (char == "-" and members and self.index + 1 < len(text)
-                    and text[self.index + 1] != "]"):
+            if (
+                char == "-"
+                and members
+                and self.index + 1 < len(text)
+                and text[self.index + 1] != "]"
+            ):
                 start, end = members[-1], text[self.index + 1]
                 self.index += 2
                 if start <= "." <= end:
@@ -264,14 +276,19 @@ def _flatten(group: _Group, budget: list[int]) -> list[list[_Atom]]:
                 continue
             inner = _flatten(_Group(item.branches), budget)
             if item.high is None or item.high > 1:
-                dots = any(a.dots or a.kind == "lit" and a.char == "."
-                           for path in inner for a in path)
-                letters = any(a.letters or a.kind == "lit" and a.char.isalpha()
-                              for path in inner for a in path)
+                dots = any(
+                    a.dots or (a.kind == "lit" and a.char == ".") for path in inner for a in path
+                )
+                letters = any(
+                    a.letters or (a.kind == "lit" and a.char.isalpha())
+                    for path in inner
+                    for a in path
+                )
                 wild = _Atom("wild", dots=dots, letters=letters, low=1, high=None)
                 # (label\.)* : whatever it repeats, it ends with a dot.
-                ends_with_dot = all(path and path[-1].kind == "lit" and path[-1].char == "."
-                                    for path in inner)
+                ends_with_dot = all(
+                    path and path[-1].kind == "lit" and path[-1].char == "." for path in inner
+                )
                 repeated = [wild, _Atom("lit", ".")] if ends_with_dot else [wild]
                 options.append([[], repeated] if item.low == 0 else [repeated])
             elif item.low == 0:
@@ -305,8 +322,14 @@ def _paths(pattern: str) -> list[list[_Atom]] | None:
 class RegexFinding:
     """One way an origin regex admits more than intended."""
 
-    kind: Literal["unanchored-end", "unanchored-start", "unescaped-dot",
-                  "wildcard-into-domain", "wildcard-after-host", "tld-only"]
+    kind: Literal[
+        "unanchored-end",
+        "unanchored-start",
+        "unescaped-dot",
+        "wildcard-into-domain",
+        "wildcard-after-host",
+        "tld-only",
+    ]
     detail: str
     example: str = ""
 
@@ -325,8 +348,10 @@ def _split_host(path: list[_Atom]) -> _Host:
     start = begin
     scheme = ""
     for index in range(begin, len(atoms) - 2):
-        if all(atoms[index + k].kind == "lit" and atoms[index + k].char == c
-               for k, c in enumerate("://")):
+        if all(
+            atoms[index + k].kind == "lit" and atoms[index + k].char == c
+            for k, c in enumerate("://")
+        ):
             start = index + 3
             scheme = "".join(a.char if a.kind == "lit" else "" for a in atoms[begin:index])
             break
@@ -380,7 +405,8 @@ def matches_every_origin(pattern: str, match: MatchMode) -> bool:
     for path in paths:
         atoms = [a for a in path if a.kind != "zero"]
         anchored_both = match == "fullmatch" or (
-            bool(atoms) and atoms[0].kind == "bol" and atoms[-1].kind == "eol")
+            bool(atoms) and atoms[0].kind == "bol" and atoms[-1].kind == "eol"
+        )
         if not anchored_both and _can_be_empty(atoms):
             return True
         host = _split_host(path)
@@ -414,8 +440,14 @@ def analyse_origin_regex(pattern: str, match: MatchMode) -> list[RegexFinding]:
     for path in paths:
         for finding in _analyse_path(path, match):
             findings.setdefault(finding.kind, finding)
-    order = ["wildcard-into-domain", "tld-only", "unescaped-dot", "unanchored-end",
-             "wildcard-after-host", "unanchored-start"]
+    order = [
+        "wildcard-into-domain",
+        "tld-only",
+        "unescaped-dot",
+        "unanchored-end",
+        "wildcard-after-host",
+        "unanchored-start",
+    ]
     return sorted(findings.values(), key=lambda f: order.index(f.kind))
 
 
@@ -446,49 +478,71 @@ def _analyse_path(path: list[_Atom], match: MatchMode) -> list[RegexFinding]:
             break
         index -= 1  # an optional "\.?" does not separate anything
     if reaches and len(labels) >= 2:
-        found.append(RegexFinding(
-            "wildcard-into-domain",
-            f"the wildcard before `{domain}` can run into the registrable domain",
-            f"{scheme}://evil{domain}",
-        ))
-    elif len(labels) == 1 and suffix > host.start and atoms[suffix - 1].dot_like and any(
-            a.wildcard for a in atoms[host.start : suffix]):
-        found.append(RegexFinding(
-            "tld-only", f"only the top-level domain `.{labels[0]}` is fixed",
-            f"{scheme}://attacker.{labels[0]}",
-        ))
+        found.append(
+            RegexFinding(
+                "wildcard-into-domain",
+                f"the wildcard before `{domain}` can run into the registrable domain",
+                f"{scheme}://evil{domain}",
+            )
+        )
+    elif (
+        len(labels) == 1
+        and suffix > host.start
+        and atoms[suffix - 1].dot_like
+        and any(a.wildcard for a in atoms[host.start : suffix])
+    ):
+        found.append(
+            RegexFinding(
+                "tld-only",
+                f"only the top-level domain `.{labels[0]}` is fixed",
+                f"{scheme}://attacker.{labels[0]}",
+            )
+        )
     for index in dots[:-1]:
         if atoms[index].kind == "any":
             swapped = _text(atoms[suffix:index]) + "x" + _text(atoms[index + 1 : core_end])
-            found.append(RegexFinding(
-                "unescaped-dot",
-                f"the `.` in `{written}` is not escaped and matches any character",
-                f"{scheme}://{swapped}",
-            ))
+            found.append(
+                RegexFinding(
+                    "unescaped-dot",
+                    f"the `.` in `{written}` is not escaped and matches any character",
+                    f"{scheme}://{swapped}",
+                )
+            )
             break
     tail = atoms[core_end : host.end]
     after = atoms[host.end :]
     anchored_end = match == "fullmatch" or (bool(after) and after[-1].kind == "eol")
     if any(a.wildcard and a.dots for a in tail):
-        found.append(RegexFinding(
-            "wildcard-after-host", f"a wildcard after `{written}` lets the host go on",
-            f"{scheme}://{written}.attacker.net",
-        ))
+        found.append(
+            RegexFinding(
+                "wildcard-after-host",
+                f"a wildcard after `{written}` lets the host go on",
+                f"{scheme}://{written}.attacker.net",
+            )
+        )
     elif host.end == len(atoms) and not anchored_end:
-        found.append(RegexFinding(
-            "unanchored-end",
-            "nothing anchors the end (`$`) and nginx regexes match anywhere in the value",
-            f"{scheme}://{written}.attacker.net",
-        ))
+        found.append(
+            RegexFinding(
+                "unanchored-end",
+                "nothing anchors the end (`$`) and nginx regexes match anywhere in the value",
+                f"{scheme}://{written}.attacker.net",
+            )
+        )
     starts_anchored = match == "fullmatch" or (bool(atoms) and atoms[0].kind == "bol")
     no_scheme = host.start == (1 if atoms and atoms[0].kind == "bol" else 0)
-    if not starts_anchored and no_scheme and host.start < core_end and (
-            atoms[host.start].domain_char):
-        found.append(RegexFinding(
-            "unanchored-start",
-            "nothing anchors the start (`^`) and the pattern begins with the host",
-            f"https://evil{_text(atoms[host.start:core_end])}",
-        ))
+    if (
+        not starts_anchored
+        and no_scheme
+        and host.start < core_end
+        and (atoms[host.start].domain_char)
+    ):
+        found.append(
+            RegexFinding(
+                "unanchored-start",
+                "nothing anchors the start (`^`) and the pattern begins with the host",
+                f"https://evil{_text(atoms[host.start : core_end])}",
+            )
+        )
     return found
 
 

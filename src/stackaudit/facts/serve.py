@@ -79,6 +79,10 @@ class ServeCommand:
     # The container or unit that runs the process ("compose:<file>:<service>",
     # "k8s:<file>:<workload>/<container>"), so the stack can link it; "" when unknown.
     service: str = ""
+    # Environment files the process reads that stackaudit cannot see into (systemd
+    # EnvironmentFile=, compose env_file:, Kubernetes envFrom:): a setting "missing"
+    # here may come from one of them.
+    env_files: tuple[Word, ...] = ()
 
     # -- options ------------------------------------------------------------------------
 

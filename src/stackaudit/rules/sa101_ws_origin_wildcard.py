@@ -1,7 +1,7 @@
 from collections.abc import Iterator
 
 from stackaudit.diagnostics import Diagnostic, Severity
-from stackaudit.facts.origins import admits_every_host
+from stackaudit.facts.origins import admits_every_host, cli_origin_error
 from stackaudit.facts.serve import ServeCommand
 from stackaudit.rules.base import Bad, Good, Rule
 from stackaudit.stack import Stack
@@ -108,6 +108,9 @@ class WsOriginWildcard(Rule):
         source = command.origin_source()
         for entry in command.effective_origins():
             if not admits_every_host(entry.text):
+                continue
+            if not entry.from_env and cli_origin_error(entry.text) is not None:
+                # `*:*` on the command line stops Bokeh at startup: SA102 says so.
                 continue
             if entry.from_env:
                 flags = len(command.cli_origins())

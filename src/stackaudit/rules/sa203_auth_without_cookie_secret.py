@@ -18,11 +18,12 @@ class AuthWithoutCookieSecret(Rule):
 
     ## Why is this bad?
     Panel keeps the logged-in user in Tornado signed cookies, and Tornado refuses to
-    read or write one without the `cookie_secret` setting. With basic auth every
-    request then fails with HTTP 500 ("You must define the 'cookie_secret' setting in
-    your application to use secure cookies"). `panel serve` with OAuth refuses to start
+    read or write one without the `cookie_secret` setting. Nothing checks it at startup
+    for basic auth: the login form loads, but every app page and every login attempt
+    fails with HTTP 500 ("You must define the 'cookie_secret' setting in your
+    application to use secure cookies"). `panel serve` with OAuth refuses to start
     ("When enabling an OAuth provider you must supply a valid cookie_secret");
-    `pn.serve` does not check and fails at every request like basic auth.
+    `pn.serve` does not check and fails like basic auth.
 
     ## Example
     ```
@@ -112,8 +113,8 @@ class AuthWithoutCookieSecret(Rule):
                 effect = "`panel serve` refuses to start"
             else:
                 effect = (
-                    "every request fails with HTTP 500 (Tornado needs `cookie_secret` to "
-                    "read the signed login cookie)"
+                    "every app page and every login fails with HTTP 500 (Tornado needs "
+                    "`cookie_secret` for the signed login cookie)"
                 )
             yield self.report(
                 auth.source.span,

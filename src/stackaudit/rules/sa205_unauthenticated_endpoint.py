@@ -161,7 +161,9 @@ class UnauthenticatedEndpoint(Rule):
             if use is None:
                 return
             span, written = use.span, command.written(use)
-        kept = -1 if admin else (history[0] if history else 0)
+        kept: int | None = -1 if admin else (history[0] if history else 0)
+        if kept == 0 and command.value("session_history") is not None and history is None:
+            kept = None  # --session-history "$N": known only at run time
         if kept == 0:
             listed = (
                 "publishes the live and total session counts, and a GET with a query "
@@ -169,7 +171,13 @@ class UnauthenticatedEndpoint(Rule):
             )
             severity = Severity.WARNING
         else:
-            scope = "every session" if kept < 0 else f"each of the last {kept} sessions"
+            scope = (
+                "the sessions that --session-history keeps (if not 0)"
+                if kept is None
+                else "every session"
+                if kept < 0
+                else f"each of the last {kept} sessions"
+            )
             listed = (
                 f"lists the id, times and User-Agent of {scope}; an unsigned session "
                 "id is enough to open that session"

@@ -108,10 +108,12 @@ class AdminEndpointOpen(Rule):
             guest_endpoint = _guest_endpoint(command, path)
             related: list[Related] = []
             if auth is None:
-                why = (
-                    "no authentication is configured (no --basic-auth, --oauth-provider, "
-                    "--auth-module nor their variables)"
+                options = (
+                    "basic_auth=, oauth_provider="
+                    if command.carrier == "python"
+                    else "--basic-auth, --oauth-provider, --auth-module"
                 )
+                why = f"no authentication is configured (no {options} nor their variables)"
             elif guest is not None:
                 why = f"{auth.description} lets anyone in as guest ({guest.label})"
                 related.append(Related(guest.span, "guest access turned on here"))

@@ -47,8 +47,8 @@ class DevModeDeployed(Rule):
     systemd, Procfile, entrypoint and other scripts). A development carrier is exempt:
     a path with a part or name word `dev`, `devel`, `development`, `local` or `debug`
     (`scripts/dev/run.sh`, `Dockerfile.dev`, `docker-compose.dev.yml`, `run-local.sh`)
-    and Compose override files. Makefiles are not scanned, so a `dev:` target is never
-    reported. Application code is reported unless it lives on such a path or in tests
+    and Compose override files; a Makefile target whose name holds one of those words
+    (`dev:`, `serve-dev:`, `run-local:`). Application code is reported unless it lives on such a path or in tests
     (`tests/`, `test_*.py`, `conftest.py`); a `reload=` passed to a server from Python
     is reported with medium confidence, since that file may be a local launcher only.
 
@@ -194,11 +194,14 @@ class DevModeDeployed(Rule):
             if not command.deployment or is_development_path(command.span.path):
                 return
             confidence, where = None, f" in {command.context}"
+        effect = _COMMAND_EFFECTS[command.tool]
+        if command.carrier == "python" and command.is_bokeh_family:
+            # A keyword reaches Tornado's Application settings, not Panel's --dev.
+            effect = "Tornado " + _APP_EFFECTS["autoreload"]
         for switch in command.dev_switches():
             yield self.report(
                 switch.span,
-                f"{command.label}: `{switch.written}` is a development mode{where}: "
-                f"{_COMMAND_EFFECTS[command.tool]}",
+                f"{command.label}: `{switch.written}` is a development mode{where}: {effect}",
                 help=f"remove `{switch.written}` from the deployed command"
                 if command.tool != "fastapi-dev"
                 else "use `fastapi run` to deploy",

@@ -6,6 +6,8 @@ from stackaudit.facts.serve import OptionUse, ServeCommand
 from stackaudit.rules.base import Bad, Good, Rule
 from stackaudit.stack import Stack
 
+# Carriers that declare the whole environment of the process they start.
+_DECLARED_ENVIRONMENT = frozenset({"compose", "kubernetes", "systemd", "supervisord"})
 _FALSE_LOOKING = frozenset({"false", "no", "0", "off", "n", "f", "disable", "disabled", "none"})
 
 
@@ -27,8 +29,10 @@ class SessionSigningMisconfigured(Rule):
 
     With signing on and no `BOKEH_SECRET_KEY` (or an empty one), `bokeh serve` stops at
     startup with "To sign sessions, the BOKEH_SECRET_KEY environment variable must be
-    set". When the key is not written in the scanned files it may still come from the
-    runtime environment, so that case is reported with medium confidence.
+    set". An empty key is always reported. A missing one is reported only where the
+    process's environment is declared (Compose, Kubernetes, systemd, supervisord), with
+    medium confidence since an env file may still provide it; a Dockerfile or a script
+    normally receives its secrets at run time.
 
     ## Example
     ```
@@ -65,12 +69,24 @@ class SessionSigningMisconfigured(Rule):
             title="a false-looking value turns signing on",
         ),
         Bad(
+            "docker-compose.yml",
+            """
+            services:
+              app:
+                image: dashboard
+                command: panel serve app.py --session-ids signed  # expect: SA208
+                environment:
+                  PANEL_COOKIE_SECRET: ${COOKIE_SECRET}
+        """,
+            title="signing without a secret key stops the server at startup",
+        ),
+        Good(
             "start.sh",
             """
             #!/bin/sh
-            exec panel serve app.py --session-ids signed  # expect: SA208
+            exec panel serve app.py --session-ids signed
         """,
-            title="signing without a secret key stops the server at startup",
+            title="a script receives BOKEH_SECRET_KEY at run time",
         ),
         Good(
             "Dockerfile",
@@ -115,7 +131,7 @@ class SessionSigningMisconfigured(Rule):
         if var.value.text.strip().lower() in _FALSE_LOOKING:
             key = _secret_key(command)
             crash = (
-                "; with no BOKEH_SECRET_KEY set here, the server stops at startup"
+                "; unless BOKEH_SECRET_KEY is provided at run time, the server stops at startup"
                 if key is None
                 else "; every session id must now be signed"
             )
@@ -138,9 +154,14 @@ class SessionSigningMisconfigured(Rule):
         if key is not None:
             message = "BOKEH_SECRET_KEY is empty"
             confidence = None
-        else:
-            message = "no BOKEH_SECRET_KEY is set for this process in the scanned files"
+        elif command.carrier in _DECLARED_ENVIRONMENT:
+            message = (
+                f"{command.context} has no BOKEH_SECRET_KEY in its environment (an env file "
+                "it reads is not seen)"
+            )
             confidence = Confidence.MEDIUM
+        else:
+            return None  # an image or a script gets its secrets at run time
         return self.report(
             where.span,
             f"{command.label}: {written} turns session signing on but {message}: the server "

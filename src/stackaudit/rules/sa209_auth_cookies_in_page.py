@@ -43,7 +43,7 @@ class AuthCookiesInPage(Rule):
     - https://github.com/bokeh/bokeh/blob/3.9.2/src/bokeh/server/views/session_handler.py#L107-L135
     - https://github.com/bokeh/bokeh/blob/3.9.2/src/bokeh/util/token.py#L118-L130
     - https://github.com/bokeh/bokeh/blob/3.9.2/src/bokeh/embed/server.py#L266-L270
-    - https://github.com/holoviz/panel/blob/v1.9.4/panel/io/server.py#L553-L579
+    - https://github.com/holoviz/panel/blob/v1.9.4/panel/io/server.py#L554-L580
     - https://github.com/holoviz/panel/blob/v1.9.4/panel/auth.py#L454-L471
     - https://github.com/holoviz/panel/blob/v1.9.4/panel/io/state.py#L1047-L1078
     """

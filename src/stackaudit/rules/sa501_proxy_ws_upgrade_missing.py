@@ -64,7 +64,9 @@ class ProxyWsUpgradeMissing(Rule):
     category = "reverse-proxy"
     applies_to = ("nginx", "stack")
     examples = (
-        Bad("nginx.conf", """
+        Bad(
+            "nginx.conf",
+            """
             server {
                 listen 80;
                 server_name dash.example.com;
@@ -74,8 +76,11 @@ class ProxyWsUpgradeMissing(Rule):
                     proxy_set_header Host $host;
                 }
             }
-        """),
-        Bad("nginx.conf", """
+        """,
+        ),
+        Bad(
+            "nginx.conf",
+            """
             server {
                 listen 80;
                 proxy_set_header Upgrade $http_upgrade;
@@ -86,8 +91,12 @@ class ProxyWsUpgradeMissing(Rule):
                     proxy_set_header X-Forwarded-Proto $scheme;
                 }
             }
-        """, title="the location's own header drops the server's"),
-        Good("nginx.conf", """
+        """,
+            title="the location's own header drops the server's",
+        ),
+        Good(
+            "nginx.conf",
+            """
             map $http_upgrade $connection_upgrade {
                 default upgrade;
                 ''      close;
@@ -101,8 +110,11 @@ class ProxyWsUpgradeMissing(Rule):
                     proxy_set_header Connection $connection_upgrade;
                 }
             }
-        """),
-        Good("nginx.conf", """
+        """,
+        ),
+        Good(
+            "nginx.conf",
+            """
             server {
                 listen 80;
                 location / {
@@ -112,7 +124,9 @@ class ProxyWsUpgradeMissing(Rule):
                     proxy_http_version 1.1;
                 }
             }
-        """, title="Bokeh's documented configuration"),
+        """,
+            title="Bokeh's documented configuration",
+        ),
     )
 
     def check(self, stack: Stack) -> Iterator[Diagnostic]:
@@ -145,17 +159,24 @@ class ProxyWsUpgradeMissing(Rule):
             f"{' and '.join(missing)}: its proxy headers are {current}, and nginx does not "
             "forward hop-by-hop headers, so the upgrade never reaches the backend"
         )
-        dropped = [h for h in route.dropped_proxy_headers
-                   if h.name.lower() in ("upgrade", "connection")]
-        related = [Related(h.span, "dropped here: this location sets its own proxy_set_header")
-                   for h in dropped]
+        dropped = [
+            h for h in route.dropped_proxy_headers if h.name.lower() in ("upgrade", "connection")
+        ]
+        related = [
+            Related(h.span, "dropped here: this location sets its own proxy_set_header")
+            for h in dropped
+        ]
         if dropped:
             message += "; the enclosing level's Upgrade/Connection are dropped because this "
             message += "location sets proxy_set_header of its own"
-        related += [Related(e.span, "WebSocket evidence") for e in route.websocket_evidence
-                    if e.span is not None and e.span.path == route.span.path][:2]
+        related += [
+            Related(e.span, "WebSocket evidence")
+            for e in route.websocket_evidence
+            if e.span is not None and e.span.path == route.span.path
+        ][:2]
         return self.report(
-            route.span, message,
+            route.span,
+            message,
             help="add `proxy_set_header Upgrade $http_upgrade;` and `proxy_set_header "
             "Connection $connection_upgrade;` to this location (with `map $http_upgrade "
             "$connection_upgrade { default upgrade; '' close; }` in `http {}`), or "

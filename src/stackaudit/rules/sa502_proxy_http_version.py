@@ -55,7 +55,9 @@ class ProxyHttpVersion(Rule):
     category = "reverse-proxy"
     applies_to = ("nginx",)
     examples = (
-        Bad("nginx.conf", """
+        Bad(
+            "nginx.conf",
+            """
             server {
                 listen 80;
                 location /ws {  # expect: SA502
@@ -64,8 +66,11 @@ class ProxyHttpVersion(Rule):
                     proxy_set_header Connection "upgrade";
                 }
             }
-        """),
-        Bad("nginx.conf", """
+        """,
+        ),
+        Bad(
+            "nginx.conf",
+            """
             http {
                 proxy_http_version 1.0;
                 server {
@@ -77,8 +82,12 @@ class ProxyHttpVersion(Rule):
                     }
                 }
             }
-        """, title="an explicit 1.0 inherited from http {}"),
-        Good("nginx.conf", """
+        """,
+            title="an explicit 1.0 inherited from http {}",
+        ),
+        Good(
+            "nginx.conf",
+            """
             http {
                 proxy_http_version 1.1;
                 server {
@@ -90,7 +99,9 @@ class ProxyHttpVersion(Rule):
                     }
                 }
             }
-        """, title="inherited from http {}"),
+        """,
+            title="inherited from http {}",
+        ),
     )
 
     def check(self, stack: Stack) -> Iterator[Diagnostic]:
@@ -113,13 +124,17 @@ class ProxyHttpVersion(Rule):
                     related.append(Related(setting.span, "proxy_http_version set here"))
                 confidence = Confidence.HIGH
             elif recent is None:
-                reason = ("no `proxy_http_version 1.1` is set and nginx before 1.29.7 proxies "
-                          "with HTTP/1.0 (nginx version unknown: assumed older; set "
-                          "`nginx-version` in the configuration)")
+                reason = (
+                    "no `proxy_http_version 1.1` is set and nginx before 1.29.7 proxies "
+                    "with HTTP/1.0 (nginx version unknown: assumed older; set "
+                    "`nginx-version` in the configuration)"
+                )
                 confidence = Confidence.MEDIUM
             else:
-                reason = (f"no `proxy_http_version 1.1` is set and nginx {stack.nginx.version_text}"
-                          " proxies with HTTP/1.0 by default")
+                reason = (
+                    f"no `proxy_http_version 1.1` is set and nginx {stack.nginx.version_text}"
+                    " proxies with HTTP/1.0 by default"
+                )
                 confidence = Confidence.HIGH
             yield self.report(
                 route.span,

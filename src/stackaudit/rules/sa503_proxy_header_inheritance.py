@@ -54,7 +54,9 @@ class ProxyHeaderInheritance(Rule):
     category = "reverse-proxy"
     applies_to = ("nginx",)
     examples = (
-        Bad("nginx.conf", """
+        Bad(
+            "nginx.conf",
+            """
             server {
                 listen 80;
                 proxy_set_header Host $host;
@@ -64,8 +66,11 @@ class ProxyHeaderInheritance(Rule):
                     proxy_set_header X-Forwarded-Proto $scheme;  # expect: SA503
                 }
             }
-        """),
-        Good("nginx.conf", """
+        """,
+        ),
+        Good(
+            "nginx.conf",
+            """
             server {
                 listen 80;
                 proxy_set_header Host $host;
@@ -74,8 +79,12 @@ class ProxyHeaderInheritance(Rule):
                     proxy_pass http://127.0.0.1:5006;
                 }
             }
-        """, title="the location defines none and inherits them all"),
-        Good("nginx.conf", """
+        """,
+            title="the location defines none and inherits them all",
+        ),
+        Good(
+            "nginx.conf",
+            """
             server {
                 listen 80;
                 proxy_set_header Host $host;
@@ -85,7 +94,9 @@ class ProxyHeaderInheritance(Rule):
                     proxy_set_header X-Forwarded-Proto $scheme;
                 }
             }
-        """, title="the location repeats them"),
+        """,
+            title="the location repeats them",
+        ),
     )
 
     def check(self, stack: Stack) -> Iterator[Diagnostic]:

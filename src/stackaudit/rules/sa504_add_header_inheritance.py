@@ -59,7 +59,9 @@ class AddHeaderInheritance(Rule):
     category = "reverse-proxy"
     applies_to = ("nginx",)
     examples = (
-        Bad("nginx.conf", """
+        Bad(
+            "nginx.conf",
+            """
             server {
                 listen 443 ssl;
                 add_header Strict-Transport-Security "max-age=31536000" always;
@@ -69,8 +71,11 @@ class AddHeaderInheritance(Rule):
                     add_header Cache-Control "public, max-age=86400";  # expect: SA504
                 }
             }
-        """),
-        Good("nginx.conf", """
+        """,
+        ),
+        Good(
+            "nginx.conf",
+            """
             server {
                 listen 443 ssl;
                 add_header Strict-Transport-Security "max-age=31536000" always;
@@ -78,8 +83,12 @@ class AddHeaderInheritance(Rule):
                     root /srv;
                 }
             }
-        """, title="the location defines none and inherits them"),
-        Good("nginx.conf", """
+        """,
+            title="the location defines none and inherits them",
+        ),
+        Good(
+            "nginx.conf",
+            """
             server {
                 listen 443 ssl;
                 add_header_inherit merge;
@@ -89,7 +98,9 @@ class AddHeaderInheritance(Rule):
                     add_header Cache-Control "public, max-age=86400";
                 }
             }
-        """, title="nginx >= 1.29.3 merges on request"),
+        """,
+            title="nginx >= 1.29.3 merges on request",
+        ),
     )
 
     def check(self, stack: Stack) -> Iterator[Diagnostic]:

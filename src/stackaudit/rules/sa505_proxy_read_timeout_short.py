@@ -21,15 +21,21 @@ def timeout_problem(route: ProxyRoute, ping_interval: float | None) -> str | Non
     shown = route.read_timeout.describe()
     if ping_interval is None:
         if route.read_timeout.explicit and timeout < BOKEH_DEFAULT_PING:
-            return (f"`{shown}` is shorter than the 37 s between Bokeh/Panel's default "
-                    "WebSocket pings, so idle sessions are cut")
+            return (
+                f"`{shown}` is shorter than the 37 s between Bokeh/Panel's default "
+                "WebSocket pings, so idle sessions are cut"
+            )
         return None
     if ping_interval == 0:
-        return (f"`{shown}` closes idle connections and the backend never pings, so an "
-                "idle session is cut after that long")
+        return (
+            f"`{shown}` closes idle connections and the backend never pings, so an "
+            "idle session is cut after that long"
+        )
     if timeout <= ping_interval:
-        return (f"`{shown}` is not longer than the backend's ping interval "
-                f"({format_duration(ping_interval)}), so idle sessions are cut between pings")
+        return (
+            f"`{shown}` is not longer than the backend's ping interval "
+            f"({format_duration(ping_interval)}), so idle sessions are cut between pings"
+        )
     return None
 
 
@@ -80,7 +86,9 @@ class ProxyReadTimeoutShort(Rule):
     category = "reverse-proxy"
     applies_to = ("nginx", "stack")
     examples = (
-        Bad("nginx.conf", """
+        Bad(
+            "nginx.conf",
+            """
             server {
                 listen 80;
                 location /ws {
@@ -91,8 +99,11 @@ class ProxyReadTimeoutShort(Rule):
                     proxy_read_timeout 30s;  # expect: SA505
                 }
             }
-        """),
-        Good("nginx.conf", """
+        """,
+        ),
+        Good(
+            "nginx.conf",
+            """
             server {
                 listen 80;
                 location /ws {
@@ -102,8 +113,12 @@ class ProxyReadTimeoutShort(Rule):
                     proxy_set_header Connection "upgrade";
                 }
             }
-        """, title="nginx's 60 s default outlasts Bokeh's 37 s pings"),
-        Good("nginx.conf", """
+        """,
+            title="nginx's 60 s default outlasts Bokeh's 37 s pings",
+        ),
+        Good(
+            "nginx.conf",
+            """
             server {
                 listen 80;
                 location /ws {
@@ -114,7 +129,8 @@ class ProxyReadTimeoutShort(Rule):
                     proxy_read_timeout 1d;
                 }
             }
-        """),
+        """,
+        ),
     )
 
     def check(self, stack: Stack) -> Iterator[Diagnostic]:

@@ -1,0 +1,107 @@
+from collections.abc import Iterator
+
+from stackaudit.diagnostics import Diagnostic, Related, Severity, Span
+from stackaudit.rules.base import Bad, Good, Rule
+from stackaudit.stack import Stack
+
+
+class CorsWildcardCredentialsInvalid(Rule):
+    """
+    ## What it does
+    Flags a literal `Access-Control-Allow-Origin: *` sent together with
+    `Access-Control-Allow-Credentials: true` (nginx `add_header`, proxy middlewares,
+    ingress annotations). Starlette's `CORSMiddleware` is not concerned: it replaces `*`
+    by the request origin when credentials are on (SA301).
+
+    ## Why is this bad?
+    The Fetch standard forbids the combination: for a request with credentials the
+    browser refuses a response whose `Access-Control-Allow-Origin` is `*`, so the
+    front end fails with a CORS error. The usual "fix" found online is to echo
+    `$http_origin`, which opens the API to every site (SA302).
+
+    ## Example
+    ```nginx
+    add_header Access-Control-Allow-Origin * always;
+    add_header Access-Control-Allow-Credentials true always;
+    ```
+
+    ## Use instead
+    Name the allowed origin, or echo it only through an anchored allowlist (see SA302);
+    or drop credentials if the API is public and cookie-less.
+    ```nginx
+    add_header Access-Control-Allow-Origin https://app.example.com always;
+    add_header Access-Control-Allow-Credentials true always;
+    ```
+
+    ## References
+    - https://fetch.spec.whatwg.org/#cors-protocol-and-credentials
+    - https://developer.mozilla.org/en-US/docs/Web/HTTP/Headers/Access-Control-Allow-Origin
+    - https://nginx.org/en/docs/http/ngx_http_headers_module.html#add_header
+    """
+
+    code = "SA304"
+    name = "cors-wildcard-credentials-invalid"
+    severity = Severity.WARNING
+    category = "cors"
+    applies_to = ("nginx", "compose", "k8s")
+    examples = (
+        Bad(
+            "nginx.conf",
+            """
+            server {
+                listen 443 ssl;
+                location /api/ {
+                    add_header Access-Control-Allow-Origin * always;  # expect: SA304
+                    add_header Access-Control-Allow-Credentials true always;
+                    proxy_pass http://127.0.0.1:8000;
+                }
+            }
+        """,
+        ),
+        Good(
+            "nginx.conf",
+            """
+            server {
+                listen 443 ssl;
+                location /api/ {
+                    add_header Access-Control-Allow-Origin * always;
+                    proxy_pass http://127.0.0.1:8000;
+                }
+            }
+        """,
+            title="a public API without credentials",
+        ),
+        Good(
+            "nginx.conf",
+            """
+            server {
+                listen 443 ssl;
+                location /api/ {
+                    add_header Access-Control-Allow-Origin https://app.example.com always;
+                    add_header Access-Control-Allow-Credentials true always;
+                    proxy_pass http://127.0.0.1:8000;
+                }
+            }
+        """,
+        ),
+    )
+
+    def check(self, stack: Stack) -> Iterator[Diagnostic]:
+        seen: set[Span] = set()
+        for policy in stack.cors_policies:
+            if policy.kind == "starlette" or policy.allow_credentials is None:
+                continue
+            wildcard = next((w for w in policy.allowed_origins if w.text.strip() == "*"), None)
+            if wildcard is None or policy.span in seen:
+                continue
+            seen.add(policy.span)
+            yield self.report(
+                policy.span,
+                f"{policy.where}: Access-Control-Allow-Origin `*` together with "
+                f"Access-Control-Allow-Credentials `{policy.allow_credentials.text}`: browsers "
+                "refuse credentialed responses with a wildcard origin, so these requests fail",
+                help="name the allowed origin (or echo it only through an anchored allowlist "
+                "map), or drop Access-Control-Allow-Credentials",
+                fix_title="Name the allowed origin",
+                related=[Related(policy.allow_credentials.span, "credentials allowed here")],
+            )

@@ -1,0 +1,328 @@
+"""The Python and notebook extractors, directly: facts, values and exact positions."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from stackaudit.extractors.notebook import extract_notebook
+from stackaudit.extractors.python import can_matter, extract_python, module_name
+from stackaudit.extractors.python_link import link_python_facts
+from stackaudit.facts.app import AppSetting
+from stackaudit.facts.cors import CorsPolicy
+from stackaudit.facts.python import (
+    PendingPythonFacts,
+    PermissiveCheckOrigin,
+    PythonClass,
+    PythonWord,
+    StarletteCorsCall,
+    WebSocketEndpoint,
+    is_websocket_handler,
+)
+from stackaudit.facts.serve import ServeCommand
+from stackaudit.rules.sa301_cors_wildcard_credentials import CorsWildcardCredentials
+from stackaudit.source import SourceFile
+from stackaudit.stack import Stack
+
+
+def facts(code: str, path: str = "app.py") -> list[object]:
+    result = extract_python(SourceFile(path, "python", textwrap.dedent(code)))
+    assert result.problems == []
+    return result.facts
+
+
+def only(found: list[object], kind: type) -> list:  # type: ignore[type-arg]
+    return [f for f in found if isinstance(f, kind)]
+
+
+def at(word: object) -> tuple[int, int, int, int]:
+    span = word.span  # type: ignore[attr-defined]
+    return (span.line, span.column, span.end_line, span.end_column)
+
+
+def test_pn_serve_keywords_become_cli_options_with_exact_spans() -> None:
+    found = facts("""\
+        import panel as pn
+        pn.serve(app, port=5006, websocket_origin=["a.example.com", "*"], admin=False)
+    """)
+    [command] = only(found, ServeCommand)
+    assert (command.tool, command.carrier, command.deployment) == ("panel-serve", "python", False)
+    assert command.context == "pn.serve() call"
+    assert [w.text for w in command.values("allow_websocket_origin")] == ["a.example.com", "*"]
+    use = command.last("allow_websocket_origin")
+    assert use is not None and use.flag.text == "websocket_origin"
+    assert at(use.flag) == (2, 26, 2, 42)
+    assert [at(w) for w in use.values] == [(2, 45, 2, 58), (2, 62, 2, 63)]
+    assert command.value("port") is not None and command.value("port").text == "5006"
+    assert not command.has("admin")  # admin=False is no --admin
+
+
+def test_aliases_and_re_exports() -> None:
+    found = facts("""\
+        from bokeh.server.server import Server as S
+        import fastapi.middleware.cors as cors
+        from panel import serve
+        S({}, allow_websocket_origin=["*:5006"], num_procs=0)
+        serve(app, websocket_origin="dash.example.com")
+        app.add_middleware(cors.CORSMiddleware, allow_origins=["*"])
+    """)
+    tools = [c.tool for c in only(found, ServeCommand)]
+    assert tools == ["bokeh-serve", "panel-serve"]
+    [policy] = only(found, CorsPolicy)
+    assert [w.text for w in policy.allowed_origins] == ["*"]
+
+
+def test_shadowing_and_unrelated_names_do_not_match() -> None:
+    found = facts("""\
+        from panel import serve
+        from mylib import CORSMiddleware
+
+        def serve(app, **kw):
+            pass
+
+        serve(app, websocket_origin="*")
+        app.add_middleware(CORSMiddleware, allow_origins=["*"])
+
+        def inner():
+            from panel import serve
+            serve = make_server
+            serve(app, websocket_origin="*")
+    """)
+    assert only(found, ServeCommand) == []
+    assert only(found, CorsPolicy) == []
+
+
+def test_module_level_binding_in_order_and_functions_see_the_final_one() -> None:
+    found = facts("""\
+        import panel as pn
+        serve = pn.serve
+        serve(app, websocket_origin="first")
+        def run():
+            serve(app, websocket_origin="late")
+        def serve(app, **kw):
+            pass
+    """)
+    commands = only(found, ServeCommand)
+    assert [c.values("allow_websocket_origin")[0].text for c in commands] == ["first"]
+
+
+def test_constants_kwargs_dicts_and_conditional_values() -> None:
+    found = facts("""\
+        import os
+        import panel as pn
+        HOSTS = ["dash.example.com"]
+        OPTIONS = dict(num_procs=4, websocket_origin=HOSTS)
+        if os.environ.get("DEV"):
+            PORT = 5006
+        else:
+            PORT = 80
+        pn.serve(app, port=PORT, **OPTIONS)
+    """)
+    [command] = only(found, ServeCommand)
+    origin = command.values("allow_websocket_origin")[0]
+    assert isinstance(origin, PythonWord)
+    assert origin.text == "dash.example.com"
+    assert at(origin) == (9, 28, 9, 35)  # the `OPTIONS` argument
+    assert origin.defined_at is not None and origin.defined_at.line == 3
+    assert command.value("num_procs").text == "4"  # type: ignore[union-attr]
+    port = command.value("port")
+    assert port is not None and port.symbolic and port.text == "PORT"
+
+
+def test_environment_defaults_and_settings_classes() -> None:
+    found = facts("""\
+        import os
+        from fastapi.middleware.cors import CORSMiddleware
+        from pydantic_settings import BaseSettings, SettingsConfigDict
+
+        class Settings(BaseSettings):
+            model_config = SettingsConfigDict(env_prefix="APP_")
+            origins: list[str] = ["*"]
+
+        settings = Settings()
+        app.add_middleware(CORSMiddleware, allow_origins=settings.origins,
+                           allow_credentials=os.getenv("CREDS", "yes"))
+    """)
+    [policy] = only(found, CorsPolicy)
+    [origin] = policy.allowed_origins
+    assert isinstance(origin, PythonWord) and origin.env_name == "APP_ORIGINS"
+    assert origin.from_env_default
+    credentials = policy.allow_credentials
+    assert isinstance(credentials, PythonWord) and credentials.env_name == "CREDS"
+    assert credentials.text == "yes"
+
+
+def test_subprocess_argv_goes_through_the_command_line_extractor() -> None:
+    code = 'import subprocess, sys\nsubprocess.run([sys.executable, "-m", "bokeh", "serve", "a.py", "--allow-websocket-origin=*"])\n'
+    [command] = only(facts(code), ServeCommand)
+    assert command.tool == "bokeh-serve" and command.context == "subprocess.run() argv"
+    [origin] = command.values("allow_websocket_origin")
+    assert origin.text == "*" and at(origin) == (2, 80, 2, 81)
+    shell = 'import os\nos.system("panel serve a.py --num-procs 2")\n'
+    [command] = only(facts(shell), ServeCommand)
+    assert command.value("num_procs").text == "2"  # type: ignore[union-attr]
+    assert at(command.value("num_procs")) == (2, 40, 2, 41)
+
+
+def test_uvicorn_and_framework_settings() -> None:
+    found = facts("""\
+        import uvicorn, tornado.web
+        import panel as pn
+        from fastapi import FastAPI
+        app = FastAPI(debug=True)
+        pn.config.cookie_secret = "abc"
+        tornado.web.Application([], debug=True, serve_traceback=False)
+        uvicorn.run("main:app", host="0.0.0.0", reload=True, proxy_headers=True)
+    """)
+    [command] = only(found, ServeCommand)
+    assert command.tool == "uvicorn"
+    assert [w.text for w in command.positionals] == ["main:app"]
+    assert command.value("host").text == "0.0.0.0"  # type: ignore[union-attr]
+    assert command.has("reload") and not command.has("proxy_headers")  # True is the default
+    settings = {(s.framework, s.name, s.value.text) for s in only(found, AppSetting)}
+    assert settings == {("fastapi", "debug", "True"), ("panel-config", "cookie_secret", "abc"),
+                        ("tornado", "debug", "True"), ("tornado", "serve_traceback", "False")}
+
+
+def test_cors_raw_arguments() -> None:
+    found = facts("""\
+        from starlette.middleware import Middleware
+        from starlette.middleware.cors import CORSMiddleware
+        m = Middleware(CORSMiddleware, allow_origins="*", allow_credantials=True,
+                       allow_origin_regex=["a", "b"])
+    """)
+    [call] = only(found, StarletteCorsCall)
+    assert [w.text for w in call.unknown_keywords] == ["allow_credantials"]
+    assert call.origins_string is not None and call.origins_string.text == "*"
+    assert call.regex_not_string is not None and at(call.regex_not_string)[:2] == (4, 39)
+
+
+def test_tornado_handlers_check_origin_and_reflection() -> None:
+    found = facts("""\
+        from tornado import websocket, web
+
+        class Base(websocket.WebSocketHandler):
+            pass
+
+        class Feed(Base):
+            def check_origin(self, origin):
+                return True
+
+        class Api(web.RequestHandler):
+            def get(self):
+                self.set_header("Access-Control-Allow-Origin", self.request.headers.get("Origin"))
+    """, path="pkg/ws.py")
+    [flawed] = only(found, PermissiveCheckOrigin)
+    assert (flawed.class_name, flawed.flaw, flawed.bases) == ("Feed", "always-true", ("pkg.ws.Base",))
+    classes = {c.qualname: c for c in only(found, PythonClass)}
+    assert is_websocket_handler(flawed.bases, classes)
+    [policy] = only(found, CorsPolicy)
+    assert policy.kind == "tornado" and policy.reflects_origin is not None
+    assert not policy.reflection_guarded
+
+
+def test_websocket_endpoints() -> None:
+    found = facts("""\
+        from fastapi import FastAPI, WebSocket
+        app = FastAPI()
+
+        @app.websocket("/ws")
+        async def feed(websocket: WebSocket):
+            user = websocket.cookies["user"]
+
+        @app.websocket("/ok")
+        async def ok(websocket: WebSocket):
+            origin = websocket.headers.get("origin")
+            user = websocket.session
+    """)
+    endpoints = {e.name: e for e in only(found, WebSocketEndpoint)}
+    assert endpoints["feed"].credential is not None and not endpoints["feed"].checks_origin
+    assert at(endpoints["feed"]) == (5, 11, 5, 15)
+    assert endpoints["ok"].checks_origin
+
+
+def test_cross_module_constants_are_linked() -> None:
+    settings_facts = facts('ORIGINS = ["*"]\nCREDENTIALS = True\n', path="app/settings.py")
+    main_facts = facts("""\
+        from fastapi.middleware.cors import CORSMiddleware
+        from .settings import ORIGINS
+        from app import settings
+        app.add_middleware(CORSMiddleware, allow_origins=ORIGINS,
+                           allow_credentials=settings.CREDENTIALS)
+    """, path="app/main.py")
+    assert only(main_facts, PendingPythonFacts)
+    [before] = only(main_facts, CorsPolicy)
+    assert before.allowed_origins == () and before.allow_credentials is None
+    linked = link_python_facts([*settings_facts, *main_facts])
+    assert only(linked, PendingPythonFacts) == []
+    [after] = only(linked, CorsPolicy)
+    [origin] = after.allowed_origins
+    assert origin.text == "*" and at(origin) == (4, 50, 4, 57)
+    assert isinstance(origin, PythonWord) and origin.defined_at is not None
+    assert origin.defined_at.path == "app/settings.py"
+    findings = list(CorsWildcardCredentials().check(Stack(linked)))
+    assert [(d.span.path, d.span.line) for d in findings] == [("app/main.py", 4)]
+
+
+def test_prefilter_skips_files_that_cannot_matter() -> None:
+    assert not can_matter("def f(:\n", "lib/util.py")
+    assert extract_python(SourceFile("lib/util.py", "python", "def f(:\n")).problems == []
+    assert can_matter("X = 1\n", "app/settings.py")
+    assert can_matter("import panel\npanel.Row().show()\n")
+    assert not can_matter("import matplotlib.pyplot as plt\nplt.show()\n")
+    broken = extract_python(SourceFile("a.py", "python", "import uvicorn\nuvicorn.run(\n"))
+    assert broken.problems and broken.problems[0].span.line == 2
+    assert module_name("src/app/__init__.py") == "src.app"
+
+
+def _notebook(*cells: object) -> str:
+    return json.dumps({"cells": list(cells), "metadata": {}, "nbformat": 4,
+                       "nbformat_minor": 5}, indent=1, ensure_ascii=False)
+
+
+def test_notebook_positions_point_into_the_json() -> None:
+    text = _notebook(
+        {"cell_type": "markdown", "metadata": {}, "source": ["pn.serve(x, websocket_origin='*')"]},
+        {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+         "source": ["import panel as pn\n", "%matplotlib inline\n", "H = \"\\u00e9*\"\n"]},
+        {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+         "source": ["x = !ls\n", "pn.serve(app, websocket_origin=\"*\")\n"]},
+        {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+         "source": "%%bash\npanel serve a.py\n"},
+    )
+    result = extract_notebook(SourceFile("nb.ipynb", "notebook", text))
+    assert result.problems == []
+    [command] = only(result.facts, ServeCommand)
+    [origin] = command.values("allow_websocket_origin")
+    line = text.splitlines()[origin.span.line - 1]
+    assert 'pn.serve(app, websocket_origin=\\"*\\")' in line
+    assert line[origin.span.column - 1] == "*"
+
+
+def test_notebook_errors_are_problems() -> None:
+    bad = extract_notebook(SourceFile("nb.ipynb", "notebook", '{"cells": [pn.serve'))
+    assert bad.problems and bad.problems[0].message.startswith("invalid notebook JSON")
+    text = _notebook({"cell_type": "code", "metadata": {}, "outputs": [],
+                      "source": ["import panel as pn\n", "pn.serve(app,\n"]})
+    broken = extract_notebook(SourceFile("nb.ipynb", "notebook", text))
+    assert broken.problems and "cell 1" in broken.problems[0].message
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("pn.serve(websocket_origin=['*'])\n \t:\"'#%!{}[],\\")),
+               max_size=200))
+def test_random_text_never_raises(text: str) -> None:
+    code = "import panel as pn\n" + text
+    extract_python(SourceFile("r.py", "python", code))
+    extract_notebook(SourceFile("r.ipynb", "notebook", text))
+    extract_notebook(SourceFile("r.ipynb", "notebook", _notebook(
+        {"cell_type": "code", "metadata": {}, "outputs": [], "source": [code]})))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(max_size=300))
+def test_arbitrary_unicode_never_raises(text: str) -> None:
+    extract_python(SourceFile("r.py", "python", "import uvicorn\n" + text))
