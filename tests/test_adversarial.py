@@ -54,18 +54,29 @@ def test_generated_giants(tmp_path: Path) -> None:
     (tmp_path / "huge.py").write_bytes(b"x = 1\n" * (50 * 1024 * 1024 // 6))
     write_files(tmp_path, {
         "start.sh": WILDCARD,
-        "long/run.sh": "exec panel serve app.py " + "--port 1 " * (10 * 1024 * 1024 // 9) + "\n",
+        # One 10 MB line: over the default max-file-size, so skipped with a note.
+        "ten-mb-line.sh": "exec panel serve app.py " + "--port 1 " * (10 * 1024 * 1024 // 9) + "\n",
         "deep/app.py": "import panel as pn\nx = " + "(" * 5000 + "1" + ")" * 5000 + "\npn.serve(x)\n",
         "deep/docker-compose.yml": "services:\n  a:\n    command: " + "[" * 5000 + "]" * 5000 + "\n",
         "deep/nginx.conf": "http {\n" + "location / {\n" * 3000 + "}\n" * 3000 + "}\n",
         "deep/k8s.yaml": "apiVersion: v1\nkind: Pod\nspec: " + "{a: " * 3000 + "1" + "}" * 3000 + "\n",
-        "stackaudit.toml": 'max-file-size = "16MiB"\nselect = ["SA0", "SA101"]\n',
+        ".stackaudit.toml": 'select = ["SA0", "SA101"]\n',
     })
-    report = check_json(tmp_path, "--config", str(tmp_path / "stackaudit.toml"))
+    report = check_json(Path("."), cwd=tmp_path)
     skipped = {s["path"]: s["reason"] for s in report["summary"]["skipped"]}
     assert skipped["huge.py"].startswith("larger than max-file-size")
+    assert skipped["ten-mb-line.sh"].startswith("larger than max-file-size")
     assert report["summary"]["internal_errors"] == 0
     assert "SA101" in codes_by_file(report)["start.sh"]
+
+
+def test_one_long_line_is_read_in_linear_time(tmp_path: Path) -> None:
+    line = "exec panel serve app.py " + "--port 1 " * (1024 * 1024 // 9) + "--allow-websocket-origin='*'\n"
+    write_files(tmp_path, {"long.sh": line, ".stackaudit.toml": 'select = ["SA0", "SA101"]\n'})
+    report = check_json(Path("."), cwd=tmp_path)
+    assert report["summary"]["internal_errors"] == 0
+    [finding] = report["diagnostics"]
+    assert finding["location"]["line"] == 1 and finding["location"]["column"] == len(line) - 2
 
 
 def test_include_storm_and_many_files(tmp_path: Path) -> None:

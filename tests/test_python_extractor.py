@@ -160,11 +160,11 @@ def test_subprocess_argv_goes_through_the_command_line_extractor() -> None:
     [command] = only(facts(code), ServeCommand)
     assert command.tool == "bokeh-serve" and command.context == "subprocess.run() argv"
     [origin] = command.values("allow_websocket_origin")
-    assert origin.text == "*" and at(origin) == (2, 80, 2, 81)
+    assert origin.text == "*" and at(origin) == (2, 91, 2, 92)
     shell = 'import os\nos.system("panel serve a.py --num-procs 2")\n'
     [command] = only(facts(shell), ServeCommand)
     assert command.value("num_procs").text == "2"  # type: ignore[union-attr]
-    assert at(command.value("num_procs")) == (2, 40, 2, 41)
+    assert at(command.value("num_procs")) == (2, 41, 2, 42)
 
 
 def test_uvicorn_and_framework_settings() -> None:
@@ -183,8 +183,12 @@ def test_uvicorn_and_framework_settings() -> None:
     assert command.value("host").text == "0.0.0.0"  # type: ignore[union-attr]
     assert command.has("reload") and not command.has("proxy_headers")  # True is the default
     settings = {(s.framework, s.name, s.value.text) for s in only(found, AppSetting)}
-    assert settings == {("fastapi", "debug", "True"), ("panel-config", "cookie_secret", "abc"),
-                        ("tornado", "debug", "True"), ("tornado", "serve_traceback", "False")}
+    assert settings == {
+        ("fastapi", "debug", "True"),
+        ("panel-config", "cookie_secret", "abc"),
+        ("tornado", "debug", "True"),
+        ("tornado", "serve_traceback", "False"),
+    }
 
 
 def test_cors_raw_arguments() -> None:
@@ -197,11 +201,12 @@ def test_cors_raw_arguments() -> None:
     [call] = only(found, StarletteCorsCall)
     assert [w.text for w in call.unknown_keywords] == ["allow_credantials"]
     assert call.origins_string is not None and call.origins_string.text == "*"
-    assert call.regex_not_string is not None and at(call.regex_not_string)[:2] == (4, 39)
+    assert call.regex_not_string is not None and at(call.regex_not_string)[:2] == (4, 35)
 
 
 def test_tornado_handlers_check_origin_and_reflection() -> None:
-    found = facts("""\
+    found = facts(
+        """\
         from tornado import websocket, web
 
         class Base(websocket.WebSocketHandler):
@@ -214,9 +219,15 @@ def test_tornado_handlers_check_origin_and_reflection() -> None:
         class Api(web.RequestHandler):
             def get(self):
                 self.set_header("Access-Control-Allow-Origin", self.request.headers.get("Origin"))
-    """, path="pkg/ws.py")
+    """,
+        path="pkg/ws.py",
+    )
     [flawed] = only(found, PermissiveCheckOrigin)
-    assert (flawed.class_name, flawed.flaw, flawed.bases) == ("Feed", "always-true", ("pkg.ws.Base",))
+    assert (flawed.class_name, flawed.flaw, flawed.bases) == (
+        "Feed",
+        "always-true",
+        ("pkg.ws.Base",),
+    )
     classes = {c.qualname: c for c in only(found, PythonClass)}
     assert is_websocket_handler(flawed.bases, classes)
     [policy] = only(found, CorsPolicy)
@@ -246,13 +257,16 @@ def test_websocket_endpoints() -> None:
 
 def test_cross_module_constants_are_linked() -> None:
     settings_facts = facts('ORIGINS = ["*"]\nCREDENTIALS = True\n', path="app/settings.py")
-    main_facts = facts("""\
+    main_facts = facts(
+        """\
         from fastapi.middleware.cors import CORSMiddleware
         from .settings import ORIGINS
         from app import settings
         app.add_middleware(CORSMiddleware, allow_origins=ORIGINS,
                            allow_credentials=settings.CREDENTIALS)
-    """, path="app/main.py")
+    """,
+        path="app/main.py",
+    )
     assert only(main_facts, PendingPythonFacts)
     [before] = only(main_facts, CorsPolicy)
     assert before.allowed_origins == () and before.allow_credentials is None
@@ -279,19 +293,37 @@ def test_prefilter_skips_files_that_cannot_matter() -> None:
 
 
 def _notebook(*cells: object) -> str:
-    return json.dumps({"cells": list(cells), "metadata": {}, "nbformat": 4,
-                       "nbformat_minor": 5}, indent=1, ensure_ascii=False)
+    return json.dumps(
+        {"cells": list(cells), "metadata": {}, "nbformat": 4, "nbformat_minor": 5},
+        indent=1,
+        ensure_ascii=False,
+    )
 
 
 def test_notebook_positions_point_into_the_json() -> None:
     text = _notebook(
         {"cell_type": "markdown", "metadata": {}, "source": ["pn.serve(x, websocket_origin='*')"]},
-        {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
-         "source": ["import panel as pn\n", "%matplotlib inline\n", "H = \"\\u00e9*\"\n"]},
-        {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
-         "source": ["x = !ls\n", "pn.serve(app, websocket_origin=\"*\")\n"]},
-        {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
-         "source": "%%bash\npanel serve a.py\n"},
+        {
+            "cell_type": "code",
+            "metadata": {},
+            "outputs": [],
+            "execution_count": None,
+            "source": ["import panel as pn\n", "%matplotlib inline\n", 'H = "\\u00e9*"\n'],
+        },
+        {
+            "cell_type": "code",
+            "metadata": {},
+            "outputs": [],
+            "execution_count": None,
+            "source": ["x = !ls\n", 'pn.serve(app, websocket_origin="*")\n'],
+        },
+        {
+            "cell_type": "code",
+            "metadata": {},
+            "outputs": [],
+            "execution_count": None,
+            "source": "%%bash\npanel serve a.py\n",
+        },
     )
     result = extract_notebook(SourceFile("nb.ipynb", "notebook", text))
     assert result.problems == []
@@ -303,23 +335,38 @@ def test_notebook_positions_point_into_the_json() -> None:
 
 
 def test_notebook_errors_are_problems() -> None:
-    bad = extract_notebook(SourceFile("nb.ipynb", "notebook", '{"cells": [pn.serve'))
+    bad = extract_notebook(SourceFile("nb.ipynb", "notebook", '{"cells": [uvicorn.run('))
     assert bad.problems and bad.problems[0].message.startswith("invalid notebook JSON")
-    text = _notebook({"cell_type": "code", "metadata": {}, "outputs": [],
-                      "source": ["import panel as pn\n", "pn.serve(app,\n"]})
+    text = _notebook(
+        {
+            "cell_type": "code",
+            "metadata": {},
+            "outputs": [],
+            "source": ["import panel as pn\n", "pn.serve(app,\n"],
+        }
+    )
     broken = extract_notebook(SourceFile("nb.ipynb", "notebook", text))
     assert broken.problems and "cell 1" in broken.problems[0].message
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.text(alphabet=st.sampled_from(list("pn.serve(websocket_origin=['*'])\n \t:\"'#%!{}[],\\")),
-               max_size=200))
+@given(
+    st.text(
+        alphabet=st.sampled_from(list("pn.serve(websocket_origin=['*'])\n \t:\"'#%!{}[],\\")),
+        max_size=200,
+    )
+)
 def test_random_text_never_raises(text: str) -> None:
     code = "import panel as pn\n" + text
     extract_python(SourceFile("r.py", "python", code))
     extract_notebook(SourceFile("r.ipynb", "notebook", text))
-    extract_notebook(SourceFile("r.ipynb", "notebook", _notebook(
-        {"cell_type": "code", "metadata": {}, "outputs": [], "source": [code]})))
+    extract_notebook(
+        SourceFile(
+            "r.ipynb",
+            "notebook",
+            _notebook({"cell_type": "code", "metadata": {}, "outputs": [], "source": [code]}),
+        )
+    )
 
 
 @settings(max_examples=100, deadline=None)

@@ -4,9 +4,9 @@ cell to cell, as in a kernel), and every position is mapped back to the place in
 SARIF regions and suppressions land on the notebook file itself.
 
 IPython syntax is neutralised, not parsed: a cell starting with a cell magic (``%%``) is
-skipped; a line magic, shell escape (``!``), help (``obj?``) or any line that still
-fails to parse is replaced by ``pass`` at the same indentation. A cell that cannot be
-read even then is reported (SA001) and left out."""
+skipped; a line magic, shell escape (``!``, ``x = !cmd``) or help (``obj?``) is replaced
+by ``pass`` at the same indentation. A cell that is not Python even then is reported
+(SA001, with its cell and line) and left out."""
 
 from __future__ import annotations
 
@@ -23,8 +23,8 @@ from stackaudit.source import SourceFile
 _BLANK = re.compile(r"[ \t\r\n]*")
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _LITERAL = re.compile(r"[^\s,\]}]+")
-_IPYTHON_LINE = re.compile(r"^\s*(%|!|\?)|\?\s*$")
-_MAX_REPAIRS = 20
+# Line magics, shell escapes, help, and `files = !ls` / `t = %timeit f()` assignments.
+_IPYTHON_LINE = re.compile(r"^\s*[%!?]|^\s*[\w.]+\?\??\s*$|^\s*[\w.]+(\s*,\s*[\w.]+)*\s*=\s*[!%]")
 
 
 def extract_notebook(source: SourceFile) -> Extraction:
@@ -89,31 +89,21 @@ def _repair(
     text: str, source: SourceFile, offsets: list[int], cell: int, result: Extraction
 ) -> str | None:
     """The cell with IPython-only lines replaced by ``pass`` (same length, so offsets
-    still match), or None when it cannot be parsed."""
+    still match), or None (and a problem) when it is not Python even then."""
     lines = text.splitlines(keepends=True)
-    lines = [_neutralise(line) if _IPYTHON_LINE.search(line) else line for line in lines]
-    for attempt in range(_MAX_REPAIRS + 1):
-        candidate = "".join(lines)
-        tree = parse(candidate, source.path)
-        if not isinstance(tree, ParseProblem):
-            return candidate
-        number = tree.span.line
-        if (
-            attempt == _MAX_REPAIRS
-            or not 1 <= number <= len(lines)
-            or lines[number - 1] == _neutralise(lines[number - 1])
-        ):
-            start = sum(len(line) for line in lines[: max(number - 1, 0)])
-            where = offsets[min(start, len(offsets) - 1)] if offsets else 0
-            line, column = source.position(where)
-            result.problems.append(
-                ParseProblem(
-                    Span(source.path, line, column),
-                    f"cell {cell + 1}, line {number}: {tree.message}",
-                )
-            )
-            return None
-        lines[number - 1] = _neutralise(lines[number - 1])
+    candidate = "".join(_neutralise(ln) if _IPYTHON_LINE.search(ln) else ln for ln in lines)
+    tree = parse(candidate, source.path)
+    if not isinstance(tree, ParseProblem):
+        return candidate
+    number = tree.span.line
+    start = sum(len(line) for line in lines[: max(number - 1, 0)])
+    where = offsets[min(start, len(offsets) - 1)] if offsets else 0
+    line, column = source.position(where)
+    result.problems.append(
+        ParseProblem(
+            Span(source.path, line, column), f"cell {cell + 1}, line {number}: {tree.message}"
+        )
+    )
     return None
 
 

@@ -47,6 +47,7 @@ from stackaudit.facts.python import (
     PythonWord,
     PyValue,
     StarletteCorsCall,
+    python_word,
 )
 from stackaudit.facts.serve import OptionUse, ServeCommand
 
@@ -270,10 +271,16 @@ class Builder:
     def word(self, value: PyValue, span: Span | None = None) -> PythonWord:
         where = span or value.span
         if value.kind == "str":
-            return PythonWord(str(value.value), where, False, value.defined_at, value.env_name)
+            return python_word(
+                str(value.value), where, defined_at=value.defined_at, env_name=value.env_name
+            )
         if value.kind in ("bool", "int", "float", "none"):
-            return PythonWord(_literal_text(value), where, False, value.defined_at, value.env_name)
-        return PythonWord(value.text, where, True, value.defined_at, value.env_name)
+            return python_word(
+                _literal_text(value), where, defined_at=value.defined_at, env_name=value.env_name
+            )
+        return python_word(
+            value.text, where, symbolic=True, defined_at=value.defined_at, env_name=value.env_name
+        )
 
     def words(self, value: PyValue) -> list[PythonWord]:
         """The items of a list value (one word each), or the value itself."""
@@ -281,7 +288,13 @@ class Builder:
             found = [self.word(item) for item in value.items]
             if not value.complete:
                 found.append(
-                    PythonWord(value.text, value.span, True, value.defined_at, value.env_name)
+                    python_word(
+                        value.text,
+                        value.span,
+                        symbolic=True,
+                        defined_at=value.defined_at,
+                        env_name=value.env_name,
+                    )
                 )
             return found
         return [self.word(value)]
@@ -324,11 +337,13 @@ class Builder:
             if use is not None:
                 options.append(use)
         if address is not None and not any(use.dest == "address" for use in options):
-            flag = PythonWord("address", site.span, True)
+            flag = python_word("address", site.span, symbolic=True)
             value = (
-                PythonWord(address, site.span)
+                python_word(address, site.span)
                 if address
-                else PythonWord("<the address of the server that runs this app>", site.span, True)
+                else python_word(
+                    "<the address of the server that runs this app>", site.span, symbolic=True
+                )
             )
             options.append(OptionUse("address", flag, (value,)))
         positionals = (
@@ -340,7 +355,7 @@ class Builder:
         self, dest: str, keyword: KeywordValue, booleans: dict[str, bool]
     ) -> OptionUse | None:
         value = keyword.value
-        flag = PythonWord(keyword.name, keyword.name_span)
+        flag = python_word(keyword.name, keyword.name_span)
         known = truthy(value)
         if dest in booleans:
             if known is None or known == booleans[dest]:
@@ -395,7 +410,7 @@ class Builder:
         keywords = self._keywords(site, CORS_PARAMETERS)
         extra = tuple(self.word(v) for v in site.positional[len(CORS_PARAMETERS) :])
         unknown = tuple(
-            PythonWord(kw.name, kw.name_span)
+            python_word(kw.name, kw.name_span)
             for kw in site.keywords
             if kw.name not in CORS_PARAMETERS
         )

@@ -61,21 +61,26 @@ class Walker:
     def items(self, node: Node | None) -> Iterator[tuple[str, Node]]:
         """``key, value`` pairs of a mapping, with ``<<`` merge keys applied (the
         mapping's own keys win over merged ones, as YAML 1.1 says)."""
+        for key, value in self.key_items(node):
+            yield key.value, value
+
+    def key_items(self, node: Node | None) -> Iterator[tuple[ScalarNode, Node]]:
+        """As ``items``, with the key nodes (for their positions)."""
         if not isinstance(node, MappingNode):
             return
-        own: list[tuple[str, Node]] = []
-        merged: list[tuple[str, Node]] = []
+        own: list[tuple[ScalarNode, Node]] = []
+        merged: list[tuple[ScalarNode, Node]] = []
         for key, value in node.value:
             self._spend()
             if isinstance(key, ScalarNode) and key.value == "<<":
                 sources = value.value if isinstance(value, SequenceNode) else [value]
                 for merged_node in sources:
-                    merged.extend(self.items(merged_node))
+                    merged.extend(self.key_items(merged_node))
             elif isinstance(key, ScalarNode):
-                own.append((key.value, value))
-        names = {name for name, _ in own}
+                own.append((key, value))
+        names = {key.value for key, _ in own}
         yield from own
-        yield from ((name, value) for name, value in merged if name not in names)
+        yield from ((key, value) for key, value in merged if key.value not in names)
 
     def get(self, node: Node | None, key: str) -> Node | None:
         for name, value in self.items(node):

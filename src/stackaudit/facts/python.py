@@ -16,10 +16,12 @@ from stackaudit.facts.common import Word
 
 TORNADO_WEBSOCKET_HANDLER = "tornado.websocket.WebSocketHandler"
 # Library classes known to derive from tornado's WebSocketHandler.
-_KNOWN_WEBSOCKET_HANDLERS = frozenset({
-    TORNADO_WEBSOCKET_HANDLER,
-    "bokeh.server.views.ws.WSHandler",
-})
+_KNOWN_WEBSOCKET_HANDLERS = frozenset(
+    {
+        TORNADO_WEBSOCKET_HANDLER,
+        "bokeh.server.views.ws.WSHandler",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,26 @@ class PythonWord(Word):
     @property
     def from_env_default(self) -> bool:
         return self.env_name is not None and not self.symbolic
+
+
+def python_word(
+    text: str,
+    span: Span,
+    *,
+    symbolic: bool = False,
+    defined_at: Span | None = None,
+    env_name: str | None = None,
+) -> PythonWord:
+    """A word from Python code; a default of an environment variable is marked
+    ``default_used`` like compose's ``${VAR:-default}``."""
+    return PythonWord(
+        text=text,
+        span=span,
+        symbolic=symbolic,
+        default_used=env_name is not None and not symbolic,
+        defined_at=defined_at,
+        env_name=env_name,
+    )
 
 
 def is_env_default(word: Word | None) -> bool:

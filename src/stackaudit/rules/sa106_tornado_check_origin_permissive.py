@@ -53,14 +53,19 @@ class TornadoCheckOriginPermissive(Rule):
     applies_to = ("py",)
     cwe = 1385
     examples = (
-        Bad("handlers.py", """
+        Bad(
+            "handlers.py",
+            """
             import tornado.websocket
 
             class Feed(tornado.websocket.WebSocketHandler):
                 def check_origin(self, origin):  # expect: SA106
                     return True
-        """),
-        Bad("handlers.py", """
+        """,
+        ),
+        Bad(
+            "handlers.py",
+            """
             from urllib.parse import urlparse
             from tornado.websocket import WebSocketHandler
 
@@ -70,8 +75,12 @@ class TornadoCheckOriginPermissive(Rule):
             class Feed(Base):
                 def check_origin(self, origin):  # expect: SA106
                     return urlparse(origin).netloc.endswith("example.com")
-        """, title="a host that merely ends with the name, through an intermediate class"),
-        Good("handlers.py", """
+        """,
+            title="a host that merely ends with the name, through an intermediate class",
+        ),
+        Good(
+            "handlers.py",
+            """
             from urllib.parse import urlparse
             from tornado.websocket import WebSocketHandler
 
@@ -81,12 +90,17 @@ class TornadoCheckOriginPermissive(Rule):
                 def check_origin(self, origin):
                     host = urlparse(origin).netloc
                     return host in ALLOWED or host.endswith(".example.com")
-        """),
-        Good("proxy.py", """
+        """,
+        ),
+        Good(
+            "proxy.py",
+            """
             class Upstream:
                 def check_origin(self, origin):
                     return True
-        """, title="not a Tornado WebSocket handler"),
+        """,
+            title="not a Tornado WebSocket handler",
+        ),
     )
 
     def check(self, stack: Stack) -> Iterator[Diagnostic]:
@@ -100,18 +114,26 @@ class TornadoCheckOriginPermissive(Rule):
         where = f"`{override.class_name}.check_origin`"
         detail = override.detail
         if override.flaw == "always-true":
-            message = (f"{where} returns `{detail}` for every origin: any web site can open "
-                       "this WebSocket with its visitors' cookies (Tornado already accepts "
-                       "same-origin handshakes before calling it)")
+            message = (
+                f"{where} returns `{detail}` for every origin: any web site can open "
+                "this WebSocket with its visitors' cookies (Tornado already accepts "
+                "same-origin handshakes before calling it)"
+            )
         elif override.flaw == "suffix-without-dot":
-            message = (f"{where} matches the host with `{detail}`: a host that merely ends "
-                       "with the name (e.g. `evil` + that name) is admitted too")
+            message = (
+                f"{where} matches the host with `{detail}`: a host that merely ends "
+                "with the name (e.g. `evil` + that name) is admitted too"
+            )
         elif override.flaw == "substring":
-            message = (f"{where} tests a substring (`{detail}`): an origin such as "
-                       "`https://<that name>.attacker.net` is admitted")
+            message = (
+                f"{where} tests a substring (`{detail}`): an origin such as "
+                "`https://<that name>.attacker.net` is admitted"
+            )
         else:
-            message = (f"{where} tests a prefix (`{detail}`) that does not end the host: "
-                       "`<that origin>.attacker.net` is admitted")
+            message = (
+                f"{where} tests a prefix (`{detail}`) that does not end the host: "
+                "`<that origin>.attacker.net` is admitted"
+            )
         return self.report(
             override.span,
             message,
@@ -119,5 +141,6 @@ class TornadoCheckOriginPermissive(Rule):
             '`.endswith(".example.com")` with the leading dot for subdomains',
             fix_title="Check the origin against an allowlist",
             related=[Related(override.evidence, "the permissive check")]
-            if override.evidence != override.span else [],
+            if override.evidence != override.span
+            else [],
         )

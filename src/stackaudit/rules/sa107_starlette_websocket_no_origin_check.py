@@ -56,7 +56,9 @@ class StarletteWebsocketNoOriginCheck(Rule):
     applies_to = ("py",)
     cwe = 1385
     examples = (
-        Bad("app.py", """
+        Bad(
+            "app.py",
+            """
             from fastapi import Cookie, FastAPI, WebSocket
 
             app = FastAPI()
@@ -65,16 +67,23 @@ class StarletteWebsocketNoOriginCheck(Rule):
             async def feed(websocket: WebSocket, session: str = Cookie()):  # expect: SA107
                 await websocket.accept()
                 await websocket.send_json(load_user(session))
-        """),
-        Bad("app.py", """
+        """,
+        ),
+        Bad(
+            "app.py",
+            """
             import panel as pn
             from fastapi import FastAPI
             from panel.io.fastapi import add_applications
 
             app = FastAPI()
             add_applications({"/dash": pn.panel("dash")}, app=app)  # expect: SA107
-        """, title="Panel on FastAPI: the allowlist is never checked"),
-        Good("app.py", """
+        """,
+            title="Panel on FastAPI: the allowlist is never checked",
+        ),
+        Good(
+            "app.py",
+            """
             from fastapi import FastAPI, WebSocket
 
             app = FastAPI()
@@ -87,8 +96,11 @@ class StarletteWebsocketNoOriginCheck(Rule):
                     return
                 await websocket.accept()
                 user = websocket.cookies.get("user")
-        """),
-        Good("app.py", """
+        """,
+        ),
+        Good(
+            "app.py",
+            """
             from fastapi import FastAPI, WebSocket
 
             app = FastAPI()
@@ -97,7 +109,9 @@ class StarletteWebsocketNoOriginCheck(Rule):
             async def ticks(websocket: WebSocket):
                 await websocket.accept()
                 token = await websocket.receive_text()
-        """, title="no cookie or session: authentication travels in the socket"),
+        """,
+            title="no cookie or session: authentication travels in the socket",
+        ),
     )
 
     def check(self, stack: Stack) -> Iterator[Diagnostic]:

@@ -49,7 +49,9 @@ class CorsWildcardCredentials(Rule):
     applies_to = ("py",)
     cwe = 942
     examples = (
-        Bad("main.py", """
+        Bad(
+            "main.py",
+            """
             from fastapi import FastAPI
             from fastapi.middleware.cors import CORSMiddleware
 
@@ -59,8 +61,11 @@ class CorsWildcardCredentials(Rule):
                 allow_origins=["*"],  # expect: SA301
                 allow_credentials=True,
             )
-        """),
-        Bad("main.py", """
+        """,
+        ),
+        Bad(
+            "main.py",
+            """
             from starlette.applications import Starlette
             from starlette.middleware import Middleware
             from starlette.middleware.cors import CORSMiddleware as Cors
@@ -69,8 +74,12 @@ class CorsWildcardCredentials(Rule):
             OPTIONS = {"allow_origins": ORIGINS, "allow_credentials": True}
 
             app = Starlette(middleware=[Middleware(Cors, **OPTIONS)])  # expect: SA301
-        """, title="through a constant and a **kwargs dict"),
-        Good("main.py", """
+        """,
+            title="through a constant and a **kwargs dict",
+        ),
+        Good(
+            "main.py",
+            """
             from fastapi import FastAPI
             from fastapi.middleware.cors import CORSMiddleware
 
@@ -78,7 +87,8 @@ class CorsWildcardCredentials(Rule):
             app.add_middleware(CORSMiddleware, allow_origins=["https://app.example.com"],
                                allow_credentials=True)
             app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_credentials=False)
-        """),
+        """,
+        ),
     )
 
     def check(self, stack: Stack) -> Iterator[Diagnostic]:

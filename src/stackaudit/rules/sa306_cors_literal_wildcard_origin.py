@@ -41,7 +41,9 @@ class CorsLiteralWildcardOrigin(Rule):
     category = "cors"
     applies_to = ("py",)
     examples = (
-        Bad("main.py", """
+        Bad(
+            "main.py",
+            """
             from fastapi import FastAPI
             from fastapi.middleware.cors import CORSMiddleware
 
@@ -50,8 +52,11 @@ class CorsLiteralWildcardOrigin(Rule):
                 "https://app.example.com",
                 "https://*.preview.example.com",  # expect: SA306
             ])
-        """),
-        Good("main.py", """
+        """,
+        ),
+        Good(
+            "main.py",
+            """
             from fastapi import FastAPI
             from fastapi.middleware.cors import CORSMiddleware
 
@@ -61,7 +66,8 @@ class CorsLiteralWildcardOrigin(Rule):
                 allow_origins=["https://app.example.com"],
                 allow_origin_regex=r"https://[a-z0-9-]+\\.preview\\.example\\.com",
             )
-        """),
+        """,
+        ),
     )
 
     def check(self, stack: Stack) -> Iterator[Diagnostic]:
@@ -78,7 +84,7 @@ class CorsLiteralWildcardOrigin(Rule):
                     word.span,
                     f"{policy.where}: allow_origins entry `{word.text}` is compared literally "
                     "with the request Origin, so it matches no origin",
-                    help=f"use allow_origin_regex=r\"{_regex(word.text)}\" for this pattern",
+                    help=f'use allow_origin_regex=r"{_regex(word.text)}" for this pattern',
                     fix_title="Move the pattern to allow_origin_regex",
                 )
 

@@ -7,8 +7,10 @@ from stackaudit.facts.python import StarletteCorsCall
 from stackaudit.rules.base import Bad, Good, Rule
 from stackaudit.stack import Stack
 
-_WHEN = ("TypeError when Starlette builds the middleware stack at the app's first ASGI event: "
-         "startup fails, or with uvicorn's default `--lifespan auto` every request fails")
+_WHEN = (
+    "TypeError when Starlette builds the middleware stack at the app's first ASGI event: "
+    "startup fails, or with uvicorn's default `--lifespan auto` every request fails"
+)
 
 
 class CorsUnknownArgument(Rule):
@@ -50,7 +52,9 @@ class CorsUnknownArgument(Rule):
     category = "cors"
     applies_to = ("py",)
     examples = (
-        Bad("main.py", """
+        Bad(
+            "main.py",
+            """
             from fastapi import FastAPI
             from fastapi.middleware.cors import CORSMiddleware
 
@@ -60,8 +64,11 @@ class CorsUnknownArgument(Rule):
                 allow_origins=["https://app.example.com"],
                 allow_credantials=True,  # expect: SA307
             )
-        """),
-        Bad("main.py", """
+        """,
+        ),
+        Bad(
+            "main.py",
+            """
             from fastapi import FastAPI
             from fastapi.middleware.cors import CORSMiddleware
 
@@ -71,8 +78,12 @@ class CorsUnknownArgument(Rule):
                 r"https://b\\.example\\.com",
             ])
             app.add_middleware(CORSMiddleware, allow_origins="https://app.example.com")  # expect: SA307
-        """, title="a list of patterns, and one string of origins"),
-        Good("main.py", """
+        """,
+            title="a list of patterns, and one string of origins",
+        ),
+        Good(
+            "main.py",
+            """
             from fastapi import FastAPI
             from fastapi.middleware.cors import CORSMiddleware
 
@@ -83,7 +94,8 @@ class CorsUnknownArgument(Rule):
                 allow_origin_regex=r"https://(a|b)\\.example\\.com",
                 allow_credentials=True,
             )
-        """),
+        """,
+        ),
     )
 
     def check(self, stack: Stack) -> Iterator[Diagnostic]:
@@ -94,8 +106,9 @@ class CorsUnknownArgument(Rule):
                 yield self.report(
                     word.span,
                     f"CORSMiddleware has no parameter `{word.text}`{hint}: {_WHEN}",
-                    help=f"use `{close[0]}`" if close else
-                    f"use one of {', '.join(CORS_PARAMETERS)}",
+                    help=f"use `{close[0]}`"
+                    if close
+                    else f"use one of {', '.join(CORS_PARAMETERS)}",
                     fix_title="Fix the keyword",
                 )
             if call.extra_positionals:
@@ -117,10 +130,13 @@ class CorsUnknownArgument(Rule):
                 )
             if call.origins_string is not None and not call.origins_string.symbolic:
                 text = call.origins_string.text
-                effect = ("it holds `*`, so Starlette's `\"*\" in allow_origins` is true and "
-                          "every origin is allowed" if "*" in text else
-                          "`origin in allow_origins` becomes a substring test that allows "
-                          "every origin that is part of it")
+                effect = (
+                    'it holds `*`, so Starlette\'s `"*" in allow_origins` is true and '
+                    "every origin is allowed"
+                    if "*" in text
+                    else "`origin in allow_origins` becomes a substring test that allows "
+                    "every origin that is part of it"
+                )
                 yield self.report(
                     call.origins_string.span,
                     f"allow_origins is one string, not a list: {effect}",

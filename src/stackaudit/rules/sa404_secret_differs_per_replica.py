@@ -16,8 +16,8 @@ class SecretDiffersPerReplica(Rule):
     same app run with it, each generating its own: today, one file that starts the
     same app more than once on different ports, each command making its own secret
     (commands on the same port are taken as alternatives, such as the branches of an
-    `if`). Replicas declared by Compose or Kubernetes join this rule when their
-    extractors land.
+    `if`). Replicas (Compose `deploy.replicas`, Kubernetes `replicas`) join the rule
+    once the stack records them.
 
     For Bokeh/Panel the secrets are `--cookie-secret`, `PANEL_COOKIE_SECRET`,
     `BOKEH_COOKIE_SECRET`, `BOKEH_SECRET_KEY` and `--oauth-encryption-key` /
