@@ -10,7 +10,7 @@ they behave: ``exec``, ``nohup``, ``env K=V``, ``uv run``, ``poetry run``, ``con
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from stackaudit.diagnostics import Span
 from stackaudit.extractors.argv import parse_args, tool_spec
@@ -89,17 +89,10 @@ class CommandContext:
     # Arguments a launcher appends at run time (values unknown here, so symbolic).
     extra_args: list[Token] = field(default_factory=list)
     env_files: tuple[Word, ...] = ()
+    launcher: str = ""
 
     def with_env(self, env: list[EnvVar]) -> CommandContext:
-        return CommandContext(
-            self.source,
-            self.carrier,
-            self.context,
-            self.deployment,
-            env,
-            self.service,
-            self.extra_args,
-        )
+        return replace(self, env=env)
 
 
 def basename(program: str) -> str:
@@ -286,6 +279,7 @@ def _serve_command(
         deployment=context.deployment,
         service=context.service,
         env_files=context.env_files,
+        launcher=context.launcher,
     )
 
 

@@ -29,12 +29,13 @@ from stackaudit.facts.common import Word
 from stackaudit.facts.cors import CorsPolicy
 from stackaudit.facts.python import (
     CallSite,
+    CheckOriginFlaw,
     KeywordValue,
     PermissiveCheckOrigin,
-    PyValue,
     PythonClass,
     PythonModule,
     PythonWord,
+    PyValue,
     WebSocketEndpoint,
 )
 from stackaudit.source import SourceFile
@@ -294,7 +295,7 @@ class Analyzer:
                 scope.origin_names.discard(target.id)
         elif isinstance(target, (ast.Tuple, ast.List)):
             if isinstance(value, (ast.Tuple, ast.List)) and len(value.elts) == len(target.elts):
-                for sub_target, sub_value in zip(target.elts, value.elts):
+                for sub_target, sub_value in zip(target.elts, value.elts, strict=False):
                     self._assign(sub_target, sub_value, scope, conditional)
             else:
                 self._unbind(target, scope, conditional)
@@ -450,7 +451,7 @@ class Analyzer:
         qual = self._qualify(node.func, scope)
         method = node.func.attr if isinstance(node.func, ast.Attribute) else ""
         if qual in names.SERVE_APIS:
-            tool, label = names.SERVE_APIS[qual]
+            label = names.SERVE_APIS[qual][1]
             self._emit(self._site(node, scope, qual, label))
             if qual in names.PANEL_ON_FASTAPI:
                 self._panel_on_fastapi(node, scope, label)
@@ -480,9 +481,10 @@ class Analyzer:
             self._process(node, scope, qual)
         elif method == "set_header" and len(node.args) >= 2:
             self._tornado_header(node, scope)
-        elif qual == names.WEBSOCKET_ROUTE and len(node.args) >= 2:
-            self._route_endpoint(node.args[1], scope, node)
-        elif method in ("add_websocket_route", "add_api_websocket_route") and len(node.args) >= 2:
+        elif len(node.args) >= 2 and (
+            qual == names.WEBSOCKET_ROUTE
+            or method in ("add_websocket_route", "add_api_websocket_route")
+        ):
             self._route_endpoint(node.args[1], scope, node)
 
     def _emit(self, site: CallSite) -> None:
@@ -506,7 +508,9 @@ class Analyzer:
             if keyword.arg is None:
                 value = self.evaluate(keyword.value, scope)
                 if value.kind == "dict":
-                    for key, key_span, item in zip(value.keys, value.key_spans, value.items):
+                    for key, key_span, item in zip(
+                        value.keys, value.key_spans, value.items, strict=False
+                    ):
                         keywords.append(KeywordValue(key, key_span, item))
                     if value.complete:
                         continue
@@ -575,7 +579,7 @@ class Analyzer:
             key_spans: list[Span] = []
             values: list[PyValue] = []
             complete = True
-            for key, item in zip(node.keys, node.values):
+            for key, item in zip(node.keys, node.values, strict=False):
                 if isinstance(key, ast.Constant) and isinstance(key.value, str):
                     keys.append(key.value)
                     key_spans.append(use or self.pos.node_span(key))
@@ -1096,9 +1100,11 @@ class Analyzer:
         arguments = function.args
         defaults = [*arguments.defaults]
         positional = [*arguments.posonlyargs, *arguments.args]
-        pairs = list(zip(positional[len(positional) - len(defaults) :], defaults))
+        pairs = list(zip(positional[len(positional) - len(defaults) :], defaults, strict=False))
         pairs += [
-            (a, d) for a, d in zip(arguments.kwonlyargs, arguments.kw_defaults) if d is not None
+            (a, d)
+            for a, d in zip(arguments.kwonlyargs, arguments.kw_defaults, strict=False)
+            if d is not None
         ]
         for arg, default in pairs:
             if isinstance(default, ast.Call):
@@ -1321,7 +1327,7 @@ def _truthy_constant(node: ast.expr | None) -> bool:
     )
 
 
-def _check_origin_flaw(function: FunctionNode) -> tuple[str, ast.expr] | None:
+def _check_origin_flaw(function: FunctionNode) -> tuple[CheckOriginFlaw, ast.expr] | None:
     """How a ``check_origin`` override admits more than intended, if it does."""
     body = [
         s

@@ -304,7 +304,7 @@ class Builder:
     def _keywords(self, site: CallSite, positional_names: tuple[str, ...]) -> list[KeywordValue]:
         found = [
             KeywordValue(name, value.span, value)
-            for name, value in zip(positional_names, site.positional)
+            for name, value in zip(positional_names, site.positional, strict=False)
         ]
         return found + list(site.keywords)
 

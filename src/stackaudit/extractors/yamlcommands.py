@@ -94,6 +94,7 @@ def extract_yaml_commands(source: SourceFile) -> Extraction:
                 context = CommandContext(source, "ci" if ci else "manifest", label, deployment)
                 if http_options:
                     context.extra_args = _launcher_http_options(token)
+                    context.launcher = "anaconda-project"
                 result.facts.extend(find_in_script(context, token.text, token.origins))
     except BudgetExceeded:
         result.problems.append(

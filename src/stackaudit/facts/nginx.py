@@ -133,7 +133,8 @@ class NginxNode:
     places gives two nodes. The root is the ``main`` context of a whole configuration,
     or a virtual ``http`` block around a fragment."""
 
-    __slots__ = ("children", "context", "directive", "opaque_includes", "parent", "via")
+    __slots__ = ("_index", "children", "context", "directive", "name", "opaque_includes",
+                 "parent", "via")
 
     def __init__(
         self,
@@ -146,14 +147,12 @@ class NginxNode:
         self.parent = parent
         self.via = via
         self.context = context or (directive.name if directive else "main")
+        self.name = directive.name if directive else self.context
         self.children: list[NginxNode] = []
+        self._index: dict[str, list[NginxNode]] | None = None
         # Includes at this level whose files are not among the scanned ones: whatever
         # they hold is unknown.
         self.opaque_includes: list[Word] = []
-
-    @property
-    def name(self) -> str:
-        return self.directive.name if self.directive else self.context
 
     @property
     def args(self) -> tuple[Word, ...]:
@@ -164,7 +163,14 @@ class NginxNode:
         return self.directive.span if self.directive else None
 
     def own(self, name: str) -> list[NginxNode]:
-        return [child for child in self.children if child.name == name]
+        """This level's directives called ``name`` (included files expanded). Read once
+        the tree is complete: the first call indexes the children."""
+        if self._index is None:
+            index: dict[str, list[NginxNode]] = {}
+            for child in self.children:
+                index.setdefault(child.name, []).append(child)
+            self._index = index
+        return self._index.get(name, [])
 
     def chain(self) -> Iterator[NginxNode]:
         node: NginxNode | None = self

@@ -83,6 +83,9 @@ class ServeCommand:
     # EnvironmentFile=, compose env_file:, Kubernetes envFrom:): a setting "missing"
     # here may come from one of them.
     env_files: tuple[Word, ...] = ()
+    # A platform that starts the process and supplies its address and origins
+    # ("anaconda-project" for commands with supports_http_options), or "".
+    launcher: str = ""
 
     # -- options ------------------------------------------------------------------------
 

@@ -93,6 +93,6 @@ def _regex(pattern: str) -> str:
     """``https://*.example.com`` → ``https://[a-z0-9-]+\\.example\\.com``."""
     parts = [re.escape(part) for part in pattern.split("*")]
     out = parts[0]
-    for before, part in zip(pattern.split("*")[:-1], parts[1:]):
+    for before, part in zip(pattern.split("*")[:-1], parts[1:], strict=False):
         out += ("[0-9]+" if before.endswith(":") else "[a-z0-9-]+") + part
     return out
