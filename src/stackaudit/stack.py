@@ -11,6 +11,7 @@ from stackaudit.facts.serve import ServeCommand
 
 if TYPE_CHECKING:
     from stackaudit.facts.cors import CorsPolicy
+    from stackaudit.facts.deploy import DeployModel
     from stackaudit.facts.nginx import NginxModel, ProxyRoute, Upstream
 
 T = TypeVar("T")
@@ -31,9 +32,10 @@ class Stack:
     @cached_property
     def nginx(self) -> NginxModel:
         """Every nginx file with its includes resolved, once per run."""
-        from stackaudit.facts.nginx import NginxFile, resolve_nginx
+        from stackaudit.facts.nginx import NginxFile, nginx_version_from_images, resolve_nginx
 
-        return resolve_nginx(self.of(NginxFile), version=self.config.nginx_version)
+        version = self.config.nginx_version or nginx_version_from_images(self.facts)
+        return resolve_nginx(self.of(NginxFile), version=version)
 
     @property
     def nginx_routes(self) -> list[ProxyRoute]:
@@ -49,3 +51,11 @@ class Stack:
         from stackaudit.facts.cors import CorsPolicy
 
         return [*self.of(CorsPolicy), *self.nginx.cors_policies]
+
+    @cached_property
+    def deploy(self) -> DeployModel:
+        """Compose projects merged (override, extends, include), Kubernetes workloads,
+        Services and Ingresses, and the Traefik routing in labels, once per run."""
+        from stackaudit.facts.deploy import resolve_deployment
+
+        return resolve_deployment(self.facts)

@@ -22,6 +22,8 @@ _EXTRACTORS: dict[str, str] = {
     "kubernetes": "stackaudit.extractors.kubernetes:extract_kubernetes",
     "github-actions": "stackaudit.extractors.yamlcommands:extract_yaml_commands",
     "yaml": "stackaudit.extractors.yamlcommands:extract_yaml_commands",
+    "requirements": "stackaudit.extractors.dependencies:extract_requirements",
+    "dependencies": "stackaudit.extractors.dependencies:extract_dependency_file",
     "makefile": "stackaudit.extractors.makefile:extract_makefile",
     "systemd": "stackaudit.extractors.units:extract_systemd",
     "supervisord": "stackaudit.extractors.units:extract_supervisord",

@@ -113,7 +113,9 @@ def interpolate(text: str, origins: list[int]) -> Interpolated:
     return result
 
 
-def _interpolate(text: str, origins: list[int], index: int, nested: bool) -> tuple[Interpolated, int]:
+def _interpolate(
+    text: str, origins: list[int], index: int, nested: bool
+) -> tuple[Interpolated, int]:
     out = Interpolated()
     length = len(text)
     while index < length:
@@ -331,7 +333,7 @@ class _Reader:
         )
 
     def _long_port(self, node: MappingNode) -> PortMapping | None:
-        fields = {name: value for name, value in self.walker.items(node)}
+        fields = dict(self.walker.items(node))
         target = fields.get("target")
         if not isinstance(target, ScalarNode):
             return None
@@ -433,13 +435,12 @@ class _Reader:
                 found.append(Label(key.strip(), word, self.span(item)))
             return tuple(found)
         for key_node, value_node in self.walker.key_items(node):
-            word = self.word(value_node)
             span = Span(
                 self.source.path,
                 *self.source.position(key_node.start_mark.index),
                 *self.source.position(value_node.end_mark.index),
             )
-            found.append(Label(key_node.value, word or Word("", span), span))
+            found.append(Label(key_node.value, self.word(value_node) or Word("", span), span))
         return tuple(found)
 
     def build(self, node: Node | None) -> BuildContext | None:
@@ -471,7 +472,9 @@ class _Reader:
         if isinstance(node, SequenceNode):
             found: list[Word] = []
             for item in self.walker.sequence(node):
-                word = self.word(self.walker.get(item, "path") if isinstance(item, MappingNode) else item)
+                word = self.word(
+                    self.walker.get(item, "path") if isinstance(item, MappingNode) else item
+                )
                 if word is not None:
                     found.append(word)
             return tuple(found)
@@ -501,7 +504,9 @@ class _Reader:
         get = self.walker.get
         image_word = self.word(get(node, "image"))
         image = (
-            parse_image(image_word.text, image_word.span, image_word.symbolic, image_word.default_used)
+            parse_image(
+                image_word.text, image_word.span, image_word.symbolic, image_word.default_used
+            )
             if image_word is not None
             else None
         )
@@ -523,7 +528,11 @@ class _Reader:
             replicas=self.replicas(node),
             labels=(*self.labels(get(node, "labels")), *self.labels(get(deploy, "labels"))),
             volumes=self.volumes(get(node, "volumes")),
-            env=tuple(environment(self.source, self.walker, get(node, "environment"), "compose environment")),
+            env=tuple(
+                environment(
+                    self.source, self.walker, get(node, "environment"), "compose environment"
+                )
+            ),
             env_files=self.env_files(get(node, "env_file")),
             profiles=tuple(word.text for word in self.words(get(node, "profiles"))),
             depends_on=self.names(get(node, "depends_on")),

@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 
 from stackaudit.extractors.base import Extraction
+from stackaudit.extractors.dependencies import pins_in_script
 from stackaudit.extractors.commandline import (
     CommandContext,
     basename,
@@ -298,6 +299,10 @@ def extract_dockerfile(source: SourceFile) -> Extraction:
             result.facts.extend(_run_command(context, command))
             for body, origins in instruction.heredocs:
                 result.facts.extend(find_in_script(context, body, origins))
+            if command.shell is not None:
+                result.facts.extend(pins_in_script(source, *command.shell, "Dockerfile RUN"))
+            for body, origins in instruction.heredocs:
+                result.facts.extend(pins_in_script(source, body, origins, "Dockerfile RUN"))
     result.facts.extend(_final_command(source, stage, deployment))
     return result
 

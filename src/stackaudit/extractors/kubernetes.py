@@ -1,12 +1,18 @@
-"""Kubernetes manifests: the containers of every workload, with their command, args
-and env.
+"""Kubernetes manifests: workloads with their containers (command, args, env, ports,
+image), Services, Ingresses with their ingress-nginx annotations, and Traefik
+``IngressRoute``/``Middleware`` CRDs; every document of a multi-document file.
 
 Kubernetes semantics: ``command`` replaces the image's ENTRYPOINT and ``args`` its CMD;
 ``$(VAR)`` in them is expanded by Kubernetes from the container's env (``$$(VAR)`` is a
 literal); an env entry with ``valueFrom`` (``secretKeyRef``, ``configMapKeyRef``…) is a
-reference, never a literal."""
+reference, never a literal. ingress-nginx CORS (``enable-cors: "true"``) becomes a
+``CorsPolicy`` with the controller's defaults: ``cors-allow-origin`` ``*`` and
+``cors-allow-credentials`` ``true`` when not given (internal/ingress/annotations/cors).
+A Helm template that does not parse as YAML is skipped without a finding."""
 
 from __future__ import annotations
+
+import re
 
 from yaml.nodes import Node, ScalarNode
 
@@ -14,6 +20,7 @@ from stackaudit.diagnostics import Span
 from stackaudit.extractors.base import Extraction
 from stackaudit.extractors.commandline import CommandContext, find_in_words
 from stackaudit.extractors.compose import command_tokens
+from stackaudit.extractors.traefik import ingress_route, middleware_cors
 from stackaudit.extractors.yamlnodes import (
     BudgetExceeded,
     Walker,
@@ -23,6 +30,19 @@ from stackaudit.extractors.yamlnodes import (
     scalar_token,
 )
 from stackaudit.facts.common import EnvVar, ParseProblem, Word
+from stackaudit.facts.cors import CorsPolicy
+from stackaudit.facts.deploy import (
+    NGINX_PREFIX,
+    ContainerPort,
+    IngressBackend,
+    K8sContainer,
+    K8sIngress,
+    K8sService,
+    K8sWorkload,
+    Replicas,
+    ServicePort,
+    parse_image,
+)
 from stackaudit.policy import is_development_path
 from stackaudit.source import SourceFile
 
@@ -35,6 +55,8 @@ _POD_SPEC_PATHS = {
     "Job": ("spec", "template", "spec"),
     "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
 }
+# Workloads that serve requests behind a Service (Jobs run to completion).
+_SERVING = frozenset({"Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"})
 
 
 def pod_spec(walker: Walker, document: Node) -> tuple[str, Node | None]:
@@ -43,6 +65,15 @@ def pod_spec(walker: Walker, document: Node) -> tuple[str, Node | None]:
     for key in _POD_SPEC_PATHS.get(kind, ("-",)):
         node = walker.get(node, key)
     return kind, node
+
+
+# Kubernetes expands `$(VAR)` from the container's own env in env values, command and
+# args, and `$$(VAR)` is a literal; nothing else (`$VAR`, backticks) is expanded.
+_K8S_REFERENCE = re.compile(r"(?<!\$)\$\([A-Za-z_][A-Za-z0-9_]*\)")
+
+
+def k8s_symbolic(text: str) -> bool:
+    return _K8S_REFERENCE.search(text.replace("$$", "")) is not None
 
 
 def container_env(source: SourceFile, walker: Walker, node: Node | None) -> list[EnvVar]:
@@ -56,13 +87,224 @@ def container_env(source: SourceFile, walker: Walker, node: Node | None) -> list
             token = scalar_token(source, value)
             span = node_span(source, value)
             found.append(
-                EnvVar(name, Word(token.text, span, token.symbolic), span, "Kubernetes env")
+                EnvVar(
+                    name, Word(token.text, span, k8s_symbolic(token.text)), span, "Kubernetes env"
+                )
             )
         elif walker.get(item, "valueFrom") is not None:
             found.append(
                 EnvVar(name, None, node_span(source, item), "Kubernetes env", reference=True)
             )
     return found
+
+
+def _word(source: SourceFile, node: Node | None) -> Word | None:
+    if not isinstance(node, ScalarNode) or node.tag.endswith(":null"):
+        return None
+    return Word(node.value, node_span(source, node), k8s_symbolic(node.value))
+
+
+def _string_map(walker: Walker, node: Node | None) -> tuple[tuple[str, str], ...]:
+    return tuple(
+        (key, value.value) for key, value in walker.items(node) if isinstance(value, ScalarNode)
+    )
+
+
+def _word_map(
+    source: SourceFile, walker: Walker, node: Node | None
+) -> tuple[tuple[str, Word], ...]:
+    return tuple(
+        (key, word)
+        for key, value in walker.items(node)
+        if (word := _word(source, value)) is not None
+    )
+
+
+class _Manifest:
+    """One document of a manifest file."""
+
+    def __init__(self, source: SourceFile, walker: Walker, document: Node) -> None:
+        self.source = source
+        self.walker = walker
+        self.document = document
+        self.kind = scalar(walker.get(document, "kind")) or ""
+        self.api = scalar(walker.get(document, "apiVersion")) or ""
+        self.metadata = walker.get(document, "metadata")
+        name_node = walker.get(self.metadata, "name")
+        self.name = scalar(name_node) or self.kind
+        self.namespace = scalar(walker.get(self.metadata, "namespace")) or None
+        self.span = node_span(source, name_node) if name_node is not None else self._kind_span()
+
+    def _kind_span(self) -> Span:
+        for key, _ in self.walker.key_items(self.document):
+            if key.value == "kind":
+                return node_span(self.source, key)
+        return node_span(self.source, self.document)
+
+    def annotations(self) -> tuple[tuple[str, Word], ...]:
+        return _word_map(self.source, self.walker, self.walker.get(self.metadata, "annotations"))
+
+    # -- workloads ------------------------------------------------------------------------
+
+    def workload(self, spec: Node | None) -> K8sWorkload:
+        get = self.walker.get
+        replicas_word = _word(self.source, get(get(self.document, "spec"), "replicas"))
+        if self.kind == "Pod":
+            labels = _string_map(self.walker, get(self.metadata, "labels"))
+        else:
+            template = get(get(self.document, "spec"), "template")
+            labels = _string_map(self.walker, get(get(template, "metadata"), "labels"))
+        containers = tuple(
+            self.container(node) for node in self.walker.sequence(get(spec, "containers"))
+        )
+        return K8sWorkload(
+            file=self.source.path,
+            kind=self.kind,
+            name=self.name,
+            span=self.span,
+            namespace=self.namespace,
+            replicas=Replicas(replicas_word, "replicas") if replicas_word is not None else None,
+            pod_labels=labels,
+            containers=containers,
+        )
+
+    def container_key(self, name: str) -> str:
+        return f"k8s:{self.source.path}:{self.name}/{name}"
+
+    def container(self, node: Node) -> K8sContainer:
+        get = self.walker.get
+        name_node = get(node, "name")
+        name = scalar(name_node) or "container"
+        image_word = _word(self.source, get(node, "image"))
+        ports = []
+        for port in self.walker.sequence(get(node, "ports")):
+            number = scalar(get(port, "containerPort")) or ""
+            ports.append(
+                ContainerPort(
+                    int(number) if number.isdigit() else None,
+                    node_span(self.source, port),
+                    scalar(get(port, "name")) or "",
+                )
+            )
+        return K8sContainer(
+            name=name,
+            span=node_span(self.source, name_node if name_node is not None else node),
+            service_key=self.container_key(name),
+            image=parse_image(image_word.text, image_word.span, image_word.symbolic)
+            if image_word is not None
+            else None,
+            ports=tuple(ports),
+            env=tuple(container_env(self.source, self.walker, get(node, "env"))),
+        )
+
+    # -- networking -----------------------------------------------------------------------
+
+    def service(self) -> K8sService:
+        get = self.walker.get
+        spec = get(self.document, "spec")
+        ports = [
+            ServicePort(
+                node_span(self.source, port),
+                port=scalar(get(port, "port")) or "",
+                target_port=scalar(get(port, "targetPort")) or "",
+                node_port=scalar(get(port, "nodePort")) or "",
+                name=scalar(get(port, "name")) or "",
+            )
+            for port in self.walker.sequence(get(spec, "ports"))
+        ]
+        return K8sService(
+            file=self.source.path,
+            name=self.name,
+            span=self.span,
+            namespace=self.namespace,
+            type=scalar(get(spec, "type")) or "ClusterIP",
+            selector=_string_map(self.walker, get(spec, "selector")),
+            session_affinity=_word(self.source, get(spec, "sessionAffinity")),
+            ports=tuple(ports),
+            annotations=self.annotations(),
+        )
+
+    def ingress(self) -> K8sIngress:
+        get = self.walker.get
+        spec = get(self.document, "spec")
+        annotations = self.annotations()
+        ingress_class = (
+            scalar(get(spec, "ingressClassName"))
+            or dict(annotations).get("kubernetes.io/ingress.class", Word("", self.span)).text
+        )
+        backends: list[IngressBackend] = []
+        for default in (get(spec, "defaultBackend"), get(spec, "backend")):
+            backend = self.backend(default, "", "")
+            if backend is not None:
+                backends.append(backend)
+        for rule in self.walker.sequence(get(spec, "rules")):
+            host = scalar(get(rule, "host")) or ""
+            for path in self.walker.sequence(get(get(rule, "http"), "paths")):
+                backend = self.backend(get(path, "backend"), host, scalar(get(path, "path")) or "")
+                if backend is not None:
+                    backends.append(backend)
+        return K8sIngress(
+            file=self.source.path,
+            name=self.name,
+            span=self.span,
+            namespace=self.namespace,
+            ingress_class=ingress_class or None,
+            annotations=annotations,
+            backends=tuple(backends),
+        )
+
+    def backend(self, node: Node | None, host: str, path: str) -> IngressBackend | None:
+        get = self.walker.get
+        if node is None:
+            return None
+        service = get(node, "service")
+        if service is not None:  # networking.k8s.io/v1
+            name = scalar(get(service, "name"))
+            port = get(service, "port")
+            number = scalar(get(port, "number")) or scalar(get(port, "name")) or ""
+        else:  # extensions/v1beta1, networking.k8s.io/v1beta1
+            name = scalar(get(node, "serviceName"))
+            number = scalar(get(node, "servicePort")) or ""
+        if not name:
+            return None
+        return IngressBackend(name, node_span(self.source, node), number, host, path)
+
+
+def ingress_nginx_cors(ingress: K8sIngress) -> CorsPolicy | None:
+    """ingress-nginx's CORS for an Ingress with ``enable-cors: "true"``: the origin list
+    defaults to ``*`` and credentials to ``true``; with ``*`` the controller sends
+    ``Access-Control-Allow-Origin: *``, with a list it echoes an Origin that matches
+    (a case-insensitive regex built from the list)."""
+    enabled = ingress.nginx("enable-cors")
+    if enabled is None or enabled.text.strip().lower() != "true":
+        return None
+    origin = ingress.nginx("cors-allow-origin")
+    origins: tuple[Word, ...]
+    if origin is None:
+        origins = (Word("*", enabled.span, default_used=True),)
+    else:
+        parts = [part.strip() for part in origin.text.split(",") if part.strip()]
+        if "*" in parts or not parts:
+            parts = ["*"]
+        origins = tuple(Word(part, origin.span, origin.symbolic) for part in parts)
+    credentials_word = ingress.nginx("cors-allow-credentials")
+    credentials: Word | None
+    if credentials_word is None:
+        credentials = Word("true", enabled.span, default_used=True)
+    elif credentials_word.text.strip().lower() in ("false", "0", "f"):
+        credentials = None
+    else:
+        credentials = credentials_word
+    wildcard = any(word.text == "*" for word in origins)
+    return CorsPolicy(
+        kind="ingress-nginx",
+        span=enabled.span,
+        where=f"Ingress `{ingress.name}` (ingress-nginx enable-cors)",
+        allowed_origins=origins,
+        reflects_origin=None if wildcard else (origin.span if origin else None),
+        reflection_guarded=not wildcard,
+        allow_credentials=credentials,
+    )
 
 
 def extract_kubernetes(source: SourceFile) -> Extraction:
@@ -76,32 +318,80 @@ def extract_kubernetes(source: SourceFile) -> Extraction:
     deployment = not is_development_path(source.path)
     try:
         for document in documents:
-            kind, spec = pod_spec(walker, document)
-            workload = scalar(walker.get(walker.get(document, "metadata"), "name")) or kind
-            for key in ("initContainers", "containers"):
-                for container in walker.sequence(walker.get(spec, key)):
-                    name = scalar(walker.get(container, "name")) or "container"
-                    command = command_tokens(source, walker, walker.get(container, "command"))
-                    args = command_tokens(source, walker, walker.get(container, "args"))
-                    argv = (command if isinstance(command, list) else []) + (
-                        args if isinstance(args, list) else []
-                    )
-                    if not argv:
-                        continue
-                    context = CommandContext(
-                        source,
-                        "kubernetes",
-                        f"{kind} `{workload}` container `{name}`",
-                        deployment,
-                        container_env(source, walker, walker.get(container, "env")),
-                        service=f"k8s:{source.path}:{workload}/{name}",
-                    )
-                    found = find_in_words(context, argv)
-                    if not found and isinstance(args, list) and command:
-                        found = find_in_words(context, args)
-                    result.facts.extend(found)
+            _document(source, walker, document, deployment, result)
     except BudgetExceeded:
         result.problems.append(
             ParseProblem(Span(source.path, 1, 1), "YAML aliases expand beyond the node budget")
         )
     return result
+
+
+def _document(
+    source: SourceFile, walker: Walker, document: Node, deployment: bool, result: Extraction
+) -> None:
+    manifest = _Manifest(source, walker, document)
+    kind = manifest.kind
+    if kind == "Service" and manifest.api == "v1":
+        result.facts.append(manifest.service())
+        return
+    if kind == "Ingress":
+        ingress = manifest.ingress()
+        result.facts.append(ingress)
+        policy = ingress_nginx_cors(ingress)
+        if policy is not None:
+            result.facts.append(policy)
+        return
+    if manifest.api.startswith(("traefik.io/", "traefik.containo.us/")):
+        if kind == "IngressRoute":
+            result.facts.append(
+                ingress_route(source, walker, document, manifest.name, manifest.namespace)
+            )
+        elif kind == "Middleware":
+            cors = middleware_cors(source, walker, document, manifest.name)
+            if cors is not None:
+                result.facts.append(cors)
+        return
+    kind, spec = pod_spec(walker, document)
+    if spec is None:
+        return
+    if kind in _SERVING:
+        result.facts.append(manifest.workload(spec))
+    for key in ("initContainers", "containers"):
+        for container in walker.sequence(walker.get(spec, key)):
+            env = container_env(source, walker, walker.get(container, "env"))
+            found = _commands(source, walker, container, env, manifest, deployment)
+            result.facts.extend(found)
+            if not found:
+                # The image's own command runs: its environment still matters.
+                result.facts.extend(env)
+
+
+def _commands(
+    source: SourceFile,
+    walker: Walker,
+    container: Node,
+    env: list[EnvVar],
+    manifest: _Manifest,
+    deployment: bool,
+) -> list[object]:
+    name = scalar(walker.get(container, "name")) or "container"
+    command = command_tokens(source, walker, walker.get(container, "command"))
+    args = command_tokens(source, walker, walker.get(container, "args"))
+    argv = (command if isinstance(command, list) else []) + (args if isinstance(args, list) else [])
+    if not argv:
+        return []
+    context = CommandContext(
+        source,
+        "kubernetes",
+        f"{manifest.kind} `{manifest.name}` container `{name}`",
+        deployment,
+        env,
+        service=manifest.container_key(name),
+    )
+    found: list[object] = list(find_in_words(context, argv))
+    if not found and isinstance(args, list) and command:
+        found = list(find_in_words(context, args))
+    return found
+
+
+__all__ = ["NGINX_PREFIX", "container_env", "extract_kubernetes", "pod_spec"]

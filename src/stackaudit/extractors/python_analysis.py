@@ -17,6 +17,7 @@ or an assignment shadows an import, so it never matches a framework API.
 from __future__ import annotations
 
 import ast
+import bisect
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -114,9 +115,11 @@ class Positions:
         self.source = source
         self.code = code
         self._to_file = to_file
-        starts = [0]
-        starts.extend(m.end() for m in re.finditer(r"\r\n|\r|\n", code))
-        self._starts = starts
+        self._starts = _line_starts(code)
+        # Same line breaks as SourceFile (\n, \r\n, \r), found by the regex engine: the
+        # character loop of SourceFile costs more than the parse on large files.
+        self._file_starts = self._starts if to_file is None else _line_starts(source.text)
+        self._ascii: dict[int, bool] = {}
 
     def file_offset(self, offset: int) -> int:
         if self._to_file is None:
@@ -129,16 +132,31 @@ class Positions:
         if line - 1 >= len(self._starts):
             return len(self.code)
         start = self._starts[line - 1]
+        ascii_line = self._ascii.get(line)
+        if ascii_line is None:
+            end = self._starts[line] if line < len(self._starts) else len(self.code)
+            ascii_line = self._ascii[line] = self.code[start:end].isascii()
+        if ascii_line:
+            return start + byte_column
         end = self._starts[line] if line < len(self._starts) else len(self.code)
         text = self.code[start:end]
-        if text.isascii():
-            return start + min(byte_column, len(text))
         return start + len(text.encode("utf-8")[:byte_column].decode("utf-8", "ignore"))
+
+    def file_position(self, offset: int) -> tuple[int, int]:
+        index = bisect.bisect_right(self._file_starts, offset) - 1
+        return index + 1, offset - self._file_starts[index] + 1
+
+    def file_offset_of(self, line: int, column: int) -> int:
+        if line - 1 >= len(self._file_starts):
+            return len(self.source.text)
+        return self._file_starts[line - 1] + column - 1
 
     def span(self, start: int, end: int) -> Span:
         first = self.file_offset(start)
-        last = self.file_offset(end - 1) + 1 if end > start else first
-        return self.source.span(first, max(first, last))
+        last = max(first, self.file_offset(end - 1) + 1 if end > start else first)
+        line, column = self.file_position(first)
+        end_line, end_column = self.file_position(last)
+        return Span(self.source.path, line, column, end_line, end_column)
 
     def node_offsets(self, node: ast.AST) -> tuple[int, int]:
         start = self.offset(node.lineno, node.col_offset)  # type: ignore[attr-defined]
@@ -312,7 +330,9 @@ class Analyzer:
 
     def _test(self, test: ast.expr, scope: Scope) -> None:
         self._expressions(test, scope)
-        if self._checks_origin(test, scope):
+        if (scope.origin_names or "rigin" in self.pos.text(test)) and self._checks_origin(
+            test, scope
+        ):
             scope.origin_checked = True
 
     # -- definitions --------------------------------------------------------------------
@@ -407,9 +427,8 @@ class Analyzer:
     # -- expressions and calls ----------------------------------------------------------
 
     def _expressions(self, node: ast.expr, scope: Scope) -> None:
-        for child in ast.walk(node):
-            if isinstance(child, ast.Call):
-                self._call(child, scope)
+        for call in _calls(node):
+            self._call(call, scope)
 
     def _qualify(self, node: ast.expr, scope: Scope, depth: int = 0) -> str | None:
         """The canonical dotted name an expression refers to: ``pn.serve`` →
@@ -904,8 +923,8 @@ class Analyzer:
     def _spread(self, value: PyValue, length: int | None = None) -> list[int]:
         """Approximate per-character file offsets spread over a value's span."""
         count = len(str(value.value)) if length is None else length
-        start = self.source.offset(value.span.line, value.span.column)
-        end = max(start + 1, self.source.offset(value.span.end_line, value.span.end_column))
+        start = self.pos.file_offset_of(value.span.line, value.span.column)
+        end = max(start + 1, self.pos.file_offset_of(value.span.end_line, value.span.end_column))
         return [min(start + i, end - 1) for i in range(count)]
 
     # -- Tornado / Starlette handlers that write CORS headers --------------------------
@@ -1190,14 +1209,19 @@ class Analyzer:
                 binding.kind == "value"
                 and binding.node is not None
                 and not (binding.conditional and binding.count > 1)
+                and _small(binding.node)
             ):
                 value = self.evaluate(binding.node, module)
                 if value.kind != "symbolic":
                     constants.append((name, value))
                 info = self._instance_class(binding.node, module)
-                if info is not None and isinstance(binding.node, ast.Call):
+                if info is not None and isinstance(binding.node, ast.Call) and _settings_like(info):
                     constants.extend(self._class_constants(info, f"{name}."))
-            elif binding.kind == "class" and binding.info is not None:
+            elif (
+                binding.kind == "class"
+                and binding.info is not None
+                and _settings_like(binding.info)
+            ):
                 constants.extend(self._class_constants(binding.info, f"{name}."))
         if constants:
             self.facts.append(PythonModule(self.module, self.source.path, tuple(constants)))
@@ -1210,6 +1234,55 @@ class Analyzer:
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+
+_LEAVES = (ast.Name, ast.Constant)
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _calls(node: ast.AST) -> list[ast.Call]:
+    """The calls inside an expression, outermost first (``ast.walk`` costs twice as
+    much: it visits every field of every node, leaves and contexts included)."""
+    found: list[ast.Call] = []
+    todo = [node]
+    while todo:
+        current = todo.pop()
+        kind = type(current)
+        if kind is ast.Call:
+            found.append(current)  # type: ignore[arg-type]
+        fields = _FIELDS.get(kind)
+        if fields is None:
+            fields = _FIELDS[kind] = tuple(f for f in kind._fields if f != "ctx")
+        children: list[ast.AST] = []
+        for name in fields:
+            value = getattr(current, name, None)
+            if isinstance(value, ast.AST):
+                if not isinstance(value, _LEAVES):
+                    children.append(value)
+            elif type(value) is list:
+                children.extend(
+                    v for v in value if isinstance(v, ast.AST) and not isinstance(v, _LEAVES)
+                )
+        todo.extend(reversed(children))
+    return found
+
+
+def _small(node: ast.expr, limit: int = 200) -> bool:
+    """Whether a module-level value is small enough to publish as a constant (data
+    tables are not settings)."""
+    return all(count < limit for count, _ in enumerate(ast.walk(node)))
+
+
+def _settings_like(info: ClassInfo) -> bool:
+    """Classes whose attributes are published for other modules: settings models,
+    ``Config``-style holders, dataclasses of settings."""
+    if info.settings or any(base in names.MODEL_BASES for base in info.bases):
+        return True
+    return any(word in info.name.lower() for word in ("settings", "config", "conf"))
+
+
+def _line_starts(text: str) -> list[int]:
+    return [0, *(m.end() for m in re.finditer(r"\r\n|\r|\n", text))]
 
 
 def _with_env(value: PyValue, env: str) -> PyValue:

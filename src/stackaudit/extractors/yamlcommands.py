@@ -10,6 +10,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from stackaudit.diagnostics import Span
 from stackaudit.extractors.base import Extraction
 from stackaudit.extractors.commandline import CommandContext, find_in_script
+from stackaudit.extractors.dependencies import conda_pin
 from stackaudit.extractors.shellwords import Token
 from stackaudit.extractors.yamlnodes import (
     BudgetExceeded,
@@ -19,6 +20,7 @@ from stackaudit.extractors.yamlnodes import (
     scalar_token,
 )
 from stackaudit.facts.common import ParseProblem
+from stackaudit.facts.deps import DependencyPin
 from stackaudit.policy import is_development_path
 from stackaudit.source import SourceFile
 
@@ -75,6 +77,32 @@ def _launcher_http_options(at: Token) -> list[Token]:
     ]
 
 
+def _conda_pins(source: SourceFile, walker: Walker, document: Node) -> list[DependencyPin]:
+    """conda environment / anaconda-project ``dependencies:`` and ``packages:`` lists,
+    with their ``pip:`` sublists."""
+    pins: list[DependencyPin] = []
+    for key in ("dependencies", "packages"):
+        for item in walker.sequence(walker.get(document, key)):
+            if isinstance(item, ScalarNode):
+                pin = conda_pin(
+                    source, item.value, item.start_mark.index, item.end_mark.index, source.path
+                )
+                if pin:
+                    pins.append(pin)
+            for pip_item in walker.sequence(walker.get(item, "pip")):
+                if isinstance(pip_item, ScalarNode):
+                    pin = conda_pin(
+                        source,
+                        pip_item.value,
+                        pip_item.start_mark.index,
+                        pip_item.end_mark.index,
+                        source.path,
+                    )
+                    if pin:
+                        pins.append(pin)
+    return pins
+
+
 def extract_yaml_commands(source: SourceFile) -> Extraction:
     result = Extraction()
     documents, problems = load_documents(source)
@@ -86,6 +114,7 @@ def extract_yaml_commands(source: SourceFile) -> Extraction:
     deployment = not ci and not is_development_path(source.path)
     try:
         for document in documents:
+            result.facts.extend(_conda_pins(source, walker, document))
             found: list[tuple[str, ScalarNode, bool]] = []
             _walk(walker, document, None, found)
             for key, node, http_options in found:

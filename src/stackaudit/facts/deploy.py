@@ -295,10 +295,12 @@ class TraefikConfig:
 
     @property
     def first_span(self) -> Span | None:
-        spans = [r.span for r in self.routers] + [s.span for s in self.services]
-        if self.enable is not None:
-            spans.append(self.enable.span)
-        return min(spans) if spans else None
+        """Where the routing is written: the first router, else service, else
+        ``traefik.enable``."""
+        for spans in ([r.span for r in self.routers], [s.span for s in self.services]):
+            if spans:
+                return min(spans)
+        return self.enable.span if self.enable is not None else None
 
 
 # -- compose ------------------------------------------------------------------------------
@@ -674,9 +676,7 @@ def resolve_compose(files: Iterable[ComposeFile]) -> list[ComposeService]:
     """Every compose project's services, merged as ``docker compose`` merges them."""
     by_path = {compose.path: compose for compose in files}
     resolver = _Resolver(by_path)
-    included = {
-        ref.path for compose in by_path.values() for ref in compose.includes if ref.path
-    }
+    included = {ref.path for compose in by_path.values() for ref in compose.includes if ref.path}
     by_dir: dict[str, dict[str, str]] = {}
     for path in by_path:
         directory, name = posixpath.split(path)
@@ -842,8 +842,10 @@ class DeployModel:
         for container in workload.containers:
             image = container.image
             if image is not None and _BOKEH_IMAGE.search(image.repository):
-                return image.span, f"image `{image.text}` is named after Bokeh/Panel", (
-                    Confidence.MEDIUM
+                return (
+                    image.span,
+                    f"image `{image.text}` is named after Bokeh/Panel",
+                    (Confidence.MEDIUM),
                 )
         return None
 

@@ -133,8 +133,16 @@ class NginxNode:
     places gives two nodes. The root is the ``main`` context of a whole configuration,
     or a virtual ``http`` block around a fragment."""
 
-    __slots__ = ("_index", "children", "context", "directive", "name", "opaque_includes",
-                 "parent", "via")
+    __slots__ = (
+        "_index",
+        "children",
+        "context",
+        "directive",
+        "name",
+        "opaque_includes",
+        "parent",
+        "via",
+    )
 
     def __init__(
         self,
@@ -215,10 +223,13 @@ class NginxNode:
     @property
     def where(self) -> str:
         """The node and the server it belongs to, for messages."""
+        label = self.label
+        if self.name == "if" and self.parent is not None and self.parent.name == "location":
+            label = f"{label} in {self.parent.label}"
         server = self.enclosing("server")
         if server is None or server is self:
-            return self.label
-        return f"{self.label} ({server.label})"
+            return label
+        return f"{label} ({server.label})"
 
 
 def effective_scalar(node: NginxNode, name: str) -> NginxNode | None:
@@ -599,6 +610,27 @@ def parse_version(text: str | None) -> tuple[int, ...] | None:
     return tuple(int(p) for p in match.groups(default="0"))
 
 
+def nginx_version_from_images(facts: Iterable[object]) -> str | None:
+    """The nginx version the stack runs, read from ``nginx:<tag>`` images (compose
+    services, Kubernetes containers) when they all name the same version."""
+    from stackaudit.facts.deploy import ComposeFile, ImageRef, K8sWorkload
+
+    images: list[ImageRef | None] = []
+    for fact in facts:
+        if isinstance(fact, ComposeFile):
+            images.extend(service.image for service in fact.services)
+        elif isinstance(fact, K8sWorkload):
+            images.extend(container.image for container in fact.containers)
+    versions = {
+        image.version
+        for image in images
+        if image is not None and image.name == "nginx" and not image.symbolic
+    }
+    if len(versions) == 1:
+        return next(iter(versions))
+    return None
+
+
 # -- include resolution -----------------------------------------------------------------
 
 _MAX_INCLUDE_DEPTH = 24
@@ -941,15 +973,13 @@ class _Values:
     def sets_in_scope(self, node: NginxNode, variable: str) -> list[NginxNode]:
         found = []
         for level in node.chain():
-            for child in level.children:
-                if child.name == "set" and child.args and _var_name(child.args[0].text) == variable:
+            for child in level.own("set"):
+                if child.args and _var_name(child.args[0].text) == variable:
                     found.append(child)
-                elif child.name == "if":
-                    found.extend(
-                        n
-                        for n in child.own("set")
-                        if n.args and _var_name(n.args[0].text) == variable
-                    )
+            for branch in level.own("if"):
+                found.extend(
+                    n for n in branch.own("set") if n.args and _var_name(n.args[0].text) == variable
+                )
             if level.name in ("server", "http") or level.directive is None:
                 break
         return found
@@ -1026,6 +1056,8 @@ def _auth(node: NginxNode) -> RouteAuth:
     restricted = False
     access_span = None
     for level in node.chain():
+        if not level.own("allow") and not level.own("deny"):
+            continue
         rules = [c for c in level.children if c.name in ("allow", "deny")]
         if rules:
             last = rules[-1]

@@ -54,7 +54,7 @@ class ProxyWsUpgradeMissing(Rule):
     ## References
     - https://nginx.org/en/docs/http/websocket.html
     - https://nginx.org/en/docs/http/ngx_http_proxy_module.html#proxy_set_header
-    - https://docs.bokeh.org/en/latest/docs/user_guide/server/deploy.html#reverse-proxying-with-nginx
+    - https://docs.bokeh.org/en/latest/docs/user_guide/server/deploy.html
     - https://github.com/tornadoweb/tornado/blob/v6.6.1/tornado/websocket.py#L238-L264
     """
 

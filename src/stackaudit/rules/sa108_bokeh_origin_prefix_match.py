@@ -1,0 +1,127 @@
+from collections.abc import Iterator
+
+from stackaudit.diagnostics import Confidence, Diagnostic, Related, Severity
+from stackaudit.facts.deps import DependencyPin
+from stackaudit.facts.origins import admits_every_host
+from stackaudit.facts.serve import OriginEntry
+from stackaudit.rules.base import Bad, Good, Rule
+from stackaudit.stack import Stack
+
+FIXED_IN = "3.8.2"
+
+
+class BokehOriginPrefixMatch(Rule):
+    """
+    ## What it does
+    Flags a stack that pins bokeh below 3.8.2 (requirements, pyproject, lock files,
+    conda environments, `pip install` in a Dockerfile) and serves a Bokeh or Panel app
+    with an explicit WebSocket origin allowlist.
+
+    ## Why is this bad?
+    Before 3.8.2, Bokeh's `match_host` compared an allowlist entry with the *first*
+    labels of the Origin host only (`len(pattern_parts) > len(host_parts)` was the only
+    length test), so `dash.corp` also admits `dash.corp.attacker.com`, a name anyone
+    can register: the allowlist does not protect the WebSocket
+    (CVE-2026-21883 / GHSA-793v-589g-574v). 3.8.2 requires the same number of labels.
+    A pin whose every admitted version is older than 3.8.2 is reported; a range that
+    admits 3.8.2 is not, and a lock file's version wins over a range.
+
+    ## Example
+    ```
+    bokeh==3.8.1
+    ```
+
+    ## Use instead
+    Require `bokeh>=3.8.2` (and `panel` versions that accept it), then re-lock.
+
+    ## References
+    - https://github.com/bokeh/bokeh/blob/3.8.1/src/bokeh/server/util.py#L229-L234
+    - https://github.com/bokeh/bokeh/blob/3.9.2/src/bokeh/server/util.py#L247-L248
+    - https://github.com/bokeh/bokeh/security/advisories/GHSA-793v-589g-574v
+    """
+
+    code = "SA108"
+    name = "bokeh-origin-prefix-match"
+    severity = Severity.ERROR
+    category = "websocket-origin"
+    applies_to = ("stack", "dependencies")
+    cwe = 1385
+    examples = (
+        Bad(
+            "Dockerfile",
+            """
+            FROM python:3.12-slim
+            # expect-next-line: SA108
+            RUN pip install panel==1.7.5 bokeh==3.8.1
+            CMD ["panel", "serve", "app.py", "--allow-websocket-origin=dash.example.com:443"]
+        """,
+        ),
+        Bad(
+            "Dockerfile",
+            """
+            FROM python:3.12-slim
+            # expect-next-line: SA108
+            RUN pip install --no-cache-dir "bokeh<3.8.2" panel
+            CMD ["panel", "serve", "app.py", "--allow-websocket-origin=dash.example.com"]
+        """,
+        ),
+        Good(
+            "requirements.txt",
+            """
+            bokeh>=3.4
+            panel==1.9.4
+        """,
+            title="a range that admits the fixed versions",
+        ),
+        Good(
+            "Dockerfile",
+            """
+            FROM python:3.12-slim
+            RUN pip install bokeh==3.9.2
+            CMD ["bokeh", "serve", "app.py", "--allow-websocket-origin=dash.example.com"]
+        """,
+        ),
+    )
+
+    def check(self, stack: Stack) -> Iterator[Diagnostic]:
+        pins = [pin for pin in stack.of(DependencyPin) if pin.package == "bokeh"]
+        if not pins:
+            return
+        locked = [pin for pin in pins if pin.locked]
+        deciding = locked or pins
+        if any(pin.entirely_at_least(FIXED_IN) for pin in deciding):
+            return
+        entries = self._explicit_entries(stack)
+        if not entries:
+            return
+        related = [Related(entry.span, f"allowlist entry `{entry.text}`") for entry in entries[:5]]
+        for pin in deciding:
+            if not pin.entirely_below(FIXED_IN):
+                continue
+            exact = pin.spec.startswith("==") or pin.locked
+            yield self.report(
+                pin.span,
+                f"bokeh `{pin.spec}` ({pin.source}) matches WebSocket origins by label "
+                f"prefix: `{entries[0].text}` also admits `{entries[0].text.split(':')[0]}"
+                ".attacker.example`, so the allowlist does not protect the app",
+                help=f"require bokeh>={FIXED_IN}",
+                fix_title=f"Require bokeh>={FIXED_IN}",
+                related=related,
+                confidence=Confidence.HIGH if exact else Confidence.MEDIUM,
+            )
+
+    @staticmethod
+    def _explicit_entries(stack: Stack) -> list[OriginEntry]:
+        """Allowlist entries a prefix match widens: named hosts, not `*`."""
+        found = []
+        for command in stack.serve_commands:
+            if command.is_bokeh_family:
+                found += [
+                    entry
+                    for entry in command.effective_origins()
+                    if entry.text
+                    and not entry.symbolic
+                    and not admits_every_host(entry.text)
+                    and "*" not in entry.text
+                ]
+        return found
