@@ -95,6 +95,17 @@ def test_shadowing_and_unrelated_names_do_not_match() -> None:
     assert only(found, CorsPolicy) == []
 
 
+def test_optional_import_fallback_keeps_the_module() -> None:
+    found = facts("""\
+        try:
+            import panel as pn
+        except ImportError:
+            pn = None
+        pn.serve(app, num_procs=2)
+    """)
+    assert [c.tool for c in only(found, ServeCommand)] == ["panel-serve"]
+
+
 def test_module_level_binding_in_order_and_functions_see_the_final_one() -> None:
     found = facts("""\
         import panel as pn

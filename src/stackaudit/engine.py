@@ -182,6 +182,11 @@ def run(
             errors.append(result.error)
 
     stack = Stack(facts, config)
+    # Problems only the whole picture reveals (an nginx include cycle) are SA001 too.
+    try:
+        problems.extend(stack.problems())
+    except Exception:
+        errors.append(f"linking the stack failed:\n{traceback.format_exc()}")
     rules = [rule() for rule in all_rules() if selection.enabled(rule.code)]
     diagnostics: list[Diagnostic] = []
     for rule in rules:

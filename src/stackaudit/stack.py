@@ -7,6 +7,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, TypeVar
 
 from stackaudit.config import Config
+from stackaudit.facts.common import ParseProblem
 from stackaudit.facts.serve import ServeCommand
 
 if TYPE_CHECKING:
@@ -28,6 +29,10 @@ class Stack:
     @cached_property
     def serve_commands(self) -> list[ServeCommand]:
         return self.of(ServeCommand)
+
+    def problems(self) -> list[ParseProblem]:
+        """Problems that appear only when files are put together (an include cycle)."""
+        return list(self.nginx.problems)
 
     @cached_property
     def nginx(self) -> NginxModel:

@@ -112,12 +112,17 @@ def to_word(source: SourceFile, token: Token, start: int = 0) -> Word:
 
 
 def find_in_script(
-    context: CommandContext, text: str, origins: list[int] | None = None, base: int = 0
+    context: CommandContext,
+    text: str,
+    origins: list[int] | None = None,
+    base: int = 0,
+    shell: bool = True,
 ) -> list[ServeCommand]:
-    """Every server invocation in a piece of shell script."""
+    """Every server invocation in a piece of shell script. ``shell=False`` for command
+    lines a service manager splits itself: no command substitution happens there."""
     found: list[ServeCommand] = []
     env = list(context.env)
-    for words in split_commands(text, origins, base):
+    for words in split_commands(text, origins, base, substitutions=shell):
         if words[0].text == "export" and not words[0].quoted:
             env.extend(_assignments(context, words[1:], "export"))
             continue

@@ -102,6 +102,10 @@ class Scope:
     def bind(self, name: str, binding: Binding) -> None:
         old = self.names.get(name)
         if old is not None:
+            if old.kind == "import" and binding.conditional and _is_none(binding.node):
+                # `try: import panel as pn` / `except ImportError: pn = None`: when
+                # the name is used, it is the module.
+                return
             binding.count = old.count + 1
             binding.conditional = binding.conditional or old.conditional
         self.names[name] = binding
@@ -1265,6 +1269,10 @@ def _calls(node: ast.AST) -> list[ast.Call]:
                 )
         todo.extend(reversed(children))
     return found
+
+
+def _is_none(node: ast.expr | None) -> bool:
+    return isinstance(node, ast.Constant) and node.value is None
 
 
 def _small(node: ast.expr, limit: int = 200) -> bool:

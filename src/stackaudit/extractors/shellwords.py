@@ -83,7 +83,16 @@ class _Builder:
 class ShellLexer:
     """Lex ``text`` whose character ``i`` was read at file offset ``origins[i]``."""
 
-    def __init__(self, text: str, origins: list[int] | None = None, base: int = 0) -> None:
+    def __init__(
+        self,
+        text: str,
+        origins: list[int] | None = None,
+        base: int = 0,
+        substitutions: bool = True,
+    ) -> None:
+        # Without a shell (systemd, supervisord), `$(...)` and backquotes are plain text;
+        # only variables are expanded, by the service manager.
+        self.substitutions = substitutions
         self.text = text
         self.origins = origins if origins is not None else list(range(base, base + len(text)))
         self.pos = 0
@@ -223,7 +232,9 @@ class ShellLexer:
                 self._ansi_c_string(word)
             elif char == '"':
                 self._double_quoted(word)
-            elif char == "$" or char == "`":
+            elif (char == "$" and (self.substitutions or self._peek(1) != "(")) or (
+                char == "`" and self.substitutions
+            ):
                 self._expansion(word)
             else:
                 word.add(char, [self._at(self.pos)])
@@ -256,7 +267,9 @@ class ShellLexer:
                 if text[self.pos + 1] != "\n":
                     word.add(text[self.pos + 1], [self._at(self.pos + 1)])
                 self.pos += 2
-            elif char in "$`":
+            elif (char == "$" and (self.substitutions or self._peek(1) != "(")) or (
+                char == "`" and self.substitutions
+            ):
                 self._expansion(word)
             else:
                 word.add(char, [self._at(self.pos)])
@@ -318,6 +331,8 @@ def _matching(text: str, open_index: int, opener: str, closer: str) -> int:
     return len(text)
 
 
-def split_commands(text: str, origins: list[int] | None = None, base: int = 0) -> list[list[Token]]:
+def split_commands(
+    text: str, origins: list[int] | None = None, base: int = 0, substitutions: bool = True
+) -> list[list[Token]]:
     """The simple commands of a shell script, each a list of words."""
-    return ShellLexer(text, origins, base).lex()
+    return ShellLexer(text, origins, base, substitutions).lex()

@@ -126,7 +126,7 @@ def extract_systemd(source: SourceFile) -> Extraction:
             service=f"systemd:{source.path}",
             env_files=tuple(env_files),
         )
-        result.facts.extend(find_in_script(context, value, entry.origins[skipped:]))
+        result.facts.extend(find_in_script(context, value, entry.origins[skipped:], shell=False))
     return result
 
 
@@ -159,5 +159,5 @@ def extract_supervisord(source: SourceFile) -> Extraction:
                 list(env),
                 service=f"supervisord:{source.path}:{name}",
             )
-            result.facts.extend(find_in_script(context, value, origins))
+            result.facts.extend(find_in_script(context, value, origins, shell=False))
     return result

@@ -468,6 +468,13 @@ class K8sService:
                 return value
         return None
 
+    def serves(self, ports: set[str]) -> bool:
+        """Whether one of the Service's ports leads to one of ``ports`` (container port
+        numbers or names); True when either side is unknown."""
+        if not ports or not self.ports:
+            return True
+        return any((p.target_port or p.port) in ports for p in self.ports)
+
     def selects(self, workload: K8sWorkload) -> bool:
         if not self.selector or not _same_namespace(self.namespace, workload.namespace):
             return False
@@ -849,17 +856,38 @@ class DeployModel:
                 )
         return None
 
-    def services_selecting(self, workload: K8sWorkload) -> list[K8sService]:
-        return [s for s in self.k8s_services if s.selects(workload)]
+    def services_selecting(
+        self, workload: K8sWorkload, ports: set[str] | None = None
+    ) -> list[K8sService]:
+        """The Services whose selector matches the workload's pods (and, given
+        ``ports``, that lead to one of them)."""
+        return [s for s in self.k8s_services if s.selects(workload) and s.serves(ports or set())]
 
-    def routes_into(self, workload: K8sWorkload) -> list[ServiceRoute]:
-        """Every way a client reaches the workload's pods, with whether it keeps a
-        client on one pod. ingress-nginx and Traefik send traffic to the pod endpoints
-        themselves, so the Service's ``sessionAffinity`` only counts for traffic that
-        goes through the Service (kube-proxy): without an Ingress, or with
-        ingress-nginx ``service-upstream``."""
+    def app_ports(self, workload: K8sWorkload, commands: Iterable[ServeCommand]) -> set[str]:
+        """The ports the workload's server containers listen on: the ports declared on
+        the containers that run a server command (numbers and names), and the port the
+        command listens on."""
+        keys = {c.service_key: c for c in workload.containers}
+        ports: set[str] = set()
+        for command in commands:
+            container = keys.get(command.service)
+            if container is None:
+                continue
+            ports.add(command.listen_port())
+            for port in container.ports:
+                ports.update(p for p in (str(port.number or ""), port.name) if p)
+        return ports
+
+    def routes_into(
+        self, workload: K8sWorkload, ports: set[str] | None = None
+    ) -> list[ServiceRoute]:
+        """Every way a client reaches the workload's pods (on ``ports``, when given),
+        with whether it keeps a client on one pod. ingress-nginx and Traefik send
+        traffic to the pod endpoints themselves, so the Service's ``sessionAffinity``
+        only counts for traffic that goes through the Service (kube-proxy): without an
+        Ingress, or with ingress-nginx ``service-upstream``."""
         routes: list[ServiceRoute] = []
-        for service in self.services_selecting(workload):
+        for service in self.services_selecting(workload, ports):
             entered = False
             for ingress in self.k8s_ingresses:
                 backends = ingress.routes_to(service)

@@ -634,6 +634,7 @@ def nginx_version_from_images(facts: Iterable[object]) -> str | None:
 # -- include resolution -----------------------------------------------------------------
 
 _MAX_INCLUDE_DEPTH = 24
+_MAX_BLOCK_DEPTH = 64
 _MAX_NODES = 200_000
 
 
@@ -741,6 +742,7 @@ class _TreeBuilder:
         self.problems: list[ParseProblem] = []
         self.expanded: set[str] = set()
         self.nodes = 0
+        self.depth = 0
         self.reported: set[Span] = set()
 
     def included_files(self) -> set[str]:
@@ -782,8 +784,22 @@ class _TreeBuilder:
             self.nodes += 1
             node = NginxNode(directive, parent, via)
             parent.children.append(node)
-            if directive.block is not None and self.nodes < _MAX_NODES:
+            if directive.block is None or self.nodes >= _MAX_NODES:
+                continue
+            if self.depth >= _MAX_BLOCK_DEPTH:
+                # Real configs nest a handful of levels; this bounds the walk (and the
+                # recursion of every later query) on hostile input.
+                self._problem(
+                    directive.span,
+                    f"blocks nested more than {_MAX_BLOCK_DEPTH} deep; "
+                    "the inner ones are not analysed",
+                )
+                continue
+            self.depth += 1
+            try:
                 self._expand(directive.block, node, path, chain, via, main)
+            finally:
+                self.depth -= 1
 
     def _include(
         self,

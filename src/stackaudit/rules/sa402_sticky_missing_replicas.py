@@ -1,0 +1,262 @@
+from collections.abc import Iterator
+
+from stackaudit.diagnostics import Confidence, Diagnostic, Related, Severity, Span
+from stackaudit.facts.deploy import ComposeService, K8sWorkload, ServiceRoute
+from stackaudit.rules.base import Bad, Good, Rule
+from stackaudit.stack import Stack
+
+
+class StickyMissingReplicas(Rule):
+    """
+    ## What it does
+    Flags a Bokeh/Panel service run as several replicas behind a load balancer that
+    does not keep a client on one replica:
+    - compose: `deploy.replicas` (or `scale`) above 1 with Traefik labels routing to it,
+      and no Traefik service of the container with `loadbalancer.sticky.cookie` or
+      `loadbalancer.strategy=hrw`;
+    - Kubernetes: `replicas` above 1, reached through an ingress-nginx Ingress without
+      `nginx.ingress.kubernetes.io/affinity: cookie` (or `upstream-hash-by`), a Traefik
+      `IngressRoute` service without `sticky.cookie` or `strategy: hrw`, or directly
+      through a Service without `sessionAffinity: ClientIP`.
+
+    ingress-nginx and Traefik send requests to the pod endpoints themselves: a
+    Service's `sessionAffinity` plays no part behind them (only with ingress-nginx
+    `service-upstream: "true"`). The service is known to be Bokeh/Panel from its
+    command (`command:`, container `args`, or the CMD of the Dockerfile it builds), or,
+    with medium confidence, from an image named after Bokeh or Panel.
+
+    ## Why is this bad?
+    A Bokeh or Panel session starts with the page request, which creates the session in
+    one replica, and continues over a WebSocket opened right after. When the balancer
+    sends the WebSocket to another replica, that replica knows nothing of the session
+    and creates a new one: the app code runs twice, widgets act on a document the page
+    does not show, and reconnects land anywhere (bokeh/bokeh#7091, holoviz/panel#6678).
+    Traefik balances round-robin (`wrr`) unless told otherwise; kube-proxy picks a
+    random endpoint per connection.
+
+    ## Example
+    ```yaml
+    services:
+      dashboard:
+        command: panel serve app.py --address 0.0.0.0
+        deploy:
+          replicas: 3
+        labels:
+          - traefik.http.routers.dash.rule=Host(`dash.example.com`)
+    ```
+
+    ## Use instead
+    ```yaml
+        labels:
+          - traefik.http.routers.dash.rule=Host(`dash.example.com`)
+          - traefik.http.services.dash.loadbalancer.server.port=5006
+          - traefik.http.services.dash.loadbalancer.sticky.cookie=true
+    ```
+    On Kubernetes: `nginx.ingress.kubernetes.io/affinity: cookie` on the Ingress, or
+    `sessionAffinity: ClientIP` on a Service clients reach directly.
+
+    ## References
+    - https://doc.traefik.io/traefik/reference/routing-configuration/http/load-balancing/service/
+    - https://doc.traefik.io/traefik/reference/routing-configuration/other-providers/docker/
+    - https://kubernetes.github.io/ingress-nginx/user-guide/nginx-configuration/annotations/#session-affinity
+    - https://kubernetes.github.io/ingress-nginx/user-guide/nginx-configuration/annotations/#service-upstream
+    - https://kubernetes.io/docs/reference/networking/virtual-ips/#session-affinity
+    - https://docs.docker.com/reference/compose-file/deploy/#replicas
+    - https://github.com/bokeh/bokeh/blob/3.9.2/src/bokeh/server/views/ws.py#L200-L205
+    - https://github.com/bokeh/bokeh/issues/7091
+    - https://github.com/holoviz/panel/issues/6678
+    """
+
+    code = "SA402"
+    name = "sticky-missing-replicas"
+    severity = Severity.WARNING
+    category = "scaling"
+    applies_to = ("compose", "k8s", "stack")
+    examples = (
+        Bad(
+            "docker-compose.yml",
+            """
+            services:
+              dashboard:
+                image: registry.example.com/dashboard:1.4
+                command: panel serve app.py --address 0.0.0.0 --allow-websocket-origin dash.example.com
+                deploy:
+                  replicas: 3  # expect: SA402
+                labels:
+                  - traefik.enable=true
+                  - traefik.http.routers.dash.rule=Host(`dash.example.com`)
+                  - traefik.http.services.dash.loadbalancer.server.port=5006
+        """,
+        ),
+        Bad(
+            "k8s.yaml",
+            """
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata:
+              name: dashboard
+            spec:
+              replicas: 3  # expect: SA402
+              selector: {matchLabels: {app: dashboard}}
+              template:
+                metadata: {labels: {app: dashboard}}
+                spec:
+                  containers:
+                    - name: app
+                      image: registry.example.com/dashboard:1.4
+                      args: [panel, serve, app.py, --allow-websocket-origin, dash.example.com]
+            ---
+            apiVersion: v1
+            kind: Service
+            metadata: {name: dashboard}
+            spec:
+              selector: {app: dashboard}
+              sessionAffinity: ClientIP
+              ports: [{port: 80, targetPort: 5006}]
+            ---
+            apiVersion: networking.k8s.io/v1
+            kind: Ingress
+            metadata:
+              name: dashboard
+              annotations:
+                nginx.ingress.kubernetes.io/proxy-read-timeout: "3600"
+            spec:
+              ingressClassName: nginx
+              rules:
+                - host: dash.example.com
+                  http:
+                    paths:
+                      - path: /
+                        pathType: Prefix
+                        backend: {service: {name: dashboard, port: {number: 80}}}
+        """,
+            title="the Service's ClientIP affinity is bypassed by ingress-nginx",
+        ),
+        Good(
+            "docker-compose.yml",
+            """
+            services:
+              dashboard:
+                image: registry.example.com/dashboard:1.4
+                command: panel serve app.py --address 0.0.0.0 --allow-websocket-origin dash.example.com
+                deploy:
+                  replicas: 3
+                labels:
+                  - traefik.http.routers.dash.rule=Host(`dash.example.com`)
+                  - traefik.http.services.dash.loadbalancer.server.port=5006
+                  - traefik.http.services.dash.loadBalancer.sticky.cookie.name=dash_affinity
+        """,
+        ),
+        Good(
+            "k8s.yaml",
+            """
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata:
+              name: dashboard
+            spec:
+              replicas: 3
+              selector: {matchLabels: {app: dashboard}}
+              template:
+                metadata: {labels: {app: dashboard}}
+                spec:
+                  containers:
+                    - name: app
+                      image: registry.example.com/dashboard:1.4
+                      args: [panel, serve, app.py, --allow-websocket-origin, dash.example.com]
+            ---
+            apiVersion: v1
+            kind: Service
+            metadata: {name: dashboard}
+            spec:
+              type: LoadBalancer
+              selector: {app: dashboard}
+              sessionAffinity: ClientIP
+              ports: [{port: 80, targetPort: 5006}]
+        """,
+            title="clients reach the Service directly, with ClientIP affinity",
+        ),
+    )
+
+    def check(self, stack: Stack) -> Iterator[Diagnostic]:
+        deploy = stack.deploy
+        commands = stack.serve_commands
+        for service in deploy.compose_services:
+            count = service.replicas.count if service.replicas else None
+            if service.replicas is None or count is None or count <= 1:
+                continue
+            evidence = deploy.bokeh_evidence(service, commands)
+            if evidence is None or not service.traefik.routes_http:
+                continue
+            # nginx `proxy_pass http://<service>` (Docker DNS round-robin) joins here once
+            # the stack links nginx routes to compose services.
+            if not service.traefik.session_affinity:
+                yield self._compose(service, count, evidence)
+        for workload in deploy.k8s_workloads:
+            count = workload.replicas.count if workload.replicas else None
+            if workload.replicas is None or count is None or count <= 1:
+                continue
+            evidence = deploy.k8s_bokeh_evidence(workload, commands)
+            if evidence is None:
+                continue
+            for route in deploy.routes_into(workload, deploy.app_ports(workload, commands)):
+                if not route.affinity:
+                    yield self._k8s(workload, count, route, evidence)
+
+    def _compose(
+        self, service: ComposeService, count: int, evidence: tuple[Span, str, Confidence]
+    ) -> Diagnostic:
+        assert service.replicas is not None
+        span, why, confidence = evidence
+        traefik = service.traefik
+        where = traefik.first_span
+        related = [Related(where, "Traefik routes here")] if where is not None else []
+        related.append(Related(span, f"the service {why}"))
+        names = ", ".join(f"`{s.name}`" for s in traefik.services if not s.session_affinity)
+        balancer = f"Traefik service {names}" if names else "the default Traefik service"
+        return self.report(
+            service.replicas.value.span,
+            f"{service.label} ({why}) runs {count} replicas behind {balancer}, with no "
+            "sticky cookie and no `hrw` strategy: a session's WebSocket can reach another "
+            "replica than its page",
+            help="add `traefik.http.services.<name>.loadbalancer.sticky.cookie=true` "
+            "(or `...loadbalancer.strategy=hrw`) to the service's labels",
+            fix_title="Pin clients to one replica",
+            related=related,
+            confidence=_lower(confidence, Confidence.HIGH),
+        )
+
+    def _k8s(
+        self,
+        workload: K8sWorkload,
+        count: int,
+        route: ServiceRoute,
+        evidence: tuple[Span, str, Confidence],
+    ) -> Diagnostic:
+        assert workload.replicas is not None
+        _, why, confidence = evidence
+        if route.service.span == route.span:
+            help_text = "set `sessionAffinity: ClientIP` on the Service"
+            what = "without `sessionAffinity: ClientIP`"
+        elif "IngressRoute" in route.label:
+            help_text = (
+                "add `sticky: {cookie: {}}` (or `strategy: hrw`) to the IngressRoute service"
+            )
+            what = "without a sticky cookie"
+        else:
+            help_text = "add `nginx.ingress.kubernetes.io/affinity: cookie` to the Ingress"
+            what = "without cookie affinity (the Service's own affinity does not apply there)"
+        return self.report(
+            workload.replicas.value.span,
+            f"{workload.label} ({why}) runs {count} replicas; {route.label} {what}: a "
+            "session's WebSocket can reach another pod than its page",
+            help=help_text,
+            fix_title="Pin clients to one pod",
+            related=[Related(route.span, route.label)],
+            confidence=_lower(confidence, route.confidence),
+        )
+
+
+def _lower(a: Confidence, b: Confidence) -> Confidence:
+    order = [Confidence.LOW, Confidence.MEDIUM, Confidence.HIGH]
+    return min(a, b, key=order.index)
