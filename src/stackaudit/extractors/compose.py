@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
@@ -328,9 +328,10 @@ class _Reader:
         if not parts or len(parts) > 2 or not parts[-1]:
             return None
         published = parts[0] if len(parts) == 2 and parts[0] else None
-        return self._mapping(
+        mapping = self._mapping(
             parts[-1], published, host_ip if host_ip != "" else None, protocol, value, node
         )
+        return replace(mapping, written=node.value)
 
     def _long_port(self, node: MappingNode) -> PortMapping | None:
         fields = dict(self.walker.items(node))

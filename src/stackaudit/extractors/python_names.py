@@ -30,7 +30,6 @@ ALIASES = {
     "pydantic.BaseSettings": "pydantic_settings.BaseSettings",
     "pydantic.main.BaseModel": "pydantic.BaseModel",
     "pydantic.fields.Field": "pydantic.Field",
-    "tornado.web.RequestHandler": "tornado.web.RequestHandler",
 }
 
 CORS_MIDDLEWARE = "starlette.middleware.cors.CORSMiddleware"

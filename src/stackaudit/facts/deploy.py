@@ -94,6 +94,7 @@ class PortMapping:
     symbolic: bool = False  # a part is only known at run time (`${PORT}`)
     default_used: bool = False  # a part is the default of `${VAR:-default}`
     host_ip_symbolic: bool = False
+    written: str = ""  # the short syntax as written, before interpolation
 
     @property
     def on_all_interfaces(self) -> bool | None:
@@ -113,6 +114,8 @@ class PortMapping:
         return parse_port_range(self.target)
 
     def describe(self) -> str:
+        if self.written:
+            return self.written
         host = f"{self.host_ip}:" if self.host_ip else ""
         published = f"{self.published}:" if self.published else ""
         proto = f"/{self.protocol}" if self.protocol != "tcp" else ""

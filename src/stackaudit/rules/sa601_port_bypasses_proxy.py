@@ -140,14 +140,21 @@ class PortBypassesProxy(Rule):
         self, service: ComposeService, port: PortMapping, evidence: list[ProxyEvidence]
     ) -> Diagnostic:
         best = max(evidence, key=lambda e: _RANK[e.confidence])
-        host = "a random host port" if port.published is None else f"host port {port.published}"
+        if port.published is None:
+            host = "on a random host port"
+        elif "$" in port.published:
+            host = "on a host port chosen at run time"
+        else:
+            host = f"as host port {port.published}"
+        if port.default_used:
+            host += ", by the default of its variable"
         return self.report(
             port.span,
             f"{service.label} publishes `{port.describe()}` on every host interface "
             f"({host}) while {best.label}: clients can reach the app without the proxy, "
             "skipping its TLS, authentication and headers",
             help="remove the `ports:` entry (keep `expose:`), or bind it to one interface: "
-            f'"127.0.0.1:{port.published or port.target}:{port.target}"',
+            f'"127.0.0.1:{_host_port(port)}:{port.target}"',
             fix_title="Publish the port on the loopback interface only",
             related=[Related(e.span, e.label) for e in evidence],
             confidence=Confidence.MEDIUM if port.default_used else best.confidence,
@@ -155,6 +162,11 @@ class PortBypassesProxy(Rule):
 
 
 _RANK = {Confidence.LOW: 0, Confidence.MEDIUM: 1, Confidence.HIGH: 2}
+
+
+def _host_port(port: PortMapping) -> str:
+    published = port.published
+    return published if published and "$" not in published else port.target
 
 
 def _uses_port(evidence: ProxyEvidence, port: PortMapping) -> bool:
