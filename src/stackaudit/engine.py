@@ -144,27 +144,31 @@ def run(
     candidates, skipped = discover(
         absolute, root, [*config.exclude, *config.extend_exclude], config.max_file_size
     )
-    results = _extract_with_cache(candidates, jobs, cache)
     run_key = ""
-    if cache is not None and all(r.digest or r.skipped for r in results):
-        run_key = cache.key(
-            "run",
-            repr(selection),
-            _config_key(config),
-            *(f"{r.rel}\0{r.kind}\0{r.digest}" for r in results),
-        )
-        cached = cache.get(run_key)
-        if cached is not None:
-            cached_diagnostics, cached_suppressed, skipped_cached = cached
-            return _finish(
-                root,
-                cached_diagnostics,
-                cached_suppressed,
-                skipped + skipped_cached,
-                [],
-                len(candidates),
-                report_only,
-            )
+    index: _Index | None = None
+    if cache is not None:
+        index = _Index(cache)
+        known = [index.known(c) for c in candidates]
+        if all(k is not None for k in known):
+            # Every file unchanged: the run-level entry needs no file entry loaded.
+            run_key = _run_key(cache, selection, config, candidates, [k[0] for k in known if k])
+            cached = cache.get(run_key)
+            if cached is not None:
+                cached_diagnostics, cached_suppressed, skipped_cached = cached
+                return _finish(
+                    root,
+                    cached_diagnostics,
+                    cached_suppressed,
+                    skipped + skipped_cached,
+                    [],
+                    len(candidates),
+                    report_only,
+                )
+        results = _extract_with_cache(candidates, jobs, cache, index)
+        if all(r.digest for r in results):
+            run_key = _run_key(cache, selection, config, candidates, [r.digest for r in results])
+    else:
+        results = extract_all(candidates, jobs)
 
     from stackaudit.stack import Stack
 
@@ -181,6 +185,13 @@ def run(
         if result.error:
             errors.append(result.error)
 
+    from stackaudit.extractors.python_link import link_python_facts
+
+    # Values one Python module imports from another are resolved across the project.
+    try:
+        facts = link_python_facts(facts)
+    except Exception:
+        errors.append(f"resolving Python constants failed:\n{traceback.format_exc()}")
     stack = Stack(facts, config)
     # Problems only the whole picture reveals (an nginx include cycle) are SA001 too.
     try:
@@ -242,26 +253,81 @@ def _finish(
     )
 
 
+def _run_key(
+    cache: Cache,
+    selection: Selection,
+    config: Config,
+    candidates: list[Candidate],
+    digests: list[str],
+) -> str:
+    return cache.key(
+        "run",
+        repr(selection),
+        _config_key(config),
+        *(f"{c.rel}\0{c.kind}\0{d}" for c, d in zip(candidates, digests, strict=True)),
+    )
+
+
 def _config_key(config: Config) -> str:
     return repr({k: v for k, v in vars(config).items() if k != "path"})
 
 
+class _Index:
+    """What the cache knows of each file: size, modification time, content hash, and
+    whether its extraction holds anything (most files of a big tree hold nothing, and
+    those get no entry of their own)."""
+
+    def __init__(self, cache: Cache) -> None:
+        self.cache = cache
+        self.key = cache.key("index")
+        loaded = cache.get(self.key)
+        self.entries: dict[str, tuple[int, int, str, bool]] = (
+            loaded if isinstance(loaded, dict) else {}
+        )
+        self.changed = False
+
+    def known(self, candidate: Candidate) -> tuple[str, bool] | None:
+        entry = self.entries.get(candidate.rel)
+        if entry and entry[:2] == (candidate.size, candidate.mtime_ns):
+            return entry[2], entry[3]
+        return None
+
+    def record(self, candidate: Candidate, digest: str, has_entry: bool) -> None:
+        self.entries[candidate.rel] = (candidate.size, candidate.mtime_ns, digest, has_entry)
+        self.changed = True
+
+    def save(self, candidates: list[Candidate]) -> None:
+        live = {c.rel for c in candidates}
+        if self.changed or len(live) != len(self.entries):
+            self.cache.put(self.key, {r: e for r, e in self.entries.items() if r in live})
+
+
+def _file_key(cache: Cache, candidate: Candidate, digest: str) -> str:
+    # Facts carry their path in every span: the path is part of the key.
+    return cache.key("file", candidate.rel, candidate.kind, digest)
+
+
+def _is_empty(result: FileResult) -> bool:
+    return not (
+        result.facts or result.problems or result.suppressions or result.skipped or result.error
+    )
+
+
 def _extract_with_cache(
-    candidates: list[Candidate], jobs: int, cache: Cache | None
+    candidates: list[Candidate], jobs: int, cache: Cache, index: _Index
 ) -> list[FileResult]:
     """Extraction results, reusing cached ones for files whose size and modification
     time (hence, with the index, content hash) are unchanged."""
-    if cache is None:
-        return extract_all(candidates, jobs)
-    index_key = cache.key("index")
-    index: dict[str, tuple[int, int, str]] = cache.get(index_key) or {}
     results: dict[str, FileResult] = {}
     missing: list[Candidate] = []
     for candidate in candidates:
-        known = index.get(candidate.rel)
-        if known and known[:2] == (candidate.size, candidate.mtime_ns):
-            # Facts carry their path in every span: the path is part of the key.
-            hit = cache.get(cache.key("file", candidate.rel, candidate.kind, known[2]))
+        known = index.known(candidate)
+        if known is not None:
+            digest, has_entry = known
+            if not has_entry:
+                results[candidate.rel] = FileResult(candidate.rel, candidate.kind, digest=digest)
+                continue
+            hit = cache.get(_file_key(cache, candidate, digest))
             if isinstance(hit, FileResult):
                 results[candidate.rel] = hit
                 continue
@@ -270,11 +336,11 @@ def _extract_with_cache(
     for candidate, result in zip(missing, fresh, strict=True):
         results[candidate.rel] = result
         if result.digest and not result.error:
-            index[candidate.rel] = (candidate.size, candidate.mtime_ns, result.digest)
-            cache.put(cache.key("file", candidate.rel, candidate.kind, result.digest), result)
-    if missing:
-        live = {c.rel for c in candidates}
-        cache.put(index_key, {rel: entry for rel, entry in index.items() if rel in live})
+            empty = _is_empty(result)
+            index.record(candidate, result.digest, not empty)
+            if not empty:
+                cache.put(_file_key(cache, candidate, result.digest), result)
+    index.save(candidates)
     return [results[c.rel] for c in candidates]
 
 

@@ -1,6 +1,6 @@
 from collections.abc import Iterator
 
-from stackaudit.diagnostics import Diagnostic, Severity, Span
+from stackaudit.diagnostics import Confidence, Diagnostic, Severity, Span
 from stackaudit.facts.app import AppSetting
 from stackaudit.facts.common import EnvVar
 from stackaudit.facts.serve import SECRET_ENV_VARS, looks_like_file_path
@@ -160,6 +160,10 @@ class SecretInClear(Rule):
                 help=f"inject {var.name} at run time from a secret store (compose/Docker "
                 "secrets, a Kubernetes secretKeyRef, CI secrets), and rotate it",
                 fix_title="Move the secret to a secret store",
+                # compose `${VAR:-default}`: the committed default applies when VAR is unset.
+                confidence=Confidence.MEDIUM
+                if var.value is not None and var.value.default_used
+                else None,
             )
         for setting in stack.of(AppSetting):
             if setting.name not in _APP_SECRETS.get(setting.framework, ()):

@@ -84,6 +84,51 @@ class CorsWildcardCredentialsInvalid(Rule):
             }
         """,
         ),
+        Bad(
+            "docker-compose.yml",
+            """
+            services:
+              api:
+                image: registry.example.com/api:2
+                labels:
+                  - traefik.http.routers.api.rule=Host(`api.example.com`)
+                  - traefik.http.routers.api.middlewares=cors
+                  - traefik.http.middlewares.cors.headers.accesscontrolalloworiginlist=*  # expect: SA304
+                  - traefik.http.middlewares.cors.headers.accesscontrolallowcredentials=true
+        """,
+            title="a Traefik headers middleware in compose labels",
+        ),
+        Bad(
+            "ingress.yaml",
+            """
+            apiVersion: networking.k8s.io/v1
+            kind: Ingress
+            metadata:
+              name: api
+              annotations:
+                nginx.ingress.kubernetes.io/enable-cors: "true"  # expect: SA304
+            spec:
+              rules:
+                - host: api.example.com
+                  http:
+                    paths:
+                      - {path: /, pathType: Prefix, backend: {service: {name: api, port: {number: 80}}}}
+        """,
+            title="ingress-nginx defaults: cors-allow-origin `*`, cors-allow-credentials `true`",
+        ),
+        Good(
+            "docker-compose.yml",
+            """
+            services:
+              api:
+                image: registry.example.com/api:2
+                labels:
+                  - traefik.http.routers.api.rule=Host(`api.example.com`)
+                  - traefik.http.routers.api.middlewares=cors
+                  - traefik.http.middlewares.cors.headers.accesscontrolalloworiginlist=https://app.example.com
+                  - traefik.http.middlewares.cors.headers.accesscontrolallowcredentials=true
+        """,
+        ),
     )
 
     def check(self, stack: Stack) -> Iterator[Diagnostic]:
