@@ -250,7 +250,7 @@ def test_override_merges_as_compose_does() -> None:
         ),
         ("docker-compose.prod.yml", "services:\n  app:\n    image: app:prod\n"),
     )
-    [app, extra, prod] = sorted(model.compose_services, key=lambda s: (s.project, s.name))
+    [prod, app, extra] = sorted(model.compose_services, key=lambda s: (s.project, s.name))
     assert app.project == "docker-compose.yml" and extra.name == "extra"
     assert [p.describe() for p in app.ports] == ["127.0.0.1:5006:5006", "9000:9000", "5007:5007"]
     assert [(label.key, label.value.text) for label in app.labels] == [
@@ -276,7 +276,9 @@ def test_only_the_first_override_is_merged_into_the_first_base() -> None:
         ("docker-compose.yml", "services:\n  b:\n    image: two\n"),
         ("compose.override.yml", "services:\n  a:\n    image: three\n"),
     )
-    assert {(s.project, s.name, s.image.text if s.image else "") for s in model.compose_services} == {
+    assert {
+        (s.project, s.name, s.image.text if s.image else "") for s in model.compose_services
+    } == {
         ("compose.yaml", "a", "three"),
         ("docker-compose.yml", "b", "two"),
     }
@@ -305,7 +307,10 @@ def test_extends_include_and_cycles() -> None:
                 extends: loop-a
             """,
         ),
-        ("infra/compose.yaml", "include: [../docker-compose.yml]\nservices:\n  proxy:\n    image: traefik:v3\n"),
+        (
+            "infra/compose.yaml",
+            "include: [../docker-compose.yml]\nservices:\n  proxy:\n    image: traefik:v3\n",
+        ),
         ("common/services.yml", "services:\n  shared:\n    image: shared:2\n    expose: ['80']\n"),
     )
     projects = {s.project for s in model.compose_services if s.project == "docker-compose.yml"}
@@ -314,7 +319,7 @@ def test_extends_include_and_cycles() -> None:
     assert app.image is not None and app.image.text == "app:1"
     assert [p.describe() for p in app.ports] == ["5006:5006"]
     assert app.traefik.routes_http
-    remote = [s for s in model.compose_services if s.name == "remote"][0]
+    remote = next(s for s in model.compose_services if s.name == "remote")
     assert remote.image is not None and remote.image.text == "shared:2"
     assert [s.name for s in model.compose_services if s.project == "docker-compose.yml"].count(
         "proxy"
@@ -505,7 +510,10 @@ def test_kubernetes_links() -> None:
 def test_ingress_nginx_cors_defaults() -> None:
     facts = k8s_facts(K8S)
     [policy] = [f for f in facts if isinstance(f, CorsPolicy)]
-    assert [w.text for w in policy.allowed_origins] == ["https://a.example.com", "https://b.example.com"]
+    assert [w.text for w in policy.allowed_origins] == [
+        "https://a.example.com",
+        "https://b.example.com",
+    ]
     assert policy.allow_credentials is None and policy.reflection_guarded
     defaults = k8s_facts(
         """
@@ -526,11 +534,12 @@ def test_helm_templates_and_alias_bombs() -> None:
         SourceFile("t.yaml", "kubernetes", "kind: Deployment\nmetadata:\n  name: {{ .Name }\n")
     )
     assert helm.facts == [] and helm.problems == []
-    bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+    # Each level merges the previous one ten times: 10**8 keys to visit at the bottom.
+    bomb = "a: &a {" + ", ".join(f"k{i}: x" for i in range(10)) + "}\n"
     for level in "bcdefgh":
-        previous = chr(ord(level) - 1)
-        bomb += f"{level}: &{level} [*{previous}, *{previous}, *{previous}, *{previous}, *{previous}, *{previous}, *{previous}, *{previous}, *{previous}, *{previous}]\n"
-    bomb += "services:\n  app:\n    <<: *h\n    environment: *h\n    ports: *h\n"
+        previous = ", ".join([f"*{chr(ord(level) - 1)}"] * 10)
+        bomb += f"{level}: &{level} {{<<: [{previous}]}}\n"
+    bomb += "services:\n  app:\n    <<: *h\n"
     result = extract_compose(SourceFile("docker-compose.yml", "compose", bomb))
     assert [p.message for p in result.problems] == ["YAML aliases expand beyond the node budget"]
 
@@ -544,10 +553,158 @@ def test_dockerfile_cmd_links_to_the_compose_service() -> None:
         ),
     )
     facts = extract_dockerfile(
-        SourceFile("app/Dockerfile", "dockerfile", 'FROM python:3.12\nCMD ["bokeh", "serve", "app.py"]\n')
+        SourceFile(
+            "app/Dockerfile", "dockerfile", 'FROM python:3.12\nCMD ["bokeh", "serve", "app.py"]\n'
+        )
     ).facts
     commands = [f for f in facts if isinstance(f, ServeCommand)]
     evidence = model.bokeh_evidence(service(model, "app"), commands)
     assert evidence is not None and evidence[1] == "runs `bokeh serve`"
     assert model.bokeh_evidence(service(model, "other"), commands) is None
     assert model.compose_service_for(commands[0]) == service(model, "app")
+
+
+def test_exposure_of_a_command() -> None:
+    text = """
+        services:
+          public:
+            command: panel serve app.py --port 5100
+            ports: ["5100:5100", "9000:9000"]
+          local:
+            command: panel serve app.py
+            ports: ["127.0.0.1:5006:5006"]
+          internal:
+            command: panel serve app.py
+            expose: ["5006"]
+          host:
+            command: panel serve app.py
+            network_mode: host
+        """
+    facts = compose_facts(text)
+    stack = Stack(facts)
+    by_service = {
+        c.service.rsplit(":", 1)[-1]: stack.deploy.exposure(c) for c in stack.serve_commands
+    }
+    public = by_service["public"]
+    assert public is not None and [p.describe() for p in public.ports] == ["5100:5100"]
+    assert public.reachable_without_proxy is True
+    assert by_service["local"] is not None and by_service["local"].reachable_without_proxy is False
+    internal = by_service["internal"]
+    assert internal is not None and internal.reachable_without_proxy is False
+    assert by_service["host"] is not None and by_service["host"].reachable_without_proxy is None
+
+
+def test_services_mounting_a_config() -> None:
+    model = deploy(
+        (
+            "deploy/compose.yaml",
+            """
+            services:
+              proxy:
+                image: nginx:1.27
+                volumes: [./nginx/conf.d:/etc/nginx/conf.d:ro, ../site.conf:/etc/nginx/nginx.conf]
+              app:
+                image: app
+            """,
+        )
+    )
+    assert [s.name for s in model.services_mounting("deploy/nginx/conf.d/app.conf")] == ["proxy"]
+    assert [s.name for s in model.services_mounting("site.conf")] == ["proxy"]
+    assert model.services_mounting("deploy/other.conf") == []
+    assert [s.name for s in model.services_named("app")] == ["app"]
+
+
+_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 70000),
+    st.text(alphabet="abc:/.-[]${}=*0159 ", max_size=12),
+)
+_VALUES = st.recursive(
+    _SCALARS,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.dictionaries(
+            st.sampled_from(
+                [
+                    "target",
+                    "published",
+                    "host_ip",
+                    "path",
+                    "service",
+                    "file",
+                    "context",
+                    "dockerfile",
+                    "replicas",
+                    "labels",
+                    "source",
+                    "type",
+                    "name",
+                    "value",
+                    "port",
+                    "number",
+                    "selector",
+                    "spec",
+                    "template",
+                    "metadata",
+                ]
+            ),
+            inner,
+            max_size=3,
+        ),
+    ),
+    max_leaves=8,
+)
+_SERVICE_KEYS = st.sampled_from(
+    [
+        "image",
+        "build",
+        "command",
+        "entrypoint",
+        "ports",
+        "expose",
+        "networks",
+        "network_mode",
+        "deploy",
+        "scale",
+        "labels",
+        "volumes",
+        "environment",
+        "env_file",
+        "profiles",
+        "depends_on",
+        "extends",
+    ]
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.dictionaries(st.text("ab", min_size=1, max_size=3), st.dictionaries(_SERVICE_KEYS, _VALUES)),
+    _VALUES,
+)
+def test_odd_compose_values_never_raise(services: dict[str, object], include: object) -> None:
+    import yaml
+
+    text = yaml.safe_dump({"services": services, "include": include})
+    facts = extract_compose(SourceFile("compose.yaml", "compose", text)).facts
+    Stack(facts).deploy  # noqa: B018 - resolving must not raise either
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.sampled_from(["Deployment", "Service", "Ingress", "IngressRoute", "Middleware", "Pod"]),
+    _VALUES,
+)
+def test_odd_manifests_never_raise(kind: str, spec: object) -> None:
+    import yaml
+
+    api = "traefik.io/v1alpha1" if kind in ("IngressRoute", "Middleware") else "v1"
+    document = {
+        "apiVersion": api,
+        "kind": kind,
+        "metadata": {"name": "x", "annotations": spec},
+        "spec": spec,
+    }
+    facts = extract_kubernetes(SourceFile("k.yaml", "kubernetes", yaml.safe_dump(document))).facts
+    Stack(facts).deploy  # noqa: B018

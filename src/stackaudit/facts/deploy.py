@@ -669,17 +669,17 @@ class _Resolver:
                 services[service.name] = (
                     resolved if known is None else merge_services(known, resolved)
                 )
-        for included in self._included(root, set()):
+        for included in self.included(root, set()):
             for service in self.files[included].services:
                 services.setdefault(service.name, self.with_extends(service))
         return [replace(s, project=root) for s in services.values()]
 
-    def _included(self, path: str, seen: set[str]) -> Iterator[str]:
+    def included(self, path: str, seen: set[str]) -> Iterator[str]:
         seen.add(path)
         for ref in self.files[path].includes:
             if ref.path is not None and ref.path in self.files and ref.path not in seen:
                 yield ref.path
-                yield from self._included(ref.path, seen)
+                yield from self.included(ref.path, seen)
 
 
 def resolve_compose(files: Iterable[ComposeFile]) -> list[ComposeService]:
@@ -700,10 +700,17 @@ def resolve_compose(files: Iterable[ComposeFile]) -> list[ComposeService]:
             overrides[base] = override
             merged_overrides.add(override)
     services: list[ComposeService] = []
-    for path in sorted(by_path):
-        if path in merged_overrides or path in included:
-            continue
-        services.extend(resolver.project(path, overrides.get(path)))
+    covered: set[str] = set(merged_overrides)
+    roots = [p for p in sorted(by_path) if p not in merged_overrides and p not in included]
+    # Files that only include each other (a cycle) have no outside root: the first of
+    # them in path order stands for the project.
+    pending = [p for p in sorted(by_path) if p not in merged_overrides]
+    while roots:
+        for root in roots:
+            covered.add(root)
+            covered.update(resolver.included(root, set()))
+            services.extend(resolver.project(root, overrides.get(root)))
+        roots = [p for p in pending if p not in covered][:1]
     return services
 
 
@@ -732,6 +739,35 @@ class ServiceRoute:
     confidence: Confidence = Confidence.HIGH
 
 
+@dataclass(frozen=True)
+class Exposure:
+    """How a compose service makes a server reachable from outside the host:
+    ``ports`` are its published ports that lead to the server's port (all of them
+    when that port is not known), ``host_network`` that it shares the host's network
+    (``network_mode: host``), where the server's own bind address decides."""
+
+    service: ComposeService
+    ports: tuple[PortMapping, ...]
+    host_network: bool
+
+    @property
+    def on_all_interfaces(self) -> tuple[PortMapping, ...]:
+        return tuple(p for p in self.ports if p.on_all_interfaces)
+
+    @property
+    def reachable_without_proxy(self) -> bool | None:
+        """True when a port is published on every interface, False when every
+        published port is bound to one address or none is published (``expose:`` only),
+        None when a host address is known only at run time or the host network is used."""
+        if self.host_network:
+            return None
+        if self.on_all_interfaces:
+            return True
+        if any(p.on_all_interfaces is None for p in self.ports):
+            return None
+        return False
+
+
 @dataclass
 class DeployModel:
     compose_services: list[ComposeService] = field(default_factory=list)
@@ -744,6 +780,24 @@ class DeployModel:
 
     def project_services(self, service: ComposeService) -> list[ComposeService]:
         return [s for s in self.compose_services if s.project == service.project]
+
+    def services_named(self, name: str) -> list[ComposeService]:
+        """The compose services a proxy in the same project reaches as ``name`` (the
+        service name is its DNS name on the project's networks)."""
+        return [s for s in self.compose_services if s.name == name]
+
+    def services_mounting(self, path: str) -> list[ComposeService]:
+        """The compose services that bind-mount the file ``path`` (relative to the
+        scanned root), or a directory holding it: e.g. the nginx container that
+        reads a config file."""
+        found = []
+        for service in self.compose_services:
+            for volume in service.volumes:
+                mounted = volume.host_path
+                if mounted and (path == mounted or path.startswith(mounted.rstrip("/") + "/")):
+                    found.append(service)
+                    break
+        return found
 
     def compose_service_for(self, command: ServeCommand) -> ComposeService | None:
         """The compose service whose command (or Dockerfile) starts ``command``."""
@@ -765,6 +819,21 @@ class DeployModel:
         if own:
             return own
         return [c for c in pool if self._runs_image_command(service, c)]
+
+    def exposure(self, command: ServeCommand) -> Exposure | None:
+        """How the compose service that runs ``command`` publishes it (None when the
+        command does not run in a compose service)."""
+        service = self.compose_service_for(command)
+        if service is None:
+            return None
+        port = command.listen_port() if command.is_bokeh_family else ""
+        wanted = parse_port_range(port)
+        ports = tuple(
+            p
+            for p in service.ports
+            if wanted is None or p.targets is None or wanted.start in p.targets
+        )
+        return Exposure(service, ports, service.host_network)
 
     @staticmethod
     def _runs_image_command(service: ComposeService, command: ServeCommand) -> bool:

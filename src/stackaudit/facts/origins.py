@@ -119,6 +119,14 @@ def _never_matches(entry: str, *, from_env: bool) -> str | None:
         )
     if host == "0.0.0.0":
         return "0.0.0.0 is a bind address, not a host a browser sends as its Origin"
+    if port == "443":
+        # Browsers leave the scheme's default port out of Origin, and check_allowlist
+        # reads a host without a port as port 80 (bokeh/server/util.py:96-97).
+        return (
+            "browsers send `https://host` without `:443`, and Bokeh compares such an origin "
+            "as port 80: this entry matches no page on the default HTTPS port; write the "
+            "host without a port"
+        )
     return None
 
 
@@ -159,3 +167,27 @@ def match_host(host: str, pattern: str) -> bool:
     if len(pattern_parts) != len(host_parts):
         return False
     return all(p in (h, "*") for h, p in zip(host_parts, pattern_parts, strict=True))
+
+
+def browser_origin_host(host: str, port: int | None, tls: bool) -> str:
+    """The ``host[:port]`` a browser puts in its Origin header for a page served at
+    ``host`` on ``port``: the default port of the scheme (80 for http, 443 for https) is
+    left out."""
+    default = 443 if tls else 80
+    return host.lower() if port in (None, default) else f"{host.lower()}:{port}"
+
+
+def bokeh_admits(origin_host: str, patterns: list[str]) -> bool:
+    """Bokeh's WebSocket decision (bokeh/server/util.py ``check_allowlist``): a host
+    without a port is taken as port 80, then compared with each stored pattern."""
+    host = origin_host if ":" in origin_host else origin_host + ":80"
+    return host in patterns or any(match_host(host, pattern) for pattern in patterns)
+
+
+def stored_patterns(entries: list[tuple[str, bool]], port: str) -> list[str]:
+    """The patterns Bokeh compares with: ``BOKEH_ALLOW_WS_ORIGIN`` entries as written,
+    command-line entries through ``create_hosts_allowlist`` (no port → ``:80``), and
+    ``localhost:<port>`` when neither is given. ``entries`` holds (text, from_env)."""
+    if not entries:
+        return [f"localhost:{port}"]
+    return [text if from_env else normalize_cli_origin(text) for text, from_env in entries]

@@ -53,7 +53,7 @@ class BokehOriginPrefixMatch(Rule):
             FROM python:3.12-slim
             # expect-next-line: SA108
             RUN pip install panel==1.7.5 bokeh==3.8.1
-            CMD ["panel", "serve", "app.py", "--allow-websocket-origin=dash.example.com:443"]
+            CMD ["panel", "serve", "app.py", "--allow-websocket-origin=dash.example.com"]
         """,
         ),
         Bad(
