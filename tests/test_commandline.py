@@ -182,3 +182,12 @@ def test_random_scripts_never_raise_and_spans_stay_inside(text: str) -> None:
         for use in command.options:
             for word in (use.flag, *use.values):
                 assert 1 <= word.span.line <= lines + 1
+
+
+def test_systemd_environment_file_with_only_the_optional_dash() -> None:
+    # Found by fuzz/run.py: `EnvironmentFile=-` names no file.
+    from stackaudit.extractors.units import extract_systemd
+
+    text = "[Service]\nEnvironmentFile=-\nExecStart=panel serve a.py\n"
+    [command] = extract_systemd(SourceFile("a.service", "systemd", text)).facts
+    assert command.env_files == ()  # type: ignore[attr-defined]

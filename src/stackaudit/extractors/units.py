@@ -109,8 +109,9 @@ def extract_systemd(source: SourceFile) -> Extraction:
             # A leading "-" only makes a missing file acceptable.
             start = len(entry.value) - len(entry.value.lstrip("- "))
             name = entry.value[start:].strip()
-            span = source.span(entry.origins[start], entry.origins[start] + len(name))
-            env_files.append(Word(name, span))
+            if name:
+                span = source.span(entry.origins[start], entry.origins[start] + len(name))
+                env_files.append(Word(name, span))
     deployment = not is_development_path(source.path)
     for entry in entries:
         if not entry.key.startswith("Exec"):
