@@ -708,3 +708,24 @@ def test_odd_manifests_never_raise(kind: str, spec: object) -> None:
     }
     facts = extract_kubernetes(SourceFile("k.yaml", "kubernetes", yaml.safe_dump(document))).facts
     Stack(facts).deploy  # noqa: B018
+
+
+def test_exposed_by_default_false_needs_traefik_enable() -> None:
+    model = deploy(
+        (
+            "compose.yaml",
+            """
+            services:
+              traefik:
+                image: traefik:v3.3
+                command: ["--providers.docker", "--providers.docker.exposedByDefault=false"]
+              labelled:
+                labels: [traefik.http.routers.a.rule=Host(`a`)]
+              enabled:
+                labels: [traefik.enable=true, traefik.http.routers.b.rule=Host(`b`)]
+            """,
+        )
+    )
+    assert not model.routed_by_traefik(service(model, "labelled"))
+    assert model.routed_by_traefik(service(model, "enabled"))
+    assert model.proxy_evidence(service(model, "labelled")) == []

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from functools import cached_property
 from typing import TYPE_CHECKING, TypeVar
 
 from stackaudit.config import Config
 from stackaudit.facts.common import ParseProblem
 from stackaudit.facts.serve import ServeCommand
+from stackaudit.policy import is_development_path
 
 if TYPE_CHECKING:
     from stackaudit.facts.cors import CorsPolicy
     from stackaudit.facts.deploy import DeployModel
-    from stackaudit.facts.nginx import NginxModel, ProxyRoute, Upstream
+    from stackaudit.facts.nginx import BackendInfo, NginxModel, ProxyRoute, Upstream
+    from stackaudit.links import Links
 
 T = TypeVar("T")
 
@@ -28,7 +31,43 @@ class Stack:
 
     @cached_property
     def serve_commands(self) -> list[ServeCommand]:
-        return self.of(ServeCommand)
+        """Every server process. A Dockerfile's command that compose services run (they
+        build that Dockerfile and set no ``command:``) is seen once per service, with the
+        service's ``environment:`` after the image's ENV, as Docker starts it."""
+        commands = self.of(ServeCommand)
+        deploy = self.deploy
+        found: list[ServeCommand] = []
+        for command in commands:
+            services = (
+                [
+                    s
+                    for s in deploy.compose_services
+                    if s.key not in command.service and deploy._runs_image_command(s, command)
+                ]
+                if command.carrier == "dockerfile"
+                else []
+            )
+            if not services:
+                found.append(command)
+            for service in services:
+                found.append(
+                    replace(
+                        command,
+                        env=(*command.env, *service.env),
+                        env_files=(*command.env_files, *service.env_files),
+                        service=service.key,
+                        context=f"{command.context} run by compose service `{service.name}`",
+                        deployment=command.deployment and not is_development_path(service.file),
+                    )
+                )
+        return found
+
+    @cached_property
+    def links(self) -> Links:
+        """Proxy routes linked to the server processes they reach."""
+        from stackaudit.links import Links
+
+        return Links(self)
 
     def problems(self) -> list[ParseProblem]:
         """Problems that appear only when files are put together (an include cycle)."""
@@ -40,7 +79,32 @@ class Stack:
         from stackaudit.facts.nginx import NginxFile, nginx_version_from_images, resolve_nginx
 
         version = self.config.nginx_version or nginx_version_from_images(self.facts)
-        return resolve_nginx(self.of(NginxFile), version=version)
+        return resolve_nginx(self.of(NginxFile), version=version, backend=self._backend_info)
+
+    def _backend_info(self, route: ProxyRoute) -> BackendInfo | None:
+        """What the linked backends tell the nginx rules: Bokeh/Panel behind the route
+        (a WebSocket route whatever its path), and the shortest ping interval."""
+        from stackaudit.facts.nginx import BackendInfo
+
+        backends = self.links.backends_of_route(route)
+        if not backends:
+            return None
+        bokeh = [b for b in backends if b.command.is_bokeh_family]
+        chosen = bokeh[0] if bokeh else backends[0]
+        pings = [(b.command.ping_interval(), b) for b in backends]
+        known = [(p, b) for p, b in pings if p[0] is not None]
+        (interval, span, source), pinger = (
+            min(known, key=lambda item: item[0][0] or 0.0) if known else ((None, None, ""), chosen)
+        )
+        return BackendInfo(
+            description=chosen.evidence,
+            span=chosen.command.span,
+            serves_websocket=bool(bokeh),
+            bokeh_family=bool(bokeh),
+            ping_interval=interval,
+            ping_span=span or pinger.command.span,
+            ping_source=f"{pinger.command.label}: {source}",
+        )
 
     @property
     def nginx_routes(self) -> list[ProxyRoute]:

@@ -521,6 +521,7 @@ class _Reader:
             image=image,
             build=self.build(get(node, "build")),
             command=self.span(command) if command is not None and scalar(command) != "" else None,
+            command_args=tuple(t.text for t in _words(self.source, self.walker, command) or ()),
             entrypoint=self.span(entrypoint) if entrypoint is not None else None,
             ports=self.ports(get(node, "ports")),
             expose=tuple(self.words(get(node, "expose"))),

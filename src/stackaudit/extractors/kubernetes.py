@@ -276,7 +276,7 @@ def ingress_nginx_cors(ingress: K8sIngress) -> CorsPolicy | None:
     ``Access-Control-Allow-Origin: *``, with a list it echoes an Origin that matches
     (a case-insensitive regex built from the list)."""
     enabled = ingress.nginx("enable-cors")
-    if enabled is None or enabled.text.strip().lower() != "true":
+    if enabled is None or _go_bool(enabled.text) is not True:
         return None
     origin = ingress.nginx("cors-allow-origin")
     origins: tuple[Word, ...]
@@ -287,14 +287,10 @@ def ingress_nginx_cors(ingress: K8sIngress) -> CorsPolicy | None:
         if "*" in parts or not parts:
             parts = ["*"]
         origins = tuple(Word(part, origin.span, origin.symbolic) for part in parts)
-    credentials_word = ingress.nginx("cors-allow-credentials")
-    credentials: Word | None
-    if credentials_word is None:
-        credentials = Word("true", enabled.span, default_used=True)
-    elif credentials_word.text.strip().lower() in ("false", "0", "f"):
-        credentials = None
-    else:
-        credentials = credentials_word
+    written = ingress.nginx("cors-allow-credentials")
+    credentials: Word | None = Word("true", enabled.span, default_used=True)
+    if written is not None and _go_bool(written.text) is not None:
+        credentials = written if _go_bool(written.text) else None
     wildcard = any(word.text == "*" for word in origins)
     return CorsPolicy(
         kind="ingress-nginx",
@@ -305,6 +301,17 @@ def ingress_nginx_cors(ingress: K8sIngress) -> CorsPolicy | None:
         reflection_guarded=not wildcard,
         allow_credentials=credentials,
     )
+
+
+def _go_bool(text: str) -> bool | None:
+    """Go's ``strconv.ParseBool``, which ingress-nginx uses for boolean annotations (an
+    invalid value falls back to the annotation's default)."""
+    value = text.strip()
+    if value in ("1", "t", "T", "TRUE", "true", "True"):
+        return True
+    if value in ("0", "f", "F", "FALSE", "false", "False"):
+        return False
+    return None
 
 
 def extract_kubernetes(source: SourceFile) -> Extraction:

@@ -341,6 +341,7 @@ class ComposeService:
     build: BuildContext | None = None
     command: Span | None = None
     entrypoint: Span | None = None
+    command_args: tuple[str, ...] = ()  # the words of `command:`, as written
     ports: tuple[PortMapping, ...] = ()
     expose: tuple[Word, ...] = ()
     networks: tuple[str, ...] = ()
@@ -617,6 +618,7 @@ def merge_services(base: ComposeService, over: ComposeService) -> ComposeService
         image=over.image or base.image,
         build=over.build or base.build,
         command=over.command or base.command,
+        command_args=over.command_args if over.command is not None else base.command_args,
         entrypoint=over.entrypoint or base.entrypoint,
         ports=_merge_keyed(base.ports, over.ports, lambda p: p.key),
         expose=_merge_keyed(base.expose, over.expose, lambda w: w.text),
@@ -859,6 +861,22 @@ class DeployModel:
             )
         return None
 
+    def routed_by_traefik(self, service: ComposeService) -> bool:
+        """Traefik labels route to the service. When the project's Traefik runs with
+        ``--providers.docker.exposedbydefault=false``, only containers labelled
+        ``traefik.enable=true`` are routed."""
+        traefik = service.traefik
+        if not traefik.routes_http:
+            return False
+        if traefik.enable is not None and traefik.enable.text.strip().lower() == "true":
+            return True
+        return not any(
+            "exposedbydefault=false" in arg.lower().replace("_", "")
+            for proxy in self.project_services(service)
+            if proxy.image is not None and proxy.image.name == "traefik"
+            for arg in proxy.command_args
+        )
+
     def proxy_evidence(self, service: ComposeService) -> list[ProxyEvidence]:
         """The proxies of the same compose project that route to ``service``: its
         Traefik labels, a proxy-image service that depends on it, nginx-proxy's
@@ -868,7 +886,7 @@ class DeployModel:
             return []
         found: list[ProxyEvidence] = []
         traefik = service.traefik
-        if traefik.routes_http and traefik.first_span is not None:
+        if self.routed_by_traefik(service) and traefik.first_span is not None:
             found.append(
                 ProxyEvidence(
                     traefik.first_span,

@@ -523,6 +523,59 @@ class ServeCommand:
                 found.append(GeneratedSecret(var.name, var.value, var.span, generator))
         return found
 
+    # -- where it listens and how often it pings (for linking proxies to it) -----------
+
+    def listen_ports(self) -> list[str]:
+        """The TCP ports the server listens on, as written (may be symbolic): Bokeh and
+        Panel ``--port`` (default 5006); uvicorn ``--port``/``UVICORN_PORT`` and
+        ``fastapi`` ``--port``/``PORT`` (default 8000); gunicorn and hypercorn
+        ``--bind`` (gunicorn: ``0.0.0.0:$PORT`` when ``PORT`` is set, else 8000)."""
+        if self.is_bokeh_family:
+            return [] if self.unix_socket() is not None else [self.listen_port()]
+        if self.tool in ("uvicorn", "fastapi-run", "fastapi-dev"):
+            if self.has("uds") or self.has("fd"):
+                return []
+            names = ("UVICORN_PORT",) if self.tool == "uvicorn" else ("PORT",)
+            setting = self.effective_setting("port", *names)
+            return [setting.value.text] if setting and setting.value else ["8000"]
+        binds = [word.text for word in self.values("bind")]
+        if not binds and self.tool == "gunicorn" and self.env_var("PORT") is not None:
+            port = self.env_var("PORT")
+            return [port.value.text if port and port.value else "$PORT"]
+        if not binds:
+            return ["8000"]
+        ports = []
+        for bind in binds:
+            if bind.startswith(("unix:", "fd://")):
+                continue
+            ports.append(bind.rsplit(":", 1)[1] if ":" in bind.split("]")[-1] else "8000")
+        return ports
+
+    def ping_interval(self) -> tuple[float | None, Span | None, str]:
+        """Seconds between the server's WebSocket pings (0: it never pings; None:
+        unknown), where that is decided, and how. Bokeh/Panel ``--keep-alive`` is in
+        milliseconds, default 37000 (bokeh/server/tornado.py ``DEFAULT_KEEP_ALIVE_MS``),
+        0 disables; uvicorn ``--ws-ping-interval`` is in seconds, default 20
+        (uvicorn/config.py), and gunicorn's uvicorn workers and ``fastapi`` use uvicorn's
+        default; hypercorn sends none unless configured."""
+        if self.is_bokeh_family:
+            use = self.last("keep_alive")
+            if use is None or not use.values:
+                return 37.0, None, "Bokeh's default keep-alive (37 s)"
+            return _number(use.values[-1], 1000), use.span, f"--keep-alive {use.values[-1].text}"
+        if self.tool in ("uvicorn", "fastapi-run", "fastapi-dev"):
+            setting = self.effective_setting("ws_ping_interval", "UVICORN_WS_PING_INTERVAL")
+            if setting is None or setting.value is None:
+                return 20.0, None, "uvicorn's default ping interval (20 s)"
+            return _number(setting.value, 1), setting.span, f"{setting.label}"
+        if self.tool == "gunicorn" and "uvicorn" in " ".join(
+            w.text for w in self.values("worker_class")
+        ):
+            return 20.0, None, "uvicorn's default ping interval (20 s)"
+        if self.tool == "hypercorn":
+            return 0.0, None, "hypercorn sends no pings by default"
+        return None, None, "unknown"
+
 
 @dataclass(frozen=True)
 class Switch:
@@ -728,3 +781,13 @@ def _within(inner: Span, outer: Span) -> bool:
         and (outer.line, outer.column) <= (inner.line, inner.column)
         and (inner.end_line, inner.end_column) <= (outer.end_line, outer.end_column)
     )
+
+
+def _number(word: Word, divisor: float) -> float | None:
+    """A literal number of milliseconds (divisor 1000) or seconds, as seconds."""
+    if word.symbolic:
+        return None
+    try:
+        return float(word.text) / divisor
+    except ValueError:
+        return None

@@ -186,7 +186,7 @@ class StickyMissingReplicas(Rule):
             if service.replicas is None or count is None or count <= 1:
                 continue
             evidence = deploy.bokeh_evidence(service, commands)
-            if evidence is None or not service.traefik.routes_http:
+            if evidence is None or not deploy.routed_by_traefik(service):
                 continue
             # nginx `proxy_pass http://<service>` (Docker DNS round-robin) joins here once
             # the stack links nginx routes to compose services.

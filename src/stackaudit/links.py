@@ -1,0 +1,339 @@
+"""How the pieces of a stack connect: which server process each proxy route reaches.
+
+A proxy target is resolved the way the network resolves it:
+
+- a compose service name (``proxy_pass http://dash:5006``) reaches the containers of
+  that service in the same project, on the port the server inside listens on;
+- a Kubernetes Service name reaches, through its ``port``/``targetPort``, the
+  containers of the workloads its selector picks;
+- a loopback address (``127.0.0.1``, ``localhost``) reaches a process started on the
+  same host by a script, a unit file, a Procfile or a supervisord program, on its port;
+- ``unix:/path`` reaches the server listening on that socket.
+
+Every link records its evidence and a confidence: a guess is never presented as a
+fact. A route that resolves to nothing stands alone, and single-file rules still see it.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from stackaudit.diagnostics import Confidence, Span
+from stackaudit.facts.serve import ServeCommand
+
+if TYPE_CHECKING:
+    from stackaudit.facts.deploy import ComposeService, DeployModel, K8sWorkload
+    from stackaudit.facts.nginx import ProxyRoute
+    from stackaudit.stack import Stack
+
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "[::1]", "0.0.0.0"})
+# Carriers that start a process on the host itself, not in a container.
+HOST_CARRIERS = frozenset({"shell", "systemd", "supervisord", "procfile", "makefile", "python"})
+
+
+@dataclass(frozen=True)
+class Backend:
+    """A server process a proxy reaches, and why stackaudit believes it does."""
+
+    command: ServeCommand
+    evidence: str
+    confidence: Confidence
+    # How many copies of the process run behind the name (compose replicas, Kubernetes
+    # replicas); None when unknown, 1 by default.
+    replicas: int | None = 1
+    replicas_span: Span | None = None
+    unit_label: str = ""
+    unit_span: Span | None = None
+
+
+@dataclass(frozen=True)
+class Frontend:
+    """A proxy route (nginx location, Traefik router, Ingress rule) in front of
+    backends, with what it does to requests."""
+
+    kind: str  # "nginx" | "traefik" | "ingress"
+    span: Span
+    where: str
+    hosts: tuple[str, ...]
+    tls: bool
+    port: int | None
+    path: str
+    backends: tuple[Backend, ...]
+    auth: tuple[str, ...] = ()
+    forwards_host: bool | None = None
+    strips_path: bool | None = None
+    affinity: str | None = None
+    route: ProxyRoute | None = None
+
+    @property
+    def public_hosts(self) -> tuple[str, ...]:
+        """Host names a browser can use: no wildcards, regexes, placeholders or ``_``."""
+        return tuple(h for h in self.hosts if _is_hostname(h))
+
+
+def _is_hostname(text: str) -> bool:
+    return bool(re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9-]+)*", text))
+
+
+def split_address(text: str) -> tuple[str, str | None]:
+    """``host:port``, ``[v6]:port`` or ``host`` as (host, port)."""
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        return host, rest[1:] if rest.startswith(":") else None
+    if text.count(":") == 1:
+        host, port = text.split(":")
+        return host, port
+    return text, None
+
+
+class Links:
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.deploy: DeployModel = stack.deploy
+        self.commands: list[ServeCommand] = stack.serve_commands
+
+    # -- resolution of one target -------------------------------------------------------
+
+    def resolve(
+        self, host: str, port: str | None, *, tls: bool = False, origin: Span | None = None
+    ) -> list[Backend]:
+        """The server processes ``host:port`` reaches (port None: the scheme's default)."""
+        port = port or ("443" if tls else "80")
+        if host.startswith("unix:"):
+            return self._unix(host[len("unix:") :])
+        found = self._compose(host, port) or self._kubernetes(host, port)
+        if not found and host in LOOPBACK:
+            found = self._loopback(port)
+        return found
+
+    def _listens_on(self, command: ServeCommand, port: str) -> Confidence | None:
+        ports = command.listen_ports()
+        if port in ports:
+            return Confidence.HIGH
+        if any(p.startswith("$") or "{" in p for p in ports):
+            return Confidence.MEDIUM
+        return None
+
+    def _compose(self, host: str, port: str) -> list[Backend]:
+        found = []
+        for service in self.deploy.compose_services:
+            if service.name != host:
+                continue
+            for command in self.deploy.commands_of(service, self.commands):
+                confidence = self._listens_on(command, port)
+                if confidence is None:
+                    continue
+                replicas = service.replicas.count if service.replicas else 1
+                found.append(
+                    Backend(
+                        command,
+                        f"compose service `{service.name}` ({service.span}) runs {command.label} "
+                        f"on port {port}",
+                        confidence,
+                        replicas,
+                        service.replicas.value.span if service.replicas else None,
+                        f"compose service `{service.name}`",
+                        service.span,
+                    )
+                )
+        return found
+
+    def _kubernetes(self, host: str, port: str) -> list[Backend]:
+        name = host.split(".", 1)[0]
+        found = []
+        for service in self.deploy.k8s_services:
+            if service.name != name:
+                continue
+            target_ports = {p.target_port or p.port for p in service.ports if p.port == port}
+            if service.ports and not target_ports:
+                continue
+            for workload in self.deploy.k8s_workloads:
+                if not service.selects(workload):
+                    continue
+                found.extend(self._workload_backends(workload, target_ports, service.name))
+        return found
+
+    def _workload_backends(
+        self, workload: K8sWorkload, ports: set[str], through: str
+    ) -> list[Backend]:
+        found = []
+        replicas = workload.replicas.count if workload.replicas else 1
+        keys = {container.service_key for container in workload.containers}
+        for command in self.commands:
+            if command.service not in keys:
+                continue
+            listens = set(command.listen_ports())
+            named = {p.name for c in workload.containers for p in c.ports if p.name}
+            if ports and not (ports & listens) and not (ports & named):
+                continue
+            found.append(
+                Backend(
+                    command,
+                    f"Service `{through}` selects {workload.label} ({workload.span}), whose "
+                    f"container runs {command.label}",
+                    Confidence.HIGH,
+                    replicas,
+                    workload.replicas.value.span if workload.replicas else None,
+                    workload.label,
+                    workload.span,
+                )
+            )
+        return found
+
+    def _loopback(self, port: str) -> list[Backend]:
+        found = []
+        for command in self.commands:
+            if command.carrier not in HOST_CARRIERS:
+                continue
+            if port in command.listen_ports():
+                found.append(
+                    Backend(
+                        command,
+                        f"{command.context} ({command.span}) starts {command.label} on port {port} "
+                        "of the same host",
+                        Confidence.MEDIUM,
+                    )
+                )
+        return found
+
+    def _unix(self, path: str) -> list[Backend]:
+        found = []
+        for command in self.commands:
+            socket = command.unix_socket() if command.is_bokeh_family else None
+            value = socket.value.text if socket and socket.value else command.value("uds")
+            text = value.text if hasattr(value, "text") else value
+            if text and posixpath.normpath(str(text)) == posixpath.normpath(path):
+                found.append(
+                    Backend(command, f"{command.label} listens on {path}", Confidence.HIGH)
+                )
+        return found
+
+    # -- frontends ----------------------------------------------------------------------
+
+    def backends_of_route(self, route: ProxyRoute) -> list[Backend]:
+        target = route.target
+        if target.symbolic:
+            return []
+        if target.unix_socket:
+            return self._unix(target.unix_socket)
+        if route.upstream is not None:
+            found: list[Backend] = []
+            for server in route.upstream.active_servers:
+                host, port = split_address(server.address.text)
+                for backend in self.resolve(host, port):
+                    if backend not in found:
+                        found.append(backend)
+            return found
+        return self.resolve(target.host, target.port or None, tls=target.scheme == "https")
+
+    @cached_property
+    def frontends(self) -> list[Frontend]:
+        return [*self._nginx_frontends(), *self._traefik_frontends(), *self._ingress_frontends()]
+
+    def _nginx_frontends(self) -> Iterable[Frontend]:
+        for route in self.stack.nginx_routes:
+            backends = tuple(self.backends_of_route(route))
+            listen = next((listen for listen in route.listens), None)
+            port = int(listen.port) if listen and listen.port.isdigit() else None
+            host_header = route.proxy_header("Host")
+            forwards = None
+            if host_header is not None and host_header.value is not None:
+                forwards = host_header.value.text in ("$host", "$http_host")
+            elif route.proxy_headers_from is None:
+                forwards = False  # nginx's default: Host $proxy_host
+            affinity = route.upstream.affinity() if route.upstream is not None else None
+            yield Frontend(
+                "nginx",
+                route.span,
+                route.where,
+                tuple(word.text for word in route.server_names),
+                route.ssl,
+                port,
+                route.location.path.text if route.location else "/",
+                backends,
+                route.auth.kinds,
+                forwards,
+                bool(route.target.uri) if not route.upstream or route.target.uri else False,
+                affinity,
+                route,
+            )
+
+    def _traefik_frontends(self) -> Iterable[Frontend]:
+        for service in self.deploy.compose_services:
+            traefik = service.traefik
+            if traefik.disabled or not traefik.routers:
+                continue
+            backends = tuple(self._service_backends(service))
+            middlewares = {m.name: m for m in traefik.middlewares}
+            for router in traefik.routers:
+                auth = tuple(
+                    f"traefik {middlewares[name.text.split('@')[0]].kind}"
+                    for name in router.middlewares
+                    if name.text.split("@")[0] in middlewares
+                    and middlewares[name.text.split("@")[0]].authenticates
+                )
+                prefix = re.search(
+                    r"PathPrefix\(`([^`]*)`\)", router.rule.text if router.rule else ""
+                )
+                yield Frontend(
+                    "traefik",
+                    router.span,
+                    f"Traefik router `{router.name}` ({service.label})",
+                    router.hosts,
+                    router.tls,
+                    None,
+                    prefix.group(1) if prefix else "/",
+                    backends,
+                    auth,
+                    True,  # Traefik passes the client's Host by default
+                    None,
+                    "sticky cookie" if traefik.session_affinity else None,
+                )
+
+    def _service_backends(self, service: ComposeService) -> Iterable[Backend]:
+        replicas = service.replicas.count if service.replicas else 1
+        for command in self.deploy.commands_of(service, self.commands):
+            yield Backend(
+                command,
+                f"compose service `{service.name}` ({service.span}) runs {command.label}",
+                Confidence.HIGH,
+                replicas,
+                service.replicas.value.span if service.replicas else None,
+                f"compose service `{service.name}`",
+                service.span,
+            )
+
+    def _ingress_frontends(self) -> Iterable[Frontend]:
+        for ingress in self.deploy.k8s_ingresses:
+            auth = tuple(
+                f"ingress {key}" for key in ("auth-url", "auth-type") if ingress.nginx(key)
+            )
+            affinity = ingress.nginx("affinity")
+            for rule in ingress.backends:
+                backends = tuple(self._kubernetes(rule.service, rule.port or "80"))
+                yield Frontend(
+                    "ingress",
+                    rule.span,
+                    f"Ingress `{ingress.name}`",
+                    (rule.host,) if rule.host else (),
+                    False,
+                    None,
+                    rule.path or "/",
+                    backends,
+                    auth,
+                    True,
+                    None,
+                    affinity.text if affinity else None,
+                )
+
+    def frontends_of(self, command: ServeCommand) -> list[Frontend]:
+        return [f for f in self.frontends if any(b.command == command for b in f.backends)]
+
+    def public_hosts_of(self, command: ServeCommand) -> list[str]:
+        hosts = [h for f in self.frontends_of(command) for h in f.public_hosts]
+        return list(dict.fromkeys(hosts or self.stack.config.public_hosts))
