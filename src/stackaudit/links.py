@@ -203,11 +203,14 @@ class Links:
 
     def _unix(self, path: str) -> list[Backend]:
         found = []
+        wanted = posixpath.normpath(path)
         for command in self.commands:
-            socket = command.unix_socket() if command.is_bokeh_family else None
-            value = socket.value.text if socket and socket.value else command.value("uds")
-            text = value.text if hasattr(value, "text") else value
-            if text and posixpath.normpath(str(text)) == posixpath.normpath(path):
+            if command.is_bokeh_family:
+                socket = command.unix_socket()
+                written = socket.value if socket else None
+            else:
+                written = command.value("uds")
+            if written is not None and posixpath.normpath(written.text) == wanted:
                 found.append(
                     Backend(command, f"{command.label} listens on {path}", Confidence.HIGH)
                 )
@@ -266,7 +269,7 @@ class Links:
     def _traefik_frontends(self) -> Iterable[Frontend]:
         for service in self.deploy.compose_services:
             traefik = service.traefik
-            if traefik.disabled or not traefik.routers:
+            if not self.deploy.routed_by_traefik(service) or not traefik.routers:
                 continue
             backends = tuple(self._service_backends(service))
             middlewares = {m.name: m for m in traefik.middlewares}

@@ -42,7 +42,7 @@ class Stack:
                 [
                     s
                     for s in deploy.compose_services
-                    if s.key not in command.service and deploy._runs_image_command(s, command)
+                    if s.key not in command.service and deploy.runs_image_command(s, command)
                 ]
                 if command.carrier == "dockerfile"
                 else []

@@ -35,7 +35,7 @@ from stackaudit.extractors.yamlnodes import (
     scalar_token,
     unescape_dollars,
 )
-from stackaudit.facts.common import EnvVar, ParseProblem, Word
+from stackaudit.facts.common import EnvVar, ParseProblem, Word, has_variable
 from stackaudit.facts.deploy import (
     BuildContext,
     ComposeFile,
@@ -231,7 +231,10 @@ def command_tokens(
             for item in walker.sequence(node)
             if isinstance(item, ScalarNode)
         ]
-        return [unescape_dollars(t) for t in tokens] if unescape else tokens
+        words = [unescape_dollars(t) for t in tokens] if unescape else tokens
+        # The words are handed to the program as they are (no shell): only variables,
+        # which Compose or Kubernetes expand, are run-time values.
+        return [replace(t, symbolic=has_variable(t.text)) for t in words]
     return None
 
 

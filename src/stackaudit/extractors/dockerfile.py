@@ -15,7 +15,6 @@ import re
 from dataclasses import dataclass, field
 
 from stackaudit.extractors.base import Extraction
-from stackaudit.extractors.dependencies import pins_in_script
 from stackaudit.extractors.commandline import (
     CommandContext,
     basename,
@@ -24,6 +23,7 @@ from stackaudit.extractors.commandline import (
     to_word,
     token_span,
 )
+from stackaudit.extractors.dependencies import pins_in_script
 from stackaudit.extractors.shellwords import Token, split_commands
 from stackaudit.facts.common import EnvVar, has_expansion
 from stackaudit.facts.serve import ServeCommand

@@ -16,6 +16,15 @@ def has_expansion(text: str) -> bool:
     return _EXPANSION.search(text) is not None
 
 
+# A variable reference only: what a program expands without a shell (Compose, systemd,
+# Kubernetes' `$(NAME)`). `$(command)` there is plain text, never run.
+_VARIABLE = re.compile(r"\$(?:[A-Za-z_][A-Za-z0-9_]*|\{[^}]*\}|\([A-Za-z_][A-Za-z0-9_]*\))")
+
+
+def has_variable(text: str) -> bool:
+    return _VARIABLE.search(text) is not None
+
+
 @dataclass(frozen=True)
 class Word:
     """One argument as the program receives it (quotes removed), and where it is written.

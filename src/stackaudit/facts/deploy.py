@@ -807,7 +807,7 @@ class DeployModel:
             if command.service and command.service in service.sources:
                 return service
         for service in self.compose_services:
-            if self._runs_image_command(service, command):
+            if self.runs_image_command(service, command):
                 return service
         return None
 
@@ -820,7 +820,7 @@ class DeployModel:
         own = [c for c in pool if c.service and c.service in service.sources]
         if own:
             return own
-        return [c for c in pool if self._runs_image_command(service, c)]
+        return [c for c in pool if self.runs_image_command(service, c)]
 
     def exposure(self, command: ServeCommand) -> Exposure | None:
         """How the compose service that runs ``command`` publishes it (None when the
@@ -838,7 +838,7 @@ class DeployModel:
         return Exposure(service, ports, service.host_network)
 
     @staticmethod
-    def _runs_image_command(service: ComposeService, command: ServeCommand) -> bool:
+    def runs_image_command(service: ComposeService, command: ServeCommand) -> bool:
         build = service.build
         if build is None or build.dockerfile is None or command.carrier != "dockerfile":
             return False

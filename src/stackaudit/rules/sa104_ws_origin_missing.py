@@ -1,6 +1,6 @@
 from collections.abc import Iterator
 
-from stackaudit.diagnostics import Confidence, Diagnostic, Severity
+from stackaudit.diagnostics import Confidence, Diagnostic, Related, Severity
 from stackaudit.rules.base import Bad, Good, Rule
 from stackaudit.stack import Stack
 
@@ -99,7 +99,6 @@ class WsOriginMissing(Rule):
     )
 
     def check(self, stack: Stack) -> Iterator[Diagnostic]:
-        hosts = stack.config.public_hosts
         for command in stack.serve_commands:
             if not command.is_bokeh_family or not command.deployment or command.opens_browser():
                 continue
@@ -111,6 +110,13 @@ class WsOriginMissing(Rule):
                 )
             else:
                 admitted = f"admits only `localhost:{command.listen_port()}`"
+            # The hosts the proxies in front serve it under, else `public-hosts`.
+            hosts = stack.links.public_hosts_of(command)
+            related = [
+                Related(f.span, f"{f.kind} serves {', '.join(f.public_hosts)}")
+                for f in stack.links.frontends_of(command)
+                if f.public_hosts
+            ]
             suggestion = " ".join(f"--allow-websocket-origin={h}" for h in hosts) or (
                 "--allow-websocket-origin=<public host[:port]>"
             )
@@ -127,4 +133,5 @@ class WsOriginMissing(Rule):
                     else "; set `public-hosts` in the configuration to have them suggested"
                 ),
                 fix_title="Add --allow-websocket-origin for the public host",
+                related=related,
             )

@@ -2,7 +2,9 @@ from collections.abc import Iterator
 from fnmatch import fnmatchcase
 
 from stackaudit.diagnostics import Confidence, Diagnostic, Related, Severity
+from stackaudit.facts.deploy import Exposure
 from stackaudit.facts.serve import ServeCommand
+from stackaudit.links import Frontend
 from stackaudit.rules.base import Bad, Good, Rule
 from stackaudit.stack import Stack
 
@@ -23,10 +25,15 @@ class AuthMissing(Rule):
     the server's own machine, are skipped) and at servers started from Python with an
     explicit non-loopback `address=`.
 
-    Authentication done by a proxy in front is not visible yet: declare it with
-    `auth-by-proxy = true`, and intentionally public apps with `public-apps` (globs
-    matched against the app paths the server is given), rather than suppressing
-    findings one by one.
+    The proxy routes in the stack count: when every nginx location, Traefik router or
+    Ingress rule that reaches the server authenticates (`auth_basic`, `auth_request`,
+    `allow ...; deny all;`, Traefik `basicauth`/`forwardauth`, ingress-nginx
+    `auth-url`/`auth-type`) and the server is not also reachable without the proxy (a
+    port published on every interface), there is no finding; when one of them does
+    not, the finding names it. Authentication the scanned files cannot show is
+    declared with `auth-by-proxy = true`, and intentionally public apps with
+    `public-apps` (globs matched against the app paths the server is given), rather
+    than suppressing findings one by one.
 
     ## Why is this bad?
     Anyone who can reach the port can open every app and run its callbacks, with the
@@ -131,9 +138,21 @@ class AuthMissing(Rule):
             apps = [word.text.removeprefix("./") for word in command.positionals]
             if public and apps and all(_matches(app, public) for app in apps):
                 continue
-            yield self._report(command, reachable)
+            frontends = stack.links.frontends_of(command)
+            open_routes = [f for f in frontends if not f.auth]
+            exposure = stack.deploy.exposure(command)
+            direct = exposure.reachable_without_proxy if exposure is not None else None
+            if frontends and not open_routes and direct is not True:
+                continue  # every proxy route in front authenticates
+            yield self._report(command, reachable, open_routes, exposure if direct else None)
 
-    def _report(self, command: ServeCommand, reachable: bool | None) -> Diagnostic:
+    def _report(
+        self,
+        command: ServeCommand,
+        reachable: bool | None,
+        open_routes: list[Frontend],
+        exposure: Exposure | None,
+    ) -> Diagnostic:
         address = command.bind_address()
         if address is None or address.text == "":
             where = "every interface (no --address)"
@@ -150,15 +169,31 @@ class AuthMissing(Rule):
             what = f"and its {auth.description} lets anyone in as guest ({guest.label})"
         else:
             what = f"with no authentication ({options})"
+        related = [Related(guest.span, "guest access")] if guest is not None else []
+        if open_routes:
+            route = open_routes[0]
+            hosts = ", ".join(route.public_hosts) or "any host"
+            behind = f"; {route.where} proxies {hosts} to it without authentication" + (
+                f" (and {len(open_routes) - 1} more route(s))" if len(open_routes) > 1 else ""
+            )
+            related += [Related(f.span, f"unauthenticated {f.kind} route") for f in open_routes]
+        elif exposure is not None:
+            published = exposure.on_all_interfaces[0]
+            behind = (
+                f"; {exposure.service.label} publishes it on every interface "
+                f"(`{published.describe()}`), around any proxy"
+            )
+            related.append(Related(published.span, "published port"))
+        else:
+            behind = "; nothing in the scanned files shows authentication in front of it"
         return self.report(
             command.program.span,
-            f"{command.label} listens on {where} {what}; nothing in the scanned files "
-            "shows authentication in front of it",
+            f"{command.label} listens on {where} {what}{behind}",
             help="add authentication to the server, or declare an authenticating proxy "
             "with `auth-by-proxy = true` and intentionally public apps with `public-apps` "
             "in the configuration",
             fix_title="Require authentication",
-            related=[Related(guest.span, "guest access")] if guest is not None else [],
+            related=related,
             confidence=Confidence.LOW if reachable is None else None,
         )
 

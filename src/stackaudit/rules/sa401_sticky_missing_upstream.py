@@ -124,10 +124,17 @@ class StickyMissingUpstream(Rule):
         sticky_available = stack.nginx.version_at_least(*STICKY_OPEN_SOURCE_SINCE)
         for upstream in stack.nginx_upstreams:
             servers = upstream.active_servers
-            if len(servers) < 2 or upstream.opaque or upstream.affinity() is not None:
+            if not servers or upstream.opaque or upstream.affinity() is not None:
                 continue
             routes = [r for r in stack.nginx.routes_to(upstream) if r.is_websocket]
             if not routes:
+                continue
+            # One server name can stand for several replicas (Docker DNS returns one
+            # address per container, and nginx balances over them).
+            replicated = [
+                b for b in stack.links.backends_of_route(routes[0]) if (b.replicas or 1) > 1
+            ]
+            if len(servers) < 2 and not replicated:
                 continue
             bokeh = any(r.backend is not None and r.backend.bokeh_family for r in routes)
             method = upstream.method
@@ -143,9 +150,14 @@ class StickyMissingUpstream(Rule):
             suggestion = "`ip_hash;` or `hash $remote_addr consistent;`"
             if sticky_available:
                 suggestion = "`sticky cookie srv_id;`, " + suggestion
+            count = (
+                f"{len(servers)} servers"
+                if len(servers) > 1
+                else f"the {replicated[0].replicas} replicas of {replicated[0].unit_label}"
+            )
             yield self.report(
                 upstream.span,
-                f"upstream `{upstream.name}` spreads {len(servers)} servers by {how} and serves "
+                f"upstream `{upstream.name}` spreads {count} by {how} and serves "
                 f"the WebSocket route {routes[0].where} ({routes[0].evidence_text()}): a "
                 "page and its WebSocket can reach different processes, which then runs the "
                 "app again in a new session",
@@ -154,6 +166,7 @@ class StickyMissingUpstream(Rule):
                 related=[
                     Related(r.span, "WebSocket location using this upstream") for r in routes[:3]
                 ]
-                + [Related(s.span, "server") for s in servers[:2]],
+                + [Related(s.span, "server") for s in servers[:2]]
+                + [Related(b.replicas_span, "replicas") for b in replicated[:1] if b.replicas_span],
                 confidence=Confidence.HIGH if bokeh else None,
             )

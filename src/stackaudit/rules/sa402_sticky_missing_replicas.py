@@ -186,12 +186,11 @@ class StickyMissingReplicas(Rule):
             if service.replicas is None or count is None or count <= 1:
                 continue
             evidence = deploy.bokeh_evidence(service, commands)
-            if evidence is None or not deploy.routed_by_traefik(service):
+            if evidence is None:
                 continue
-            # nginx `proxy_pass http://<service>` (Docker DNS round-robin) joins here once
-            # the stack links nginx routes to compose services.
-            if not service.traefik.session_affinity:
+            if deploy.routed_by_traefik(service) and not service.traefik.session_affinity:
                 yield self._compose(service, count, evidence)
+            yield from self._nginx(stack, service, count, evidence)
         for workload in deploy.k8s_workloads:
             count = workload.replicas.count if workload.replicas else None
             if workload.replicas is None or count is None or count <= 1:
@@ -225,6 +224,40 @@ class StickyMissingReplicas(Rule):
             related=related,
             confidence=_lower(confidence, Confidence.HIGH),
         )
+
+    def _nginx(
+        self,
+        stack: Stack,
+        service: ComposeService,
+        count: int,
+        evidence: tuple[Span, str, Confidence],
+    ) -> Iterator[Diagnostic]:
+        """nginx ``proxy_pass http://<service>:<port>``: Docker's DNS answers with one
+        address per replica and nginx balances over them round-robin. Routes through an
+        ``upstream`` block are SA401's."""
+        assert service.replicas is not None
+        span, why, confidence = evidence
+        for frontend in stack.links.frontends:
+            route = frontend.route
+            if route is None or route.upstream is not None or not route.is_websocket:
+                continue
+            if not any(b.unit_span == service.span for b in frontend.backends):
+                continue
+            yield self.report(
+                service.replicas.value.span,
+                f"{service.label} ({why}) runs {count} replicas and nginx {frontend.where} "
+                f"proxies its WebSocket to the service name, which Docker's DNS answers with "
+                "every replica: requests are spread round-robin, so a session's WebSocket "
+                "can reach another replica than its page",
+                help="proxy through an `upstream` block with `ip_hash;` that lists the "
+                "service, or run one replica per named service",
+                fix_title="Pin clients to one replica",
+                related=[
+                    Related(route.span, "nginx location"),
+                    Related(span, f"the service {why}"),
+                ],
+                confidence=_lower(confidence, Confidence.HIGH),
+            )
 
     def _k8s(
         self,

@@ -163,9 +163,12 @@ def _port(command: ServeCommand) -> str:
 
 
 def _replica_count(stack: Stack, command: ServeCommand) -> int | None:
-    """How many copies of ``command`` run, when the stack says so. This is the hook for
-    the replicas part of the rule: Compose ``deploy.replicas`` / ``scale``, Kubernetes
-    ``spec.replicas`` (and an autoscaler's ``minReplicas``), supervisord ``numprocs``.
-    No extractor records replicas yet, so it answers None (unknown)."""
-    del stack, command
+    """How many copies of ``command`` run, when the stack says so: the replicas of the
+    compose service or Kubernetes workload that runs it."""
+    service = stack.deploy.compose_service_for(command)
+    if service is not None:
+        return service.replicas.count if service.replicas is not None else 1
+    for workload in stack.deploy.k8s_workloads:
+        if any(c.service_key == command.service for c in workload.containers):
+            return workload.replicas.count if workload.replicas is not None else 1
     return None

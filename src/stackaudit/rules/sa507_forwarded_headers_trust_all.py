@@ -17,8 +17,9 @@ class ForwardedHeadersTrustAll(Rule):
     `UVICORN_FORWARDED_ALLOW_IPS=*`, `forwarded_allow_ips="*"` in code), and Bokeh/Panel
     with `--use-xheaders` (`use_xheaders=True`).
 
-    Until the stack (Compose ports, the proxy's upstreams) is linked, "reachable" means
-    listening on every interface: Bokeh/Panel with no `--address` (Tornado's default)
+    "Reachable" means listening on every interface, unless the server runs in a compose
+    service that publishes no port on every interface (then only containers of its
+    network, the proxy among them, reach it): Bokeh/Panel with no `--address` (Tornado's default)
     or `0.0.0.0`/`::`, uvicorn `--host 0.0.0.0` (its default is 127.0.0.1), `fastapi run`
     (default 0.0.0.0), gunicorn `--bind 0.0.0.0:…`, or no `--bind` with `PORT` set
     (gunicorn then binds `0.0.0.0:$PORT`). Inside a container this may only be the
@@ -128,6 +129,9 @@ class ForwardedHeadersTrustAll(Rule):
             listener = next((lis for lis in command.listeners() if lis.all_interfaces), None)
             if listener is None or trusted[0] in seen:
                 continue
+            exposure = stack.deploy.exposure(command)
+            if exposure is not None and exposure.reachable_without_proxy is False:
+                continue  # in a container whose port is not published: only the proxy reaches it
             seen.add(trusted[0])
             yield self._report(command, trusted, listener)
 
