@@ -123,6 +123,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="report only findings in files changed since the git revision REV",
     )
 
+    graph = sub.add_parser(
+        "graph", help="show how proxy routes, services and servers are linked, with evidence"
+    )
+    graph.add_argument("paths", nargs="*", type=Path, default=[], metavar="PATH")
+    graph.add_argument("--format", choices=("text", "json"), default="text")
+    graph.add_argument("--config", type=Path, metavar="FILE", help="configuration file to use")
+
     sub.add_parser("rules", help="list the rules")
     explain = sub.add_parser("explain", help="show a rule's documentation")
     explain.add_argument("code", metavar="CODE")
@@ -137,6 +144,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _check(args)
         if args.command == "rules":
             return _rules()
+        if args.command == "graph":
+            return _graph(args)
         if args.command == "explain":
             return _explain(args.code)
     except UsageError as exc:
@@ -335,6 +344,27 @@ def _color(args: argparse.Namespace) -> bool:
     if os.environ.get("FORCE_COLOR"):
         return True
     return sys.stdout.isatty()
+
+
+def _graph(args: argparse.Namespace) -> int:
+    from stackaudit.config import ConfigError, find_config, load_config
+    from stackaudit.engine import scan_root
+    from stackaudit.graph import build_stack, render_graph_json, render_graph_text
+
+    paths: list[Path] = args.paths or [Path(".")]
+    for path in paths:
+        if not path.exists():
+            raise UsageError(f"no such file or directory: {path}")
+    root = scan_root(paths)
+    try:
+        config = load_config(args.config or find_config(root))
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from exc
+    stack = build_stack(paths, root, config, os.cpu_count() or 1)
+    sys.stdout.write(
+        render_graph_json(stack) if args.format == "json" else render_graph_text(stack)
+    )
+    return EXIT_OK
 
 
 def _rules() -> int:

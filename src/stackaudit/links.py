@@ -244,11 +244,11 @@ class Links:
             listen = next((listen for listen in route.listens), None)
             port = int(listen.port) if listen and listen.port.isdigit() else None
             host_header = route.proxy_header("Host")
-            forwards = None
-            if host_header is not None and host_header.value is not None:
-                forwards = host_header.value.text in ("$host", "$http_host")
-            elif route.proxy_headers_from is None:
-                forwards = False  # nginx's default: Host $proxy_host
+            # Without a `proxy_set_header Host` in effect nginx sends `Host $proxy_host`.
+            forwards: bool | None = False
+            if host_header is not None:
+                value = host_header.value
+                forwards = None if value is None else value.text in ("$host", "$http_host")
             affinity = route.upstream.affinity() if route.upstream is not None else None
             yield Frontend(
                 "nginx",
