@@ -351,7 +351,7 @@ def _graph(args: argparse.Namespace) -> int:
     from stackaudit.engine import scan_root
     from stackaudit.graph import build_stack, render_graph_json, render_graph_text
 
-    paths: list[Path] = args.paths or [Path(".")]
+    paths: list[Path] = args.paths or [Path()]
     for path in paths:
         if not path.exists():
             raise UsageError(f"no such file or directory: {path}")

@@ -122,7 +122,8 @@ def _yes_no(value: bool | None) -> str:
 def _server_lines(server: dict[str, Any], bullet: str) -> list[str]:
     origins = server["origins"]
     lines = [f"{bullet}{server['tool']} ({server['context']}) [{server['where']}]"]
-    detail = f"      listens: {', '.join(server['listens']) or '?'} port {', '.join(server['ports']) or '?'}"
+    listens = ", ".join(server["listens"]) or "?"
+    detail = f"      listens: {listens} port {', '.join(server['ports']) or '?'}"
     if origins["source"]:
         entries = ", ".join(f"`{e}`" for e in origins["entries"]) or "`localhost:<port>` (default)"
         detail += f" · origins ({origins['source']}): {entries}"
