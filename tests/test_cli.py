@@ -322,3 +322,18 @@ def test_no_color_env_default_when_not_a_tty(project: Path) -> None:
         check=False,
     )
     assert result.returncode == 1 and "\x1b[" not in result.stdout
+
+
+def test_notebook_findings_show_cell_and_line(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    notebook = {
+        "cells": [
+            {"cell_type": "markdown", "metadata": {}, "source": ["# Notes\n"]},
+            {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+             "source": ["import panel as pn\n", "\n", "pn.serve(app, websocket_origin=['*'])\n"]},
+        ],
+        "metadata": {}, "nbformat": 4, "nbformat_minor": 5,
+    }
+    write_files(project, {"explore.ipynb": json.dumps(notebook, indent=1)})
+    assert main(["check", "-q"]) == 1
+    out = capsys.readouterr().out
+    assert "explore.ipynb:" in out and "(cell 2, line 3) SA101" in out

@@ -211,3 +211,20 @@ def _in_cell_source(stack: list[list[Any]]) -> bool:
         and cell[1] == "source"
         and (len(stack) == 3 or stack[3][0] == "array")
     )
+
+
+def cell_position(source: SourceFile, line: int, column: int) -> tuple[int, int] | None:
+    """The (cell number, line in the cell), both 1-based, of a position in the notebook
+    file, or None when it lies outside every cell's source."""
+    try:
+        strings = _source_strings(source.text)
+    except (ValueError, IndexError):
+        return None
+    offset = source.offset(line, column)
+    for index, pieces in strings.items():
+        if not any(start <= offset < end for start, end in pieces):
+            continue
+        text, offsets = _decode_pieces(source.text, pieces)
+        before = sum(1 for o in offsets if o < offset)
+        return index + 1, text[:before].count("\n") + 1
+    return None

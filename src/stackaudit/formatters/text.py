@@ -39,6 +39,9 @@ def _block(result: RunResult, diagnostic: Diagnostic, quiet: bool) -> list[Text]
     span = diagnostic.span
     head = Text()
     head.append(f"{printable(span.path)}:{span.line}:{span.column}: ", style="bold")
+    cell = _notebook_cell(result, diagnostic)
+    if cell:
+        head.append(f"(cell {cell[0]}, line {cell[1]}) ", style="bold")
     head.append(diagnostic.code, style=_STYLE[diagnostic.severity])
     head.append(f" {diagnostic.severity.value}: ", style=_STYLE[diagnostic.severity])
     head.append(printable(diagnostic.message))
@@ -70,6 +73,18 @@ def _block(result: RunResult, diagnostic: Diagnostic, quiet: bool) -> list[Text]
         lines.append(note)
     lines.append(Text(""))
     return lines
+
+
+def _notebook_cell(result: RunResult, diagnostic: Diagnostic) -> tuple[int, int] | None:
+    """Findings in a notebook are located by the notebook file's JSON lines (as SARIF
+    wants); people read cells, so the text output adds the cell and its line."""
+    span = diagnostic.span
+    source = result.sources.get(span.path)
+    if source is None or not span.path.endswith(".ipynb"):
+        return None
+    from stackaudit.extractors.notebook import cell_position
+
+    return cell_position(source, span.line, span.column)
 
 
 def render_text(result: RunResult, *, color: bool = False, quiet: bool = False, **_: object) -> str:
