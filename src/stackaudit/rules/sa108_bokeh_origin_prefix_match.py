@@ -91,13 +91,17 @@ class BokehOriginPrefixMatch(Rule):
         deciding = locked or pins
         if any(pin.entirely_at_least(FIXED_IN) for pin in deciding):
             return
-        entries = self._explicit_entries(stack)
-        if not entries:
-            return
-        related = [Related(entry.span, f"allowlist entry `{entry.text}`") for entry in entries[:5]]
         for pin in deciding:
             if not pin.entirely_below(FIXED_IN):
                 continue
+            # A pin governs the project it belongs to: servers started from files in
+            # its directory tree (a monorepo holds several projects).
+            entries = self._explicit_entries(stack, _directory(pin.span.path))
+            if not entries:
+                continue
+            related = [
+                Related(entry.span, f"allowlist entry `{entry.text}`") for entry in entries[:5]
+            ]
             exact = pin.spec.startswith("==") or pin.locked
             yield self.report(
                 pin.span,
@@ -111,11 +115,12 @@ class BokehOriginPrefixMatch(Rule):
             )
 
     @staticmethod
-    def _explicit_entries(stack: Stack) -> list[OriginEntry]:
-        """Allowlist entries a prefix match widens: named hosts, not `*`."""
+    def _explicit_entries(stack: Stack, directory: str) -> list[OriginEntry]:
+        """Allowlist entries a prefix match widens (named hosts, not `*`) of the servers
+        started from files under ``directory``."""
         found = []
         for command in stack.serve_commands:
-            if command.is_bokeh_family:
+            if command.is_bokeh_family and command.span.path.startswith(directory):
                 found += [
                     entry
                     for entry in command.effective_origins()
@@ -125,3 +130,7 @@ class BokehOriginPrefixMatch(Rule):
                     and "*" not in entry.text
                 ]
         return found
+
+
+def _directory(path: str) -> str:
+    return path.rsplit("/", 1)[0] + "/" if "/" in path else ""
