@@ -34,7 +34,7 @@ COMMAND_KEYS = frozenset(
         "unix",
         "cmd",
         "script",
-        "preDeployCommand",
+        "preDeployCommand", "run_command",
     }
 )
 

@@ -30,8 +30,9 @@ class WsOriginWildcard(Rule):
     ```
 
     ## Use instead
-    Name the host(s) the app is served under, as the browser sees them (set
-    `public-hosts` in the configuration to have them suggested).
+    Name the host(s) the app is served under, as the browser sees them. The suggestion
+    uses the host names of the proxies in front of the server (nginx `server_name`,
+    Traefik `Host()`, Ingress hosts), else `public-hosts` from the configuration.
 
     ## References
     - https://docs.bokeh.org/en/latest/docs/user_guide/server/deploy.html#websocket-origin
@@ -91,10 +92,11 @@ class WsOriginWildcard(Rule):
     )
 
     def check(self, stack: Stack) -> Iterator[Diagnostic]:
-        public = stack.config.public_hosts
         seen = set()
         for command in stack.serve_commands:
             if command.is_bokeh_family:
+                # The hosts the proxies in front serve it under, else `public-hosts`.
+                public = stack.links.public_hosts_of(command)
                 for diagnostic in self._check_command(command, public):
                     # One environment entry shared by several commands is one finding.
                     if diagnostic.span not in seen:
