@@ -261,7 +261,11 @@ _NGINX_HINT = re.compile(
     re.MULTILINE,
 )
 _K8S_HINT = re.compile(rb"^apiVersion:\s*\S+", re.MULTILINE)
-_COMPOSE_HINT = re.compile(rb"^services:\s*$", re.MULTILINE)
+# Compose's `services:` is a mapping of names (other manifests, such as App Platform
+# specs, hold a list there).
+_COMPOSE_HINT = re.compile(
+    rb"^services:[ \t]*\r?\n(?:[ \t]*(?:#[^\n]*)?\r?\n)*[ \t]+[A-Za-z0-9_.-]+:", re.MULTILINE
+)
 _SUPERVISOR_HINT = re.compile(rb"^\[program:", re.MULTILINE)
 
 
