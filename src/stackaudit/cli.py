@@ -6,9 +6,10 @@ that needs them, so a pre-commit run over one file pays for what it uses."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -197,15 +198,17 @@ def _check(args: argparse.Namespace) -> int:
             from stackaudit.cache import DEFAULT_DIRECTORY, Cache
 
             cache = Cache(args.cache_dir or root / DEFAULT_DIRECTORY, str(config_path or ""))
-        result = run(
-            scan_paths,
-            config,
-            Selection(select, ignore),
-            jobs=jobs,
-            root=root,
-            report_only=report_only,
-            cache=cache,
-        )
+        with _progress_bar(args) as progress:
+            result = run(
+                scan_paths,
+                config,
+                Selection(select, ignore),
+                jobs=jobs,
+                root=root,
+                report_only=report_only,
+                cache=cache,
+                progress=progress,
+            )
     _baseline(args, result)
 
     failing = [d for d in result.diagnostics if d.severity.at_least(fail_on)]
@@ -238,6 +241,25 @@ def _check(args: argparse.Namespace) -> int:
     for stale in result.stale_baseline:
         print(f"stackaudit: stale baseline entry: {stale}", file=sys.stderr)
     return code
+
+
+@contextlib.contextmanager
+def _progress_bar(args: argparse.Namespace) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar on stderr for long scans, only when a person watches a terminal:
+    never in CI logs, with --quiet, or when stderr is redirected."""
+    if args.quiet or os.environ.get("CI") or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(transient=True, console=Console(stderr=True)) as bar:
+        task = bar.add_task("scanning", total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
 
 
 def _scope(

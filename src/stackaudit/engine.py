@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 import traceback
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -107,14 +107,32 @@ def process_file(candidate: Candidate) -> FileResult:
     return result
 
 
-def extract_all(candidates: list[Candidate], jobs: int) -> list[FileResult]:
-    if jobs > 1 and len(candidates) >= PARALLEL_THRESHOLD:
+Progress = Callable[[int, int], None]
+
+
+def extract_all(
+    candidates: list[Candidate], jobs: int, progress: Progress | None = None
+) -> list[FileResult]:
+    """Extract every candidate, over ``jobs`` processes when there are enough files;
+    results come back in the candidates' order, so output does not depend on ``jobs``."""
+    total = len(candidates)
+    if jobs > 1 and total >= PARALLEL_THRESHOLD:
         from concurrent.futures import ProcessPoolExecutor
 
-        chunk = max(1, len(candidates) // (jobs * 8))
+        chunk = max(1, total // (jobs * 8))
+        results = []
         with ProcessPoolExecutor(max_workers=jobs) as pool:
-            return list(pool.map(process_file, candidates, chunksize=chunk))
-    return [process_file(candidate) for candidate in candidates]
+            for done, result in enumerate(pool.map(process_file, candidates, chunksize=chunk), 1):
+                results.append(result)
+                if progress is not None and done % 64 == 0:
+                    progress(done, total)
+        return results
+    results = []
+    for done, candidate in enumerate(candidates, 1):
+        results.append(process_file(candidate))
+        if progress is not None and done % 64 == 0:
+            progress(done, total)
+    return results
 
 
 def scan_root(paths: list[Path]) -> Path:
@@ -136,6 +154,7 @@ def run(
     root: Path | None = None,
     report_only: set[str] | None = None,
     cache: Cache | None = None,
+    progress: Progress | None = None,
 ) -> RunResult:
     """Scan ``paths``; with ``report_only``, every file still informs the stack, but
     only findings whose primary location is in one of those paths are reported."""
@@ -164,11 +183,11 @@ def run(
                     len(candidates),
                     report_only,
                 )
-        results = _extract_with_cache(candidates, jobs, cache, index)
+        results = _extract_with_cache(candidates, jobs, cache, index, progress)
         if all(r.digest for r in results):
             run_key = _run_key(cache, selection, config, candidates, [r.digest for r in results])
     else:
-        results = extract_all(candidates, jobs)
+        results = extract_all(candidates, jobs, progress)
 
     from stackaudit.stack import Stack
 
@@ -314,7 +333,11 @@ def _is_empty(result: FileResult) -> bool:
 
 
 def _extract_with_cache(
-    candidates: list[Candidate], jobs: int, cache: Cache, index: _Index
+    candidates: list[Candidate],
+    jobs: int,
+    cache: Cache,
+    index: _Index,
+    progress: Progress | None = None,
 ) -> list[FileResult]:
     """Extraction results, reusing cached ones for files whose size and modification
     time (hence, with the index, content hash) are unchanged."""
@@ -332,7 +355,7 @@ def _extract_with_cache(
                 results[candidate.rel] = hit
                 continue
         missing.append(candidate)
-    fresh = extract_all(missing, jobs)
+    fresh = extract_all(missing, jobs, progress)
     for candidate, result in zip(missing, fresh, strict=True):
         results[candidate.rel] = result
         if result.digest and not result.error:
