@@ -199,3 +199,22 @@ def test_diff_base_reports_only_changed_files(tmp_path: Path) -> None:
     assert [line.split(":")[0] for line in result.stdout.splitlines()] == ["new.sh"]
     bad = run_cli(["check", "--diff-base", "no-such-rev"], tmp_path)
     assert bad.returncode == 2 and "git failed" in bad.stderr
+
+
+def test_sarif_is_cut_to_the_upload_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    import stackaudit.formatters.sarif as sarif
+
+    monkeypatch.chdir(tmp_path)
+    files = {".stackaudit.toml": PINNED}
+    files.update({f"s{i}.sh": WILDCARD for i in range(40)})
+    write_files(tmp_path, files)
+    monkeypatch.setattr(sarif, "MAX_GZIP_BYTES", 9000)
+    main(["check", "--format", "sarif"])
+    captured = capsys.readouterr()
+    document = json.loads(captured.out)
+    [run] = document["runs"]
+    assert 0 < len(run["results"]) < 40
+    assert "truncated" in captured.err
+    notes = run["invocations"][0]["toolExecutionNotifications"]
+    assert "most severe results are included" in notes[-1]["message"]["text"]

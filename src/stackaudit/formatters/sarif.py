@@ -184,6 +184,15 @@ def sarif_dict(
     }
 
 
+MAX_GZIP_BYTES = 10 * 1024 * 1024  # GitHub refuses larger uploads (gzip-compressed)
+
+
+def _fits(text: str) -> bool:
+    import gzip
+
+    return len(gzip.compress(text.encode("utf-8"), compresslevel=6)) <= MAX_GZIP_BYTES
+
+
 def render_sarif(
     result: RunResult,
     *,
@@ -200,4 +209,34 @@ def render_sarif(
             file=sys.stderr,
         )
     document = sarif_dict(result, category=category, exit_code=exit_code, selected=selected)
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    if _fits(text):
+        return text
+    # Too large for an upload: keep the most severe results, halving until it fits.
+    run = document["runs"][0]
+    results = run["results"]
+    rank = ("error", "warning", "note")
+    by_severity = sorted(range(len(results)), key=lambda i: rank.index(results[i]["level"]))
+    keep = len(results)
+    while keep > 0:
+        keep //= 2
+        run["results"] = [results[i] for i in sorted(by_severity[:keep])]
+        run["invocations"][0].setdefault("toolExecutionNotifications", []).append(
+            {
+                "level": "warning",
+                "message": {
+                    "text": f"SARIF over {MAX_GZIP_BYTES // 2**20} MB compressed; only "
+                    f"the {keep} most severe results are included"
+                },
+            }
+        )
+        text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+        if _fits(text):
+            break
+        run["invocations"][0]["toolExecutionNotifications"].pop()
+    print(
+        f"stackaudit: warning: SARIF truncated to {keep} results to stay under GitHub's "
+        "upload limit",
+        file=sys.stderr,
+    )
+    return text
