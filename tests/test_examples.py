@@ -21,7 +21,7 @@ CASES = [
 
 @pytest.mark.parametrize(("rule", "example"), CASES)
 def test_example(rule: type[Rule], example: Example, tmp_path: Path) -> None:
-    write_files(tmp_path, {example.path: example.text})
+    write_files(tmp_path, example.files)
     # SA002 judges suppressions of the other rules, so it needs them all enabled.
     select = ["SA"] if rule.code == "SA002" else [rule.code, "SA001"]
     result = scan(tmp_path, select=select)

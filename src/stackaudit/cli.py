@@ -16,7 +16,10 @@ from typing import TYPE_CHECKING
 from stackaudit import __version__
 
 if TYPE_CHECKING:
-    from stackaudit.engine import RunResult
+    from stackaudit.config import Config
+    from stackaudit.diagnostics import Severity
+    from stackaudit.engine import RunResult, Selection
+    from stackaudit.fix import FixOutcome
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 FORMATS = ("text", "json", "sarif", "github", "gitlab", "junit")
@@ -123,6 +126,17 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="REV",
         help="report only findings in files changed since the git revision REV",
     )
+    check.add_argument(
+        "--fix", action="store_true", help="apply the safe fixes, then report what remains"
+    )
+    check.add_argument(
+        "--unsafe-fixes",
+        action="store_true",
+        help="with --fix or --diff, also apply the unsafe fixes (values stackaudit infers)",
+    )
+    check.add_argument(
+        "--diff", action="store_true", help="print the fixes as a unified diff; change nothing"
+    )
 
     graph = sub.add_parser(
         "graph", help="show how proxy routes, services and servers are linked, with evidence"
@@ -159,14 +173,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from stackaudit.config import ConfigError, find_config, load_config, parse_severity
-    from stackaudit.engine import Selection, run, scan_root
-    from stackaudit.rules import validate_codes
-
     paths: list[Path] = args.paths or [Path()]
     for path in paths:
         if not path.exists() and not path.is_symlink():
             raise UsageError(f"no such file or directory: {path}")
+    if _nothing_to_read(args, paths):
+        # A pre-commit run on files no extractor reads: answer before importing the
+        # parsers, the rules and rich.
+        if not args.quiet:
+            sys.stdout.write("No findings in 0 files.\n")
+        return EXIT_OK
+
+    from stackaudit.config import ConfigError, find_config, load_config, parse_severity
+    from stackaudit.discovery import scan_root
+    from stackaudit.engine import Selection, run
+    from stackaudit.rules import validate_codes
     try:
         root = scan_root(paths)
         config_path = args.config if args.config else find_config(root)
@@ -190,6 +211,12 @@ def _check(args: argparse.Namespace) -> int:
     jobs = args.jobs or os.cpu_count() or 1
 
     scan_paths, report_only = _scope(paths, root, args.diff_base)
+    outcome: FixOutcome | None = None
+    if (args.fix or args.diff) and (report_only is None or report_only):
+        selection = Selection(select, ignore)
+        outcome = _fix(args, root, scan_paths, report_only, config, selection, jobs)
+        if args.diff:
+            return _show_diff(args, outcome, fail_on)
     if report_only is not None and not report_only:
         result = _empty_result(root)
     else:
@@ -240,7 +267,78 @@ def _check(args: argparse.Namespace) -> int:
         print(f"stackaudit: internal error: {error}", file=sys.stderr)
     for stale in result.stale_baseline:
         print(f"stackaudit: stale baseline entry: {stale}", file=sys.stderr)
+    if outcome is not None:
+        from stackaudit.fix import summary
+
+        outcome.remaining = result.diagnostics
+        for line in summary(outcome, unsafe=args.unsafe_fixes, dry_run=False):
+            print(f"stackaudit: {line}", file=sys.stderr)
     return code
+
+
+def _fix(
+    args: argparse.Namespace,
+    root: Path,
+    scan_paths: list[Path],
+    report_only: set[str] | None,
+    config: Config,
+    selection: Selection,
+    jobs: int,
+) -> FixOutcome:
+    """--fix and --diff: fix passes on a copy of the scanned files; with --fix the
+    result is then written back into the tree."""
+    from stackaudit.baseline import apply_baseline, read_baseline
+    from stackaudit.config import ConfigError
+    from stackaudit.diagnostics import Diagnostic
+    from stackaudit.discovery import discover
+    from stackaudit.engine import run
+    from stackaudit.fix import fix_tree
+
+    try:
+        previous = read_baseline(args.baseline) if args.baseline else []
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from exc
+    absolute = [p.resolve() if not p.is_symlink() else p.absolute() for p in scan_paths]
+    excludes = [*config.exclude, *config.extend_exclude]
+    candidates, _ = discover(absolute, root, excludes, config.max_file_size)
+
+    def check(copy_root: Path, copy_paths: list[Path]) -> list[Diagnostic]:
+        found = run(
+            copy_paths, config, selection, jobs=jobs, root=copy_root, report_only=report_only
+        ).diagnostics
+        # Findings the baseline accepts are left as they are: not fixed either.
+        return apply_baseline(found, previous)[0] if previous else found
+
+    try:
+        return fix_tree(
+            root,
+            scan_paths,
+            [c.rel for c in candidates],
+            check,
+            unsafe=args.unsafe_fixes,
+            write=not args.diff,
+        )
+    except OSError as exc:
+        raise UsageError(f"cannot apply fixes: {exc.strerror or exc}") from exc
+
+
+def _show_diff(args: argparse.Namespace, outcome: FixOutcome, fail_on: Severity) -> int:
+    """--diff: the fixes as a unified diff on standard output; the exit code is the
+    check's."""
+    from stackaudit.fix import summary, unified_diff
+
+    text = unified_diff(outcome.changes)
+    if args.output:
+        try:
+            args.output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.output}: {exc.strerror or exc}") from exc
+    else:
+        sys.stdout.write(text)
+    for line in summary(outcome, unsafe=args.unsafe_fixes, dry_run=True):
+        print(f"stackaudit: {line}", file=sys.stderr)
+    failing = [d for d in outcome.initial if d.severity.at_least(fail_on)]
+    return EXIT_FINDINGS if failing and not args.exit_zero else EXIT_OK
 
 
 @contextlib.contextmanager
@@ -260,6 +358,17 @@ def _progress_bar(args: argparse.Namespace) -> Iterator[Callable[[int, int], Non
             bar.update(task, completed=done, total=total)
 
         yield update
+
+
+def _nothing_to_read(args: argparse.Namespace, paths: list[Path]) -> bool:
+    """Only named files, none of a kind stackaudit reads, and plain text output."""
+    if not args.paths or args.format != "text" or args.output or args.diff_base:
+        return False
+    if args.write_baseline or args.baseline:
+        return False
+    from stackaudit.discovery import classify_name
+
+    return all(p.is_file() and classify_name(p.as_posix()) is None for p in paths)
 
 
 def _scope(
@@ -370,7 +479,7 @@ def _color(args: argparse.Namespace) -> bool:
 
 def _graph(args: argparse.Namespace) -> int:
     from stackaudit.config import ConfigError, find_config, load_config
-    from stackaudit.engine import scan_root
+    from stackaudit.discovery import scan_root
     from stackaudit.graph import build_stack, render_graph_json, render_graph_text
 
     paths: list[Path] = args.paths or [Path()]

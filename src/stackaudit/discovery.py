@@ -12,9 +12,10 @@ import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pathspec
+if TYPE_CHECKING:
+    import pathspec
 
 DEFAULT_EXCLUDES = (
     ".git",
@@ -57,7 +58,20 @@ class Skipped:
 
 
 def _spec(lines: list[str]) -> pathspec.PathSpec[Any]:
+    import pathspec  # imported on first use: a pre-commit run on one file never needs it
+
     return pathspec.GitIgnoreSpec.from_lines(lines)
+
+
+def scan_root(paths: list[Path]) -> Path:
+    """Paths in output are relative to this: the working directory when every path lies
+    inside it, else the deepest directory holding them all."""
+    cwd = Path.cwd().resolve()
+    resolved = [p.resolve() for p in paths]
+    if all(p == cwd or cwd in p.parents for p in resolved):
+        return cwd
+    dirs = [p if p.is_dir() else p.parent for p in resolved]
+    return Path(os.path.commonpath([str(d) for d in dirs]))
 
 
 def discover(

@@ -39,6 +39,8 @@ def _examples(rule: type[Rule], bad: bool) -> str:
         if example.bad != bad:
             continue
         title = f"`{example.path}`" + (f" ({example.title})" if example.title else "")
+        for name, text in example.context:
+            blocks.append(f"With `{name}`:\n\n```{_language(name)}\n{text}```")
         blocks.append(f"{title}:\n\n```{_language(example.path)}\n{example.display_text}```")
         if bad and example.fixed is not None:
             blocks.append(f"After the fix:\n\n```{_language(example.path)}\n{example.fixed}```")

@@ -4,7 +4,6 @@ the number of processes."""
 from __future__ import annotations
 
 import hashlib
-import os
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -13,7 +12,7 @@ from pathlib import Path
 from stackaudit.cache import Cache
 from stackaudit.config import Config
 from stackaudit.diagnostics import Diagnostic, Span, assign_fingerprints
-from stackaudit.discovery import Candidate, Skipped, discover
+from stackaudit.discovery import Candidate, Skipped, discover, scan_root
 from stackaudit.facts.common import ParseProblem
 from stackaudit.rules import all_rules, is_enabled
 from stackaudit.rules.base import Rule
@@ -133,17 +132,6 @@ def extract_all(
         if progress is not None and done % 64 == 0:
             progress(done, total)
     return results
-
-
-def scan_root(paths: list[Path]) -> Path:
-    """Paths in output are relative to this: the working directory when every path lies
-    inside it, else the deepest directory holding them all."""
-    cwd = Path.cwd().resolve()
-    resolved = [p.resolve() for p in paths]
-    if all(p == cwd or cwd in p.parents for p in resolved):
-        return cwd
-    dirs = [p if p.is_dir() else p.parent for p in resolved]
-    return Path(os.path.commonpath([str(d) for d in dirs]))
 
 
 def run(

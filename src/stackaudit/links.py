@@ -27,7 +27,14 @@ from stackaudit.diagnostics import Confidence, Span
 from stackaudit.facts.serve import ServeCommand
 
 if TYPE_CHECKING:
-    from stackaudit.facts.deploy import ComposeService, DeployModel, K8sWorkload
+    from stackaudit.facts.deploy import (
+        ComposeService,
+        DeployModel,
+        K8sIngress,
+        K8sWorkload,
+        TraefikMiddleware,
+        TraefikRouter,
+    )
     from stackaudit.facts.nginx import ProxyRoute
     from stackaudit.stack import Stack
 
@@ -49,6 +56,14 @@ class Backend:
     replicas_span: Span | None = None
     unit_label: str = ""
     unit_span: Span | None = None
+
+    @property
+    def description(self) -> str:
+        """``the Panel server in compose service `dash` (docker-compose.yml:9)``."""
+        server = _SERVER_NAMES.get(self.command.tool, f"{self.command.label} server")
+        if self.unit_label and self.unit_span is not None:
+            return f"the {server} in {self.unit_label} ({_at(self.unit_span)})"
+        return f"the {server} started by {self.command.context} ({_at(self.command.span)})"
 
 
 @dataclass(frozen=True)
@@ -74,6 +89,55 @@ class Frontend:
     def public_hosts(self) -> tuple[str, ...]:
         """Host names a browser can use: no wildcards, regexes, placeholders or ``_``."""
         return tuple(h for h in self.hosts if _is_hostname(h))
+
+    @property
+    def proxy(self) -> str:
+        """Who serves the route, for messages: ``nginx``, ``Traefik router `dash`
+        (compose service `dash`)``, ``Ingress `web```."""
+        return "nginx" if self.kind == "nginx" else self.where
+
+    def serves(self, hosts: Iterable[str]) -> str:
+        """``nginx serves dash.example.com (nginx/site.conf:3)``."""
+        return f"{self.proxy} serves {', '.join(hosts)} ({_at(self.span)})"
+
+
+_SERVER_NAMES = {"panel-serve": "Panel server", "bokeh-serve": "Bokeh server"}
+
+
+def _at(span: Span) -> str:
+    return f"{span.path}:{span.line}"
+
+
+def _nginx_strips_path(route: ProxyRoute, rewritten: bool) -> bool | None:
+    """Whether nginx replaces the matched location prefix before proxying: a
+    ``proxy_pass`` with a URI part (``http://app:5006/``) replaces it by that URI, one
+    without (``http://app:5006``) passes the request URI unchanged (ngx_http_proxy_module,
+    ``proxy_pass``). None when that is not known here: a regular-expression or named
+    location, a target with variables, or a ``rewrite`` in the location."""
+    location = route.location
+    if location is None or location.modifier not in ("", "^~", "=") or route.target.symbolic:
+        return None
+    if rewritten:
+        return None
+    uri = route.target.uri
+    return bool(uri) and uri != location.path.text
+
+
+_PASS_HOST_HEADER = re.compile(r"traefik\.http\.services\.[^.]+\.loadbalancer\.passhostheader")
+_TLS_ENTRYPOINT = re.compile(r"--entrypoints\.([^.=]+)\.http\.tls(?:[.=]|$)")
+
+
+def _ingress_strips_path(ingress: K8sIngress) -> bool | None:
+    """ingress-nginx and Traefik pass the request path unchanged unless told otherwise
+    (``rewrite-target``, a snippet, Traefik router middlewares); None when told
+    otherwise or when the controller is not known."""
+    if ingress.controller == "ingress-nginx":
+        changed = ("rewrite-target", "configuration-snippet", "server-snippet", "app-root")
+        return None if any(ingress.nginx(key) for key in changed) else False
+    if ingress.controller == "traefik":
+        middlewares = ingress.annotation("traefik.ingress.kubernetes.io/router.middlewares")
+        return None if middlewares is not None else False
+    return None
 
 
 def _is_hostname(text: str) -> bool:
@@ -244,8 +308,10 @@ class Links:
             listen = next((listen for listen in route.listens), None)
             port = int(listen.port) if listen and listen.port.isdigit() else None
             host_header = route.proxy_header("Host")
-            # Without a `proxy_set_header Host` in effect nginx sends `Host $proxy_host`.
-            forwards: bool | None = False
+            # Without a `proxy_set_header Host` in effect nginx sends `Host $proxy_host`,
+            # unless an include that is not scanned sets it (Debian's `proxy_params`
+            # sets `Host $http_host`).
+            forwards: bool | None = None if route.opaque_includes else False
             if host_header is not None:
                 value = host_header.value
                 forwards = None if value is None else value.text in ("$host", "$http_host")
@@ -261,10 +327,22 @@ class Links:
                 backends,
                 route.auth.kinds,
                 forwards,
-                bool(route.target.uri) if not route.upstream or route.target.uri else False,
+                _nginx_strips_path(route, route.span in self._rewriting_locations),
                 affinity,
                 route,
             )
+
+    @cached_property
+    def _rewriting_locations(self) -> set[Span]:
+        """Locations whose URI a ``rewrite`` changes before ``proxy_pass`` sends it."""
+        return {
+            node.span
+            for root in self.stack.nginx.roots
+            for node in root.walk()
+            if node.name == "location"
+            and node.span is not None
+            and any(child.name == "rewrite" for child in node.walk())
+        }
 
     def _traefik_frontends(self) -> Iterable[Frontend]:
         for service in self.deploy.compose_services:
@@ -288,15 +366,58 @@ class Links:
                     router.span,
                     f"Traefik router `{router.name}` ({service.label})",
                     router.hosts,
-                    router.tls,
+                    router.tls or bool(self._traefik_tls_entrypoints & set(router.entrypoints)),
                     None,
                     prefix.group(1) if prefix else "/",
                     backends,
                     auth,
-                    True,  # Traefik passes the client's Host by default
-                    None,
+                    # Traefik passes the client's Host unless passHostHeader is false.
+                    not any(
+                        _PASS_HOST_HEADER.fullmatch(label.key.lower())
+                        and label.value.text.strip().lower() == "false"
+                        for label in service.labels
+                    ),
+                    self._traefik_strips_path(router),
                     "sticky cookie" if traefik.session_affinity else None,
                 )
+
+    @cached_property
+    def _traefik_tls_entrypoints(self) -> set[str]:
+        """Entrypoints that terminate TLS for every router on them: those configured
+        with ``--entrypoints.<name>.http.tls`` in a compose service's command (the
+        Traefik container's static configuration), and ``websecure``, the name Traefik's
+        documentation gives the port-443 entrypoint."""
+        found = {"websecure"}
+        for service in self.deploy.compose_services:
+            for arg in service.command_args:
+                match = _TLS_ENTRYPOINT.match(arg.lower())
+                if match and not arg.lower().endswith("=false"):
+                    found.add(match.group(1))
+        return found
+
+    @cached_property
+    def _traefik_middlewares(self) -> dict[str, list[TraefikMiddleware]]:
+        """Middlewares declared in labels: the docker provider shares them between
+        containers (``name`` or ``name@docker``)."""
+        found: dict[str, list[TraefikMiddleware]] = {}
+        for service in self.deploy.compose_services:
+            for middleware in service.traefik.middlewares:
+                found.setdefault(middleware.name, []).append(middleware)
+        return found
+
+    def _traefik_strips_path(self, router: TraefikRouter) -> bool | None:
+        """A ``stripPrefix``/``stripPrefixRegex`` middleware on the router removes the
+        matched prefix; None when a middleware is not declared in the scanned labels
+        (``@file``, another provider) or may rewrite the path otherwise."""
+        strips = False
+        for word in router.middlewares:
+            name, _, provider = word.text.partition("@")
+            found = self._traefik_middlewares.get(name, []) if provider in ("", "docker") else []
+            kinds = {middleware.kind for middleware in found}
+            if not kinds or kinds & {"replacepath", "replacepathregex", "addprefix", "chain"}:
+                return None
+            strips = strips or bool(kinds & {"stripprefix", "stripprefixregex"})
+        return strips
 
     def _service_backends(self, service: ComposeService) -> Iterable[Backend]:
         replicas = service.replicas.count if service.replicas else 1
@@ -329,8 +450,9 @@ class Links:
                     rule.path or "/",
                     backends,
                     auth,
-                    True,
-                    None,
+                    # ingress-nginx's upstream-vhost replaces the client's Host.
+                    ingress.nginx("upstream-vhost") is None,
+                    _ingress_strips_path(ingress),
                     affinity.text if affinity else None,
                 )
 

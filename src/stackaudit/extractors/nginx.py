@@ -247,7 +247,16 @@ class _Builder:
             name_span=self.span(name.start, name.end),
             block=block,
             end_span=self.span(closing.start, closing.end) if closing else None,
+            indent=self.indent(name.start),
         )
+
+    def indent(self, start: int) -> str | None:
+        """The blanks before ``start`` on its line, or None when something precedes it
+        there (a directive written after another on one line)."""
+        text = self.source.text
+        line_start = max(text.rfind("\n", 0, start), text.rfind("\r", 0, start)) + 1
+        prefix = text[line_start:start]
+        return prefix if prefix.strip() == "" else None
 
 
 def _strip_if_parentheses(words: list[Word]) -> list[Word]:

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from typing import Literal
 
-from stackaudit.diagnostics import Span
+from stackaudit.diagnostics import Edit, Span
 from stackaudit.facts.common import ParseProblem, Word
 from stackaudit.facts.cors import CorsPolicy, OriginPattern
 from stackaudit.facts.durations import parse_duration
@@ -73,9 +73,104 @@ class NginxDirective:
     name_span: Span
     block: tuple[NginxDirective, ...] | None = None
     end_span: Span | None = None
+    # The blanks before the directive when it begins its line (None when something
+    # precedes it there): directives written beside it by a fix copy them.
+    indent: str | None = field(default=None, compare=False)
 
     def arg(self, index: int) -> str:
         return self.args[index].text if index < len(self.args) else ""
+
+    def child_at(self, span: Span) -> NginxDirective | None:
+        """The directive written directly in this block at ``span``."""
+        return next((c for c in self.block or () if c.span == span), None)
+
+    @property
+    def inner_indent(self) -> str:
+        """The indentation of the directives inside this block: that of its first child
+        written on a line of its own, else one level deeper than the block itself."""
+        for child in self.block or ():
+            if child.indent is not None:
+                return child.indent
+        outer = self.indent or ""
+        return outer + ("\t" if outer.startswith("\t") else _INDENT_UNIT)
+
+    def insert(
+        self, lines: Sequence[str], *, after: Span | None = None, before: Span | None = None
+    ) -> Edit | None:
+        """An edit writing ``lines`` (directives; a line's leading groups of four spaces
+        nest it one level deeper) into this block: on the lines after the child at
+        ``after``, or before the child at ``before``, else at the end of the block. New
+        lines take the indentation of their siblings; in a block written on one line the
+        directives go inline before ``}``. None when the block is not closed."""
+        if self.block is None or self.end_span is None:
+            return None
+        path, end = self.span.path, self.end_span
+        if before is not None:
+            child = self.child_at(before)
+            if child is not None and child.indent is not None:
+                line = child.span.line
+                return Edit(Span(path, line, 1, line, 1), self._lines(lines))
+        if after is not None:
+            child = self.child_at(after)
+            if child is not None:
+                line = _last_line(child)
+                following = self.block[self.block.index(child) + 1 :]
+                if end.line != line and all(c.span.line != line for c in following):
+                    return Edit(Span(path, line + 1, 1, line + 1, 1), self._lines(lines))
+        last = max((_last_line(c) for c in self.block), default=self.span.end_line)
+        if end.line > last:
+            return Edit(Span(path, end.line, 1, end.line, 1), self._lines(lines))
+        inline = "".join(line.strip() + " " for line in lines if line.strip())
+        return Edit(Span(path, end.line, end.column, end.line, end.column), inline)
+
+    def insert_before(self, lines: Sequence[str]) -> Edit | None:
+        """An edit writing ``lines`` on the lines just before this directive, at its
+        indentation (a ``map`` before the first ``server``). None when something precedes
+        the directive on its line."""
+        if self.indent is None:
+            return None
+        line = self.span.line
+        return Edit(
+            Span(self.span.path, line, 1, line, 1), _indented(lines, self.indent, self.unit)
+        )
+
+    @property
+    def unit(self) -> str:
+        """One level of indentation as this block's children are written."""
+        inner, outer = self.inner_indent, self.indent or ""
+        if inner.startswith(outer) and len(inner) > len(outer):
+            return inner[len(outer) :]
+        return "\t" if "\t" in inner else _INDENT_UNIT
+
+    def _lines(self, lines: Sequence[str]) -> str:
+        return _indented(lines, self.inner_indent, self.unit)
+
+
+_INDENT_UNIT = "    "
+
+
+def _indented(lines: Sequence[str], indent: str, unit: str) -> str:
+    out = []
+    for line in lines:
+        text = line.lstrip(" ")
+        depth = (len(line) - len(text)) // len(_INDENT_UNIT)
+        out.append(indent + unit * depth + text + "\n" if text else "\n")
+    return "".join(out)
+
+
+def _last_line(directive: NginxDirective) -> int:
+    return (directive.end_span or directive.span).end_line
+
+
+def quote_arg(text: str) -> str | None:
+    """``text`` written as one nginx argument (quoted when it must be), or None when
+    it cannot be written without escapes."""
+    if text and not re.search(r"[\s;{}\"'#\\]", text):
+        return text
+    if "\\" in text or ('"' in text and "'" in text):
+        return None
+    quote = "'" if '"' in text else '"'
+    return quote + text + quote
 
 
 @dataclass(frozen=True)
@@ -270,6 +365,32 @@ class Header:
     def value_text(self) -> str:
         return self.value.text if self.value else ""
 
+    def written(self, directive: str) -> str | None:
+        """The header as a directive line (``proxy_set_header Host $host;``), or None
+        when its value cannot be written back without escapes. A value written in
+        quotes keeps them."""
+        if self.value is None:
+            return None
+        name, value = quote_arg(self.name), quote_arg(self.value_text)
+        span, text = self.value.span, self.value.text
+        if span.line == span.end_line and span.end_column - span.column == len(text) + 2:
+            value = f'"{text}"' if '"' not in text and "\\" not in text else value
+        if name is None or value is None:
+            return None
+        return f"{directive} {name} {value}" + (" always" if self.always else "") + ";"
+
+
+def restore_headers(
+    level: NginxDirective | None, lost: Sequence[Header], first_own: Span
+) -> Edit | None:
+    """The edit that writes the ``proxy_set_header`` a level drops (``lost``) into it,
+    before its own first one (``first_own``), as nginx would have sent them. The same
+    edit serves every rule that needs them back, so that it is written once."""
+    lines = [header.written("proxy_set_header") for header in lost]
+    if level is None or not lines or any(line is None for line in lines):
+        return None
+    return level.insert([line for line in lines if line], before=first_own)
+
 
 @dataclass(frozen=True)
 class Setting:
@@ -364,6 +485,7 @@ class Upstream:
     consistent: bool = False
     opaque: bool = False  # an unreadable include inside: servers or method may be missing
     root_id: int = 0
+    block: NginxDirective | None = field(default=None, compare=False, repr=False)
 
     @property
     def active_servers(self) -> tuple[UpstreamServer, ...]:
@@ -535,6 +657,27 @@ class ProxyRoute:
     backend: BackendInfo | None = None
     # proxy_set_header an enclosing level sets that this location's own ones drop.
     dropped_proxy_headers: tuple[Header, ...] = ()
+    # Where a fix writes: the location as written, whether its proxy_set_header are its
+    # own, and its http level: the `http {}` block, or in a fragment analysed as if it
+    # sat in one, its first server (both None when there is no http level).
+    block: NginxDirective | None = field(default=None, compare=False, repr=False)
+    headers_own: bool = field(default=False, compare=False)
+    http_block: NginxDirective | None = field(default=None, compare=False, repr=False)
+    http_anchor: NginxDirective | None = field(default=None, compare=False, repr=False)
+    root_id: int = field(default=0, compare=False)
+
+    def insert_at_http_level(self, lines: Sequence[str]) -> Edit | None:
+        """An edit writing ``lines`` at the http level of this location: in `http {}`
+        before its first server or include, or in a fragment before its first server.
+        None when the location has no http level to write into."""
+        if self.http_block is not None:
+            first = next(
+                (c for c in self.http_block.block or () if c.name in ("server", "include")), None
+            )
+            return self.http_block.insert(lines, before=first.span if first else None)
+        if self.http_anchor is not None:
+            return self.http_anchor.insert_before(lines)
+        return None
 
     @property
     def is_websocket(self) -> bool:
@@ -574,6 +717,7 @@ class HeaderLoss:
     lost: tuple[Header, ...]
     kept: tuple[Header, ...]
     from_where: str
+    level: NginxDirective | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass
@@ -1097,6 +1241,19 @@ def _setting(node: NginxNode, name: str, default: str) -> Setting:
     return Setting(name, found.args[0], found.span, default)
 
 
+def _http_level(location: NginxNode) -> tuple[NginxDirective | None, NginxDirective | None]:
+    """The `http {}` block above ``location``, or the first server of the fragment
+    that stands for it."""
+    server = location.enclosing("server")
+    http = server.parent if server is not None else None
+    if http is None or http.name != "http":
+        return None, None
+    if http.directive is not None:
+        return http.directive, None
+    first = next((c for c in http.children if c.name == "server" and c.directive), None)
+    return None, first.directive if first is not None else None
+
+
 def _pass_node(location: NginxNode) -> NginxNode | None:
     own = location.own("proxy_pass")
     if own:
@@ -1214,6 +1371,7 @@ class _FactBuilder:
             consistent,
             bool(node.opaque_includes),
             _root_id(node),
+            node.directive,
         )
 
     def _upstream_named(self, name: str, root_id: int) -> Upstream | None:
@@ -1263,6 +1421,11 @@ class _FactBuilder:
             via=location.via,
             upstream=upstream,
             dropped_proxy_headers=tuple(self._dropped(location, header_level)),
+            block=location.directive,
+            headers_own=header_level is location,
+            http_block=_http_level(location)[0],
+            http_anchor=_http_level(location)[1],
+            root_id=_root_id(location),
         )
         return replace(route, websocket_evidence=tuple(_ws_evidence(route)))
 
@@ -1313,6 +1476,7 @@ class _FactBuilder:
                         lost,
                         tuple(own),
                         parent_level.where,
+                        node.directive,
                     )
                 )
 

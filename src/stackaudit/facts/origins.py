@@ -8,7 +8,12 @@ port."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from stackaudit.links import Frontend
 
 
 @dataclass(frozen=True)
@@ -167,6 +172,31 @@ def match_host(host: str, pattern: str) -> bool:
     if len(pattern_parts) != len(host_parts):
         return False
     return all(p in (h, "*") for h, p in zip(host_parts, pattern_parts, strict=True))
+
+
+def frontend_origins(frontends: Iterable[Frontend]) -> list[str]:
+    """The page origins (``https://dash.example.com``) browsers use through these proxy
+    routes: their public hosts with the scheme and, when not the default, the port."""
+    found = [
+        f"{'https' if f.tls else 'http'}://{browser_origin_host(host, f.port, f.tls)}"
+        for f in frontends
+        for host in f.public_hosts
+    ]
+    return list(dict.fromkeys(found))
+
+
+def configured_origins(hosts: Iterable[str]) -> list[str]:
+    """`public-hosts` from the configuration as origins (https unless a scheme is given)."""
+    return list(dict.fromkeys(h if "://" in h else f"https://{h}" for h in hosts))
+
+
+def origin_pattern(origins: list[str]) -> str:
+    """An anchored regular expression that matches exactly ``origins``
+    (``https://dash.example.com``), for suggestions; a placeholder when none is known."""
+    if not origins:
+        return r"^https://app\.example\.com$"
+    escaped = [origin.replace(".", r"\.") for origin in origins]
+    return f"^{escaped[0]}$" if len(escaped) == 1 else f"^({'|'.join(escaped)})$"
 
 
 def browser_origin_host(host: str, port: int | None, tls: bool) -> str:

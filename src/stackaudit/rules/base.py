@@ -32,13 +32,21 @@ EXPECT = re.compile(r"#\s*expect(-next-line)?:\s*([A-Z]+[0-9]+(?:\s*,\s*[A-Z]+[0
 @dataclass(frozen=True)
 class Example:
     """A file that shows the rule: ``bad`` ones mark each flagged line with an
-    ``# expect:`` comment; ``fixed`` is the text after the rule's edits, when it has any."""
+    ``# expect:`` comment; ``fixed`` is the text after the rule's edits, when it has any;
+    ``context`` holds other files of the project the example needs (a configuration that
+    names the public host, say), written beside it."""
 
     path: str
     text: str
     bad: bool
     fixed: str | None = None
     title: str = ""
+    context: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def files(self) -> dict[str, str]:
+        """Every file of the example: the context, then the example itself."""
+        return {**dict(self.context), self.path: self.text}
 
     def expected_lines(self, code: str) -> list[int]:
         return [line for line, codes in expectations(self.text) if code in codes]
@@ -49,13 +57,21 @@ class Example:
         return strip_expectations(self.text)
 
 
-def Bad(path: str, text: str, *, fixed: str | None = None, title: str = "") -> Example:
+def Bad(
+    path: str,
+    text: str,
+    *,
+    fixed: str | None = None,
+    title: str = "",
+    context: dict[str, str] | None = None,
+) -> Example:
     return Example(
         path,
         inspect.cleandoc(text) + "\n",
         True,
         inspect.cleandoc(fixed) + "\n" if fixed is not None else None,
         title,
+        tuple((name, inspect.cleandoc(body) + "\n") for name, body in (context or {}).items()),
     )
 
 

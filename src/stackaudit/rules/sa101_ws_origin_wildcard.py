@@ -1,8 +1,8 @@
 from collections.abc import Iterator
 
-from stackaudit.diagnostics import Diagnostic, Severity
-from stackaudit.facts.origins import admits_every_host, cli_origin_error
-from stackaudit.facts.serve import ServeCommand
+from stackaudit.diagnostics import Diagnostic, Edit, FixSafety, Severity
+from stackaudit.facts.origins import admits_every_host, browser_origin_host, cli_origin_error
+from stackaudit.facts.serve import OriginEntry, ServeCommand
 from stackaudit.rules.base import Bad, Good, Rule
 from stackaudit.stack import Stack
 
@@ -32,7 +32,8 @@ class WsOriginWildcard(Rule):
     ## Use instead
     Name the host(s) the app is served under, as the browser sees them. The suggestion
     uses the host names of the proxies in front of the server (nginx `server_name`,
-    Traefik `Host()`, Ingress hosts), else `public-hosts` from the configuration.
+    Traefik `Host()`, Ingress hosts), else `public-hosts` from the configuration; the
+    (unsafe) fix writes it in place of the wildcard when there is one.
 
     ## References
     - https://docs.bokeh.org/en/latest/docs/user_guide/server/deploy.html#websocket-origin
@@ -47,6 +48,7 @@ class WsOriginWildcard(Rule):
     category = "websocket-origin"
     applies_to = ("cli", "env", "py")
     cwe = 1385
+    fix = FixSafety.UNSAFE
     examples = (
         Bad(
             "Dockerfile",
@@ -74,6 +76,25 @@ class WsOriginWildcard(Rule):
         """,
             title="the environment variable replaces the flags",
         ),
+        Bad(
+            "docker-compose.yml",
+            """
+            services:
+              dash:
+                image: example/dash
+                command: panel serve app.py --allow-websocket-origin='*'  # expect: SA101
+                labels:
+                  - traefik.http.routers.dash.rule=Host(`dash.example.com`)
+        """,
+            fixed="""
+            services:
+              dash:
+                image: example/dash
+                command: panel serve app.py --allow-websocket-origin='dash.example.com'
+                labels:
+                  - traefik.http.routers.dash.rule=Host(`dash.example.com`)
+        """,
+        ),
         Good(
             "Dockerfile",
             """
@@ -96,7 +117,7 @@ class WsOriginWildcard(Rule):
         for command in stack.serve_commands:
             if command.is_bokeh_family:
                 # The hosts the proxies in front serve it under, else `public-hosts`.
-                public = stack.links.public_hosts_of(command)
+                public = _public_hosts(stack, command)
                 for diagnostic in self._check_command(command, public):
                     # One environment entry shared by several commands is one finding.
                     if diagnostic.span not in seen:
@@ -142,4 +163,26 @@ class WsOriginWildcard(Rule):
                 message,
                 help=help_text,
                 fix_title="Replace the wildcard with the public host",
+                edits=_replace(entry, public),
             )
+
+
+def _public_hosts(stack: Stack, command: ServeCommand) -> list[str]:
+    """The ``host[:port]`` browsers put in their Origin for this server: the hosts of
+    the proxies in front of it, else `public-hosts` from the configuration."""
+    hosts = [
+        browser_origin_host(host, frontend.port, frontend.tls)
+        for frontend in stack.links.frontends_of(command)
+        for host in frontend.public_hosts
+    ]
+    return list(dict.fromkeys(hosts)) or stack.links.public_hosts_of(command)
+
+
+def _replace(entry: OriginEntry, hosts: list[str]) -> list[Edit]:
+    """The wildcard's own text replaced by the host(s): quotes and the rest of the
+    carrier stay as written. A flag takes one host; the variable takes a list."""
+    span = entry.span
+    exact = span.line == span.end_line and span.end_column - span.column == len(entry.text)
+    if not hosts or not exact or (len(hosts) > 1 and not entry.from_env):
+        return []
+    return [Edit(span, ",".join(hosts))]

@@ -93,8 +93,9 @@ class WsOriginEnvOverridesCli(Rule):
                 var.span,
                 f"{command.label}: BOKEH_ALLOW_WS_ORIGIN ({var.source}) replaces the {flags} "
                 f"given at {_where(command)}; origins admitted: {_effective(command)}",
-                help="keep one source: remove the --allow-websocket-origin flags, or unset "
-                "BOKEH_ALLOW_WS_ORIGIN and keep the flags",
+                help="keep one source: remove the flags "
+                + " ".join(f"`--allow-websocket-origin {o.text}`" for o in command.cli_origins())
+                + f", or unset BOKEH_ALLOW_WS_ORIGIN ({var.source}) and keep them",
                 fix_title="Keep one allowlist",
                 related=[Related(use.span, "replaced by BOKEH_ALLOW_WS_ORIGIN") for use in uses],
                 confidence=Confidence.MEDIUM if var.value is None else None,

@@ -1,6 +1,7 @@
 from collections.abc import Iterator
 
 from stackaudit.diagnostics import Diagnostic, Related, Severity
+from stackaudit.facts.origins import configured_origins, frontend_origins
 from stackaudit.facts.python import PermissiveCheckOrigin, PythonClass, is_websocket_handler
 from stackaudit.rules.base import Bad, Good, Rule
 from stackaudit.stack import Stack
@@ -108,9 +109,9 @@ class TornadoCheckOriginPermissive(Rule):
         for override in stack.of(PermissiveCheckOrigin):
             if not is_websocket_handler(override.bases, classes):
                 continue
-            yield self._report(override)
+            yield self._report(override, _hosts(stack))
 
-    def _report(self, override: PermissiveCheckOrigin) -> Diagnostic:
+    def _report(self, override: PermissiveCheckOrigin, hosts: list[str]) -> Diagnostic:
         where = f"`{override.class_name}.check_origin`"
         detail = override.detail
         if override.flaw == "always-true":
@@ -137,10 +138,19 @@ class TornadoCheckOriginPermissive(Rule):
         return self.report(
             override.span,
             message,
-            help="compare `urlparse(origin).netloc` with an allowlist, or use "
+            help="compare the host with an allowlist: `urlparse(origin).netloc in "
+            f"{{{', '.join(repr(h) for h in hosts) or repr('app.example.com')}}}`, or use "
             '`.endswith(".example.com")` with the leading dot for subdomains',
             fix_title="Check the origin against an allowlist",
             related=[Related(override.evidence, "the permissive check")]
             if override.evidence != override.span
             else [],
         )
+
+
+def _hosts(stack: Stack) -> list[str]:
+    """The hosts (with a port when not the default) browsers load the pages from."""
+    origins = configured_origins(stack.config.public_hosts) or frontend_origins(
+        stack.links.frontends
+    )
+    return [origin.split("://", 1)[1] for origin in origins]

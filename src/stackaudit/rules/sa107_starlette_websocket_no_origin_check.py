@@ -1,6 +1,7 @@
 from collections.abc import Iterator
 
 from stackaudit.diagnostics import Confidence, Diagnostic, Related, Severity
+from stackaudit.facts.origins import configured_origins, frontend_origins
 from stackaudit.facts.python import WebSocketEndpoint
 from stackaudit.rules.base import Bad, Good, Rule
 from stackaudit.stack import Stack
@@ -126,7 +127,7 @@ class StarletteWebsocketNoOriginCheck(Rule):
                     "checks no origin on WebSockets and CORSMiddleware ignores them, so any "
                     "site can open it as the logged-in visitor",
                     help='compare `websocket.headers.get("origin")` with the public origin(s) '
-                    "before `accept()`, and close with code 1008 otherwise",
+                    f"({_origins(stack)}) before `accept()`, and close with code 1008 otherwise",
                     fix_title="Check the Origin before accepting",
                     related=[Related(endpoint.credential, "credential read here")],
                 )
@@ -142,3 +143,11 @@ class StarletteWebsocketNoOriginCheck(Rule):
             "the app with `panel serve` and `--allow-websocket-origin`",
             fix_title="Enforce the origin allowlist yourself",
         )
+
+
+def _origins(stack: Stack) -> str:
+    """The page origins of the stack, quoted for a suggestion."""
+    origins = configured_origins(stack.config.public_hosts) or frontend_origins(
+        stack.links.frontends
+    )
+    return ", ".join(f'"{o}"' for o in origins) or '"https://app.example.com"'

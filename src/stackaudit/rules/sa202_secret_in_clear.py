@@ -1,9 +1,15 @@
 from collections.abc import Iterator
 
-from stackaudit.diagnostics import Confidence, Diagnostic, Severity, Span
+from stackaudit.diagnostics import Confidence, Diagnostic, Edit, FixSafety, Severity, Span
 from stackaudit.facts.app import AppSetting
-from stackaudit.facts.common import EnvVar
-from stackaudit.facts.serve import SECRET_ENV_VARS, looks_like_file_path
+from stackaudit.facts.common import EnvVar, Word
+from stackaudit.facts.serve import (
+    SECRET_ENV_VARS,
+    SECRET_OPTIONS,
+    ServeCommand,
+    SettingSource,
+    looks_like_file_path,
+)
 from stackaudit.rules.base import Bad, Good, Rule
 from stackaudit.stack import Stack
 
@@ -54,6 +60,12 @@ class SecretInClear(Rule):
     Kubernetes `secretKeyRef`, the CI's secrets), preferably as the environment
     variable rather than as a flag, which every local user can read in `ps`.
 
+    In a compose file the fix (unsafe: the deployment must then supply the variable)
+    replaces the literal by a `${VAR}` reference, which compose fills in from its
+    environment or an untracked `.env` file: the environment variable's own name, or the
+    option's name in capitals (`--cookie-secret` → `COOKIE_SECRET`). The secret itself
+    is never written anywhere; it must still be rotated.
+
     ## References
     - https://github.com/holoviz/panel/blob/v1.9.4/panel/config.py#L626-L659
     - https://github.com/holoviz/panel/blob/v1.9.4/panel/auth.py#L896-L909
@@ -70,6 +82,7 @@ class SecretInClear(Rule):
     category = "secrets"
     applies_to = ("cli", "env", "py", "compose", "k8s")
     cwe = 798
+    fix = FixSafety.UNSAFE
     examples = (
         Bad(
             "Dockerfile",
@@ -90,6 +103,28 @@ class SecretInClear(Rule):
                 --oauth-secr=0123456789abcdef  # expect: SA202
         """,
             title="an abbreviated flag is still the flag",
+        ),
+        Bad(
+            "docker-compose.yml",
+            """
+            services:
+              dash:
+                image: example/dash
+                command: panel serve app.py --oauth-provider github --oauth-secret f00dbabe  # expect: SA202
+                environment:
+                  PANEL_COOKIE_SECRET: 3f9c1b0e7a5d4c2b  # expect: SA202
+                  PANEL_OAUTH_KEY: dash-client
+        """,
+            fixed="""
+            services:
+              dash:
+                image: example/dash
+                command: panel serve app.py --oauth-provider github --oauth-secret ${OAUTH_SECRET}
+                environment:
+                  PANEL_COOKIE_SECRET: ${PANEL_COOKIE_SECRET}
+                  PANEL_OAUTH_KEY: dash-client
+        """,
+            title="in compose, the literal becomes a variable compose fills in",
         ),
         Bad(
             "app.py",
@@ -143,9 +178,11 @@ class SecretInClear(Rule):
                         f"{command.label}: `{secret.name}` is given a secret written "
                         "literally: it is committed here and readable by every local "
                         "user in the process list (value not shown)",
-                        help="pass it through the environment from a secret store "
-                        "instead, and rotate it",
+                        help=_option_help(command, secret),
                         fix_title="Move the secret to a secret store",
+                        edits=_reference(secret.value, _option_variable(command, secret))
+                        if command.carrier == "compose"
+                        else [],
                     )
         env = [*stack.of(EnvVar), *(v for c in stack.serve_commands for v in c.env)]
         for var in env:
@@ -157,9 +194,11 @@ class SecretInClear(Rule):
                 var.value.span if var.value is not None else var.span,
                 f"{var.name} ({var.source}) holds {SECRET_ENV_VARS[var.name]} written "
                 f"literally: it is committed here{baked} (value not shown)",
-                help=f"inject {var.name} at run time from a secret store (compose/Docker "
-                "secrets, a Kubernetes secretKeyRef, CI secrets), and rotate it",
+                help=_env_help(var),
                 fix_title="Move the secret to a secret store",
+                edits=_reference(var.value, var.name)
+                if var.source == "compose environment"
+                else [],
                 # compose `${VAR:-default}`: the committed default applies when VAR is unset.
                 confidence=Confidence.MEDIUM
                 if var.value is not None and var.value.default_used
@@ -178,10 +217,71 @@ class SecretInClear(Rule):
                 setting.span,
                 f"`{setting.name}` is set to a literal in the code: the secret is committed "
                 "with it (value not shown)",
-                help="read it from the environment (e.g. `os.environ[...]`) filled from a "
-                "secret store, and rotate it",
+                help=f"read it from the environment filled from a secret store (`{setting.name} "
+                f'= os.environ["{_app_variable(setting)}"]`), and rotate it',
                 fix_title="Move the secret to a secret store",
             )
+
+
+def _option_variable(command: ServeCommand, secret: SettingSource) -> str:
+    """The variable named after the option that takes ``secret`` (its ``dest`` in
+    capitals: `--oauth-secr` is `OAUTH_SECRET`)."""
+    for dest in SECRET_OPTIONS.get(command.tool, ()):
+        if any(word.span == secret.span for word in command.values(dest)):
+            return dest.upper()
+    return secret.name.lstrip("-").replace("-", "_").upper()
+
+
+def _option_help(command: ServeCommand, secret: SettingSource) -> str:
+    variable = _option_variable(command, secret)
+    if command.carrier == "compose":
+        return (
+            f"write `{secret.name} ${{{variable}}}` and let compose fill it in from a secret "
+            "store or an untracked .env file, or better pass the environment variable "
+            "instead of the flag; rotate the secret"
+        )
+    return (
+        f"pass it through the environment from a secret store instead (`{secret.name} "
+        f'"${variable}"`, or the server\'s own variable), and rotate it'
+    )
+
+
+def _env_help(var: EnvVar) -> str:
+    if var.source == "compose environment":
+        return (
+            f"write `{var.name}: ${{{var.name}}}` and let compose fill it in from a secret "
+            "store or an untracked .env file (or use compose `secrets:`), and rotate it"
+        )
+    if var.source.startswith("Dockerfile"):
+        return (
+            f"remove it from the image and pass {var.name} at run time (compose "
+            f"`environment: {var.name}: ${{{var.name}}}`, a Docker or Kubernetes secret), "
+            "and rotate it"
+        )
+    if var.source.startswith("Kubernetes"):
+        return (
+            f"take {var.name} from a Secret (`valueFrom: secretKeyRef: ...`) instead of "
+            "`value:`, and rotate it"
+        )
+    return f"inject {var.name} at run time from a secret store, and rotate it"
+
+
+def _app_variable(setting: AppSetting) -> str:
+    if setting.framework == "panel-config":
+        return {"oauth_encryption_key": "PANEL_OAUTH_ENCRYPTION"}.get(
+            setting.name, f"PANEL_{setting.name.upper()}"
+        )
+    return setting.name.upper()
+
+
+def _reference(value: Word | None, variable: str) -> list[Edit]:
+    """The literal replaced by `${VAR}`, in place, when its text is written as is."""
+    if value is None or value.default_used or value.symbolic:
+        return []
+    span = value.span
+    if span.line != span.end_line or span.end_column - span.column != len(value.text):
+        return []
+    return [Edit(span, f"${{{variable}}}")]
 
 
 def _is_written_secret(var: EnvVar) -> bool:

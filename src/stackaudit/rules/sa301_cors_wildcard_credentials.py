@@ -1,9 +1,11 @@
 from collections.abc import Iterator
 
-from stackaudit.diagnostics import Confidence, Diagnostic, Related, Severity
+from stackaudit.diagnostics import Confidence, Diagnostic, Edit, FixSafety, Related, Severity
 from stackaudit.facts.common import Word
 from stackaudit.facts.cors import CorsPolicy
+from stackaudit.facts.origins import configured_origins, frontend_origins
 from stackaudit.facts.python import StarletteCorsCall, is_env_default
+from stackaudit.facts.serve import ASGI_SERVERS, ServeCommand
 from stackaudit.rules.base import Bad, Good, Rule
 from stackaudit.stack import Stack
 
@@ -34,6 +36,11 @@ class CorsWildcardCredentials(Rule):
     List the front-end origins (`allow_origins=["https://app.example.com"]`), or keep
     `"*"` and drop `allow_credentials` for a public, cookie-less API.
 
+    The fix (unsafe: the origin is inferred) writes the origin the stack serves the app
+    under in place of `"*"`: the hosts of the proxies in front of the server that runs
+    this module, else `public-hosts` from the configuration, else the one public host of
+    the stack's proxies. With several origins it only suggests them.
+
     ## References
     - https://github.com/encode/starlette/blob/1.10.0/starlette/middleware/cors.py#L35-L43
     - https://github.com/encode/starlette/blob/1.10.0/starlette/middleware/cors.py#L111-L115
@@ -48,6 +55,7 @@ class CorsWildcardCredentials(Rule):
     category = "cors"
     applies_to = ("py",)
     cwe = 942
+    fix = FixSafety.UNSAFE
     examples = (
         Bad(
             "main.py",
@@ -62,6 +70,18 @@ class CorsWildcardCredentials(Rule):
                 allow_credentials=True,
             )
         """,
+            fixed="""
+            from fastapi import FastAPI
+            from fastapi.middleware.cors import CORSMiddleware
+
+            app = FastAPI()
+            app.add_middleware(
+                CORSMiddleware,
+                allow_origins=["https://app.example.com"],
+                allow_credentials=True,
+            )
+        """,
+            context={"stackaudit.toml": 'public-hosts = ["app.example.com"]'},
         ),
         Bad(
             "main.py",
@@ -101,18 +121,59 @@ class CorsWildcardCredentials(Rule):
                 continue
             credentials = policy.allow_credentials
             lower = is_env_default(wildcard) or is_env_default(credentials)
+            origins = _origins(stack, policy)
+            listed = ", ".join(f'"{o}"' for o in origins) if origins else '"https://<front end>"'
             yield self.report(
                 wildcard.span,
                 f"{policy.where}: allow_origins holds `*` and allow_credentials is "
                 f"`{credentials.text}`: Starlette answers every Origin with itself and "
                 "`Access-Control-Allow-Credentials: true`, so any site can read responses "
                 "sent with the visitor's cookies" + _env_note(wildcard, credentials),
-                help="list the front-end origins in allow_origins, or drop allow_credentials "
-                "for a public API without cookies",
+                help=f"list the front-end origins: allow_origins=[{listed}], or drop "
+                "allow_credentials for a public API without cookies",
                 fix_title="Replace `*` with the allowed origins",
                 related=[Related(credentials.span, "credentials allowed here")],
                 confidence=Confidence.MEDIUM if lower else None,
+                edits=_replace(wildcard, strings.get(policy.span), origins),
             )
+
+
+def _origins(stack: Stack, policy: CorsPolicy) -> list[str]:
+    """The origins browsers load the front end from, as far as the stack tells: the
+    proxies in front of the servers that run this module, else `public-hosts`, else the
+    public hosts of every proxy of the stack."""
+    links = stack.links
+    serving = [
+        f for c in stack.serve_commands if _runs(c, policy.span.path) for f in links.frontends_of(c)
+    ]
+    return (
+        frontend_origins(serving)
+        or configured_origins(stack.config.public_hosts)
+        or frontend_origins(links.frontends)
+    )
+
+
+def _runs(command: ServeCommand, path: str) -> bool:
+    """Whether an ASGI server command imports the module at ``path`` (``main:app``,
+    ``pkg.main:app``, ``main.py``)."""
+    if command.tool not in ASGI_SERVERS or not command.positionals:
+        return False
+    module = command.positionals[0].text.split(":")[0]
+    wanted = module if module.endswith(".py") else module.replace(".", "/") + ".py"
+    return path == wanted or path.endswith("/" + wanted)
+
+
+def _replace(wildcard: Word, string: Word | None, origins: list[str]) -> list[Edit]:
+    """`"*"` replaced by the one inferred origin, inside its quotes. A string given
+    for allow_origins (searched with `in`) or a default of an environment variable is
+    left to the reader."""
+    span = wildcard.span
+    exact = span.line == span.end_line and span.end_column - span.column == len(wildcard.text)
+    if len(origins) != 1 or not exact or wildcard.text != "*" or wildcard == string:
+        return []
+    if is_env_default(wildcard):
+        return []
+    return [Edit(span, origins[0])]
 
 
 def _wildcard(policy: CorsPolicy, string: Word | None) -> Word | None:

@@ -3,6 +3,7 @@ from collections.abc import Iterator
 from stackaudit.diagnostics import Diagnostic, Related, Severity, Span
 from stackaudit.facts.cors import CorsPolicy
 from stackaudit.facts.origin_regex import matches_every_origin
+from stackaudit.facts.origins import configured_origins, frontend_origins, origin_pattern
 from stackaudit.rules.base import Bad, Good, Rule
 from stackaudit.stack import Stack
 
@@ -163,7 +164,7 @@ class CorsOriginReflected(Rule):
                 and not (policy.kind == "starlette" and self._wildcard_credentials(policy))
             ):
                 seen.add(span)
-                yield self._reflected(policy, span)
+                yield self._reflected(policy, span, _origins(stack))
             for pattern in policy.origin_patterns:
                 if pattern.span in seen or not matches_every_origin(pattern.pattern, pattern.match):
                     continue
@@ -173,7 +174,7 @@ class CorsOriginReflected(Rule):
                     f"{policy.where}: the origin pattern `{pattern.pattern}` admits every "
                     "origin, so every site is allowed" + self._credentials(policy),
                     help="match only your own origins, anchored: "
-                    r"`^https://(www|app)\.example\.com$`",
+                    f"`{origin_pattern(_origins(stack))}`",
                     fix_title="Restrict the origin pattern",
                     related=self._related(policy, pattern.span),
                 )
@@ -203,7 +204,7 @@ class CorsOriginReflected(Rule):
             related.append(Related(policy.allow_credentials.span, "credentials allowed here"))
         return related
 
-    def _reflected(self, policy: CorsPolicy, span: Span) -> Diagnostic:
+    def _reflected(self, policy: CorsPolicy, span: Span, origins: list[str]) -> Diagnostic:
         if policy.kind == "nginx":
             how = (
                 "Access-Control-Allow-Origin echoes the request's `$http_origin` with no "
@@ -211,13 +212,13 @@ class CorsOriginReflected(Rule):
             )
             help_text = (
                 "echo the origin only through an anchored allowlist: `map $http_origin "
-                '$cors_origin { default ""; "~^https://app\\.example\\.com$" '
-                "$http_origin; }` and `add_header Access-Control-Allow-Origin "
-                "$cors_origin`"
+                f'$cors_origin {{ default ""; "~{origin_pattern(origins)}" $http_origin; }}` '
+                "and `add_header Access-Control-Allow-Origin $cors_origin`"
             )
         else:
             how = "Access-Control-Allow-Origin echoes the request's Origin unchecked"
-            help_text = "compare the Origin with an allowlist before echoing it"
+            allowed = ", ".join(f'"{o}"' for o in origins) or '"https://app.example.com"'
+            help_text = f"compare the Origin with an allowlist ({{{allowed}}}) before echoing it"
         return self.report(
             span,
             f"{policy.where}: {how}, so every site is allowed" + self._credentials(policy),
@@ -225,3 +226,9 @@ class CorsOriginReflected(Rule):
             fix_title="Validate the origin before echoing it",
             related=self._related(policy, span),
         )
+
+
+def _origins(stack: Stack) -> list[str]:
+    """The origins to allow, as far as the stack tells: `public-hosts`, else the hosts
+    its proxies serve."""
+    return configured_origins(stack.config.public_hosts) or frontend_origins(stack.links.frontends)

@@ -1,6 +1,8 @@
 from collections.abc import Iterator
 
 from stackaudit.diagnostics import Diagnostic, Related, Severity, Span
+from stackaudit.facts.cors import CorsPolicy
+from stackaudit.facts.origins import configured_origins, frontend_origins
 from stackaudit.rules.base import Bad, Good, Rule
 from stackaudit.stack import Stack
 
@@ -145,8 +147,17 @@ class CorsWildcardCredentialsInvalid(Rule):
                 f"{policy.where}: Access-Control-Allow-Origin `*` together with "
                 f"Access-Control-Allow-Credentials `{policy.allow_credentials.text}`: browsers "
                 "refuse credentialed responses with a wildcard origin, so these requests fail",
-                help="name the allowed origin (or echo it only through an anchored allowlist "
-                "map), or drop Access-Control-Allow-Credentials",
+                help=f"name the allowed origin (`{_origin(stack, policy)}`, or echo it only "
+                "through an anchored allowlist map), or drop Access-Control-Allow-Credentials",
                 fix_title="Name the allowed origin",
                 related=[Related(policy.allow_credentials.span, "credentials allowed here")],
             )
+
+
+def _origin(stack: Stack, policy: CorsPolicy) -> str:
+    """The value to write instead of `*`: the origin the stack serves pages from."""
+    origins = configured_origins(stack.config.public_hosts) or frontend_origins(
+        stack.links.frontends
+    )
+    header = "Access-Control-Allow-Origin" if policy.kind == "nginx" else "the origin"
+    return f"{header} {origins[0] if origins else 'https://app.example.com'}"

@@ -1,6 +1,7 @@
 from collections.abc import Iterator
 
-from stackaudit.diagnostics import Confidence, Diagnostic, Related, Severity
+from stackaudit.diagnostics import Confidence, Diagnostic, Edit, FixSafety, Related, Severity
+from stackaudit.facts.nginx import Upstream
 from stackaudit.rules.base import Bad, Good, Rule
 from stackaudit.stack import Stack
 
@@ -62,6 +63,7 @@ class StickyMissingUpstream(Rule):
     severity = Severity.WARNING
     confidence = Confidence.MEDIUM
     category = "scaling"
+    fix = FixSafety.SAFE
     applies_to = ("nginx", "stack")
     examples = (
         Bad(
@@ -69,6 +71,22 @@ class StickyMissingUpstream(Rule):
             """
             upstream panel {  # expect: SA401
                 least_conn;
+                server 127.0.0.1:5100;
+                server 127.0.0.1:5101;
+            }
+            server {
+                listen 80;
+                location / {
+                    proxy_pass http://panel;
+                    proxy_http_version 1.1;
+                    proxy_set_header Upgrade $http_upgrade;
+                    proxy_set_header Connection "upgrade";
+                }
+            }
+        """,
+            fixed="""
+            upstream panel {
+                ip_hash;
                 server 127.0.0.1:5100;
                 server 127.0.0.1:5101;
             }
@@ -169,4 +187,18 @@ class StickyMissingUpstream(Rule):
                 + [Related(s.span, "server") for s in servers[:2]]
                 + [Related(b.replicas_span, "replicas") for b in replicated[:1] if b.replicas_span],
                 confidence=Confidence.HIGH if bokeh else None,
+                edits=_ip_hash(upstream),
             )
+
+
+def _ip_hash(upstream: Upstream) -> list[Edit]:
+    """`ip_hash;` in place of the balancing method, or first in the block. nginx refuses
+    `backup` servers with ip_hash: such an upstream is left to the reader."""
+    block = upstream.block
+    if block is None or not block.block or any(s.backup for s in upstream.servers):
+        return []
+    if upstream.method_span is not None:
+        method = block.child_at(upstream.method_span)
+        return [Edit(method.span, "ip_hash;")] if method is not None else []
+    edit = block.insert(["ip_hash;"], before=block.block[0].span)
+    return [edit] if edit is not None else []

@@ -211,15 +211,17 @@ class StickyMissingReplicas(Rule):
         where = traefik.first_span
         related = [Related(where, "Traefik routes here")] if where is not None else []
         related.append(Related(span, f"the service {why}"))
-        names = ", ".join(f"`{s.name}`" for s in traefik.services if not s.session_affinity)
+        unpinned = [s.name for s in traefik.services if not s.session_affinity]
+        names = ", ".join(f"`{name}`" for name in unpinned)
         balancer = f"Traefik service {names}" if names else "the default Traefik service"
+        label = f"traefik.http.services.{unpinned[0] if unpinned else service.name}.loadbalancer"
         return self.report(
             service.replicas.value.span,
             f"{service.label} ({why}) runs {count} replicas behind {balancer}, with no "
             "sticky cookie and no `hrw` strategy: a session's WebSocket can reach another "
             "replica than its page",
-            help="add `traefik.http.services.<name>.loadbalancer.sticky.cookie=true` "
-            "(or `...loadbalancer.strategy=hrw`) to the service's labels",
+            help=f"add the label `{label}.sticky.cookie=true` (or `{label}.strategy=hrw`) to "
+            f"{service.label}",
             fix_title="Pin clients to one replica",
             related=related,
             confidence=_lower(confidence, Confidence.HIGH),
@@ -249,8 +251,9 @@ class StickyMissingReplicas(Rule):
                 f"proxies its WebSocket to the service name, which Docker's DNS answers with "
                 "every replica: requests are spread round-robin, so a session's WebSocket "
                 "can reach another replica than its page",
-                help="proxy through an `upstream` block with `ip_hash;` that lists the "
-                "service, or run one replica per named service",
+                help=f"proxy through `upstream {service.name} {{ ip_hash; server "
+                f"{service.name}:{route.target.port or 80}; }}` with `proxy_pass "
+                f"http://{service.name};`, or run one replica per named service",
                 fix_title="Pin clients to one replica",
                 related=[
                     Related(route.span, "nginx location"),

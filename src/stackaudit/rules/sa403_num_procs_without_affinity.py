@@ -117,7 +117,9 @@ class NumProcsWithoutAffinity(Rule):
                 "connections on one shared socket: a session's WebSocket can reach a process "
                 "that does not hold the session, and nothing in front can keep a client on "
                 "one process",
-                help="run one process per instance and several instances on separate ports "
-                "behind a proxy with session affinity",
+                help=f"remove `{command.written(use)}` and run "
+                + (f"{count} instances" if count > 1 else "one instance per core")
+                + " of one process each, on separate ports, behind a proxy with session "
+                "affinity (an nginx `upstream` with `ip_hash;`)",
                 fix_title="Use separate instances behind an affine load balancer",
             )

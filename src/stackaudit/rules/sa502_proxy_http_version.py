@@ -1,6 +1,7 @@
 from collections.abc import Iterator
 
-from stackaudit.diagnostics import Confidence, Diagnostic, Related, Severity
+from stackaudit.diagnostics import Confidence, Diagnostic, Edit, FixSafety, Related, Severity
+from stackaudit.facts.nginx import ProxyRoute
 from stackaudit.rules.base import Bad, Good, Rule
 from stackaudit.stack import Stack
 
@@ -54,6 +55,7 @@ class ProxyHttpVersion(Rule):
     severity = Severity.ERROR
     category = "reverse-proxy"
     applies_to = ("nginx",)
+    fix = FixSafety.SAFE
     examples = (
         Bad(
             "nginx.conf",
@@ -62,6 +64,17 @@ class ProxyHttpVersion(Rule):
                 listen 80;
                 location /ws {  # expect: SA502
                     proxy_pass http://127.0.0.1:5006;
+                    proxy_set_header Upgrade $http_upgrade;
+                    proxy_set_header Connection "upgrade";
+                }
+            }
+        """,
+            fixed="""
+            server {
+                listen 80;
+                location /ws {
+                    proxy_pass http://127.0.0.1:5006;
+                    proxy_http_version 1.1;
                     proxy_set_header Upgrade $http_upgrade;
                     proxy_set_header Connection "upgrade";
                 }
@@ -77,6 +90,20 @@ class ProxyHttpVersion(Rule):
                     listen 80;
                     location /app/ws {  # expect: SA502
                         proxy_pass http://app:5006;
+                        proxy_set_header Upgrade $http_upgrade;
+                        proxy_set_header Connection "upgrade";
+                    }
+                }
+            }
+        """,
+            fixed="""
+            http {
+                proxy_http_version 1.0;
+                server {
+                    listen 80;
+                    location /app/ws {
+                        proxy_pass http://app:5006;
+                        proxy_http_version 1.1;
                         proxy_set_header Upgrade $http_upgrade;
                         proxy_set_header Connection "upgrade";
                     }
@@ -140,8 +167,28 @@ class ProxyHttpVersion(Rule):
                 route.span,
                 f"{route.where} proxies a WebSocket ({route.evidence_text()}) over HTTP/1.0: "
                 f"{reason}; the backend cannot upgrade the connection",
-                help="add `proxy_http_version 1.1;` to this location (or to its server)",
+                help=f"{'set' if _own(route) else 'add'} `proxy_http_version 1.1;` in this "
+                "location",
                 fix_title="Proxy with HTTP/1.1",
                 related=related,
                 confidence=confidence,
+                edits=_edits(route),
             )
+
+
+def _own(route: ProxyRoute) -> bool:
+    setting = route.http_version
+    return bool(route.block and setting.span and route.block.child_at(setting.span))
+
+
+def _edits(route: ProxyRoute) -> list[Edit]:
+    """`proxy_http_version 1.1;` in the location: its own value replaced, else written
+    after `proxy_pass` (an inherited 1.0 stays for the other locations)."""
+    block, setting = route.block, route.http_version
+    if block is None:
+        return []
+    if _own(route):
+        assert setting.value is not None
+        return [Edit(setting.value.span, "1.1")]
+    edit = block.insert(["proxy_http_version 1.1;"], after=route.pass_span)
+    return [edit] if edit is not None else []

@@ -1,6 +1,7 @@
 from collections.abc import Iterator
 
-from stackaudit.diagnostics import Diagnostic, Related, Severity
+from stackaudit.diagnostics import Diagnostic, Edit, FixSafety, Related, Severity
+from stackaudit.facts.nginx import HeaderLoss, restore_headers
 from stackaudit.rules.base import Bad, Good, Rule
 from stackaudit.stack import Stack
 
@@ -53,6 +54,7 @@ class ProxyHeaderInheritance(Rule):
     severity = Severity.WARNING
     category = "reverse-proxy"
     applies_to = ("nginx",)
+    fix = FixSafety.SAFE
     examples = (
         Bad(
             "nginx.conf",
@@ -64,6 +66,19 @@ class ProxyHeaderInheritance(Rule):
                 location / {
                     proxy_pass http://127.0.0.1:5006;
                     proxy_set_header X-Forwarded-Proto $scheme;  # expect: SA503
+                }
+            }
+        """,
+            fixed="""
+            server {
+                listen 80;
+                proxy_set_header Host $host;
+                proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+                location / {
+                    proxy_pass http://127.0.0.1:5006;
+                    proxy_set_header Host $host;
+                    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+                    proxy_set_header X-Forwarded-Proto $scheme;
                 }
             }
         """,
@@ -106,13 +121,23 @@ class ProxyHeaderInheritance(Rule):
                 continue
             seen.add(loss.span)
             names = ", ".join(f"`{h.name}`" for h in loss.lost)
+            lines = [h.written("proxy_set_header") for h in loss.lost]
+            shown = "; ".join(f"`{line}`" for line in lines if line)
             yield self.report(
                 loss.span,
                 f"{loss.where} sets its own proxy_set_header, so the ones set at "
                 f"{loss.from_where} are not sent from here: {names} "
                 "(nginx inherits proxy_set_header only into levels that define none)",
-                help="repeat the lost `proxy_set_header` lines at this level, or include one "
-                "snippet holding all of them at every level that sets headers",
+                help=f"repeat at this level {shown}, or include one snippet holding the "
+                "headers at every level that sets proxy_set_header",
                 fix_title="Repeat the inherited proxy headers",
                 related=[Related(h.span, f"not sent from {loss.where}") for h in loss.lost],
+                edits=_edits(loss),
             )
+
+
+def _edits(loss: HeaderLoss) -> list[Edit]:
+    """The lost headers written before the level's own ones, as nginx would have sent
+    them."""
+    edit = restore_headers(loss.level, loss.lost, loss.span)
+    return [edit] if edit is not None else []
