@@ -395,3 +395,83 @@ def test_two_names_of_one_file_are_written_once(
     assert (tmp_path / "link.conf").is_symlink()
     assert (tmp_path / "real.conf").read_text().count("proxy_http_version 1.1;") == 1
     assert "not written" not in err
+
+
+TABS = (
+    "http {\n"
+    "\tserver {\n"
+    "\t\tlisten 80;\n"
+    "\t\tlocation /ws { proxy_pass http://127.0.0.1:5006; }  # one line\n"
+    "\t\tlocation /app/ws {\n"
+    "\t\t\tproxy_pass http://127.0.0.1:5007;  # the app\n"
+    "\t\t\t# keep me\n"
+    "\t\t\tproxy_http_version 1.0;\n"
+    '\t\t\tproxy_set_header Connection "";\n'
+    "\t\t}\n"
+    "\t}\n"
+    "}\n"
+    "events {}\n"
+)
+
+
+def test_nginx_edits_keep_tabs_comments_and_one_line_blocks(tmp_path: Path) -> None:
+    write_files(tmp_path, {"nginx.conf": TABS})
+    _fix(tmp_path, ["SA501", "SA502"])
+    assert (tmp_path / "nginx.conf").read_text() == (
+        "http {\n"
+        "\tmap $http_upgrade $connection_upgrade {\n"
+        "\t\tdefault upgrade;\n"
+        "\t\t''      close;\n"
+        "\t}\n"
+        "\n"
+        "\tserver {\n"
+        "\t\tlisten 80;\n"
+        "\t\tlocation /ws { proxy_pass http://127.0.0.1:5006; proxy_set_header Upgrade "
+        "$http_upgrade; proxy_set_header Connection $connection_upgrade; "
+        "proxy_http_version 1.1; }  # one line\n"
+        "\t\tlocation /app/ws {\n"
+        "\t\t\tproxy_pass http://127.0.0.1:5007;  # the app\n"
+        "\t\t\t# keep me\n"
+        "\t\t\tproxy_http_version 1.1;\n"
+        "\t\t\tproxy_set_header Connection $connection_upgrade;\n"
+        "\t\t\tproxy_set_header Upgrade $http_upgrade;\n"
+        "\t\t}\n"
+        "\t}\n"
+        "}\n"
+        "events {}\n"
+    )
+
+
+def test_location_without_http_level_gets_the_hard_coded_connection(tmp_path: Path) -> None:
+    snippet = (
+        "location /ws {\n    proxy_pass http://127.0.0.1:5006;\n    proxy_http_version 1.1;\n}\n"
+    )
+    write_files(tmp_path, {"snippets/ws.conf": snippet})
+    _fix(tmp_path, ["SA501"])
+    assert (tmp_path / "snippets/ws.conf").read_text() == snippet.replace(
+        "1.1;\n",
+        "1.1;\n    proxy_set_header Upgrade $http_upgrade;\n"
+        '    proxy_set_header Connection "upgrade";\n',
+    )
+
+
+def test_upstream_with_a_backup_server_is_left_to_the_reader(tmp_path: Path) -> None:
+    conf = (
+        "upstream app {\n    server 10.0.0.1:5006;\n    server 10.0.0.2:5006;\n"
+        "    server 10.0.0.3:5006 backup;\n}\n"
+        "server {\n    listen 80;\n    location /ws {\n        proxy_pass http://app;\n"
+        "        proxy_http_version 1.1;\n        proxy_set_header Upgrade $http_upgrade;\n"
+        '        proxy_set_header Connection "upgrade";\n    }\n}\n'
+    )
+    write_files(tmp_path, {"nginx.conf": conf})
+    outcome = _fix(tmp_path, ["SA401"])
+    assert outcome.changes == {}
+    assert [d.code for d in outcome.remaining] == ["SA401"]
+
+
+def test_diff_counts_lines_as_git_does() -> None:
+    diff = unified_diff({"a.py": (b"x = 1\x0c\ny = 2", b"x = 1\x0c\ny = 3")})
+    assert diff == (
+        "--- a/a.py\n+++ b/a.py\n@@ -1,2 +1,2 @@\n x = 1\x0c\n-y = 2\n"
+        "\\ No newline at end of file\n+y = 3\n\\ No newline at end of file\n"
+    )

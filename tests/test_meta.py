@@ -55,3 +55,9 @@ def test_generated_docs_are_current() -> None:
         assert path.exists() and path.read_text("utf-8") == text, (
             f"rules/{name} is stale: run `python -m stackaudit.docs`"
         )
+
+
+def test_codes_known_without_importing_rules_match_the_rules() -> None:
+    from stackaudit.rules import known_codes
+
+    assert list(known_codes()) == [rule.code for rule in RULES]

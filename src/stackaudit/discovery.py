@@ -118,30 +118,33 @@ def _walk(
     skipped: list[Skipped],
     max_file_size: int,
 ) -> None:
-    # Each entry: a directory and the gitignore specs in force there, with the
-    # directory each spec is relative to.
-    stack: list[tuple[Path, list[tuple[str, pathspec.PathSpec[Any]]]]] = [(top, [])]
+    # Strings, not Path objects, on the hot path: a big tree has many entries and few
+    # candidates. Each stack entry: a directory (absolute and relative to the root) and
+    # the gitignore specs in force there, with the directory each spec is relative to.
+    start_rel = _rel(top, root)
+    stack: list[tuple[str, str, list[tuple[str, pathspec.PathSpec[Any]]]]] = [
+        (str(top), "" if start_rel == "." else start_rel, [])
+    ]
     while stack:
-        directory, ignores = stack.pop()
-        rel_dir = _rel(directory, root)
+        directory, rel_dir, ignores = stack.pop()
         ignores = list(ignores)
-        gitignore = directory / ".gitignore"
+        gitignore = os.path.join(directory, ".gitignore")  # noqa: PTH118
         try:
-            if gitignore.is_file():
-                text = gitignore.read_text("utf-8", errors="replace")
-                ignores.append(("" if rel_dir == "." else rel_dir, _spec(text.splitlines())))
+            with open(gitignore, encoding="utf-8", errors="replace") as handle:  # noqa: PTH123
+                ignores.append((rel_dir, _spec(handle.read().splitlines())))
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            pass
         except OSError:
             pass
         try:
             with os.scandir(directory) as iterator:
                 entries = sorted(iterator, key=lambda e: e.name)
         except OSError as exc:
-            skipped.append(Skipped(rel_dir, f"cannot read directory: {exc.strerror or exc}"))
+            skipped.append(Skipped(rel_dir or ".", f"cannot read directory: {exc.strerror or exc}"))
             continue
         subdirs = []
         for entry in entries:
-            path = Path(entry.path)
-            rel = _rel(path, root)
+            rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
             try:
                 is_link = entry.is_symlink()
                 is_dir = entry.is_dir(follow_symlinks=False)
@@ -152,17 +155,51 @@ def _walk(
             ):
                 continue
             if is_link:
-                target = path.resolve()
+                target = Path(entry.path).resolve()
                 if not _inside(target, real_root):
                     skipped.append(Skipped(rel, "symbolic link out of the scanned root"))
                     continue
                 if target.is_dir():
                     continue  # directory links are never followed: no loops, no duplicates
             if is_dir:
-                subdirs.append((path, ignores))
+                subdirs.append((entry.path, rel, ignores))
             else:
-                _consider(path, root, real_root, found, skipped, max_file_size)
+                _consider_entry(entry, rel, found, skipped, max_file_size)
         stack.extend(reversed(subdirs))
+
+
+def _consider_entry(
+    entry: os.DirEntry[str],
+    rel: str,
+    found: dict[str, Candidate],
+    skipped: list[Skipped],
+    max_file_size: int,
+) -> None:
+    """A file met while walking: classified by name before anything is read or
+    stat'ed, since most files of a big tree are of no kind stackaudit reads."""
+    kind = classify_name(rel)
+    if kind is None:
+        return
+    try:
+        info = entry.stat()
+    except OSError as exc:
+        skipped.append(Skipped(rel, f"cannot read: {exc.strerror or exc}"))
+        return
+    if not stat.S_ISREG(info.st_mode):
+        return
+    path = Path(entry.path)
+    if kind in AMBIGUOUS:
+        head = _peek(path)
+        if head is None:
+            skipped.append(Skipped(rel, "cannot read"))
+            return
+        kind = classify_content(rel, head, kind)
+        if kind is None:
+            return
+    if info.st_size > max_file_size:
+        skipped.append(Skipped(rel, f"larger than max-file-size ({info.st_size} bytes)"))
+        return
+    found[rel] = Candidate(path, rel, kind, info.st_size, info.st_mtime_ns)
 
 
 def _ignored(
@@ -283,7 +320,72 @@ _COMPOSE_HINT = re.compile(
 _SUPERVISOR_HINT = re.compile(rb"^\[program:", re.MULTILINE)
 
 
+# Extensions no rule reads, whatever the directory (except nginx's, whose files may
+# carry any name).
+_NEVER = frozenset(
+    {
+        "pyc",
+        "pyo",
+        "pyd",
+        "so",
+        "dll",
+        "dylib",
+        "png",
+        "jpg",
+        "jpeg",
+        "gif",
+        "svg",
+        "ico",
+        "css",
+        "js",
+        "mjs",
+        "map",
+        "html",
+        "htm",
+        "md",
+        "rst",
+        "json",
+        "pyi",
+        "typed",
+        "csv",
+        "woff",
+        "woff2",
+        "ttf",
+        "eot",
+        "otf",
+        "zip",
+        "gz",
+        "whl",
+        "h",
+        "c",
+        "cpp",
+        "mo",
+        "po",
+        "lock",
+        "cfg",
+        "ini",
+        "xml",
+        "tsv",
+        "pdf",
+        "pem",
+        "crt",
+        "key",
+        "txt",
+    }
+)
+_NGINX_DIRS = ("sites-available/", "sites-enabled/", "conf.d/", "snippets/", "nginx/")
+
+
 def classify_name(rel: str) -> str | None:
+    name = rel.rsplit("/", 1)[-1]
+    extension = name.rsplit(".", 1)[-1] if "." in name else ""
+    # Most files of a big tree are decided by their extension alone.
+    if extension in ("py", "pyw") and not rel.startswith(".github/"):
+        return "python"
+    if extension in _NEVER and not any(d in rel for d in _NGINX_DIRS):
+        if not (extension == "txt" and ("requirements" in name or "constraints" in name)):
+            if not (extension == "lock" and name in ("poetry.lock", "uv.lock", "Pipfile.lock")):
+                return None
     for pattern, kind in _NAME_RULES:
         if pattern.search(rel):
             return kind

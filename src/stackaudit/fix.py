@@ -410,13 +410,20 @@ def unified_diff(changes: dict[str, tuple[bytes, bytes]]) -> str:
         new = _read_text(rel, after)
         old_text = old.text if isinstance(old, _Text) else before.decode("utf-8", "replace")
         new_text = new.text if isinstance(new, _Text) else after.decode("utf-8", "replace")
-        old_lines = old_text.splitlines(keepends=True)
-        new_lines = new_text.splitlines(keepends=True)
+        old_lines, new_lines = _lines(old_text), _lines(new_text)
         for line in difflib.unified_diff(old_lines, new_lines, f"a/{rel}", f"b/{rel}"):
             out.append(line)
-            if not line.endswith(("\n", "\r")):
+            if not line.endswith("\n"):
                 out.append("\n\\ No newline at end of file\n")
     return "".join(out)
+
+
+def _lines(text: str) -> list[str]:
+    """Lines as ``diff`` and ``git apply`` count them: split after each ``\\n`` only (a
+    form feed or a lone ``\\r`` stays inside its line)."""
+    parts = text.split("\n")
+    lines = [part + "\n" for part in parts[:-1]]
+    return [*lines, parts[-1]] if parts[-1] else lines
 
 
 def counts(diagnostics: Iterable[Diagnostic] | Counter[str]) -> str:
@@ -445,7 +452,8 @@ def summary(outcome: FixOutcome, *, unsafe: bool, dry_run: bool) -> list[str]:
         lines.append(f"fixes still changed the files after {MAX_PASSES} passes; stopped")
     remaining = outcome.remaining
     if remaining:
-        lines.append(f"{_plural(len(remaining), 'finding')} remain: {counts(remaining)}")
+        verb = "remains" if len(remaining) == 1 else "remain"
+        lines.append(f"{_plural(len(remaining), 'finding')} {verb}: {counts(remaining)}")
     more = [d for d in remaining if applies(d, True) and not applies(d, unsafe)]
     if more:
         lines.append(

@@ -8,6 +8,10 @@ import unicodedata
 
 
 def printable(text: str) -> str:
+    # Fast path: str.isprintable is False for every control, format, surrogate and
+    # separator character, so text it accepts needs no escaping.
+    if text.isprintable():
+        return text
     out = []
     for char in text:
         if char == "\t":

@@ -92,7 +92,10 @@ def render_text(result: RunResult, *, color: bool = False, quiet: bool = False, 
     console = _console(buffer, color)
     # One print for the whole report: rich's per-call cost dominates on big reports.
     lines = [line for d in result.diagnostics for line in _block(result, d, quiet)]
-    if lines:
+    if lines and not color:
+        # Without styles the console adds nothing (soft wrap, no markup): skip its cost.
+        buffer.write("".join(line.plain + "\n" for line in lines))
+    elif lines:
         console.print(Text("\n").join(lines))
     if quiet:
         return buffer.getvalue()
