@@ -382,10 +382,11 @@ def classify_name(rel: str) -> str | None:
     # Most files of a big tree are decided by their extension alone.
     if extension in ("py", "pyw") and not rel.startswith(".github/"):
         return "python"
-    if extension in _NEVER and not any(d in rel for d in _NGINX_DIRS):
-        if not (extension == "txt" and ("requirements" in name or "constraints" in name)):
-            if not (extension == "lock" and name in ("poetry.lock", "uv.lock", "Pipfile.lock")):
-                return None
+    dependency_file = (
+        extension == "txt" and ("requirements" in name or "constraints" in name)
+    ) or (name in ("poetry.lock", "uv.lock", "Pipfile.lock"))
+    if extension in _NEVER and not dependency_file and not any(d in rel for d in _NGINX_DIRS):
+        return None
     for pattern, kind in _NAME_RULES:
         if pattern.search(rel):
             return kind

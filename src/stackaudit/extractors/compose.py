@@ -244,9 +244,18 @@ def _words(source: SourceFile, walker: Walker, node: Node | None) -> list[Token]
         return listed
     if isinstance(node, ScalarNode) and node.value.strip():
         token = unescape_dollars(scalar_token(source, node))
-        commands = split_commands(token.text, token.origins)
-        return [word for command in commands for word in command]
+        words = [w for command in split_commands(token.text, token.origins) for w in command]
+        # Compose interpolates `${VAR}` before it splits the string into words, quotes or
+        # not; a `$$` is a literal dollar. Judge each word on what is written in the file.
+        return [replace(w, symbolic=_interpolated(source, w)) for w in words]
     return None
+
+
+def _interpolated(source: SourceFile, word: Token) -> bool:
+    if not word.origins:
+        return word.symbolic
+    written = source.text[word.origins[0] : word.origins[-1] + 1]
+    return has_variable(written.replace("$$", ""))
 
 
 # -- service settings ---------------------------------------------------------------------
@@ -352,6 +361,8 @@ class _Reader:
         published = parts["published"].masked if "published" in parts else None
         host_ip = parts["host_ip"].masked if "host_ip" in parts else None
         protocol = parts["protocol"].masked if "protocol" in parts else "tcp"
+        if "target" not in parts:
+            return None  # a long-syntax entry without a target is not a valid port
         return self._mapping(parts["target"].masked, published, host_ip, protocol, combined, node)
 
     def _mapping(
