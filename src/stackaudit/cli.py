@@ -188,6 +188,7 @@ def _check(args: argparse.Namespace) -> int:
     from stackaudit.discovery import scan_root
     from stackaudit.engine import Selection, run
     from stackaudit.rules import validate_codes
+
     try:
         root = scan_root(paths)
         config_path = args.config if args.config else find_config(root)

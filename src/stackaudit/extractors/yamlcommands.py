@@ -34,7 +34,8 @@ COMMAND_KEYS = frozenset(
         "unix",
         "cmd",
         "script",
-        "preDeployCommand", "run_command",
+        "preDeployCommand",
+        "run_command",
     }
 )
 
