@@ -19,9 +19,9 @@ from __future__ import annotations
 import ast
 import bisect
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from stackaudit.diagnostics import Span
 from stackaudit.extractors import python_names as names
@@ -1310,47 +1310,29 @@ def _with_env(value: PyValue, env: str) -> PyValue:
     )
 
 
+_Converter = tuple[Literal["int", "float", "bool", "str"], Callable[[Any], Any]]
+_TO_STR: _Converter = ("str", str)
+_CONVERTERS: dict[str, _Converter] = {
+    "int": ("int", int),
+    "float": ("float", float),
+    "bool": ("bool", bool),
+}
+
+
 def _convert(value: PyValue, to: str, text: str) -> PyValue:
+    """``int(x)``, ``float(x)``, ``bool(x)``, ``str(x)`` of a known value, as Python
+    computes it; anything else, or a conversion that fails, is symbolic."""
     if value.kind in ("symbolic", "ref", "list", "dict") or value.value is None:
         return PyValue("symbolic", None, text, value.span, env_name=value.env_name)
+    kind, convert = _CONVERTERS.get(to, _TO_STR)
     try:
-        if to == "int":
-            return PyValue(
-                "int",
-                int(value.value),
-                text,
-                value.span,
-                defined_at=value.defined_at,
-                env_name=value.env_name,
-            )
-        if to == "float":
-            return PyValue(
-                "float",
-                float(value.value),
-                text,
-                value.span,
-                defined_at=value.defined_at,
-                env_name=value.env_name,
-            )
-        if to == "bool":
-            return PyValue(
-                "bool",
-                bool(value.value),
-                text,
-                value.span,
-                defined_at=value.defined_at,
-                env_name=value.env_name,
-            )
-        return PyValue(
-            "str",
-            str(value.value),
-            str(value.value),
-            value.span,
-            defined_at=value.defined_at,
-            env_name=value.env_name,
-        )
+        converted = convert(value.value)
     except (ValueError, OverflowError):
         return PyValue("symbolic", None, text, value.span, env_name=value.env_name)
+    written = text if kind != "str" else str(converted)
+    return PyValue(
+        kind, converted, written, value.span, defined_at=value.defined_at, env_name=value.env_name
+    )
 
 
 def _string_constant(node: ast.expr | None) -> str | None:
