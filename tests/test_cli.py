@@ -337,3 +337,22 @@ def test_notebook_findings_show_cell_and_line(project: Path, capsys: pytest.Capt
     assert main(["check", "-q"]) == 1
     out = capsys.readouterr().out
     assert "explore.ipynb:" in out and "(cell 2, line 3) SA101" in out
+
+
+def test_graph_shows_links_with_evidence(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from .support import FIXTURES
+
+    case = FIXTURES / "stacks" / "compose-nginx-panel-broken"
+    monkeypatch.chdir(case)
+    assert main(["graph", "--format", "json"]) == 0
+    graph = json.loads(capsys.readouterr().out)
+    [frontend] = graph["frontends"]
+    assert frontend["kind"] == "nginx" and frontend["hosts"] == ["dash.example.com"]
+    [backend] = frontend["backends"]
+    assert backend["server"]["tool"] == "panel serve"
+    assert backend["replicas"] == 2 and backend["confidence"] == "high"
+    assert "compose service `dashboard`" in backend["evidence"]
+    assert main(["graph"]) == 0
+    text = capsys.readouterr().out
+    assert "location / (server dash.example.com)" in text and "→ panel serve" in text
+    assert "2 replicas" in text
