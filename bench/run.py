@@ -137,6 +137,8 @@ def run(runs: int) -> None:
 
     shutil.rmtree(cache_dir, ignore_errors=True)
     subprocess.run([*sa, str(real), "--cache-dir", str(cache_dir)], capture_output=True, check=False)
+    subprocess.run([*sa, "--cache-dir", str(WORK / "cache-one"), str(one_relevant)],
+                   capture_output=True, check=False)
     cases: dict[str, list[str]] = {
         "stackaudit cold": [*sa, "--no-cache", str(real)],
         "stackaudit warm": [*sa, "--cache-dir", str(cache_dir), str(real)],
@@ -149,7 +151,11 @@ def run(runs: int) -> None:
         ),
         "python -c 'import yaml'": [str(bin_sa / "python"), "-c", "import yaml"],
         "stackaudit one irrelevant file": [*sa, "--no-cache", str(one_irrelevant)],
+        # Named file, whole repository as context, nothing cached: the worst case.
         "stackaudit one relevant file": [*sa, "--no-cache", str(one_relevant)],
+        # The pre-commit case: the repository was checked before, one file changed.
+        "stackaudit one relevant file, warm": [*sa, "--cache-dir", str(WORK / "cache-one"),
+                                               str(one_relevant)],
         "bandit one relevant file": [str(bin_bandit / "bandit"), "-q", str(one_relevant)],
         "stackaudit synthetic 10k": [*sa, "--no-cache", str(build_synthetic_tree(10_000))],
         "stackaudit synthetic 100k": [*sa, "--no-cache", str(build_synthetic_tree(100_000))],
@@ -178,6 +184,7 @@ def run(runs: int) -> None:
     print(f"stackaudit cold / warm, time:          {ratio('stackaudit cold', 'stackaudit warm')}")
     print(f"one irrelevant file / import yaml:     {ratio('stackaudit one irrelevant file', 'python -c ' + repr('import yaml'))}")
     print(f"one relevant file / bandit same file:  {ratio('stackaudit one relevant file', 'bandit one relevant file')}")
+    print(f"  same, pre-commit with a warm cache:   {ratio('stackaudit one relevant file, warm', 'bandit one relevant file')}")
     print(f"gixy / stackaudit on nginx files:      {ratio('gixy (nginx files)', 'stackaudit (nginx files)')}")
     print(f"synthetic 100k / 10k, time:            {ratio('stackaudit synthetic 100k', 'stackaudit synthetic 10k')}")
     print(f"synthetic 100k / 10k, peak memory:     {ratio('stackaudit synthetic 100k', 'stackaudit synthetic 10k', 1)}")

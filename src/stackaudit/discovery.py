@@ -42,7 +42,7 @@ _DEFAULT_EXCLUDED = frozenset(DEFAULT_EXCLUDES)
 PEEK_BYTES = 4096
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Candidate:
     path: Path
     rel: str

@@ -23,7 +23,7 @@ from stackaudit.suppress import Suppression, apply_suppressions, find_suppressio
 PARALLEL_THRESHOLD = 48
 
 
-@dataclass
+@dataclass(slots=True)
 class FileResult:
     rel: str
     kind: str
