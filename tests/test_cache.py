@@ -83,3 +83,40 @@ def test_unwritable_cache_directory_is_not_an_error(
     (project / "blocked").write_text("a file, not a directory")
     result = report(capsys, "--cache-dir", "blocked/cache")
     assert result["summary"]["findings"] == 1
+
+
+def test_identical_rerun_replays_the_report(project: Path, capsys: pytest.CaptureFixture[str],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    first = report(capsys)
+    # Break the engine: a replayed report must not need it.
+    import stackaudit.engine
+
+    monkeypatch.setattr(stackaudit.engine, "run", lambda *a, **k: (_ for _ in ()).throw(AssertionError))
+    assert report(capsys) == first
+
+
+@pytest.mark.parametrize("change", ["edit", "add", "remove", "gitignore", "config", "option"])
+def test_replay_is_refused_when_anything_changed(project: Path, capsys: pytest.CaptureFixture[str],
+                                                  change: str) -> None:
+    import time
+
+    report(capsys)
+    time.sleep(0.01)
+    args: list[str] = []
+    if change == "edit":
+        write_files(project, {"b.sh": WILDCARD})
+    elif change == "add":
+        write_files(project, {"new/c.sh": WILDCARD})
+    elif change == "remove":
+        (project / "a.sh").unlink()
+    elif change == "gitignore":
+        write_files(project, {".gitignore": "a.sh\n"})
+    elif change == "config":
+        write_files(project, {".stackaudit.toml": PINNED + 'fail-on = "error"\n'})
+    else:
+        args = ["--select", "SA0"]
+    expected = {
+        "edit": ["a.sh", "b.sh"], "add": ["a.sh", "new/c.sh"], "remove": [],
+        "gitignore": [], "config": ["a.sh"], "option": [],
+    }[change]
+    assert sorted(d["location"]["path"] for d in report(capsys, *args)["diagnostics"]) == expected

@@ -28,8 +28,6 @@ import hashlib
 import hmac
 import os
 import pickle
-import secrets
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -43,14 +41,14 @@ _MAC_SIZE = 32
 def code_fingerprint() -> str:
     """The version plus the size and modification time of every file of the package, so
     a changed rule or extractor never reads results cached by the code before it."""
-    package = Path(__file__).parent
+    package = os.path.dirname(__file__)  # noqa: PTH120
     digest = hashlib.sha256(__version__.encode())
-    for path in sorted(package.rglob("*")):
-        if path.suffix in (".py", ".json"):
-            info = path.stat()
-            digest.update(
-                f"{path.relative_to(package)}\0{info.st_size}\0{info.st_mtime_ns}".encode()
-            )
+    for directory, subdirs, files in sorted(os.walk(package)):
+        subdirs[:] = [d for d in subdirs if d != "__pycache__"]
+        for name in sorted(files):
+            if name.endswith((".py", ".json")):
+                info = os.stat(os.path.join(directory, name))  # noqa: PTH116, PTH118
+                digest.update(f"{directory}/{name}\0{info.st_size}\0{info.st_mtime_ns}".encode())
     return digest.hexdigest()
 
 
@@ -67,6 +65,8 @@ def _key() -> bytes:
 
 
 def _new_key(path: Path) -> bytes:
+    import secrets
+
     key = secrets.token_bytes(32)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -125,6 +125,8 @@ class Cache:
             payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
         except Exception:
             return
+        import tempfile
+
         mac = hmac.new(self._key, key.encode() + payload, hashlib.sha256).digest()
         path = self._path(key)
         try:

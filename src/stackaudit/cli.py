@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from stackaudit.diagnostics import Severity
     from stackaudit.engine import RunResult, Selection
     from stackaudit.fix import FixOutcome
+    from stackaudit.snapshot import Replay
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 FORMATS = ("text", "json", "sarif", "github", "gitlab", "junit")
@@ -183,10 +184,15 @@ def _check(args: argparse.Namespace) -> int:
         if not args.quiet:
             sys.stdout.write("No findings in 0 files.\n")
         return EXIT_OK
+    replay = _replay(args, paths)
+    if replay is not None:
+        stored = replay.load()
+        if stored is not None:
+            _emit(args, stored[0])
+            return stored[1]
 
     from stackaudit.config import ConfigError, find_config, load_config, parse_severity
     from stackaudit.discovery import scan_root
-    from stackaudit.engine import Selection, run
     from stackaudit.rules import validate_codes
 
     try:
@@ -211,6 +217,13 @@ def _check(args: argparse.Namespace) -> int:
         raise UsageError("--jobs must be 0 (one per core) or more")
     jobs = args.jobs or os.cpu_count() or 1
 
+    cache = None
+    if not args.no_cache:
+        from stackaudit.cache import DEFAULT_DIRECTORY, Cache
+
+        cache = Cache(args.cache_dir or root / DEFAULT_DIRECTORY, str(config_path or ""))
+    from stackaudit.engine import Selection, run
+
     scan_paths, report_only = _scope(paths, root, args.diff_base)
     outcome: FixOutcome | None = None
     if (args.fix or args.diff) and (report_only is None or report_only):
@@ -218,14 +231,10 @@ def _check(args: argparse.Namespace) -> int:
         outcome = _fix(args, root, scan_paths, report_only, config, selection, jobs)
         if args.diff:
             return _show_diff(args, outcome, fail_on)
+    watch: list[tuple[str, int, int]] = []
     if report_only is not None and not report_only:
         result = _empty_result(root)
     else:
-        cache = None
-        if not args.no_cache:
-            from stackaudit.cache import DEFAULT_DIRECTORY, Cache
-
-            cache = Cache(args.cache_dir or root / DEFAULT_DIRECTORY, str(config_path or ""))
         with _progress_bar(args) as progress:
             result = run(
                 scan_paths,
@@ -236,6 +245,7 @@ def _check(args: argparse.Namespace) -> int:
                 report_only=report_only,
                 cache=cache,
                 progress=progress,
+                watch=watch,
             )
     _baseline(args, result)
 
@@ -257,13 +267,9 @@ def _check(args: argparse.Namespace) -> int:
             "selected": [r.code for r in all_rules() if is_enabled(r.code, select, ignore)],
         }
     output = render(args.format, result, color=_color(args), quiet=args.quiet, **options)
-    if args.output:
-        try:
-            args.output.write_text(output, encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"cannot write {args.output}: {exc.strerror or exc}") from exc
-    else:
-        sys.stdout.write(output)
+    _emit(args, output)
+    if replay is not None and watch and not result.errors:
+        replay.save(watch, output, code)
     for error in result.errors:
         print(f"stackaudit: internal error: {error}", file=sys.stderr)
     for stale in result.stale_baseline:
@@ -361,11 +367,59 @@ def _progress_bar(args: argparse.Namespace) -> Iterator[Callable[[int, int], Non
         yield update
 
 
+def _replay(args: argparse.Namespace, paths: list[Path]) -> Replay | None:
+    """The stored report of an identical earlier run, if this run can use one: no
+    cache bypass, no fixing, no git or baseline input, and no side effect besides the
+    report (``--format github`` also writes the job summary)."""
+    if args.no_cache or not _replayable(args):
+        return None
+    from stackaudit.paths import scan_root
+    from stackaudit.snapshot import Replay
+
+    options = [
+        args.format,
+        str(args.quiet),
+        str(_color(args)),
+        str(args.exit_zero),
+        args.sarif_category,
+        str(args.output),
+        str(args.fail_on),
+        str(args.select),
+        str(args.ignore),
+        str(args.extend_select),
+    ]
+    return Replay.for_run(scan_root(paths), paths, args.cache_dir, args.config, options)
+
+
+def _replayable(args: argparse.Namespace) -> bool:
+    """A report that can be replayed from the last run: no fixing, no git or baseline
+    input, and no side effect besides the report (``--format github`` also writes the
+    job summary)."""
+    return not (
+        args.fix
+        or args.diff
+        or args.diff_base
+        or args.baseline
+        or args.write_baseline
+        or args.format == "github"
+    )
+
+
+def _emit(args: argparse.Namespace, output: str) -> None:
+    if args.output:
+        try:
+            args.output.write_text(output, encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.output}: {exc.strerror or exc}") from exc
+    else:
+        sys.stdout.write(output)
+
+
 def _nothing_to_read(args: argparse.Namespace, paths: list[Path]) -> bool:
     """Only named files, none of a kind stackaudit reads, and plain text output."""
     if not args.paths or args.format != "text" or args.output or args.diff_base:
         return False
-    if args.write_baseline or args.baseline:
+    if args.write_baseline or args.baseline or not all(p.is_file() for p in paths):
         return False
     from stackaudit.discovery import classify_name
 

@@ -7,12 +7,15 @@ where a name is ambiguous (``*.conf``, ``*.yml``, no extension)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from stackaudit.paths import scan_root
 
 if TYPE_CHECKING:
     import pathspec
@@ -40,6 +43,15 @@ DEFAULT_EXCLUDES = (
 # The defaults name directories; matching names in a set is far cheaper than a glob.
 _DEFAULT_EXCLUDED = frozenset(DEFAULT_EXCLUDES)
 PEEK_BYTES = 4096
+__all__ = [
+    "Candidate",
+    "Skipped",
+    "Watch",
+    "classify_content",
+    "classify_name",
+    "discover",
+    "scan_root",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,19 +75,18 @@ def _spec(lines: list[str]) -> pathspec.PathSpec[Any]:
     return pathspec.GitIgnoreSpec.from_lines(lines)
 
 
-def scan_root(paths: list[Path]) -> Path:
-    """Paths in output are relative to this: the working directory when every path lies
-    inside it, else the deepest directory holding them all."""
-    cwd = Path.cwd().resolve()
-    resolved = [p.resolve() for p in paths]
-    if all(p == cwd or cwd in p.parents for p in resolved):
-        return cwd
-    dirs = [p if p.is_dir() else p.parent for p in resolved]
-    return Path(os.path.commonpath([str(d) for d in dirs]))
+# (path, mtime_ns, size or -1 for a directory) of everything whose change could change
+# what discovery finds: walked directories (an added, removed or renamed entry changes
+# their mtime), .gitignore files, and files classified by their content.
+Watch = list[tuple[str, int, int]]
 
 
 def discover(
-    paths: list[Path], root: Path, exclude: list[str], max_file_size: int
+    paths: list[Path],
+    root: Path,
+    exclude: list[str],
+    max_file_size: int,
+    watch: Watch | None = None,
 ) -> tuple[list[Candidate], list[Skipped]]:
     """The files under ``paths`` (all inside ``root``) that stackaudit reads, sorted."""
     excludes = _spec(list(exclude))
@@ -93,7 +104,7 @@ def discover(
         # below it, excludes then apply relative to it.
         base = _rel(start, root)
         exclude_base = base if base != "." and excludes.match_file(base + "/") else ""
-        _walk(start, root, real_root, excludes, exclude_base, found, skipped, max_file_size)
+        _walk(start, root, real_root, excludes, exclude_base, found, skipped, max_file_size, watch)
     return sorted(found.values(), key=lambda c: c.rel), sorted(skipped, key=lambda s: s.rel)
 
 
@@ -117,6 +128,7 @@ def _walk(
     found: dict[str, Candidate],
     skipped: list[Skipped],
     max_file_size: int,
+    watch: Watch | None = None,
 ) -> None:
     # Strings, not Path objects, on the hot path: a big tree has many entries and few
     # candidates. Each stack entry: a directory (absolute and relative to the root) and
@@ -128,10 +140,16 @@ def _walk(
     while stack:
         directory, rel_dir, ignores = stack.pop()
         ignores = list(ignores)
+        if watch is not None:
+            with contextlib.suppress(OSError):
+                watch.append((directory, os.stat(directory).st_mtime_ns, -1))  # noqa: PTH116
         gitignore = os.path.join(directory, ".gitignore")  # noqa: PTH118
         try:
             with open(gitignore, encoding="utf-8", errors="replace") as handle:  # noqa: PTH123
                 ignores.append((rel_dir, _spec(handle.read().splitlines())))
+                if watch is not None:
+                    info = os.fstat(handle.fileno())
+                    watch.append((gitignore, info.st_mtime_ns, info.st_size))
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             pass
         except OSError:
@@ -164,7 +182,7 @@ def _walk(
             if is_dir:
                 subdirs.append((entry.path, rel, ignores))
             else:
-                _consider_entry(entry, rel, found, skipped, max_file_size)
+                _consider_entry(entry, rel, found, skipped, max_file_size, watch)
         stack.extend(reversed(subdirs))
 
 
@@ -174,6 +192,7 @@ def _consider_entry(
     found: dict[str, Candidate],
     skipped: list[Skipped],
     max_file_size: int,
+    watch: Watch | None = None,
 ) -> None:
     """A file met while walking: classified by name before anything is read or
     stat'ed, since most files of a big tree are of no kind stackaudit reads."""
@@ -188,6 +207,8 @@ def _consider_entry(
     if not stat.S_ISREG(info.st_mode):
         return
     path = Path(entry.path)
+    if watch is not None:
+        watch.append((entry.path, info.st_mtime_ns, info.st_size))
     if kind in AMBIGUOUS:
         head = _peek(path)
         if head is None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from stackaudit.cache import Cache
 from stackaudit.config import Config
 from stackaudit.diagnostics import Diagnostic, Span, assign_fingerprints
-from stackaudit.discovery import Candidate, Skipped, discover, scan_root
+from stackaudit.discovery import Candidate, Skipped, Watch, discover, scan_root
 from stackaudit.facts.common import ParseProblem
 from stackaudit.rules import all_rules, is_enabled
 from stackaudit.rules.base import Rule
@@ -143,13 +143,14 @@ def run(
     report_only: set[str] | None = None,
     cache: Cache | None = None,
     progress: Progress | None = None,
+    watch: Watch | None = None,
 ) -> RunResult:
     """Scan ``paths``; with ``report_only``, every file still informs the stack, but
     only findings whose primary location is in one of those paths are reported."""
     root = root or scan_root(paths)
     absolute = [p.resolve() if not p.is_symlink() else p.absolute() for p in paths]
     candidates, skipped = discover(
-        absolute, root, [*config.exclude, *config.extend_exclude], config.max_file_size
+        absolute, root, [*config.exclude, *config.extend_exclude], config.max_file_size, watch
     )
     run_key = ""
     index: _Index | None = None

@@ -1,0 +1,18 @@
+"""Where a scan is rooted: kept apart from discovery so the fastest paths of the
+command line (replaying a report) do not import it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def scan_root(paths: list[Path]) -> Path:
+    """Paths in output are relative to this: the working directory when every path lies
+    inside it, else the deepest directory holding them all."""
+    cwd = Path.cwd().resolve()
+    resolved = [p.resolve() for p in paths]
+    if all(p == cwd or cwd in p.parents for p in resolved):
+        return cwd
+    dirs = [p if p.is_dir() else p.parent for p in resolved]
+    return Path(os.path.commonpath([str(d) for d in dirs]))
