@@ -88,7 +88,7 @@ def extract_text(tmp: Path, kind: str, text: str) -> FileResult:
     path = tmp / name
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8", errors="surrogatepass")
-    return process_file(Candidate(path, name, kind, path.stat().st_size))
+    return process_file(Candidate(str(path), name, kind, path.stat().st_size))
 
 
 def check_invariants(result: FileResult, text: str) -> None:

@@ -245,7 +245,7 @@ def _check(args: argparse.Namespace) -> int:
                 report_only=report_only,
                 cache=cache,
                 progress=progress,
-                watch=watch,
+                watch=watch if replay is not None else None,
             )
     _baseline(args, result)
 

@@ -56,7 +56,7 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
-    path: Path
+    path: str  # absolute; a string, not a Path: a big tree has many candidates
     rel: str
     kind: str
     size: int
@@ -220,7 +220,7 @@ def _consider_entry(
     if info.st_size > max_file_size:
         skipped.append(Skipped(rel, f"larger than max-file-size ({info.st_size} bytes)"))
         return
-    found[rel] = Candidate(path, rel, kind, info.st_size, info.st_mtime_ns)
+    found[rel] = Candidate(str(path), rel, kind, info.st_size, info.st_mtime_ns)
 
 
 def _ignored(
@@ -275,7 +275,7 @@ def _consider(
     if info.st_size > max_file_size:
         skipped.append(Skipped(rel, f"larger than max-file-size ({info.st_size} bytes)"))
         return
-    found[rel] = Candidate(path, rel, kind, info.st_size, info.st_mtime_ns)
+    found[rel] = Candidate(str(path), rel, kind, info.st_size, info.st_mtime_ns)
 
 
 def _peek(path: Path) -> bytes | None:

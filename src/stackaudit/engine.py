@@ -81,12 +81,13 @@ def process_file(candidate: Candidate) -> FileResult:
     result = FileResult(candidate.rel, candidate.kind)
     try:
         try:
-            data = candidate.path.read_bytes()
+            with open(candidate.path, "rb") as handle:  # noqa: PTH123
+                data = handle.read()
         except OSError as exc:
             result.skipped = f"cannot read: {exc.strerror or exc}"
             return result
         result.digest = hashlib.sha256(data).hexdigest()
-        source = read_source(candidate.path, candidate.rel, candidate.kind, data)
+        source = read_source(Path(candidate.path), candidate.rel, candidate.kind, data)
         if isinstance(source, str):
             result.skipped = source
             return result
@@ -109,29 +110,45 @@ def process_file(candidate: Candidate) -> FileResult:
 Progress = Callable[[int, int], None]
 
 
+def _is_empty(result: FileResult) -> bool:
+    return not (
+        result.facts or result.problems or result.suppressions or result.skipped or result.error
+    )
+
+
 def extract_all(
-    candidates: list[Candidate], jobs: int, progress: Progress | None = None
+    candidates: list[Candidate],
+    jobs: int,
+    progress: Progress | None = None,
+    each: Callable[[Candidate, FileResult], None] | None = None,
 ) -> list[FileResult]:
-    """Extract every candidate, over ``jobs`` processes when there are enough files;
-    results come back in the candidates' order, so output does not depend on ``jobs``."""
+    """Extract every candidate, over ``jobs`` processes when there are enough files.
+    Only results that hold something are kept (most files of a big tree hold nothing,
+    and memory must not grow with them); ``each`` sees every result. Results come back
+    in the candidates' order, so output does not depend on ``jobs``."""
     total = len(candidates)
+    kept: list[FileResult] = []
+
+    def take(done: int, candidate: Candidate, result: FileResult) -> None:
+        if each is not None:
+            each(candidate, result)
+        if not _is_empty(result):
+            kept.append(result)
+        if progress is not None and done % 64 == 0:
+            progress(done, total)
+
     if jobs > 1 and total >= PARALLEL_THRESHOLD:
         from concurrent.futures import ProcessPoolExecutor
 
         chunk = max(1, total // (jobs * 8))
-        results = []
         with ProcessPoolExecutor(max_workers=jobs) as pool:
-            for done, result in enumerate(pool.map(process_file, candidates, chunksize=chunk), 1):
-                results.append(result)
-                if progress is not None and done % 64 == 0:
-                    progress(done, total)
-        return results
-    results = []
+            outcomes = pool.map(process_file, candidates, chunksize=chunk)
+            for done, (candidate, result) in enumerate(zip(candidates, outcomes, strict=True), 1):
+                take(done, candidate, result)
+        return kept
     for done, candidate in enumerate(candidates, 1):
-        results.append(process_file(candidate))
-        if progress is not None and done % 64 == 0:
-            progress(done, total)
-    return results
+        take(done, candidate, process_file(candidate))
+    return kept
 
 
 def run(
@@ -173,8 +190,9 @@ def run(
                     report_only,
                 )
         results = _extract_with_cache(candidates, jobs, cache, index, progress)
-        if all(r.digest for r in results):
-            run_key = _run_key(cache, selection, config, candidates, [r.digest for r in results])
+        digests = [index.known(c) for c in candidates]
+        if all(d is not None for d in digests):
+            run_key = _run_key(cache, selection, config, candidates, [d[0] for d in digests if d])
     else:
         results = extract_all(candidates, jobs, progress)
 
@@ -315,12 +333,6 @@ def _file_key(cache: Cache, candidate: Candidate, digest: str) -> str:
     return cache.key("file", candidate.rel, candidate.kind, digest)
 
 
-def _is_empty(result: FileResult) -> bool:
-    return not (
-        result.facts or result.problems or result.suppressions or result.skipped or result.error
-    )
-
-
 def _extract_with_cache(
     candidates: list[Candidate],
     jobs: int,
@@ -328,32 +340,33 @@ def _extract_with_cache(
     index: _Index,
     progress: Progress | None = None,
 ) -> list[FileResult]:
-    """Extraction results, reusing cached ones for files whose size and modification
-    time (hence, with the index, content hash) are unchanged."""
-    results: dict[str, FileResult] = {}
+    """Extraction results that hold something, reusing cached ones for files whose size
+    and modification time (hence, with the index, content hash) are unchanged."""
+    results: list[FileResult] = []
     missing: list[Candidate] = []
     for candidate in candidates:
         known = index.known(candidate)
         if known is not None:
             digest, has_entry = known
             if not has_entry:
-                results[candidate.rel] = FileResult(candidate.rel, candidate.kind, digest=digest)
                 continue
             hit = cache.get(_file_key(cache, candidate, digest))
             if isinstance(hit, FileResult):
-                results[candidate.rel] = hit
+                results.append(hit)
                 continue
         missing.append(candidate)
-    fresh = extract_all(missing, jobs, progress)
-    for candidate, result in zip(missing, fresh, strict=True):
-        results[candidate.rel] = result
+
+    def record(candidate: Candidate, result: FileResult) -> None:
         if result.digest and not result.error:
             empty = _is_empty(result)
             index.record(candidate, result.digest, not empty)
             if not empty:
                 cache.put(_file_key(cache, candidate, result.digest), result)
+
+    results.extend(extract_all(missing, jobs, progress, record))
     index.save(candidates)
-    return [results[c.rel] for c in candidates]
+    order = {c.rel: position for position, c in enumerate(candidates)}
+    return sorted(results, key=lambda r: order[r.rel])
 
 
 def _dedupe(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
