@@ -125,3 +125,68 @@ def test_same_output_whatever_the_order_or_the_jobs(tmp_path: Path) -> None:
     second = check_json(tmp_path, "--jobs", "2")
     third = check_json(tmp_path, "--jobs", "2")
     assert first == second == third
+
+
+def test_unreadable_files_and_directories_are_notes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """Permission errors, simulated (the suite may run as root, which reads everything)."""
+    import builtins
+    import os
+
+    write_files(tmp_path, {"ok.sh": WILDCARD, "locked/run.sh": WILDCARD, "secret.sh": WILDCARD,
+                           ".stackaudit.toml": 'select = ["SA0", "SA101"]\n'})
+    real_scandir, real_open = os.scandir, builtins.open
+
+    def scandir(path: object) -> object:
+        if str(path).endswith("locked"):
+            raise PermissionError(13, "Permission denied")
+        return real_scandir(path)  # type: ignore[arg-type]
+
+    def guarded_open(file: object, *args: object, **kwargs: object) -> object:
+        if str(file).endswith("secret.sh"):
+            raise PermissionError(13, "Permission denied")
+        return real_open(file, *args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    monkeypatch.setattr(builtins, "open", guarded_open)
+    monkeypatch.chdir(tmp_path)
+    assert main(["check", "--format", "json", "--no-cache", "--jobs", "1"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    skipped = {s["path"]: s["reason"] for s in report["summary"]["skipped"]}
+    assert skipped["locked"].startswith("cannot read directory")
+    assert skipped["secret.sh"].startswith("cannot read")
+    assert [d["location"]["path"] for d in report["diagnostics"]] == ["ok.sh"]
+
+
+def test_output_does_not_depend_on_directory_listing_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    import os
+
+    for index in range(30):
+        write_files(tmp_path, {f"d{index % 4}/f{index}.sh": WILDCARD if index % 3 else "echo\n"})
+    monkeypatch.chdir(tmp_path)
+    main(["check", "--format", "json", "--no-cache", "--jobs", "1"])
+    forward = capsys.readouterr().out
+    real_scandir = os.scandir
+
+    class Reversed:
+        def __init__(self, path: object) -> None:
+            self.inner = real_scandir(path)  # type: ignore[arg-type]
+
+        def __enter__(self) -> list[os.DirEntry[str]]:
+            return list(reversed(list(self.inner.__enter__())))
+
+        def __exit__(self, *exc: object) -> None:
+            self.inner.__exit__(*exc)
+
+    monkeypatch.setattr(os, "scandir", Reversed)
+    main(["check", "--format", "json", "--no-cache", "--jobs", "1"])
+    assert capsys.readouterr().out == forward
+
+
+def test_deeply_nested_notebook_json(tmp_path: Path) -> None:
+    write_files(tmp_path, {"deep.ipynb": "[" * 100_000 + "]" * 100_000, "start.sh": WILDCARD,
+                           ".stackaudit.toml": 'select = ["SA0", "SA101"]\n'})
+    report = check_json(Path("."), cwd=tmp_path)
+    assert report["summary"]["internal_errors"] == 0
+    assert {d["location"]["path"] for d in report["diagnostics"]} >= {"start.sh"}
