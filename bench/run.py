@@ -93,6 +93,15 @@ def build_synthetic_tree(files: int) -> Path:
     return tree
 
 
+def build_app_tree() -> Path:
+    """A small application repository (the bundled example stack), for the pre-commit
+    cases: one file is named, the rest of the repository is the context."""
+    tree = WORK / "trees" / "app"
+    if not tree.exists():
+        shutil.copytree(REPO / "examples" / "insecure-stack", tree)
+    return tree
+
+
 def setup() -> None:
     WORK.mkdir(exist_ok=True)
     venv("stackaudit", [str(REPO)])
@@ -100,6 +109,7 @@ def setup() -> None:
     venv("gixy", ["gixy-ng"])
     venv("checkov", ["checkov"])
     build_real_tree()
+    build_app_tree()
     build_synthetic_tree(10_000)
     build_synthetic_tree(100_000)
     print(f"ready under {WORK}")
@@ -132,12 +142,14 @@ def run(runs: int) -> None:
     sa = [str(bin_sa / "stackaudit"), "check", "-q", "--exit-zero"]
     nginx_files = files_of(real, (".conf",))
     compose_files = [f for f in files_of(real, (".yml", ".yaml")) if "compose" in f]
-    one_irrelevant = next(p for p in real.rglob("*.txt"))
-    one_relevant = next(p for p in real.rglob("*.py") if "allow_websocket_origin" in p.read_text(errors="ignore"))
+    app = build_app_tree()
+    (app / "NOTES.txt").write_text("release notes\n")
+    one_irrelevant = app / "NOTES.txt"
+    one_relevant = app / "app.py"
 
     shutil.rmtree(cache_dir, ignore_errors=True)
     subprocess.run([*sa, str(real), "--cache-dir", str(cache_dir)], capture_output=True, check=False)
-    subprocess.run([*sa, "--cache-dir", str(WORK / "cache-one"), str(one_relevant)],
+    subprocess.run([*sa, "--cache-dir", str(WORK / "cache-one"), "app.py"], cwd=app,
                    capture_output=True, check=False)
     cases: dict[str, list[str]] = {
         "stackaudit cold": [*sa, "--no-cache", str(real)],
@@ -150,21 +162,26 @@ def run(runs: int) -> None:
             if compose_files and (bin_checkov / "checkov").exists() else []
         ),
         "python -c 'import yaml'": [str(bin_sa / "python"), "-c", "import yaml"],
-        "stackaudit one irrelevant file": [*sa, "--no-cache", str(one_irrelevant)],
-        # Named file, whole repository as context, nothing cached: the worst case.
-        "stackaudit one relevant file": [*sa, "--no-cache", str(one_relevant)],
-        # The pre-commit case: the repository was checked before, one file changed.
-        "stackaudit one relevant file, warm": [*sa, "--cache-dir", str(WORK / "cache-one"),
-                                               str(one_relevant)],
-        "bandit one relevant file": [str(bin_bandit / "bandit"), "-q", str(one_relevant)],
+        # Pre-commit cases, run inside a small application repository (see build_app_tree).
+        "stackaudit one irrelevant file": [*sa, "--no-cache", one_irrelevant.name],
+        # Named file, whole repository as context, nothing cached.
+        "stackaudit one relevant file": [*sa, "--no-cache", one_relevant.name],
+        # The repository was checked before and this file changed (touched first, so the
+        # run cannot be a replay; the other files come from the cache).
+        "stackaudit one relevant file, warm": [
+            "sh", "-c", f"touch {one_relevant.name} && exec \"$@\"", "sh",
+            *sa, "--cache-dir", str(WORK / "cache-one"), one_relevant.name,
+        ],
+        "bandit one relevant file": [str(bin_bandit / "bandit"), "-q", one_relevant.name],
         "stackaudit synthetic 10k": [*sa, "--no-cache", str(build_synthetic_tree(10_000))],
         "stackaudit synthetic 100k": [*sa, "--no-cache", str(build_synthetic_tree(100_000))],
     }
     cases = {name: command for name, command in cases.items() if command}
     samples: dict[str, list[tuple[float, float]]] = {name: [] for name in cases}
+    in_app = {name for name in cases if "one " in name}
     for _ in range(runs):
         for name, command in cases.items():
-            samples[name].append(measure(command))
+            samples[name].append(measure(command, cwd=app if name in in_app else None))
     medians = {
         name: (statistics.median(w for w, _ in values), statistics.median(r for _, r in values))
         for name, values in samples.items()
