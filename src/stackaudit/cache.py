@@ -29,9 +29,13 @@ import hmac
 import os
 import pickle
 from pathlib import Path
-from typing import Any
 
 from stackaudit import __version__
+
+# typing.TYPE_CHECKING without importing typing: this module is on the replay path.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 DEFAULT_DIRECTORY = ".stackaudit_cache"
 MAX_BYTES = 256 * 1024 * 1024

@@ -6,15 +6,15 @@ that needs them, so a pre-commit run over one file pays for what it uses."""
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from stackaudit import __version__
 
+# typing.TYPE_CHECKING without importing typing: this module is on every run's path.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from stackaudit.config import Config
     from stackaudit.diagnostics import Severity
@@ -223,6 +223,7 @@ def _check(args: argparse.Namespace) -> int:
 
         cache = Cache(args.cache_dir or root / DEFAULT_DIRECTORY, str(config_path or ""))
     from stackaudit.engine import Selection, run
+    from stackaudit.progress import progress_bar
 
     scan_paths, report_only = _scope(paths, root, args.diff_base)
     outcome: FixOutcome | None = None
@@ -235,7 +236,7 @@ def _check(args: argparse.Namespace) -> int:
     if report_only is not None and not report_only:
         result = _empty_result(root)
     else:
-        with _progress_bar(args) as progress:
+        with progress_bar(args.quiet) as progress:
             result = run(
                 scan_paths,
                 config,
@@ -346,25 +347,6 @@ def _show_diff(args: argparse.Namespace, outcome: FixOutcome, fail_on: Severity)
         print(f"stackaudit: {line}", file=sys.stderr)
     failing = [d for d in outcome.initial if d.severity.at_least(fail_on)]
     return EXIT_FINDINGS if failing and not args.exit_zero else EXIT_OK
-
-
-@contextlib.contextmanager
-def _progress_bar(args: argparse.Namespace) -> Iterator[Callable[[int, int], None] | None]:
-    """A progress bar on stderr for long scans, only when a person watches a terminal:
-    never in CI logs, with --quiet, or when stderr is redirected."""
-    if args.quiet or os.environ.get("CI") or not sys.stderr.isatty():
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import Progress
-
-    with Progress(transient=True, console=Console(stderr=True)) as bar:
-        task = bar.add_task("scanning", total=None)
-
-        def update(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
-        yield update
 
 
 def _replay(args: argparse.Namespace, paths: list[Path]) -> Replay | None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from array import array
 from pathlib import Path
 
 from stackaudit.cache import DEFAULT_DIRECTORY, Cache
@@ -68,19 +69,24 @@ class Replay:
     def load(self) -> tuple[str, int] | None:
         """The stored report and exit code, when everything it depends on is unchanged."""
         found = self.cache.get(self.key)
-        if not isinstance(found, tuple) or len(found) != 3:
+        if not isinstance(found, tuple) or len(found) != 4:
             return None
-        watched, output, exit_code = found
+        paths, stats, output, exit_code = found
         if not isinstance(output, str) or not isinstance(exit_code, int):
             return None
-        for path, mtime_ns, size in watched:
+        stat = os.stat
+        for index, path in enumerate(paths.split("\0") if paths else ()):
             try:
-                info = os.stat(path)  # noqa: PTH116
+                info = stat(path)
             except OSError:
                 return None
-            if info.st_mtime_ns != mtime_ns or (size >= 0 and info.st_size != size):
+            size = stats[2 * index + 1]
+            if info.st_mtime_ns != stats[2 * index] or (size >= 0 and info.st_size != size):
                 return None
         return output, exit_code
 
     def save(self, watched: Watched, output: str, exit_code: int) -> None:
-        self.cache.put(self.key, (tuple(watched), output, exit_code))
+        # One string and one integer array unpickle far faster than thousands of tuples.
+        paths = "\0".join(path for path, _, _ in watched)
+        stats = array("q", [value for _, mtime, size in watched for value in (mtime, size)])
+        self.cache.put(self.key, (paths, stats, output, exit_code))
