@@ -11,6 +11,7 @@ import contextlib
 import os
 import re
 import stat
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -89,23 +90,52 @@ def discover(
     watch: Watch | None = None,
 ) -> tuple[list[Candidate], list[Skipped]]:
     """The files under ``paths`` (all inside ``root``) that stackaudit reads, sorted."""
-    excludes = _spec(list(exclude))
-    found: dict[str, Candidate] = {}
     skipped: list[Skipped] = []
+    found = {
+        c.rel: c for c in iter_candidates(paths, root, exclude, max_file_size, skipped, watch)
+    }
+    return sorted(found.values(), key=lambda c: c.rel), sorted(skipped, key=lambda s: s.rel)
+
+
+def iter_candidates(
+    paths: list[Path],
+    root: Path,
+    exclude: list[str],
+    max_file_size: int,
+    skipped: list[Skipped],
+    watch: Watch | None = None,
+) -> Iterator[Candidate]:
+    """The same files as ``discover``, yielded directory by directory (names sorted,
+    depth first) without holding them all: memory does not follow the tree's size."""
+    excludes = _spec(list(exclude))
     real_root = root.resolve()
+    found: dict[str, Candidate] = {}
+    seen: set[str] | None = set() if len(paths) > 1 else None  # overlapping paths
     for start in paths:
         if start.is_symlink() and not _inside(start.resolve(), real_root):
             skipped.append(Skipped(_rel(start, root), "symbolic link out of the scanned root"))
             continue
         if start.is_file():
             _consider(start, root, real_root, found, skipped, max_file_size, explicit=True)
+            yield from _drain(found, seen)
             continue
         # A path given explicitly is scanned even when an exclude names it (as in ruff);
         # below it, excludes then apply relative to it.
         base = _rel(start, root)
         exclude_base = base if base != "." and excludes.match_file(base + "/") else ""
-        _walk(start, root, real_root, excludes, exclude_base, found, skipped, max_file_size, watch)
-    return sorted(found.values(), key=lambda c: c.rel), sorted(skipped, key=lambda s: s.rel)
+        for _ in _walk(
+            start, root, real_root, excludes, exclude_base, found, skipped, max_file_size, watch
+        ):
+            yield from _drain(found, seen)
+
+
+def _drain(found: dict[str, Candidate], seen: set[str] | None) -> Iterator[Candidate]:
+    for rel, candidate in found.items():
+        if seen is None or rel not in seen:
+            if seen is not None:
+                seen.add(rel)
+            yield candidate
+    found.clear()
 
 
 def _rel(path: Path, root: Path) -> str:
@@ -129,7 +159,9 @@ def _walk(
     skipped: list[Skipped],
     max_file_size: int,
     watch: Watch | None = None,
-) -> None:
+) -> Iterator[None]:
+    """Walk ``top``; after each directory, yield so the caller can take the candidates
+    found in it."""
     # Strings, not Path objects, on the hot path: a big tree has many entries and few
     # candidates. Each stack entry: a directory (absolute and relative to the root) and
     # the gitignore specs in force there, with the directory each spec is relative to.
@@ -183,6 +215,7 @@ def _walk(
                 subdirs.append((entry.path, rel, ignores))
             else:
                 _consider_entry(entry, rel, found, skipped, max_file_size, watch)
+        yield None
         stack.extend(reversed(subdirs))
 
 

@@ -3,21 +3,34 @@ the number of processes."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import itertools
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from stackaudit.cache import Cache
 from stackaudit.config import Config
 from stackaudit.diagnostics import Diagnostic, Span, assign_fingerprints
-from stackaudit.discovery import Candidate, Skipped, Watch, discover, scan_root
+from stackaudit.discovery import (
+    Candidate,
+    Skipped,
+    Watch,
+    discover,
+    iter_candidates,
+    scan_root,
+)
 from stackaudit.facts.common import ParseProblem
 from stackaudit.rules import all_rules, is_enabled
 from stackaudit.rules.base import Rule
 from stackaudit.source import SourceFile, decode
 from stackaudit.suppress import Suppression, apply_suppressions, find_suppressions
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
 
 # Below this many files, starting worker processes costs more than it saves.
 PARALLEL_THRESHOLD = 48
@@ -110,44 +123,63 @@ def process_file(candidate: Candidate) -> FileResult:
 Progress = Callable[[int, int], None]
 
 
+class _Counted:
+    """Candidates passed through while counted."""
+
+    def __init__(self, candidates: Iterable[Candidate]) -> None:
+        self.candidates = candidates
+        self.count = 0
+
+    def __iter__(self) -> Iterator[Candidate]:
+        for candidate in self.candidates:
+            self.count += 1
+            yield candidate
+
+
 def _is_empty(result: FileResult) -> bool:
     return not (
         result.facts or result.problems or result.suppressions or result.skipped or result.error
     )
 
 
+BATCH = 1024
+
+
 def extract_all(
-    candidates: list[Candidate],
+    candidates: Iterable[Candidate],
     jobs: int,
     progress: Progress | None = None,
     each: Callable[[Candidate, FileResult], None] | None = None,
 ) -> list[FileResult]:
     """Extract every candidate, over ``jobs`` processes when there are enough files.
-    Only results that hold something are kept (most files of a big tree hold nothing,
+    Candidates may stream in: they are taken in batches through one process pool, and
+    only results that hold something are kept (most files of a big tree hold nothing,
     and memory must not grow with them); ``each`` sees every result. Results come back
     in the candidates' order, so output does not depend on ``jobs``."""
-    total = len(candidates)
+    total = len(candidates) if isinstance(candidates, list) else 0
     kept: list[FileResult] = []
+    done = 0
+    with contextlib.ExitStack() as stack:
+        pool: ProcessPoolExecutor | None = None
+        iterator = iter(candidates)
+        while batch := list(itertools.islice(iterator, BATCH)):
+            if jobs > 1 and (pool is not None or len(batch) >= PARALLEL_THRESHOLD):
+                if pool is None:
+                    from concurrent.futures import ProcessPoolExecutor
 
-    def take(done: int, candidate: Candidate, result: FileResult) -> None:
-        if each is not None:
-            each(candidate, result)
-        if not _is_empty(result):
-            kept.append(result)
-        if progress is not None and done % 64 == 0:
-            progress(done, total)
-
-    if jobs > 1 and total >= PARALLEL_THRESHOLD:
-        from concurrent.futures import ProcessPoolExecutor
-
-        chunk = max(1, total // (jobs * 8))
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            outcomes = pool.map(process_file, candidates, chunksize=chunk)
-            for done, (candidate, result) in enumerate(zip(candidates, outcomes, strict=True), 1):
-                take(done, candidate, result)
-        return kept
-    for done, candidate in enumerate(candidates, 1):
-        take(done, candidate, process_file(candidate))
+                    pool = stack.enter_context(ProcessPoolExecutor(max_workers=jobs))
+                chunk = max(1, len(batch) // (jobs * 8))
+                outcomes: Iterable[FileResult] = pool.map(process_file, batch, chunksize=chunk)
+            else:
+                outcomes = map(process_file, batch)
+            for candidate, result in zip(batch, outcomes, strict=True):
+                done += 1
+                if each is not None:
+                    each(candidate, result)
+                if not _is_empty(result):
+                    kept.append(result)
+                if progress is not None and done % 64 == 0:
+                    progress(done, total)
     return kept
 
 
@@ -166,12 +198,22 @@ def run(
     only findings whose primary location is in one of those paths are reported."""
     root = root or scan_root(paths)
     absolute = [p.resolve() if not p.is_symlink() else p.absolute() for p in paths]
-    candidates, skipped = discover(
-        absolute, root, [*config.exclude, *config.extend_exclude], config.max_file_size, watch
-    )
+    excludes = [*config.exclude, *config.extend_exclude]
     run_key = ""
     index: _Index | None = None
-    if cache is not None:
+    if cache is None:
+        # Without a cache nothing needs the whole list: candidates stream from the walk
+        # into extraction, and memory follows the files that hold something.
+        skipped: list[Skipped] = []
+        counted = _Counted(
+            iter_candidates(absolute, root, excludes, config.max_file_size, skipped, watch)
+        )
+        # The walk yields depth first; facts go to the stack in path order either way.
+        results = sorted(extract_all(counted, jobs, progress), key=lambda r: r.rel)
+        files_scanned = counted.count
+    else:
+        candidates, skipped = discover(absolute, root, excludes, config.max_file_size, watch)
+        files_scanned = len(candidates)
         index = _Index(cache)
         known = [index.known(c) for c in candidates]
         if all(k is not None for k in known):
@@ -186,15 +228,13 @@ def run(
                     cached_suppressed,
                     skipped + skipped_cached,
                     [],
-                    len(candidates),
+                    files_scanned,
                     report_only,
                 )
         results = _extract_with_cache(candidates, jobs, cache, index, progress)
         digests = [index.known(c) for c in candidates]
         if all(d is not None for d in digests):
             run_key = _run_key(cache, selection, config, candidates, [d[0] for d in digests if d])
-    else:
-        results = extract_all(candidates, jobs, progress)
 
     from stackaudit.stack import Stack
 
@@ -250,7 +290,7 @@ def run(
         cache.put(run_key, (diagnostics, suppressed, file_skips))
         cache.prune()
     return _finish(
-        root, diagnostics, suppressed, skipped, errors, len(candidates), report_only, sources
+        root, diagnostics, suppressed, skipped, errors, files_scanned, report_only, sources
     )
 
 

@@ -22,6 +22,6 @@ def progress_bar(quiet: bool) -> Iterator[Callable[[int, int], None] | None]:
         task = bar.add_task("scanning", total=None)
 
         def update(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
+            bar.update(task, completed=done, total=total or None)
 
         yield update
