@@ -91,9 +91,7 @@ def discover(
 ) -> tuple[list[Candidate], list[Skipped]]:
     """The files under ``paths`` (all inside ``root``) that stackaudit reads, sorted."""
     skipped: list[Skipped] = []
-    found = {
-        c.rel: c for c in iter_candidates(paths, root, exclude, max_file_size, skipped, watch)
-    }
+    found = {c.rel: c for c in iter_candidates(paths, root, exclude, max_file_size, skipped, watch)}
     return sorted(found.values(), key=lambda c: c.rel), sorted(skipped, key=lambda s: s.rel)
 
 
@@ -107,7 +105,8 @@ def iter_candidates(
 ) -> Iterator[Candidate]:
     """The same files as ``discover``, yielded directory by directory (names sorted,
     depth first) without holding them all: memory does not follow the tree's size."""
-    excludes = _spec(list(exclude))
+    # pathspec is imported only when there is a pattern to match.
+    excludes = _spec(list(exclude)) if exclude else None
     real_root = root.resolve()
     found: dict[str, Candidate] = {}
     seen: set[str] | None = set() if len(paths) > 1 else None  # overlapping paths
@@ -122,7 +121,8 @@ def iter_candidates(
         # A path given explicitly is scanned even when an exclude names it (as in ruff);
         # below it, excludes then apply relative to it.
         base = _rel(start, root)
-        exclude_base = base if base != "." and excludes.match_file(base + "/") else ""
+        excluded = excludes is not None and base != "." and excludes.match_file(base + "/")
+        exclude_base = base if excluded else ""
         for _ in _walk(
             start, root, real_root, excludes, exclude_base, found, skipped, max_file_size, watch
         ):
@@ -153,7 +153,7 @@ def _walk(
     top: Path,
     root: Path,
     real_root: Path,
-    excludes: pathspec.PathSpec[Any],
+    excludes: pathspec.PathSpec[Any] | None,
     exclude_base: str,
     found: dict[str, Candidate],
     skipped: list[Skipped],
@@ -259,12 +259,12 @@ def _consider_entry(
 def _ignored(
     rel: str,
     is_dir: bool,
-    excludes: pathspec.PathSpec[Any],
+    excludes: pathspec.PathSpec[Any] | None,
     exclude_base: str,
     ignores: list[tuple[str, pathspec.PathSpec[Any]]],
 ) -> bool:
     probe = rel + "/" if is_dir else rel
-    if excludes.patterns and excludes.match_file(
+    if excludes is not None and excludes.match_file(
         probe[len(exclude_base) + 1 :] if exclude_base else probe
     ):
         return True

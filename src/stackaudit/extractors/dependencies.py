@@ -9,16 +9,15 @@ import json
 import re
 import sys
 from collections.abc import Iterable
-
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.utils import canonicalize_name
-from packaging.version import InvalidVersion, Version
+from typing import TYPE_CHECKING
 
 from stackaudit.extractors.base import Extraction
 from stackaudit.extractors.shellwords import Token, split_commands
 from stackaudit.facts.deps import DependencyPin
 from stackaudit.source import SourceFile
+
+if TYPE_CHECKING:
+    from packaging.specifiers import SpecifierSet
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -43,6 +42,8 @@ WATCHED = frozenset(
 
 def ceiling(specifier: SpecifierSet) -> tuple[str, bool] | None:
     """The highest version ``specifier`` admits, and whether it is admitted itself."""
+    from packaging.version import InvalidVersion, Version
+
     best: tuple[Version, bool] | None = None
     for spec in specifier:
         text = spec.version
@@ -74,6 +75,9 @@ def ceiling(specifier: SpecifierSet) -> tuple[str, bool] | None:
 def _pin(
     source: SourceFile, requirement: str, start: int, end: int, how: str, locked: bool = False
 ) -> DependencyPin | None:
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+
     try:
         parsed = Requirement(requirement)
     except InvalidRequirement:
@@ -90,6 +94,8 @@ def _pin(
 def _locked(
     source: SourceFile, name: str, version: str, start: int, end: int, how: str
 ) -> DependencyPin | None:
+    from packaging.utils import canonicalize_name
+
     name = canonicalize_name(name)
     if name not in WATCHED:
         return None
@@ -208,7 +214,7 @@ def extract_dependency_file(source: SourceFile) -> Extraction:
         start, end = _find(source, package)
         try:
             pin = _pin(source, f"{package}{constraint}", start, end, name)
-        except InvalidSpecifier:
+        except ValueError:  # packaging's InvalidSpecifier is a ValueError
             pin = None
         if pin:
             result.facts.append(pin)

@@ -1033,8 +1033,6 @@ def _ingress_route(ingress: K8sIngress, service: K8sService) -> ServiceRoute:
 
 
 def resolve_deployment(facts: Iterable[object]) -> DeployModel:
-    from stackaudit.extractors.traefik import traefik_config
-
     model = DeployModel()
     compose_files: list[ComposeFile] = []
     for fact in facts:
@@ -1048,8 +1046,10 @@ def resolve_deployment(facts: Iterable[object]) -> DeployModel:
             model.k8s_ingresses.append(fact)
         elif isinstance(fact, TraefikIngressRoute):
             model.ingress_routes.append(fact)
-    model.compose_services = [
-        replace(service, traefik=traefik_config(service.labels))
-        for service in resolve_compose(compose_files)
-    ]
+    services = resolve_compose(compose_files)
+    if services:
+        from stackaudit.extractors.traefik import traefik_config  # only when there is YAML
+
+        services = [replace(s, traefik=traefik_config(s.labels)) for s in services]
+    model.compose_services = services
     return model

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from packaging.version import InvalidVersion, Version
-
 from stackaudit.diagnostics import Span
 
 
@@ -25,6 +23,8 @@ class DependencyPin:
 
     def entirely_below(self, version: str) -> bool:
         """Every version this pin admits is older than ``version``."""
+        from packaging.version import InvalidVersion, Version
+
         if self.ceiling is None:
             return False
         try:
@@ -36,6 +36,8 @@ class DependencyPin:
 
     def entirely_at_least(self, version: str) -> bool:
         """The pin is exact (or locked) at ``version`` or later."""
+        from packaging.version import InvalidVersion, Version
+
         if self.ceiling is None or not self.ceiling[1]:
             return False
         exact = self.spec.lstrip("=") if self.spec.startswith("==") or self.locked else None

@@ -6,18 +6,45 @@ the fix as a ``help`` line; and a footer with counts. All scanned text goes thro
 from __future__ import annotations
 
 import io
-
-from rich.console import Console
-from rich.text import Text
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
 
 from stackaudit.diagnostics import Diagnostic, Severity
 from stackaudit.engine import RunResult
 from stackaudit.formatters.escape import display_width, printable
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+class _Line(Protocol):
+    """What this module needs of a line: rich ``Text`` with colour, ``_Plain`` without."""
+
+    @property
+    def plain(self) -> str: ...
+
+    def append(self, text: str, style: str | None = None) -> object: ...
+
+
+class _Plain:
+    """A line without styles: the report without colour needs no rich import."""
+
+    def __init__(self, text: str = "", style: str | None = None) -> None:
+        self.plain = text
+
+    def append(self, text: str, style: str | None = None) -> _Plain:
+        self.plain += text
+        return self
+
+
+Make = Callable[..., _Line]
+
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "bold yellow", Severity.NOTE: "bold cyan"}
 
 
 def _console(buffer: io.StringIO, color: bool) -> Console:
+    from rich.console import Console
+
     return Console(
         file=buffer,
         force_terminal=color,
@@ -35,9 +62,9 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-def _block(result: RunResult, diagnostic: Diagnostic, quiet: bool) -> list[Text]:
+def _block(result: RunResult, diagnostic: Diagnostic, quiet: bool, make: Make) -> list[_Line]:
     span = diagnostic.span
-    head = Text()
+    head = make()
     head.append(f"{printable(span.path)}:{span.line}:{span.column}: ", style="bold")
     cell = _notebook_cell(result, diagnostic)
     if cell:
@@ -54,24 +81,24 @@ def _block(result: RunResult, diagnostic: Diagnostic, quiet: bool) -> list[Text]
         start = display_width(source, span.column)
         end_column = span.end_column if span.end_line == span.line else len(source) + 1
         width = max(1, display_width(source, end_column) - start)
-        lines.append(Text(f"{gutter} |", style="blue"))
-        line = Text(f"{span.line} | ", style="blue")
+        lines.append(make(f"{gutter} |", style="blue"))
+        line = make(f"{span.line} | ", style="blue")
         line.append(printable(source))
         lines.append(line)
-        marker = Text(f"{gutter} | ", style="blue")
+        marker = make(f"{gutter} | ", style="blue")
         marker.append(" " * start + "^" * width, style=_STYLE[diagnostic.severity])
         lines.append(marker)
     for related in diagnostic.related:
-        note = Text("  = ", style="blue")
+        note = make("  = ", style="blue")
         note.append(f"{printable(related.label)}: ", style="bold")
         note.append(f"{printable(str(related.span))}")
         lines.append(note)
     if diagnostic.help:
-        note = Text("  = ", style="blue")
+        note = make("  = ", style="blue")
         note.append("help: ", style="bold")
         note.append(printable(diagnostic.help))
         lines.append(note)
-    lines.append(Text(""))
+    lines.append(make(""))
     return lines
 
 
@@ -88,27 +115,34 @@ def _notebook_cell(result: RunResult, diagnostic: Diagnostic) -> tuple[int, int]
 
 
 def render_text(result: RunResult, *, color: bool = False, quiet: bool = False, **_: object) -> str:
+    if color:
+        from rich.text import Text
+
+        make: Make = Text
+    else:
+        make = _Plain
+    lines = [line for d in result.diagnostics for line in _block(result, d, quiet, make)]
+    if not quiet:
+        lines += [
+            make(f"note: skipped {printable(s.rel)}: {printable(s.reason)}", style="dim")
+            for s in result.skipped
+        ]
+        lines.append(_summary(result, make))
+    if not color:
+        # Without styles there is nothing for rich to do: the lines are the report.
+        return "".join(line.plain + "\n" for line in lines)
     buffer = io.StringIO()
-    console = _console(buffer, color)
-    # One print for the whole report: rich's per-call cost dominates on big reports.
-    lines = [line for d in result.diagnostics for line in _block(result, d, quiet)]
-    if lines and not color:
-        # Without styles the console adds nothing (soft wrap, no markup): skip its cost.
-        buffer.write("".join(line.plain + "\n" for line in lines))
-    elif lines:
-        console.print(Text("\n").join(lines))
-    if quiet:
-        return buffer.getvalue()
-    for skipped in result.skipped:
-        console.print(
-            Text(
-                f"note: skipped {printable(skipped.rel)}: {printable(skipped.reason)}", style="dim"
-            )
-        )
+    if lines:
+        # One print for the whole report: rich's per-call cost dominates on big reports.
+        _console(buffer, color).print(Text("\n").join(lines))  # type: ignore[arg-type]
+    return buffer.getvalue()
+
+
+def _summary(result: RunResult, make: Make) -> _Line:
     counts = dict.fromkeys(Severity, 0)
     for diagnostic in result.diagnostics:
         counts[diagnostic.severity] += 1
-    summary = Text()
+    summary = make()
     if result.diagnostics:
         parts = [_plural(counts[s], s.value) for s in Severity if counts[s]]
         summary.append(f"Found {_plural(len(result.diagnostics), 'finding')} ", style="bold")
@@ -124,11 +158,11 @@ def render_text(result: RunResult, *, color: bool = False, quiet: bool = False, 
         count = len(result.stale_baseline)
         summary.append(f"; {count} stale baseline {'entry' if count == 1 else 'entries'}")
     summary.append(".")
-    console.print(summary)
-    return buffer.getvalue()
+    return summary
 
 
 def rules_table(color: bool = False) -> str:
+    from rich.console import Console
     from rich.table import Table
 
     from stackaudit.rules import all_rules
