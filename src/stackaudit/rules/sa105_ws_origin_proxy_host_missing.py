@@ -1,8 +1,5 @@
 from collections.abc import Iterator
 
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.version import InvalidVersion, Version
-
 from stackaudit.diagnostics import Confidence, Diagnostic, Related, Severity, Span
 from stackaudit.facts.deps import DependencyPin
 from stackaudit.facts.origins import (
@@ -355,6 +352,10 @@ def _tornado_pin(stack: Stack) -> tuple[str, DependencyPin] | None:
 
 def _floor_at_least(spec: str, version: str = SAME_ORIGIN_SHORTCUT) -> bool:
     """A requirement whose lower bound is ``version`` or later (``>=6.6``, ``~=6.6``)."""
+    # Imported here: only a stack with a tornado pin needs it.
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+    from packaging.version import InvalidVersion, Version
+
     try:
         specifiers = SpecifierSet(spec)
         wanted = Version(version)
