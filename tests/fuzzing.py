@@ -9,6 +9,8 @@ import random
 from collections.abc import Iterator
 from pathlib import Path
 
+import msgspec
+
 from stackaudit.diagnostics import Span
 from stackaudit.discovery import Candidate, classify_content, classify_name
 from stackaudit.engine import FileResult, process_file
@@ -16,11 +18,20 @@ from stackaudit.engine import FileResult, process_file
 REPO = Path(__file__).resolve().parent.parent
 SEED_DIRS = [REPO / "fixtures", REPO / "examples", REPO.parent / "shared" / "corpus" / "real"]
 KIND_NAMES = {
-    "dockerfile": "Dockerfile", "shell": "run.sh", "procfile": "Procfile", "python": "app.py",
-    "compose": "docker-compose.yml", "kubernetes": "k8s.yaml", "nginx": "nginx.conf",
-    "systemd": "app.service", "supervisord": "supervisord.conf", "github-actions":
-    ".github/workflows/ci.yml", "yaml": "anaconda-project.yml", "makefile": "Makefile",
-    "requirements": "requirements.txt", "dependencies": "pyproject.toml",
+    "dockerfile": "Dockerfile",
+    "shell": "run.sh",
+    "procfile": "Procfile",
+    "python": "app.py",
+    "compose": "docker-compose.yml",
+    "kubernetes": "k8s.yaml",
+    "nginx": "nginx.conf",
+    "systemd": "app.service",
+    "supervisord": "supervisord.conf",
+    "github-actions": ".github/workflows/ci.yml",
+    "yaml": "anaconda-project.yml",
+    "makefile": "Makefile",
+    "requirements": "requirements.txt",
+    "dependencies": "pyproject.toml",
     "notebook": "app.ipynb",
 }
 
@@ -47,10 +58,44 @@ def seeds() -> dict[str, list[str]]:
     return found
 
 
-_NOISE = ["{", "}", ";", "\\\n", "'", '"', "$(", "${", "`", "#", "\n", "\t", "\r\n", "*",
-          "--allow-websocket-origin=", " panel serve ", "&&", "<<EOF\n", "[", "]", ":", "- ",
-          "\0", "\ufeff", "\u202e", "é", "${A:-", "include ", "location / {", "proxy_pass ",
-          "services:\n  a:\n    command: ", "CMD [\"", "ENV A=", "    ", "&", "|"]
+_NOISE = [
+    "{",
+    "}",
+    ";",
+    "\\\n",
+    "'",
+    '"',
+    "$(",
+    "${",
+    "`",
+    "#",
+    "\n",
+    "\t",
+    "\r\n",
+    "*",
+    "--allow-websocket-origin=",
+    " panel serve ",
+    "&&",
+    "<<EOF\n",
+    "[",
+    "]",
+    ":",
+    "- ",
+    "\0",
+    "\ufeff",
+    "\u202e",
+    "é",
+    "${A:-",
+    "include ",
+    "location / {",
+    "proxy_pass ",
+    "services:\n  a:\n    command: ",
+    'CMD ["',
+    "ENV A=",
+    "    ",
+    "&",
+    "|",
+]
 
 
 def mutate(text: str, rng: random.Random, edits: int = 6) -> str:
@@ -75,6 +120,9 @@ def spans_in(value: object, depth: int = 0) -> Iterator[Span]:
         return
     if isinstance(value, Span):
         yield value
+    elif isinstance(value, msgspec.Struct):
+        for name in value.__struct_fields__:
+            yield from spans_in(getattr(value, name), depth + 1)
     elif dataclasses.is_dataclass(value) and not isinstance(value, type):
         for field in dataclasses.fields(value):
             yield from spans_in(getattr(value, field.name), depth + 1)

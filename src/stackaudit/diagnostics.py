@@ -6,6 +6,9 @@ import enum
 import hashlib
 from dataclasses import dataclass, field, replace
 
+import msgspec
+import msgspec.structs
+
 
 class Severity(str, enum.Enum):
     ERROR = "error"
@@ -31,8 +34,7 @@ class Confidence(str, enum.Enum):
     LOW = "low"
 
 
-@dataclass(frozen=True, order=True)
-class Span:
+class Span(msgspec.Struct, frozen=True, order=True):
     """A region of one file: path relative to the scanned root (forward slashes),
     1-based line and column (in characters); the end column is exclusive."""
 
@@ -44,24 +46,22 @@ class Span:
 
     def __post_init__(self) -> None:
         if self.end_line < self.line:
-            object.__setattr__(self, "end_line", self.line)
+            msgspec.structs.force_setattr(self, "end_line", self.line)
         if self.end_line == self.line and self.end_column < self.column:
-            object.__setattr__(self, "end_column", self.column)
+            msgspec.structs.force_setattr(self, "end_column", self.column)
 
     def __str__(self) -> str:
         return f"{self.path}:{self.line}:{self.column}"
 
 
-@dataclass(frozen=True)
-class Related:
+class Related(msgspec.Struct, frozen=True):
     """Another place that is part of the story of a finding, with a short label."""
 
     span: Span
     label: str
 
 
-@dataclass(frozen=True)
-class Edit:
+class Edit(msgspec.Struct, frozen=True):
     """Replace the text of ``span`` in its file by ``replacement``."""
 
     span: Span

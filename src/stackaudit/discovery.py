@@ -12,9 +12,10 @@ import os
 import re
 import stat
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from msgspec import Struct
 
 from stackaudit.paths import scan_root
 
@@ -55,8 +56,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
+class Candidate(Struct, frozen=True):
     path: str  # absolute; a string, not a Path: a big tree has many candidates
     rel: str
     kind: str
@@ -64,8 +64,7 @@ class Candidate:
     mtime_ns: int = 0
 
 
-@dataclass(frozen=True)
-class Skipped:
+class Skipped(Struct, frozen=True):
     rel: str
     reason: str
 

@@ -8,8 +8,9 @@ import hashlib
 import itertools
 import traceback
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
+
+from msgspec import Struct, field
 
 from stackaudit.cache import Cache
 from stackaudit.config import Config
@@ -36,8 +37,7 @@ if TYPE_CHECKING:
 PARALLEL_THRESHOLD = 48
 
 
-@dataclass(slots=True)
-class FileResult:
+class FileResult(Struct):
     rel: str
     kind: str
     facts: list[object] = field(default_factory=list)
@@ -48,8 +48,7 @@ class FileResult:
     digest: str = ""
 
 
-@dataclass
-class Selection:
+class Selection(Struct):
     select: list[str]
     ignore: list[str]
 
@@ -57,8 +56,7 @@ class Selection:
         return is_enabled(code, self.select, self.ignore)
 
 
-@dataclass
-class RunResult:
+class RunResult(Struct):
     root: Path
     diagnostics: list[Diagnostic]
     suppressed: int

@@ -19,9 +19,10 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
+
+from msgspec import Struct
 
 from stackaudit.diagnostics import Confidence, Span
 from stackaudit.facts.serve import ServeCommand
@@ -43,8 +44,7 @@ LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "[::1]", "0.0.0.0"})
 HOST_CARRIERS = frozenset({"shell", "systemd", "supervisord", "procfile", "makefile", "python"})
 
 
-@dataclass(frozen=True)
-class Backend:
+class Backend(Struct, frozen=True):
     """A server process a proxy reaches, and why stackaudit believes it does."""
 
     command: ServeCommand
@@ -66,8 +66,7 @@ class Backend:
         return f"the {server} started by {self.command.context} ({_at(self.command.span)})"
 
 
-@dataclass(frozen=True)
-class Frontend:
+class Frontend(Struct, frozen=True):
     """A proxy route (nginx location, Traefik router, Ingress rule) in front of
     backends, with what it does to requests."""
 

@@ -9,7 +9,8 @@ every kind of file stackaudit reads."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+
+from msgspec import Struct, field
 
 from stackaudit.diagnostics import Diagnostic, Span
 
@@ -19,8 +20,7 @@ _DIRECTIVE = re.compile(
 FILE_DIRECTIVE_LINES = 10
 
 
-@dataclass
-class Suppression:
+class Suppression(Struct):
     span: Span
     codes: list[str]
     first_line: int

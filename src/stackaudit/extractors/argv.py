@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any
+
+from msgspec import Struct
 
 from stackaudit.extractors.shellwords import Token
 from stackaudit.facts.common import has_expansion
@@ -25,8 +26,7 @@ from stackaudit.facts.common import has_expansion
 _NEGATIVE_NUMBER = re.compile(r"^-\d+$|^-\d*\.\d+$")
 
 
-@dataclass(frozen=True)
-class OptionSpec:
+class OptionSpec(Struct, frozen=True):
     flags: tuple[str, ...]
     dest: str
     action: str
@@ -42,8 +42,7 @@ _NO_VALUE_ACTIONS = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class ToolSpec:
+class ToolSpec(Struct, frozen=True):
     name: str
     parser: str
     allow_abbrev: bool
@@ -90,16 +89,14 @@ def tool_spec(name: str) -> ToolSpec:
     )
 
 
-@dataclass
-class ParsedOption:
+class ParsedOption(Struct):
     dest: str
     flag: Token
     flag_end: int  # length of the flag part of the token (before "=value")
     values: list[tuple[Token, int]]  # (token, start index into its text)
 
 
-@dataclass
-class ParsedArgs:
+class ParsedArgs(Struct):
     options: list[ParsedOption]
     positionals: list[Token]
     remainder: list[Token]

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from msgspec import Struct, field
 
 from stackaudit.facts.common import ParseProblem
 
 
-@dataclass
-class Extraction:
+class Extraction(Struct):
     """Facts read from one file, and the places where reading it failed (SA001)."""
 
     facts: list[object] = field(default_factory=list)

@@ -10,7 +10,9 @@ they behave: ``exec``, ``nohup``, ``env K=V``, ``uv run``, ``poetry run``, ``con
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+
+from msgspec import Struct, field
+from msgspec.structs import replace
 
 from stackaudit.diagnostics import Span
 from stackaudit.extractors.argv import parse_args, tool_spec
@@ -76,8 +78,7 @@ _SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ash", "ksh"})
 _MODULE_TOOLS = {"uvicorn": "uvicorn", "gunicorn": "gunicorn", "hypercorn": "hypercorn"}
 
 
-@dataclass
-class CommandContext:
+class CommandContext(Struct):
     """Where a command line is written and what surrounds it."""
 
     source: SourceFile

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import posixpath
 import re
-from dataclasses import dataclass, field, replace
 
+from msgspec import Struct, field
+from msgspec.structs import replace
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from stackaudit.diagnostics import Span
@@ -60,8 +61,7 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _OPERATORS = (":-", ":?", ":+", "-", "?", "+")
 
 
-@dataclass
-class Interpolated:
+class Interpolated(Struct):
     """A compose value after interpolation: ``text`` as the container sees it
     (unresolved expansions kept as written), ``origins`` the file offset of each
     character, ``unknown`` whether each character belongs to an unresolved expansion."""
@@ -261,8 +261,7 @@ def _interpolated(source: SourceFile, word: Token) -> bool:
 # -- service settings ---------------------------------------------------------------------
 
 
-@dataclass
-class _Reader:
+class _Reader(Struct):
     source: SourceFile
     walker: Walker
 

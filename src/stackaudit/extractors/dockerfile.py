@@ -12,7 +12,8 @@ shell-form one ignores it.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+
+from msgspec import Struct, field
 
 from stackaudit.extractors.base import Extraction
 from stackaudit.extractors.commandline import (
@@ -35,8 +36,7 @@ _HEREDOC = re.compile(r"<<(-?)\s*([\"']?)([A-Za-z_][A-Za-z0-9_]*)\2")
 _INSTRUCTION = re.compile(r"^\s*([A-Za-z]+)(\s+|$)")
 
 
-@dataclass
-class Instruction:
+class Instruction(Struct):
     keyword: str
     line: int
     args: str
@@ -44,8 +44,7 @@ class Instruction:
     heredocs: list[tuple[str, list[int]]] = field(default_factory=list)
 
 
-@dataclass
-class Command:
+class Command(Struct):
     """CMD or ENTRYPOINT: exec form as tokens, or shell form as text with origins."""
 
     exec_form: list[Token] | None
@@ -54,8 +53,7 @@ class Command:
     line: int
 
 
-@dataclass
-class Stage:
+class Stage(Struct):
     name: str
     env: list[EnvVar] = field(default_factory=list)
     cmd: Command | None = None

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import io
 import re
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from stackaudit.diagnostics import Span
 from stackaudit.extractors.base import Extraction
@@ -30,8 +31,7 @@ _TEMPLATE_STMT = re.compile(r"\{%.*?%\}|\{#.*?#\}|<%(?!=).*?%>", re.DOTALL)
 _TEMPLATE_NAME = re.compile(r"\.(template|tpl|j2|jinja2?|erb|tmpl)$")
 
 
-@dataclass
-class _Token:
+class _Token(Struct):
     text: str
     quoted: bool
     start: int

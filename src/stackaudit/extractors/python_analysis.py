@@ -20,8 +20,9 @@ import ast
 import bisect
 import re
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from msgspec import Struct, field
 
 from stackaudit.diagnostics import Span
 from stackaudit.extractors import python_names as names
@@ -49,8 +50,7 @@ _ACAC = "access-control-allow-credentials"
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
 
 
-@dataclass
-class ClassInfo:
+class ClassInfo(Struct):
     name: str
     qualname: str
     bases: tuple[str, ...]
@@ -65,8 +65,7 @@ class ClassInfo:
     credentials: PythonWord | None = None
 
 
-@dataclass
-class Binding:
+class Binding(Struct):
     kind: Literal["import", "value", "def", "class", "unknown"]
     qualname: str = ""
     node: ast.expr | None = None
@@ -77,8 +76,7 @@ class Binding:
     function: FunctionNode | None = None
 
 
-@dataclass
-class Scope:
+class Scope(Struct):
     kind: Literal["module", "function", "class"]
     parent: Scope | None
     names: dict[str, Binding] = field(default_factory=dict)

@@ -12,7 +12,7 @@ points at the right line and column.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from msgspec import Struct, field
 
 _OPERATOR_CHARS = frozenset(";&|()\n")
 _BLANKS = frozenset(" \t\r")
@@ -22,8 +22,7 @@ _PREFIX_KEYWORDS = frozenset({"if", "then", "else", "elif", "do", "while", "unti
 _SKIP_KEYWORDS = frozenset({"for", "case", "select", "function", "fi", "done", "esac", "}", "in"})
 
 
-@dataclass
-class Token:
+class Token(Struct):
     """A shell word: its value after quote removal and where each character came from."""
 
     text: str
@@ -46,8 +45,7 @@ class Token:
         return self.unquoted_prefix < 0 or equals < self.unquoted_prefix
 
 
-@dataclass
-class _Builder:
+class _Builder(Struct):
     chars: list[str] = field(default_factory=list)
     origins: list[int] = field(default_factory=list)
     start: int = -1

@@ -12,7 +12,8 @@ values are not in the unit). supervisord (its config is read by ConfigParser):
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from stackaudit.extractors.base import Extraction
 from stackaudit.extractors.commandline import CommandContext, find_in_script, to_word, token_span
@@ -25,8 +26,7 @@ _SECTION = re.compile(r"^\s*\[([^\]]+)\]\s*$")
 _KEY = re.compile(r"^([A-Za-z][A-Za-z0-9_.-]*)\s*[=:]\s?")
 
 
-@dataclass
-class Entry:
+class Entry(Struct):
     section: str
     key: str
     value: str

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from msgspec import Struct
 
 from stackaudit.diagnostics import Span
 from stackaudit.facts.common import Word
 
 
-@dataclass(frozen=True)
-class AppSetting:
+class AppSetting(Struct, frozen=True):
     """A keyword or attribute set on a framework object in Python code:
     ``tornado.web.Application(debug=True)``, ``FastAPI(debug=True)``,
     ``Starlette(debug=True)``, ``pn.config.cookie_secret = "..."``,

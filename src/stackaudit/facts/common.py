@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from stackaudit.diagnostics import Span
 
@@ -25,8 +26,7 @@ def has_variable(text: str) -> bool:
     return _VARIABLE.search(text) is not None
 
 
-@dataclass(frozen=True)
-class Word:
+class Word(Struct, frozen=True):
     """One argument as the program receives it (quotes removed), and where it is written.
 
     ``symbolic`` is true when the value holds an expansion resolved only at run time
@@ -45,8 +45,7 @@ class Word:
         return self.text
 
 
-@dataclass(frozen=True)
-class EnvVar:
+class EnvVar(Struct, frozen=True):
     """An environment variable given to a process.
 
     ``value`` is None when the value is not written here at all (a Kubernetes
@@ -65,8 +64,7 @@ class EnvVar:
         return self.value is not None and not self.value.symbolic and not self.reference
 
 
-@dataclass(frozen=True)
-class ParseProblem:
+class ParseProblem(Struct, frozen=True):
     """A file, or a part of one, that could not be read as its kind (reported as SA001)."""
 
     span: Span

@@ -7,15 +7,15 @@ read the same way for every source."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
+
+from msgspec import Struct
 
 from stackaudit.diagnostics import Span
 from stackaudit.facts.common import Word
 
 
-@dataclass(frozen=True)
-class OriginPattern:
+class OriginPattern(Struct, frozen=True):
     """A regular expression the request Origin is tested against.
 
     ``match`` tells how: Starlette ``fullmatch``es ``allow_origin_regex`` (>= 0.13.8);
@@ -27,8 +27,7 @@ class OriginPattern:
     case_insensitive: bool = False
 
 
-@dataclass(frozen=True)
-class CorsPolicy:
+class CorsPolicy(Struct, frozen=True):
     kind: Literal["starlette", "nginx", "tornado", "traefik", "ingress-nginx"]
     span: Span
     where: str

@@ -12,8 +12,10 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal, TypeVar
+
+from msgspec import Struct, field
+from msgspec.structs import replace
 
 from stackaudit.diagnostics import Confidence, Span
 from stackaudit.facts.common import EnvVar, Word
@@ -26,8 +28,7 @@ T = TypeVar("T")
 # -- building blocks ------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ImageRef:
+class ImageRef(Struct, frozen=True):
     """``[registry/]repository[:tag][@digest]`` as written (after interpolation)."""
 
     text: str
@@ -61,8 +62,7 @@ def parse_image(text: str, span: Span, symbolic: bool = False, default: bool = F
     return ImageRef(text, rest, tag, span, symbolic, default)
 
 
-@dataclass(frozen=True)
-class PortRange:
+class PortRange(Struct, frozen=True):
     start: int
     end: int
 
@@ -80,8 +80,7 @@ def parse_port_range(text: str | None) -> PortRange | None:
     return PortRange(start, int(match.group(2) or start))
 
 
-@dataclass(frozen=True)
-class PortMapping:
+class PortMapping(Struct, frozen=True):
     """One entry of a compose service's ``ports:``. ``host_ip`` None means every
     interface (Docker's default, ``0.0.0.0`` and ``::``); ``published`` None means an
     ephemeral host port, still on every interface."""
@@ -122,8 +121,7 @@ class PortMapping:
         return f"{host}{published}{self.target}{proto}"
 
 
-@dataclass(frozen=True)
-class VolumeMount:
+class VolumeMount(Struct, frozen=True):
     """A volume or bind mount: ``source`` (host path or volume name, None when
     anonymous) → ``target`` in the container. ``host_path`` is the source relative to
     the scanned root for a bind mount of a relative path."""
@@ -136,8 +134,7 @@ class VolumeMount:
     host_path: str | None = None
 
 
-@dataclass(frozen=True)
-class Label:
+class Label(Struct, frozen=True):
     """A container label (``labels:`` or ``deploy.labels:``), key as written."""
 
     key: str
@@ -145,8 +142,7 @@ class Label:
     span: Span
 
 
-@dataclass(frozen=True)
-class BuildContext:
+class BuildContext(Struct, frozen=True):
     """``build:``: the context directory and Dockerfile, both relative to the scanned
     root when they lie inside it (None otherwise, e.g. a git URL)."""
 
@@ -156,8 +152,7 @@ class BuildContext:
     inline: bool = False
 
 
-@dataclass(frozen=True)
-class Replicas:
+class Replicas(Struct, frozen=True):
     """``deploy.replicas``, legacy ``scale`` or a Kubernetes ``spec.replicas``."""
 
     value: Word
@@ -173,15 +168,13 @@ class Replicas:
             return None
 
 
-@dataclass(frozen=True)
-class Extends:
+class Extends(Struct, frozen=True):
     service: str
     file: str | None  # relative to the scanned root; None = the same file
     span: Span
 
 
-@dataclass(frozen=True)
-class IncludeRef:
+class IncludeRef(Struct, frozen=True):
     """One file named by a top-level ``include:`` (relative to the scanned root, None
     when it points outside of it)."""
 
@@ -193,8 +186,7 @@ class IncludeRef:
 # -- Traefik ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class TraefikRouter:
+class TraefikRouter(Struct, frozen=True):
     """``traefik.http.routers.<name>.*``."""
 
     name: str
@@ -216,8 +208,7 @@ class TraefikRouter:
         return tuple(found)
 
 
-@dataclass(frozen=True)
-class TraefikService:
+class TraefikService(Struct, frozen=True):
     """``traefik.http.services.<name>.loadbalancer.*`` (or a CRD service entry)."""
 
     name: str
@@ -236,8 +227,7 @@ class TraefikService:
         return self.strategy is not None and self.strategy.text.strip().lower() == "hrw"
 
 
-@dataclass(frozen=True)
-class TraefikMiddleware:
+class TraefikMiddleware(Struct, frozen=True):
     """``traefik.http.middlewares.<name>.<kind>.*``: ``settings`` maps the lower-cased
     option path (``accesscontrolalloworiginlist``) to its value."""
 
@@ -257,8 +247,7 @@ class TraefikMiddleware:
         return self.kind in ("basicauth", "digestauth", "forwardauth")
 
 
-@dataclass(frozen=True)
-class TraefikConfig:
+class TraefikConfig(Struct, frozen=True):
     """The Traefik dynamic configuration written in one container's labels."""
 
     enable: Word | None = None
@@ -327,8 +316,7 @@ PROXY_IMAGES = frozenset(
 _BOKEH_IMAGE = re.compile(r"(^|[/_.-])(bokeh|panel)([/_.:-]|$)", re.IGNORECASE)
 
 
-@dataclass(frozen=True)
-class ComposeService:
+class ComposeService(Struct, frozen=True):
     """One compose service: per file as extracted, or merged over the project's files
     (override, ``extends``) by ``resolve_deployment``. Absent settings are None or
     empty; ``sources`` are the ``compose:<file>:<name>`` keys of every fragment merged
@@ -393,8 +381,7 @@ class ComposeService:
         return self.network_mode is not None and self.network_mode.text == "host"
 
 
-@dataclass(frozen=True)
-class ComposeFile:
+class ComposeFile(Struct, frozen=True):
     """One compose file: its services as written, and the files it includes."""
 
     path: str
@@ -406,15 +393,13 @@ class ComposeFile:
 # -- Kubernetes ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ContainerPort:
+class ContainerPort(Struct, frozen=True):
     number: int | None
     span: Span
     name: str = ""
 
 
-@dataclass(frozen=True)
-class K8sContainer:
+class K8sContainer(Struct, frozen=True):
     name: str
     span: Span
     service_key: str  # "k8s:<file>:<workload>/<container>", as on ServeCommand.service
@@ -423,8 +408,7 @@ class K8sContainer:
     env: tuple[EnvVar, ...] = ()
 
 
-@dataclass(frozen=True)
-class K8sWorkload:
+class K8sWorkload(Struct, frozen=True):
     """A Deployment, StatefulSet, DaemonSet, ReplicaSet or bare Pod."""
 
     file: str
@@ -441,8 +425,7 @@ class K8sWorkload:
         return f"{self.kind} `{self.name}`"
 
 
-@dataclass(frozen=True)
-class ServicePort:
+class ServicePort(Struct, frozen=True):
     span: Span
     port: str = ""
     target_port: str = ""
@@ -450,8 +433,7 @@ class ServicePort:
     name: str = ""
 
 
-@dataclass(frozen=True)
-class K8sService:
+class K8sService(Struct, frozen=True):
     file: str
     name: str
     span: Span
@@ -486,8 +468,7 @@ class K8sService:
         return all(labels.get(key) == value for key, value in self.selector)
 
 
-@dataclass(frozen=True)
-class IngressBackend:
+class IngressBackend(Struct, frozen=True):
     service: str
     span: Span
     port: str = ""
@@ -498,8 +479,7 @@ class IngressBackend:
 NGINX_PREFIX = "nginx.ingress.kubernetes.io/"
 
 
-@dataclass(frozen=True)
-class K8sIngress:
+class K8sIngress(Struct, frozen=True):
     """A ``networking.k8s.io`` Ingress with its annotations."""
 
     file: str
@@ -535,8 +515,7 @@ class K8sIngress:
         return [b for b in self.backends if b.service == service.name]
 
 
-@dataclass(frozen=True)
-class IngressRouteService:
+class IngressRouteService(Struct, frozen=True):
     name: str
     span: Span
     port: str = ""
@@ -551,8 +530,7 @@ class IngressRouteService:
         return self.strategy is not None and self.strategy.text.strip().lower() == "hrw"
 
 
-@dataclass(frozen=True)
-class TraefikIngressRoute:
+class TraefikIngressRoute(Struct, frozen=True):
     """A Traefik ``IngressRoute`` CRD: every route's match and the services it sends to."""
 
     file: str
@@ -636,8 +614,7 @@ def merge_services(base: ComposeService, over: ComposeService) -> ComposeService
     )
 
 
-@dataclass
-class _Resolver:
+class _Resolver(Struct):
     files: dict[str, ComposeFile]
 
     def service(self, path: str, name: str) -> ComposeService | None:
@@ -719,8 +696,7 @@ def resolve_compose(files: Iterable[ComposeFile]) -> list[ComposeService]:
 # -- the model the rules query ------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ProxyEvidence:
+class ProxyEvidence(Struct, frozen=True):
     """Why the tool believes a proxy sends traffic to a service."""
 
     span: Span
@@ -729,8 +705,7 @@ class ProxyEvidence:
     routed_ports: tuple[str, ...] = ()  # ports the proxy connects to, when written
 
 
-@dataclass(frozen=True)
-class ServiceRoute:
+class ServiceRoute(Struct, frozen=True):
     """A way into a Kubernetes workload: an Ingress or IngressRoute to a Service that
     selects its pods, or the Service alone."""
 
@@ -741,8 +716,7 @@ class ServiceRoute:
     confidence: Confidence = Confidence.HIGH
 
 
-@dataclass(frozen=True)
-class Exposure:
+class Exposure(Struct, frozen=True):
     """How a compose service makes a server reachable from outside the host:
     ``ports`` are its published ports that lead to the server's port (all of them
     when that port is not known), ``host_network`` that it shares the host's network
@@ -770,8 +744,7 @@ class Exposure:
         return False
 
 
-@dataclass
-class DeployModel:
+class DeployModel(Struct):
     compose_services: list[ComposeService] = field(default_factory=list)
     k8s_workloads: list[K8sWorkload] = field(default_factory=list)
     k8s_services: list[K8sService] = field(default_factory=list)

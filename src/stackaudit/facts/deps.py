@@ -3,13 +3,12 @@ environments and ``pip install`` lines."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from msgspec import Struct
 
 from stackaudit.diagnostics import Span
 
 
-@dataclass(frozen=True)
-class DependencyPin:
+class DependencyPin(Struct, frozen=True):
     """A requirement on one package. ``ceiling`` is the highest version the requirement
     admits and whether that version itself is admitted; None when it has no upper
     bound. ``locked`` pins come from a lock file: that version is what gets installed."""

@@ -38,6 +38,9 @@ from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from typing import Literal
 
+import msgspec
+import msgspec.structs
+
 from stackaudit.diagnostics import Edit, Span
 from stackaudit.facts.common import ParseProblem, Word
 from stackaudit.facts.cors import CorsPolicy, OriginPattern
@@ -173,8 +176,7 @@ def quote_arg(text: str) -> str | None:
     return quote + text + quote
 
 
-@dataclass(frozen=True)
-class NginxFile:
+class NginxFile(msgspec.Struct, frozen=True):
     """One nginx file of the scanned tree, includes unresolved."""
 
     path: str
@@ -352,8 +354,7 @@ def opaque_in_chain(node: NginxNode) -> list[Word]:
 # -- facts read by rules ----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Header:
+class Header(msgspec.Struct, frozen=True):
     """A header set by ``proxy_set_header``/``add_header`` (or ``more_set_headers``)."""
 
     name: str
@@ -392,8 +393,7 @@ def restore_headers(
     return level.insert([line for line in lines if line], before=first_own)
 
 
-@dataclass(frozen=True)
-class Setting:
+class Setting(msgspec.Struct, frozen=True):
     """The effective value of an ordinary directive at a location: written here, inherited
     from an enclosing level (``span`` says where), or nginx's default (``value`` None)."""
 
@@ -418,16 +418,14 @@ class Setting:
         return f"{self.name} {self.text}" + ("" if self.explicit else " (nginx default)")
 
 
-@dataclass(frozen=True)
-class Listen:
+class Listen(msgspec.Struct, frozen=True):
     address: str
     port: str
     ssl: bool
     span: Span | None
 
 
-@dataclass(frozen=True)
-class LocationMatch:
+class LocationMatch(msgspec.Struct, frozen=True):
     """``location [modifier] path``: modifier ``""`` (prefix), ``=``, ``^~``, ``~``,
     ``~*``, or ``@`` for a named location."""
 
@@ -442,8 +440,7 @@ class LocationMatch:
         return f"{self.modifier} {self.path.text}".strip()
 
 
-@dataclass(frozen=True)
-class ProxyTarget:
+class ProxyTarget(msgspec.Struct, frozen=True):
     """What ``proxy_pass`` names: ``http://host:port/uri``, an upstream, a unix socket."""
 
     word: Word
@@ -462,8 +459,7 @@ class ProxyTarget:
         return bool(self.port)
 
 
-@dataclass(frozen=True)
-class UpstreamServer:
+class UpstreamServer(msgspec.Struct, frozen=True):
     address: Word
     span: Span
     backup: bool = False
@@ -529,8 +525,7 @@ _PER_REQUEST_VARIABLES = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class MapEntry:
+class MapEntry(msgspec.Struct, frozen=True):
     key: Word
     value: Word
     span: Span
@@ -553,8 +548,7 @@ class MapEntry:
         return self.key.text.startswith("~*")
 
 
-@dataclass(frozen=True)
-class NginxMap:
+class NginxMap(msgspec.Struct, frozen=True):
     """``map <source> $<variable> { key value; ... }``."""
 
     source: Word
@@ -570,8 +564,7 @@ class NginxMap:
         return next((e for e in self.entries if e.is_default), None)
 
 
-@dataclass(frozen=True)
-class RouteAuth:
+class RouteAuth(msgspec.Struct, frozen=True):
     """Authentication nginx itself enforces on a location (effective after inheritance)."""
 
     basic: Word | None = None  # auth_basic realm (not "off")
@@ -599,8 +592,7 @@ class RouteAuth:
         return tuple(found)
 
 
-@dataclass(frozen=True)
-class WebSocketEvidence:
+class WebSocketEvidence(msgspec.Struct, frozen=True):
     """One reason to believe a route carries WebSockets."""
 
     reason: str
@@ -608,8 +600,7 @@ class WebSocketEvidence:
     strong: bool = True
 
 
-@dataclass(frozen=True)
-class BackendInfo:
+class BackendInfo(msgspec.Struct, frozen=True):
     """What the stack knows of the process a route reaches: filled in by
     ``resolve_nginx(..., backend=...)`` once the stack links routes to services (a later
     stage of the stack model); None until then."""
@@ -720,15 +711,14 @@ class HeaderLoss:
     level: NginxDirective | None = field(default=None, compare=False, repr=False)
 
 
-@dataclass
-class NginxModel:
-    roots: list[NginxNode] = field(default_factory=list)
-    routes: list[ProxyRoute] = field(default_factory=list)
-    upstreams: list[Upstream] = field(default_factory=list)
-    maps: list[NginxMap] = field(default_factory=list)
-    cors_policies: list[CorsPolicy] = field(default_factory=list)
-    header_losses: list[HeaderLoss] = field(default_factory=list)
-    problems: list[ParseProblem] = field(default_factory=list)
+class NginxModel(msgspec.Struct):
+    roots: list[NginxNode] = msgspec.field(default_factory=list)
+    routes: list[ProxyRoute] = msgspec.field(default_factory=list)
+    upstreams: list[Upstream] = msgspec.field(default_factory=list)
+    maps: list[NginxMap] = msgspec.field(default_factory=list)
+    cors_policies: list[CorsPolicy] = msgspec.field(default_factory=list)
+    header_losses: list[HeaderLoss] = msgspec.field(default_factory=list)
+    problems: list[ParseProblem] = msgspec.field(default_factory=list)
     version: tuple[int, ...] | None = None
 
     @property
@@ -1576,8 +1566,7 @@ def _ws_evidence(route: ProxyRoute) -> Iterator[WebSocketEvidence]:
 # -- CORS: where the Access-Control-Allow-Origin value comes from
 
 
-@dataclass(frozen=True)
-class _Flow:
+class _Flow(msgspec.Struct, frozen=True):
     kind: Literal["literal", "reflect", "unknown"]
     word: Word | None = None
     span: Span | None = None
@@ -1677,7 +1666,7 @@ def _map_flows(mapping: NginxMap, node: NginxNode, values: _Values, depth: int) 
                 continue
             reflect_span = entry.span
             if flow.guarded:
-                flows.append(replace(flow, span=reflect_span))
+                flows.append(msgspec.structs.replace(flow, span=reflect_span))
             elif not from_origin or entry.is_default:
                 flows.append(_Flow("reflect", span=reflect_span))
             elif entry.is_regex:

@@ -14,17 +14,17 @@ string ``null``, which bounds any backtracking."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from itertools import product
 from typing import Literal
+
+from msgspec import Struct
 
 MatchMode = Literal["fullmatch", "search"]
 _MAX_PATHS = 64
 _MAX_PATTERN = 2000
 
 
-@dataclass(frozen=True)
-class _Atom:
+class _Atom(Struct, frozen=True):
     # "lit": one literal character; "any": "."; "set": a class or escape (\w, [a-z.]);
     # "wild": a repeated group; "bol"/"eol": anchors; "zero": other zero-width items.
     kind: str
@@ -63,8 +63,7 @@ class _Atom:
         )
 
 
-@dataclass(frozen=True)
-class _Group:
+class _Group(Struct, frozen=True):
     branches: tuple[tuple[_Atom | _Group, ...], ...]
     low: int = 1
     high: int | None = 1
@@ -318,8 +317,7 @@ def _paths(pattern: str) -> list[list[_Atom]] | None:
         return None
 
 
-@dataclass(frozen=True)
-class RegexFinding:
+class RegexFinding(Struct, frozen=True):
     """One way an origin regex admits more than intended."""
 
     kind: Literal[
@@ -334,8 +332,7 @@ class RegexFinding:
     example: str = ""
 
 
-@dataclass
-class _Host:
+class _Host(Struct):
     atoms: list[_Atom]
     start: int  # index in the path where the host begins
     end: int  # index just after the host

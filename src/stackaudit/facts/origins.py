@@ -9,15 +9,15 @@ port."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from msgspec import Struct
 
 if TYPE_CHECKING:
     from stackaudit.links import Frontend
 
 
-@dataclass(frozen=True)
-class OriginProblem:
+class OriginProblem(Struct, frozen=True):
     """Why an allowlist entry can never match, or stops the server from starting."""
 
     reason: str

@@ -8,8 +8,9 @@ CORS policies found in Python become the shared ``ServeCommand``, ``AppSetting``
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Literal
+
+from msgspec import Struct
 
 from stackaudit.diagnostics import Span
 from stackaudit.facts.common import Word
@@ -24,8 +25,7 @@ _KNOWN_WEBSOCKET_HANDLERS = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class PythonWord(Word):
+class PythonWord(Word, frozen=True):
     """A value read from Python code.
 
     ``defined_at`` is where the value is written when the argument names a constant or
@@ -66,8 +66,7 @@ def is_env_default(word: Word | None) -> bool:
     return isinstance(word, PythonWord) and word.from_env_default
 
 
-@dataclass(frozen=True)
-class PythonClass:
+class PythonClass(Struct, frozen=True):
     """A class defined in the project and the qualified names of its bases (a project
     class as ``<module>.<Name>``, an imported one by its import path)."""
 
@@ -84,8 +83,7 @@ class PythonClass:
 CheckOriginFlaw = Literal["always-true", "suffix-without-dot", "substring", "prefix-open"]
 
 
-@dataclass(frozen=True)
-class PermissiveCheckOrigin:
+class PermissiveCheckOrigin(Struct, frozen=True):
     """A ``check_origin(self, origin)`` override that admits more than it seems to.
 
     ``flaw``: ``always-true`` (every return is a truthy constant), ``suffix-without-dot``
@@ -128,8 +126,7 @@ def _by_suffix(name: str, classes: Mapping[str, PythonClass]) -> PythonClass | N
     return matches[0] if len(matches) == 1 else None
 
 
-@dataclass(frozen=True)
-class WebSocketEndpoint:
+class WebSocketEndpoint(Struct, frozen=True):
     """A WebSocket endpoint served by Starlette/FastAPI.
 
     ``framework`` is ``starlette`` for an app's own endpoint (``@app.websocket``,
@@ -148,8 +145,7 @@ class WebSocketEndpoint:
     origins: tuple[Word, ...] = ()
 
 
-@dataclass(frozen=True)
-class StarletteCorsCall:
+class StarletteCorsCall(Struct, frozen=True):
     """The raw arguments of one ``CORSMiddleware`` configuration, for what the
     ``CorsPolicy`` cannot say: keywords ``CORSMiddleware.__init__`` does not accept,
     too many positional arguments, ``allow_origins`` given as one string,
@@ -166,8 +162,7 @@ class StarletteCorsCall:
 # -- values shared between files ----------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class PyValue:
+class PyValue(Struct, frozen=True):
     """A value as the Python extractor evaluated it, kept file-independent (spans are
     already computed) so that it can be resolved again once every file is read.
 
@@ -189,8 +184,7 @@ class PyValue:
     key_spans: tuple[Span, ...] = ()
 
 
-@dataclass(frozen=True)
-class PythonModule:
+class PythonModule(Struct, frozen=True):
     """The module-level constants of one project module (``NAME = literal``, class
     attribute defaults ``Settings.NAME``, and ``settings.NAME`` for an instance
     ``settings = Settings()``), by dotted module name."""
@@ -200,8 +194,7 @@ class PythonModule:
     constants: tuple[tuple[str, PyValue], ...]
 
 
-@dataclass(frozen=True)
-class KeywordValue:
+class KeywordValue(Struct, frozen=True):
     """One ``name=value`` argument: where the name is written, and its value."""
 
     name: str
@@ -209,8 +202,7 @@ class KeywordValue:
     value: PyValue
 
 
-@dataclass(frozen=True)
-class CallSite:
+class CallSite(Struct, frozen=True):
     """A recognised call (or attribute assignment) with its evaluated arguments.
 
     ``api`` names what was called (``panel.io.server.serve``, ``cors``, ...); the
@@ -225,8 +217,7 @@ class CallSite:
     label: str = ""
 
 
-@dataclass(frozen=True)
-class PendingPythonFacts:
+class PendingPythonFacts(Struct, frozen=True):
     """Facts built from a call site holding a value imported from another module of the
     project. The link step (``stackaudit.extractors.python_link.link_python_facts``)
     resolves the value once every module's constants are known and replaces ``facts``

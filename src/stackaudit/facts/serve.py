@@ -4,8 +4,9 @@ semantics, and the environment it runs in."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Literal
+
+from msgspec import Struct
 
 from stackaudit.diagnostics import Span
 from stackaudit.facts.common import EnvVar, Word
@@ -24,8 +25,7 @@ TOOL_LABELS = {
 }
 
 
-@dataclass(frozen=True)
-class OptionUse:
+class OptionUse(Struct, frozen=True):
     """One option as written: ``flag`` is the word that named it (possibly an
     abbreviation or ``--flag=value``), ``values`` the words it consumed."""
 
@@ -47,8 +47,7 @@ class OptionUse:
         )
 
 
-@dataclass(frozen=True)
-class OriginEntry:
+class OriginEntry(Struct, frozen=True):
     """One entry of the effective WebSocket origin allowlist and where it comes from."""
 
     text: str
@@ -57,8 +56,7 @@ class OriginEntry:
     symbolic: bool = False
 
 
-@dataclass(frozen=True)
-class ServeCommand:
+class ServeCommand(Struct, frozen=True):
     """A ``panel serve`` / ``bokeh serve`` / ``uvicorn`` / ``gunicorn`` / ``fastapi`` /
     ``hypercorn`` invocation found in any carrier (Dockerfile, shell, compose, ...).
 
@@ -577,8 +575,7 @@ class ServeCommand:
         return None, None, "unknown"
 
 
-@dataclass(frozen=True)
-class Switch:
+class Switch(Struct, frozen=True):
     """An on/off setting that is on, as written (``--reload``, ``UVICORN_RELOAD=1``,
     ``fastapi dev``), and where."""
 
@@ -586,8 +583,7 @@ class Switch:
     span: Span
 
 
-@dataclass(frozen=True)
-class Listener:
+class Listener(Struct, frozen=True):
     """One address a server listens on. ``host`` is ``""`` or a wildcard for every
     interface, None when not known here; ``written`` says what decides it; ``span`` is
     None for a default."""
@@ -601,8 +597,7 @@ class Listener:
         return self.host is not None and self.host.strip("[]") in ("", "0.0.0.0", "::")
 
 
-@dataclass(frozen=True)
-class GeneratedSecret:
+class GeneratedSecret(Struct, frozen=True):
     """A secret whose value a shell generates at start (``setting`` is the flag or the
     variable name; ``generator`` the command that makes it, for messages)."""
 
@@ -612,8 +607,7 @@ class GeneratedSecret:
     generator: str
 
 
-@dataclass(frozen=True)
-class SettingSource:
+class SettingSource(Struct, frozen=True):
     """Where an effective setting is written: an option (``name`` is the flag as
     written, abbreviation included) or an environment variable. ``value`` is None when
     it is not written here (a flag without value, a secret reference, a pass-through)."""
@@ -633,8 +627,7 @@ class SettingSource:
         return self.name if self.from_env else f"`{self.name}`"
 
 
-@dataclass(frozen=True)
-class AuthSetting:
+class AuthSetting(Struct, frozen=True):
     """The authentication a Bokeh/Panel server enforces and where it is configured."""
 
     kind: Literal["basic", "oauth", "auth-module"]

@@ -6,8 +6,9 @@ from __future__ import annotations
 import inspect
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
+
+from msgspec import Struct
 
 from stackaudit.diagnostics import (
     Confidence,
@@ -29,8 +30,7 @@ DOC_SECTIONS = ("What it does", "Why is this bad?", "Example", "Use instead", "R
 EXPECT = re.compile(r"#\s*expect(-next-line)?:\s*([A-Z]+[0-9]+(?:\s*,\s*[A-Z]+[0-9]+)*)")
 
 
-@dataclass(frozen=True)
-class Example:
+class Example(Struct, frozen=True):
     """A file that shows the rule: ``bad`` ones mark each flagged line with an
     ``# expect:`` comment; ``fixed`` is the text after the rule's edits, when it has any;
     ``context`` holds other files of the project the example needs (a configuration that

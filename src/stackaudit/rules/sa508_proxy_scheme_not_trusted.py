@@ -1,5 +1,6 @@
 from collections.abc import Iterator
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from stackaudit.diagnostics import Confidence, Diagnostic, Related, Severity, Span
 from stackaudit.facts.serve import ServeCommand, click_bool, is_loopback_address
@@ -10,8 +11,7 @@ from stackaudit.stack import Stack
 _UVICORN_FAMILY = ("uvicorn", "fastapi-run", "fastapi-dev")
 
 
-@dataclass(frozen=True)
-class _Distrust:
+class _Distrust(Struct, frozen=True):
     """Why the server takes the connection's scheme (http) over X-Forwarded-Proto."""
 
     span: Span
