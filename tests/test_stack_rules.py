@@ -233,21 +233,23 @@ def test_floor_at_least(spec: str, at_least: bool) -> None:
     assert _floor_at_least(spec) is at_least
 
 
-def pin(spec: str, locked: bool = False, ceiling: tuple[str, bool] | None = None) -> DependencyPin:
+def pin(spec: str, locked: bool = False) -> DependencyPin:
     return DependencyPin(
-        "tornado", spec, Span("requirements.txt", 1), "requirements", locked, ceiling
+        "tornado", f"tornado{spec}", Span("requirements.txt", 1), "requirements", locked
     )
 
 
 def test_tornado_generation() -> None:
     assert _tornado_pin(Stack([])) is None
-    old = pin("==6.5.2", ceiling=("6.5.2", True))
+    old = pin("==6.5.2")
     assert _tornado_pin(Stack([old])) == ("old", old)
     new = pin(">=6.6")
     assert _tornado_pin(Stack([new])) == ("new", new)
     # A lock file's exact version decides over a range.
-    locked = pin("==6.5.2", locked=True, ceiling=("6.5.2", True))
+    locked = pin("==6.5.2", locked=True)
     assert _tornado_pin(Stack([new, locked])) == ("old", locked)
+    # A requirement pip would refuse pins nothing.
+    assert _tornado_pin(Stack([pin("==6.5.2 !!")])) is None
 
 
 # -- SA508: trust lists ----------------------------------------------------------------

@@ -11,9 +11,9 @@ replays how those parsers read argv: argparse prefix abbreviations, ``--flag=val
 from __future__ import annotations
 
 import json
+import pkgutil
 import re
 from functools import cache
-from importlib import resources
 from typing import Any
 
 from msgspec import Struct
@@ -65,7 +65,9 @@ class ToolSpec(Struct, frozen=True):
 
 @cache
 def _specs() -> dict[str, Any]:
-    data = resources.files("stackaudit.data").joinpath("cli_specs.json").read_text("utf-8")
+    # pkgutil reads package data without importlib.resources' zip machinery.
+    data = pkgutil.get_data("stackaudit.data", "cli_specs.json")
+    assert data is not None, "stackaudit.data is a regular package"
     loaded: dict[str, Any] = json.loads(data)
     return loaded
 

@@ -9,15 +9,11 @@ import json
 import re
 import sys
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
 from stackaudit.extractors.base import Extraction
 from stackaudit.extractors.shellwords import Token, split_commands
-from stackaudit.facts.deps import DependencyPin
+from stackaudit.facts.deps import DependencyPin, canonical_name
 from stackaudit.source import SourceFile
-
-if TYPE_CHECKING:
-    from packaging.specifiers import SpecifierSet
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -38,68 +34,31 @@ WATCHED = frozenset(
         "hypercorn",
     }
 )
-
-
-def ceiling(specifier: SpecifierSet) -> tuple[str, bool] | None:
-    """The highest version ``specifier`` admits, and whether it is admitted itself."""
-    from packaging.version import InvalidVersion, Version
-
-    best: tuple[Version, bool] | None = None
-    for spec in specifier:
-        text = spec.version
-        try:
-            if spec.operator in ("==", "===") and text.endswith(".*"):
-                parts = [int(p) for p in text[:-2].split(".")]
-                parts[-1] += 1
-                bound = (Version(".".join(map(str, parts))), False)
-            elif spec.operator in ("==", "==="):
-                bound = (Version(text), True)
-            elif spec.operator == "<":
-                bound = (Version(text), False)
-            elif spec.operator == "<=":
-                bound = (Version(text), True)
-            elif spec.operator == "~=":
-                release = list(Version(text).release)
-                release = release[:-1] if len(release) > 1 else release
-                release[-1] += 1
-                bound = (Version(".".join(map(str, release))), False)
-            else:
-                continue
-        except (InvalidVersion, ValueError):
-            continue
-        if best is None or bound[0] < best[0] or (bound[0] == best[0] and not bound[1]):
-            best = bound
-    return (str(best[0]), best[1]) if best else None
+# The project name at the start of a PEP 508 requirement.
+_NAME = re.compile(r"\s*([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)")
 
 
 def _pin(
     source: SourceFile, requirement: str, start: int, end: int, how: str, locked: bool = False
 ) -> DependencyPin | None:
-    from packaging.requirements import InvalidRequirement, Requirement
-    from packaging.utils import canonicalize_name
-
-    try:
-        parsed = Requirement(requirement)
-    except InvalidRequirement:
+    # Only the name is read here; the version constraint is parsed (with packaging) when a
+    # rule asks for it, which keeps packaging off the path of runs that never do.
+    match = _NAME.match(requirement)
+    if match is None:
         return None
-    name = canonicalize_name(parsed.name)
+    name = canonical_name(match[1])
     if name not in WATCHED:
         return None
-    spec = str(parsed.specifier)
-    return DependencyPin(
-        name, spec, source.span(start, end), how, locked, ceiling(parsed.specifier)
-    )
+    return DependencyPin(name, requirement.strip(), source.span(start, end), how, locked)
 
 
 def _locked(
     source: SourceFile, name: str, version: str, start: int, end: int, how: str
 ) -> DependencyPin | None:
-    from packaging.utils import canonicalize_name
-
-    name = canonicalize_name(name)
+    name = canonical_name(name)
     if name not in WATCHED:
         return None
-    return DependencyPin(name, f"=={version}", source.span(start, end), how, True, (version, True))
+    return DependencyPin(name, f"{name}=={version}", source.span(start, end), how, True)
 
 
 # -- requirements files -----------------------------------------------------------------

@@ -339,7 +339,7 @@ def _static_location(frontend: Frontend) -> bool:
 
 def _tornado_pin(stack: Stack) -> tuple[str, DependencyPin] | None:
     """("old", pin) when the stack installs Tornado < 6.6, ("new", pin) when >= 6.6."""
-    pins = [pin for pin in stack.of(DependencyPin) if pin.package == "tornado"]
+    pins = [pin for pin in stack.of(DependencyPin) if pin.package == "tornado" and pin.valid]
     deciding = [pin for pin in pins if pin.locked] or pins
     for pin in deciding:
         if pin.entirely_at_least(SAME_ORIGIN_SHORTCUT) or _floor_at_least(pin.spec):

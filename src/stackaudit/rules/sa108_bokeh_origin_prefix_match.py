@@ -85,8 +85,10 @@ class BokehOriginPrefixMatch(Rule):
 
     def check(self, stack: Stack) -> Iterator[Diagnostic]:
         pins = [pin for pin in stack.of(DependencyPin) if pin.package == "bokeh"]
-        if not pins:
+        # Versions are read (with packaging) only when there is an allowlist to widen.
+        if not any(self._explicit_entries(stack, _directory(pin.span.path)) for pin in pins):
             return
+        pins = [pin for pin in pins if pin.valid]
         locked = [pin for pin in pins if pin.locked]
         deciding = locked or pins
         if any(pin.entirely_at_least(FIXED_IN) for pin in deciding):
