@@ -26,7 +26,6 @@ from stackaudit.diagnostics import Span
 from stackaudit.extractors.base import Extraction
 from stackaudit.extractors.commandline import CommandContext, find_in_script, find_in_words
 from stackaudit.extractors.shellwords import Token, split_commands
-from stackaudit.extractors.traefik import traefik_config, traefik_cors_policies
 from stackaudit.extractors.yamlnodes import (
     BudgetExceeded,
     Walker,
@@ -49,6 +48,7 @@ from stackaudit.facts.deploy import (
     VolumeMount,
     parse_image,
 )
+from stackaudit.facts.traefik import traefik_config, traefik_cors_policies
 from stackaudit.policy import is_development_path
 from stackaudit.source import SourceFile
 

@@ -1021,7 +1021,8 @@ def resolve_deployment(facts: Iterable[object]) -> DeployModel:
             model.ingress_routes.append(fact)
     services = resolve_compose(compose_files)
     if services:
-        from stackaudit.extractors.traefik import traefik_config  # only when there is YAML
+        # Imported here: facts.traefik builds on this module's Traefik records.
+        from stackaudit.facts.traefik import traefik_config
 
         services = [replace(s, traefik=traefik_config(s.labels)) for s in services]
     model.compose_services = services
