@@ -27,7 +27,6 @@ import contextlib
 import hashlib
 import hmac
 import os
-import pickle
 from pathlib import Path
 
 from stackaudit import __version__
@@ -117,6 +116,8 @@ class Cache:
         if not hmac.compare_digest(mac, expected):
             return None
         try:
+            import pickle  # here: runs without a cache do not need it
+
             # Verified above: this entry was written by this user's stackaudit.
             return pickle.loads(payload)
         except Exception:
@@ -125,6 +126,8 @@ class Cache:
     def put(self, key: str, value: Any) -> None:
         if not self.enabled:
             return
+        import pickle
+
         try:
             payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
         except Exception:

@@ -481,6 +481,8 @@ def _empty_result(root: Path) -> RunResult:
 
 
 def _baseline(args: argparse.Namespace, result: RunResult) -> None:
+    if not args.baseline and not args.write_baseline:
+        return
     from stackaudit.baseline import apply_baseline, read_baseline, write_baseline
     from stackaudit.config import ConfigError
 
