@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from msgspec import Struct
 
 from stackaudit.config import ConfigError
 from stackaudit.diagnostics import Diagnostic
@@ -19,8 +20,7 @@ from stackaudit.diagnostics import Diagnostic
 VERSION = 1
 
 
-@dataclass(frozen=True)
-class BaselineEntry:
+class BaselineEntry(Struct, frozen=True):
     code: str
     path: str
     fingerprint: str

@@ -4,12 +4,12 @@ validated here, once, with a clear message: a typo is an error, not a silent def
 
 from __future__ import annotations
 
-import difflib
 import re
 import sys
-from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+
+from msgspec import Struct, field
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -40,8 +40,7 @@ class ConfigError(Exception):
     """A usage or configuration error: reported in one line, exit code 2."""
 
 
-@dataclass
-class Config:
+class Config(Struct):
     select: list[str] = field(default_factory=lambda: ["SA"])
     ignore: list[str] = field(default_factory=list)
     extend_select: list[str] = field(default_factory=list)
@@ -58,11 +57,13 @@ class Config:
 
     @classmethod
     def keys(cls) -> list[str]:
-        return [f.name.replace("_", "-") for f in fields(cls) if f.name != "path"]
+        return [name.replace("_", "-") for name in cls.__struct_fields__ if name != "path"]
 
 
 def suggest(value: str, choices: list[str]) -> str:
     """ " (did you mean `x`?)" when a close match exists."""
+    import difflib  # only on the way to an error message
+
     close = difflib.get_close_matches(value, choices, n=1, cutoff=0.6)
     return f" (did you mean `{close[0]}`?)" if close else ""
 

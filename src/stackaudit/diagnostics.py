@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from dataclasses import dataclass, field, replace
 
 import msgspec
 import msgspec.structs
@@ -74,8 +73,7 @@ class FixSafety(str, enum.Enum):
     DISPLAY_ONLY = "display-only"
 
 
-@dataclass(frozen=True)
-class Diagnostic:
+class Diagnostic(msgspec.Struct, frozen=True):
     code: str
     name: str
     severity: Severity
@@ -87,14 +85,14 @@ class Diagnostic:
     fix_title: str = ""
     edits: tuple[Edit, ...] = ()
     fix_safety: FixSafety = FixSafety.DISPLAY_ONLY
-    fingerprint: str = field(default="", compare=False)
+    fingerprint: str = ""  # assigned once the run has every finding
 
     @property
     def sort_key(self) -> tuple[str, int, int, str, str]:
         return (self.span.path, self.span.line, self.span.column, self.code, self.message)
 
     def with_fingerprint(self, fingerprint: str) -> Diagnostic:
-        return replace(self, fingerprint=fingerprint)
+        return msgspec.structs.replace(self, fingerprint=fingerprint)
 
 
 def _normalize(text: str) -> str:

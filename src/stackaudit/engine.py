@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import itertools
-import traceback
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
@@ -114,7 +113,7 @@ def process_file(candidate: Candidate) -> FileResult:
             ParseProblem(Span(candidate.rel, 1, 1), "nesting too deep to analyse")
         )
     except Exception:
-        result.error = f"{candidate.rel}: extractor failed:\n{traceback.format_exc()}"
+        result.error = f"{candidate.rel}: extractor failed:\n{_traceback()}"
     return result
 
 
@@ -132,6 +131,13 @@ class _Counted:
         for candidate in self.candidates:
             self.count += 1
             yield candidate
+
+
+def _traceback() -> str:
+    """The exception being handled, formatted (traceback is imported only on failure)."""
+    import traceback
+
+    return traceback.format_exc()
 
 
 def _is_empty(result: FileResult) -> bool:
@@ -255,20 +261,20 @@ def run(
     try:
         facts = link_python_facts(facts)
     except Exception:
-        errors.append(f"resolving Python constants failed:\n{traceback.format_exc()}")
+        errors.append(f"resolving Python constants failed:\n{_traceback()}")
     stack = Stack(facts, config)
     # Problems only the whole picture reveals (an nginx include cycle) are SA001 too.
     try:
         problems.extend(stack.problems())
     except Exception:
-        errors.append(f"linking the stack failed:\n{traceback.format_exc()}")
+        errors.append(f"linking the stack failed:\n{_traceback()}")
     rules = [rule() for rule in all_rules() if selection.enabled(rule.code)]
     diagnostics: list[Diagnostic] = []
     for rule in rules:
         try:
             diagnostics.extend(rule.check(stack))
         except Exception:
-            errors.append(f"rule {rule.code} ({rule.name}) failed:\n{traceback.format_exc()}")
+            errors.append(f"rule {rule.code} ({rule.name}) failed:\n{_traceback()}")
     diagnostics.extend(_parse_errors(problems, rules))
     diagnostics = _per_file_ignores(diagnostics, config)
     diagnostics, suppressed = apply_suppressions(diagnostics, suppressions)
@@ -333,7 +339,7 @@ def _run_key(
 
 
 def _config_key(config: Config) -> str:
-    return repr({k: v for k, v in vars(config).items() if k != "path"})
+    return repr({k: getattr(config, k) for k in config.__struct_fields__ if k != "path"})
 
 
 class _Index:

@@ -22,8 +22,9 @@ import stat
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+
+from msgspec import Struct, field
 
 from stackaudit.diagnostics import Diagnostic, FixSafety, Span
 from stackaudit.source import SourceFile, decode
@@ -35,23 +36,20 @@ MAX_PASSES = 10
 _PYTHON_SUFFIXES = (".py", ".pyi", ".pyw")
 
 
-@dataclass(frozen=True)
-class Refusal:
+class Refusal(Struct, frozen=True):
     """A fix that was not applied, and why."""
 
     diagnostic: Diagnostic
     reason: str
 
 
-@dataclass
-class FixPass:
+class FixPass(Struct):
     applied: list[Diagnostic] = field(default_factory=list)
     refused: list[Refusal] = field(default_factory=list)
     changed: set[str] = field(default_factory=set)
 
 
-@dataclass
-class FixOutcome:
+class FixOutcome(Struct):
     """What the passes did: the findings before, the fixes applied (per rule), what
     remains, the fixes that could not be applied, and each changed file's bytes."""
 
@@ -81,8 +79,7 @@ def applies(diagnostic: Diagnostic, unsafe: bool) -> bool:
 # -- one file's text ---------------------------------------------------------------------
 
 
-@dataclass
-class _Text:
+class _Text(Struct):
     """A file decoded exactly as the scan decoded it, and how to write it back."""
 
     source: SourceFile

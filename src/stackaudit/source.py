@@ -5,8 +5,9 @@ from __future__ import annotations
 import bisect
 import codecs
 import re
-from dataclasses import dataclass, field
 from functools import cached_property
+
+from msgspec import Struct
 
 from stackaudit.diagnostics import Span
 
@@ -37,14 +38,14 @@ def decode(data: bytes, *, python: bool = False) -> tuple[str, str | None]:
         return data.decode("utf-8", errors="replace"), note
 
 
-@dataclass
-class SourceFile:
-    """One file of the scanned tree, with its path relative to the root."""
+class SourceFile(Struct, dict=True):
+    """One file of the scanned tree, with its path relative to the root. (A ``__dict__``
+    holds the line tables, computed on first use.)"""
 
     path: str
     kind: str
     text: str
-    decode_note: str | None = field(default=None)
+    decode_note: str | None = None
 
     @cached_property
     def lines(self) -> list[str]:

@@ -34,12 +34,12 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from typing import Literal
 
 import msgspec
 import msgspec.structs
+from msgspec.structs import replace
 
 from stackaudit.diagnostics import Edit, Span
 from stackaudit.facts.common import ParseProblem, Word
@@ -65,8 +65,7 @@ def variables_in(text: str) -> list[str]:
 # -- one file ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class NginxDirective:
+class NginxDirective(msgspec.Struct, frozen=True):
     """One directive as written: its name, arguments (quotes removed) and, for a block,
     the directives inside. ``span`` runs from the name to the ``;`` or ``{``."""
 
@@ -78,7 +77,7 @@ class NginxDirective:
     end_span: Span | None = None
     # The blanks before the directive when it begins its line (None when something
     # precedes it there): directives written beside it by a fix copy them.
-    indent: str | None = field(default=None, compare=False)
+    indent: str | None = None
 
     def arg(self, index: int) -> str:
         return self.args[index].text if index < len(self.args) else ""
@@ -466,8 +465,7 @@ class UpstreamServer(msgspec.Struct, frozen=True):
     down: bool = False
 
 
-@dataclass(frozen=True)
-class Upstream:
+class Upstream(msgspec.Struct, frozen=True):
     """An ``upstream`` block: its servers and how it balances them."""
 
     name: str
@@ -481,7 +479,7 @@ class Upstream:
     consistent: bool = False
     opaque: bool = False  # an unreadable include inside: servers or method may be missing
     root_id: int = 0
-    block: NginxDirective | None = field(default=None, compare=False, repr=False)
+    block: NginxDirective | None = None
 
     @property
     def active_servers(self) -> tuple[UpstreamServer, ...]:
@@ -618,8 +616,7 @@ class BackendInfo(msgspec.Struct, frozen=True):
 ConnectionUpgrade = Literal["yes", "no", "unknown"]
 
 
-@dataclass(frozen=True)
-class ProxyRoute:
+class ProxyRoute(msgspec.Struct, frozen=True):
     """A location that proxies with ``proxy_pass``, with its effective settings."""
 
     span: Span  # the location directive (its header line)
@@ -651,11 +648,11 @@ class ProxyRoute:
     # Where a fix writes: the location as written, whether its proxy_set_header are its
     # own, and its http level: the `http {}` block, or in a fragment analysed as if it
     # sat in one, its first server (both None when there is no http level).
-    block: NginxDirective | None = field(default=None, compare=False, repr=False)
-    headers_own: bool = field(default=False, compare=False)
-    http_block: NginxDirective | None = field(default=None, compare=False, repr=False)
-    http_anchor: NginxDirective | None = field(default=None, compare=False, repr=False)
-    root_id: int = field(default=0, compare=False)
+    block: NginxDirective | None = None
+    headers_own: bool = False
+    http_block: NginxDirective | None = None
+    http_anchor: NginxDirective | None = None
+    root_id: int = 0
 
     def insert_at_http_level(self, lines: Sequence[str]) -> Edit | None:
         """An edit writing ``lines`` at the http level of this location: in `http {}`
@@ -695,8 +692,7 @@ class ProxyRoute:
         return "; ".join(e.reason for e in self.websocket_evidence)
 
 
-@dataclass(frozen=True)
-class HeaderLoss:
+class HeaderLoss(msgspec.Struct, frozen=True):
     """A level that defines its own ``proxy_set_header``/``add_header`` and so drops
     every one an enclosing level defines (nginx inherits array directives only when a
     level defines none)."""
@@ -708,7 +704,7 @@ class HeaderLoss:
     lost: tuple[Header, ...]
     kept: tuple[Header, ...]
     from_where: str
-    level: NginxDirective | None = field(default=None, compare=False, repr=False)
+    level: NginxDirective | None = None
 
 
 class NginxModel(msgspec.Struct):
@@ -1666,7 +1662,7 @@ def _map_flows(mapping: NginxMap, node: NginxNode, values: _Values, depth: int) 
                 continue
             reflect_span = entry.span
             if flow.guarded:
-                flows.append(msgspec.structs.replace(flow, span=reflect_span))
+                flows.append(replace(flow, span=reflect_span))
             elif not from_origin or entry.is_default:
                 flows.append(_Flow("reflect", span=reflect_span))
             elif entry.is_regex:
