@@ -33,8 +33,11 @@ def kinds(root: Path, exclude: list[str] | None = None, max_size: int = 2**21) -
         ("deploy/app.service", "systemd"),
         ("nginx.conf", "nginx"),
         ("nginx/default.conf.template", "nginx"),
-        ("etc/nginx/sites-available/dash", "nginx"),
-        ("conf.d/app.conf", "nginx"),
+        ("etc/nginx/sites-available/dash", "conf-dir"),
+        ("conf.d/app.conf", "conf-dir"),
+        ("nginx/html/index.html", None),
+        ("nginx/certs/site.pem", None),
+        ("ace-builds/src-min-noconflict/snippets/abc.js", None),
         ("scripts/start.sh", "shell"),
         ("docker-entrypoint", "shell"),
         ("requirements-prod.txt", "requirements"),
@@ -65,6 +68,15 @@ def test_classify_by_content() -> None:
         == "supervisord"
     )
     assert classify_content("misc.conf", b"key = value\n", "conf") is None
+    # nginx's directories hold fragments with no block; other programs use them too.
+    fragment = b"# from snippets/\nproxy_set_header Host $host;\nproxy_read_timeout 1h;\n"
+    assert classify_content("snippets/proxy.conf", fragment, "conf-dir") == "nginx"
+    assert classify_content("misc.conf", fragment, "conf") is None
+    assert classify_content("etc/nginx/sites-enabled/dash", b"server {\n}\n", "conf-dir") == "nginx"
+    program = b"[program:app]\ncommand=panel serve app.py\n"
+    assert classify_content("supervisor/conf.d/app.conf", program, "conf-dir") == "supervisord"
+    assert classify_content("fonts/conf.d/10-hinting.conf", b"<?xml version='1.0'?>\n", "conf-dir") is None
+    assert classify_content("mysql/conf.d/my.cnf", b"[mysqld]\nmax_connections = 10\n", "conf-dir") is None
     assert classify_content("run", b"#!/usr/bin/env bash\nexec x\n", "maybe-shell") == "shell"
     assert classify_content("manage", b"#!/usr/bin/env python3\n", "maybe-shell") == "python"
     assert classify_content("LICENSE", b"MIT License\n", "maybe-shell") is None

@@ -320,7 +320,7 @@ def _peek(path: Path) -> bytes | None:
 
 # -- classification ---------------------------------------------------------------------
 
-AMBIGUOUS = frozenset({"yaml", "conf", "maybe-shell"})
+AMBIGUOUS = frozenset({"yaml", "conf", "conf-dir", "maybe-shell"})
 
 _NAME_RULES: list[tuple[re.Pattern[str], str]] = [
     (
@@ -334,13 +334,17 @@ _NAME_RULES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"(^|/|_)Procfile([.-][^/]*)?$"), "procfile"),
     (re.compile(r"\.(service)$"), "systemd"),
     (
-        re.compile(
-            r"(^|/)nginx[^/]*\.conf$|\.conf\.template$|\.nginx$|(^|/)nginx/.*\.(conf|tpl)$|"
-            r"(^|/)(sites-available|sites-enabled|conf\.d|snippets)/[^/]+$"
-        ),
+        re.compile(r"(^|/)nginx[^/]*\.conf$|\.conf\.template$|\.nginx$|(^|/)nginx/.*\.(conf|tpl)$"),
         "nginx",
     ),
     (re.compile(r"(^|/)supervisord?\.conf$|(^|/)supervisor/.*\.conf$"), "supervisord"),
+    # Directories nginx's packaging includes from: `sites-enabled/*` (any name),
+    # `conf.d/*.conf`, `snippets/*.conf`. Other programs use these names too
+    # (supervisor's conf.d, editors' snippets), so the content decides.
+    (
+        re.compile(r"(^|/)sites-(available|enabled)/[^/]+$|(^|/)(conf\.d|snippets)/[^/]+\.conf$"),
+        "conf-dir",
+    ),
     (re.compile(r"\.(sh|bash)$"), "shell"),
     (re.compile(r"(^|/)(GNU)?[Mm]akefile$|\.mk$"), "makefile"),
     (re.compile(r"(^|/)[^/.]*entrypoint[^/]*$"), "shell"),
@@ -371,10 +375,15 @@ _COMPOSE_HINT = re.compile(
     rb"^services:[ \t]*\r?\n(?:[ \t]*(?:#[^\n]*)?\r?\n)*[ \t]+[A-Za-z0-9_.-]+:", re.MULTILINE
 )
 _SUPERVISOR_HINT = re.compile(rb"^\[program:", re.MULTILINE)
+# A line shaped like an nginx simple directive: a lower-case name, arguments, `;`. Files
+# in nginx's directories are often fragments with no block (`proxy_set_header ...;`).
+_NGINX_DIRECTIVE = re.compile(
+    rb"^[ \t]*[a-z][a-z0-9_]*[ \t]+[^\n;{}=#]*;[ \t]*(?:#[^\n]*)?\r?$", re.MULTILINE
+)
 
 
-# Extensions no rule reads, whatever the directory (except nginx's, whose files may
-# carry any name).
+# Extensions no rule reads, whatever the directory (nginx's included: certificates, pages
+# and scripts sit beside its configuration).
 _NEVER = frozenset(
     {
         "pyc",
@@ -426,7 +435,6 @@ _NEVER = frozenset(
         "txt",
     }
 )
-_NGINX_DIRS = ("sites-available/", "sites-enabled/", "conf.d/", "snippets/", "nginx/")
 
 
 def classify_name(rel: str) -> str | None:
@@ -438,7 +446,7 @@ def classify_name(rel: str) -> str | None:
     dependency_file = (
         extension == "txt" and ("requirements" in name or "constraints" in name)
     ) or (name in ("poetry.lock", "uv.lock", "Pipfile.lock"))
-    if extension in _NEVER and not dependency_file and not any(d in rel for d in _NGINX_DIRS):
+    if extension in _NEVER and not dependency_file:
         return None
     for pattern, kind in _NAME_RULES:
         if pattern.search(rel):
@@ -453,10 +461,12 @@ def classify_content(rel: str, head: bytes, by_name: str | None) -> str | None:
         if _COMPOSE_HINT.search(head):
             return "compose"
         return "yaml"
-    if by_name == "conf":
+    if by_name in ("conf", "conf-dir"):
         if _SUPERVISOR_HINT.search(head):
             return "supervisord"
         if _NGINX_HINT.search(head):
+            return "nginx"
+        if by_name == "conf-dir" and _NGINX_DIRECTIVE.search(head):
             return "nginx"
         return None
     if by_name == "maybe-shell":
