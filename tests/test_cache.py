@@ -120,3 +120,56 @@ def test_replay_is_refused_when_anything_changed(project: Path, capsys: pytest.C
         "gitignore": [], "config": ["a.sh"], "option": [],
     }[change]
     assert sorted(d["location"]["path"] for d in report(capsys, *args)["diagnostics"]) == expected
+
+
+def test_replay_writes_the_output_file_again(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Outside the scanned tree: a new file in it changes its directory, and so the state.
+    report_file = project.parent / "report.json"
+    main(["check", "--format", "json", "--output", str(report_file)])
+    first = report_file.read_text()
+    report_file.unlink()
+    import stackaudit.engine
+
+    monkeypatch.setattr(stackaudit.engine, "run", lambda *a, **k: (_ for _ in ()).throw(AssertionError))
+    main(["check", "--format", "json", "--output", str(report_file)])
+    assert report_file.read_text() == first
+    assert capsys.readouterr().out == ""
+
+
+def test_no_replay_outside_the_working_directory(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Scanning a directory above this one: the replay reads the command line without
+    # parsing it, so it is not offered where its reading could differ (the cache lives in
+    # the scanned root, not here).
+    (project / "sub").mkdir()
+    monkeypatch.chdir(project / "sub")
+    calls = []
+    import stackaudit.engine
+
+    real_run = stackaudit.engine.run
+    monkeypatch.setattr(stackaudit.engine, "run", lambda *a, **k: calls.append(1) or real_run(*a, **k))
+    for _ in range(2):
+        main(["check", "--format", "json", ".."])
+    assert len(calls) == 2
+    assert not (project / "sub" / ".stackaudit_cache").exists()
+    assert (project / ".stackaudit_cache").is_dir()
+
+
+def test_replay_imports_neither_argparse_nor_pathlib(project: Path) -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from stackaudit.cli import main; code = main(['check', '-q']); "
+        "print(code, sorted(m for m in ('argparse', 'pathlib', 'pickle', 'yaml') if m in sys.modules))"
+    )
+    runs = [
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        for _ in range(2)
+    ]
+    assert runs[0].stdout.splitlines()[-1] == "1 ['argparse', 'pathlib', 'pickle']"
+    assert runs[1].stdout.splitlines()[-1] == "1 []"
+    assert runs[0].stdout.splitlines()[:-1] == runs[1].stdout.splitlines()[:-1]

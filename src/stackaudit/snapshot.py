@@ -3,91 +3,151 @@
 After a run, the cache keeps the rendered report and the state of everything that
 decided it: every directory walked (adding, removing or renaming an entry changes a
 directory's mtime), every ``.gitignore``, every file read or classified by its content,
-each with its modification time and size. The next run with the same arguments, the
-same configuration files (byte for byte) and the same code stats those paths, and only
-those; when every one is unchanged, it prints the stored report without parsing the
-configuration, walking the tree or importing a rule. A snapshot is written only after
-a run that succeeded, so the arguments and configuration it was made with were valid.
-Any difference falls through to a normal run, which reuses the per-file cache.
+each with its modification time and size. The entry is keyed by the command line exactly
+as typed, the working directory, what the terminal makes of the output (colour, width),
+the configuration files (byte for byte) and the code. The next run with the same key
+stats those paths, and only those; when every one is unchanged, it writes the stored
+report without parsing the command line, the configuration or any file.
 
-This module is on the fastest path of the command line: it imports nothing heavy.
+This is the first thing ``stackaudit`` does, so this module imports only ``os``,
+``hashlib`` and ``marshal`` (through the cache): on a large tree the stats are the work
+of a re-run, and start-up would otherwise be most of it. Because the command line is not
+parsed here, a snapshot is only written when this module's reading of it agrees with the
+real one (the same cache directory and configuration file, and a scan rooted at the
+working directory); otherwise the run simply is not replayed. A snapshot is written only
+after a run that succeeded, so the arguments and configuration it was made with were
+valid. Any difference falls through to a normal run, which reuses the per-file cache.
 """
 
 from __future__ import annotations
 
 import hashlib
+import marshal
 import os
+import sys
 from array import array
-from pathlib import Path
 
 from stackaudit.cache import DEFAULT_DIRECTORY, Cache
 
 CONFIG_FILES = (".stackaudit.toml", "stackaudit.toml", "pyproject.toml")
 Watched = list[tuple[str, int, int]]
+# What decides how a report looks besides the command line (see ``commands._color`` and
+# rich's console).
+_OUTPUT_ENVIRONMENT = ("NO_COLOR", "FORCE_COLOR", "TERM", "COLORTERM", "COLUMNS")
 
 
-def _config_bytes(root: Path, explicit: Path | None) -> str:
-    """A digest of every file the configuration can come from."""
+def option_value(arguments: list[str], name: str) -> str | None:
+    """The value given to ``name`` as ``--name value`` or ``--name=value``."""
+    for index, argument in enumerate(arguments):
+        if argument == name and index + 1 < len(arguments):
+            return arguments[index + 1]
+        if argument.startswith(name + "="):
+            return argument[len(name) + 1 :]
+    return None
+
+
+def _config_digest(explicit: str | None) -> str:
+    """A digest of every file the configuration can come from, for a scan rooted at the
+    working directory."""
     digest = hashlib.sha256()
-    candidates = (
-        [explicit]
-        if explicit
-        else [directory / name for directory in (root, *root.parents) for name in CONFIG_FILES]
-    )
+    if explicit is not None:
+        candidates = [os.path.abspath(explicit)]
+    else:
+        candidates = []
+        directory = os.getcwd()
+        while True:
+            candidates += [os.path.join(directory, name) for name in CONFIG_FILES]
+            parent = os.path.dirname(directory)
+            if parent == directory:
+                break
+            directory = parent
     for path in candidates:
         try:
-            data = path.read_bytes()
+            with open(path, "rb") as handle:
+                data = handle.read()
         except OSError:
             continue
-        digest.update(str(path).encode() + b"\0" + hashlib.sha256(data).digest())
+        digest.update(path.encode("utf-8", "surrogateescape") + b"\0")
+        digest.update(hashlib.sha256(data).digest())
     return digest.hexdigest()
 
 
-class Replay:
-    def __init__(self, cache: Cache, key: str) -> None:
-        self.cache = cache
-        self.key = key
+def _terminal() -> str:
+    parts = [f"{name}={os.environ.get(name, '')}" for name in _OUTPUT_ENVIRONMENT]
+    if sys.stdout.isatty():
+        try:
+            parts.append(f"tty:{os.get_terminal_size().columns}")
+        except OSError:
+            parts.append("tty")
+    return "\0".join(parts)
 
-    @classmethod
-    def for_run(
-        cls,
-        root: Path,
-        paths: list[Path],
-        cache_dir: Path | None,
-        config: Path | None,
-        options: list[str],
-    ) -> Replay:
-        cache = Cache(cache_dir or root / DEFAULT_DIRECTORY, "replay")
-        parts = [
-            *options,
-            str(root),
-            *(str(p.resolve()) for p in paths),
-            _config_bytes(root, config),
-        ]
-        return cls(cache, cache.key("snapshot", *parts))
 
-    def load(self) -> tuple[str, int] | None:
-        """The stored report and exit code, when everything it depends on is unchanged."""
-        found = self.cache.get(self.key)
-        if not isinstance(found, tuple) or len(found) != 4:
+class Snapshot:
+    """The stored report of one command line, run from the working directory."""
+
+    def __init__(self, arguments: list[str], create: bool) -> None:
+        self.arguments = arguments
+        self.cache_dir = os.path.abspath(
+            option_value(arguments, "--cache-dir") or DEFAULT_DIRECTORY
+        )
+        self.config = option_value(arguments, "--config")
+        self.cache = Cache(self.cache_dir, "replay", create=create)
+        self.key = self.cache.key(
+            "snapshot", os.getcwd(), *arguments, _terminal(), _config_digest(self.config)
+        )
+
+    def load(self) -> tuple[str, str, int] | None:
+        """The stored report, where it goes ("" for standard output) and the exit code,
+        when everything it depends on is unchanged."""
+        payload = self.cache.get_bytes(self.key)
+        if payload is None:
             return None
-        paths, stats, output, exit_code = found
-        if not isinstance(output, str) or not isinstance(exit_code, int):
+        try:
+            # Signed by this user's stackaudit (verified by the cache), and only ever
+            # strings and integers.
+            paths, packed, output, destination, exit_code = marshal.loads(payload)
+        except (ValueError, EOFError, TypeError):
             return None
+        if not (isinstance(output, str) and isinstance(destination, str)):
+            return None
+        stats = array("q")
+        stats.frombytes(packed)
         # The loop that decides how fast a re-run is: thousands of stats, kept tight.
         stat = os.stat
         pairs = iter(stats)
-        for path, mtime, size in zip(paths.split("\0") if paths else (), pairs, pairs):
+        for path, mtime, size in zip(
+            paths.split("\0") if paths else (), pairs, pairs, strict=False
+        ):
             try:
                 info = stat(path)
             except OSError:
                 return None
             if info.st_mtime_ns != mtime or (size >= 0 and info.st_size != size):
                 return None
-        return output, exit_code
+        return output, destination, exit_code
 
-    def save(self, watched: Watched, output: str, exit_code: int) -> None:
-        # One string and one integer array unpickle far faster than thousands of tuples.
+    def save(self, watched: Watched, output: str, destination: str, exit_code: int) -> None:
         paths = "\0".join(path for path, _, _ in watched)
         stats = array("q", [value for _, mtime, size in watched for value in (mtime, size)])
-        self.cache.put(self.key, (paths, stats, output, exit_code))
+        payload = marshal.dumps((paths, stats.tobytes(), output, destination, exit_code))
+        self.cache.put_bytes(self.key, payload)
+
+
+def replay(arguments: list[str]) -> int | None:
+    """Write the stored report of this exact command line and return its exit code, or
+    None when there is none or anything it depends on changed."""
+    if not arguments or arguments[0] != "check" or "--no-cache" in arguments:
+        return None
+    stored = Snapshot(arguments, create=False).load()
+    if stored is None:
+        return None
+    output, destination, exit_code = stored
+    try:
+        if destination:
+            with open(destination, "w", encoding="utf-8") as handle:
+                handle.write(output)
+        else:
+            sys.stdout.write(output)
+    except OSError:
+        return None  # the normal run reports the problem
+    return int(exit_code)

@@ -1,0 +1,556 @@
+"""The ``stackaudit`` command line: its parser and subcommands (``stackaudit.cli`` hands
+over every run it cannot replay).
+
+Start-up stays cheap: parsers, rich and the rules are imported only by the subcommand
+that needs them, so a pre-commit run over one file pays for what it uses."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from stackaudit import __version__
+
+# typing.TYPE_CHECKING without importing typing: this module is on every run's path.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from stackaudit.config import Config
+    from stackaudit.diagnostics import Severity
+    from stackaudit.engine import RunResult, Selection
+    from stackaudit.fix import FixOutcome
+    from stackaudit.snapshot import Snapshot
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+FORMATS = ("text", "json", "sarif", "github", "gitlab", "junit")
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        print(f"stackaudit: error: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+def _codes(value: str) -> list[str]:
+    return [code.strip() for code in value.split(",") if code.strip()]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="stackaudit",
+        description="Audit the deployment of a Python web stack: serve commands, app code, "
+        "nginx, compose and Kubernetes, seen as one model.",
+    )
+    parser.add_argument("--version", action="version", version=f"stackaudit {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    check = sub.add_parser("check", help="scan paths and report findings")
+    check.add_argument("paths", nargs="*", type=Path, default=[], metavar="PATH")
+    check.add_argument("--format", choices=FORMATS, default="text")
+    check.add_argument(
+        "--output",
+        "-o",
+        type=Path,
+        metavar="FILE",
+        help="write the report to FILE instead of standard output",
+    )
+    check.add_argument(
+        "--select",
+        type=_codes,
+        metavar="CODES",
+        help="only these codes or prefixes (comma-separated), e.g. SA1,SA201",
+    )
+    check.add_argument("--ignore", type=_codes, metavar="CODES", help="codes or prefixes to skip")
+    check.add_argument(
+        "--extend-select",
+        type=_codes,
+        metavar="CODES",
+        help="codes or prefixes to add to the selection",
+    )
+    check.add_argument(
+        "--fail-on",
+        choices=("error", "warning", "note"),
+        help="lowest severity that makes the exit code 1 (default: warning)",
+    )
+    check.add_argument("--config", type=Path, metavar="FILE", help="configuration file to use")
+    check.add_argument(
+        "--exit-zero", action="store_true", help="exit 0 even when there are findings"
+    )
+    check.add_argument(
+        "--quiet",
+        "-q",
+        action="store_true",
+        help="print findings only: no source excerpts, no summary",
+    )
+    check.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    check.add_argument(
+        "--jobs",
+        "-j",
+        type=int,
+        default=0,
+        metavar="N",
+        help="worker processes (default: number of cores)",
+    )
+    check.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
+    check.add_argument(
+        "--cache-dir",
+        type=Path,
+        metavar="DIR",
+        help="where to keep the cache (default: .stackaudit_cache in the root)",
+    )
+    check.add_argument(
+        "--sarif-category",
+        default="",
+        metavar="NAME",
+        help="SARIF automationDetails category (stackaudit/NAME/)",
+    )
+    check.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="FILE",
+        help="do not report findings recorded in this baseline",
+    )
+    check.add_argument(
+        "--write-baseline",
+        type=Path,
+        metavar="FILE",
+        help="record the current findings as the baseline",
+    )
+    check.add_argument(
+        "--diff-base",
+        metavar="REV",
+        help="report only findings in files changed since the git revision REV",
+    )
+    check.add_argument(
+        "--fix", action="store_true", help="apply the safe fixes, then report what remains"
+    )
+    check.add_argument(
+        "--unsafe-fixes",
+        action="store_true",
+        help="with --fix or --diff, also apply the unsafe fixes (values stackaudit infers)",
+    )
+    check.add_argument(
+        "--diff", action="store_true", help="print the fixes as a unified diff; change nothing"
+    )
+
+    graph = sub.add_parser(
+        "graph", help="show how proxy routes, services and servers are linked, with evidence"
+    )
+    graph.add_argument("paths", nargs="*", type=Path, default=[], metavar="PATH")
+    graph.add_argument("--format", choices=("text", "json"), default="text")
+    graph.add_argument("--config", type=Path, metavar="FILE", help="configuration file to use")
+
+    sub.add_parser("rules", help="list the rules")
+    explain = sub.add_parser("explain", help="show a rule's documentation")
+    explain.add_argument("code", metavar="CODE")
+    return parser
+
+
+def main(arguments: Sequence[str]) -> int:
+    parser = build_parser()
+    args = parser.parse_args(arguments)
+    try:
+        if args.command == "check":
+            return _check(args, list(arguments))
+        if args.command == "rules":
+            return _rules()
+        if args.command == "graph":
+            return _graph(args)
+        if args.command == "explain":
+            return _explain(args.code)
+    except UsageError as exc:
+        print(f"stackaudit: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    parser.print_help()
+    return EXIT_USAGE
+
+
+def _check(args: argparse.Namespace, arguments: list[str]) -> int:
+    paths: list[Path] = args.paths or [Path()]
+    for path in paths:
+        if not path.exists() and not path.is_symlink():
+            raise UsageError(f"no such file or directory: {path}")
+    if _nothing_to_read(args, paths):
+        # A pre-commit run on files no extractor reads: answer before importing the
+        # parsers, the rules and rich.
+        if not args.quiet:
+            sys.stdout.write("No findings in 0 files.\n")
+        return EXIT_OK
+    from stackaudit.config import ConfigError, find_config, load_config, parse_severity
+    from stackaudit.discovery import scan_root
+    from stackaudit.rules import validate_codes
+
+    try:
+        root = scan_root(paths)
+        config_path = args.config if args.config else find_config(root)
+        if args.config and not args.config.is_file():
+            raise UsageError(f"configuration file not found: {args.config}")
+        config = load_config(config_path)
+        where = str(config_path) if config_path else "configuration"
+        select = validate_codes(args.select or config.select, "--select" if args.select else where)
+        select += validate_codes(config.extend_select, where)
+        select += validate_codes(args.extend_select or [], "--extend-select")
+        ignore = validate_codes(config.ignore, where) + validate_codes(
+            args.ignore or [], "--ignore"
+        )
+        for codes in config.per_file_ignores.values():
+            validate_codes(codes, f"{where}: per-file-ignores")
+        fail_on = parse_severity(args.fail_on, "--fail-on") if args.fail_on else config.fail_on
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from exc
+    if args.jobs < 0:
+        raise UsageError("--jobs must be 0 (one per core) or more")
+    jobs = args.jobs or os.cpu_count() or 1
+
+    cache = None
+    if not args.no_cache:
+        from stackaudit.cache import DEFAULT_DIRECTORY, Cache
+
+        cache = Cache(args.cache_dir or root / DEFAULT_DIRECTORY, str(config_path or ""))
+    snapshot = _snapshot(args, arguments, root, config_path)
+    from stackaudit.engine import Selection, run
+    from stackaudit.progress import progress_bar
+
+    scan_paths, report_only = _scope(paths, root, args.diff_base)
+    outcome: FixOutcome | None = None
+    if (args.fix or args.diff) and (report_only is None or report_only):
+        selection = Selection(select, ignore)
+        outcome = _fix(args, root, scan_paths, report_only, config, selection, jobs)
+        if args.diff:
+            return _show_diff(args, outcome, fail_on)
+    watch: list[tuple[str, int, int]] = []
+    if report_only is not None and not report_only:
+        result = _empty_result(root)
+    else:
+        with progress_bar(args.quiet) as progress:
+            result = run(
+                scan_paths,
+                config,
+                Selection(select, ignore),
+                jobs=jobs,
+                root=root,
+                report_only=report_only,
+                cache=cache,
+                progress=progress,
+                watch=watch if snapshot is not None else None,
+            )
+    _baseline(args, result)
+
+    failing = [d for d in result.diagnostics if d.severity.at_least(fail_on)]
+    if result.errors:
+        code = EXIT_INTERNAL
+    else:
+        code = EXIT_FINDINGS if failing and not args.exit_zero else EXIT_OK
+
+    from stackaudit.formatters import render
+
+    options: dict[str, object] = {}
+    if args.format == "sarif":
+        from stackaudit.rules import all_rules, is_enabled
+
+        options = {
+            "category": args.sarif_category,
+            "exit_code": code,
+            "selected": [r.code for r in all_rules() if is_enabled(r.code, select, ignore)],
+        }
+    output = render(args.format, result, color=_color(args), quiet=args.quiet, **options)
+    _emit(args, output)
+    if snapshot is not None and watch and not result.errors:
+        destination = str(args.output.resolve()) if args.output else ""
+        snapshot.save(watch, output, destination, code)
+    for error in result.errors:
+        print(f"stackaudit: internal error: {error}", file=sys.stderr)
+    for stale in result.stale_baseline:
+        print(f"stackaudit: stale baseline entry: {stale}", file=sys.stderr)
+    if outcome is not None:
+        from stackaudit.fix import summary
+
+        outcome.remaining = result.diagnostics
+        for line in summary(outcome, unsafe=args.unsafe_fixes, dry_run=False):
+            print(f"stackaudit: {line}", file=sys.stderr)
+    return code
+
+
+def _fix(
+    args: argparse.Namespace,
+    root: Path,
+    scan_paths: list[Path],
+    report_only: set[str] | None,
+    config: Config,
+    selection: Selection,
+    jobs: int,
+) -> FixOutcome:
+    """--fix and --diff: fix passes on a copy of the scanned files; with --fix the
+    result is then written back into the tree."""
+    from stackaudit.baseline import apply_baseline, read_baseline
+    from stackaudit.config import ConfigError
+    from stackaudit.diagnostics import Diagnostic
+    from stackaudit.discovery import discover
+    from stackaudit.engine import run
+    from stackaudit.fix import fix_tree
+
+    try:
+        previous = read_baseline(args.baseline) if args.baseline else []
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from exc
+    absolute = [p.resolve() if not p.is_symlink() else p.absolute() for p in scan_paths]
+    excludes = [*config.exclude, *config.extend_exclude]
+    candidates, _ = discover(absolute, root, excludes, config.max_file_size)
+
+    def check(copy_root: Path, copy_paths: list[Path]) -> list[Diagnostic]:
+        found = run(
+            copy_paths, config, selection, jobs=jobs, root=copy_root, report_only=report_only
+        ).diagnostics
+        # Findings the baseline accepts are left as they are: not fixed either.
+        return apply_baseline(found, previous)[0] if previous else found
+
+    try:
+        return fix_tree(
+            root,
+            scan_paths,
+            [c.rel for c in candidates],
+            check,
+            unsafe=args.unsafe_fixes,
+            write=not args.diff,
+        )
+    except OSError as exc:
+        raise UsageError(f"cannot apply fixes: {exc.strerror or exc}") from exc
+
+
+def _show_diff(args: argparse.Namespace, outcome: FixOutcome, fail_on: Severity) -> int:
+    """--diff: the fixes as a unified diff on standard output; the exit code is the
+    check's."""
+    from stackaudit.fix import summary, unified_diff
+
+    text = unified_diff(outcome.changes)
+    if args.output:
+        try:
+            args.output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.output}: {exc.strerror or exc}") from exc
+    else:
+        sys.stdout.write(text)
+    for line in summary(outcome, unsafe=args.unsafe_fixes, dry_run=True):
+        print(f"stackaudit: {line}", file=sys.stderr)
+    failing = [d for d in outcome.initial if d.severity.at_least(fail_on)]
+    return EXIT_FINDINGS if failing and not args.exit_zero else EXIT_OK
+
+
+def _snapshot(
+    args: argparse.Namespace, arguments: list[str], root: Path, config_path: Path | None
+) -> Snapshot | None:
+    """Where to keep this run's report for an identical re-run, when it can be replayed
+    and the replay's reading of the command line (which does not parse it) agrees with
+    this one: same cache directory, same configuration file, a scan rooted here."""
+    if args.no_cache or not _replayable(args) or root != Path.cwd().resolve():
+        return None
+    from stackaudit.cache import DEFAULT_DIRECTORY
+    from stackaudit.snapshot import Snapshot, option_value
+
+    cache_dir = (args.cache_dir or root / DEFAULT_DIRECTORY).resolve()
+    written = option_value(arguments, "--cache-dir")
+    if Path(written or DEFAULT_DIRECTORY).resolve() != cache_dir:
+        return None
+    config = option_value(arguments, "--config")
+    if (Path(config).resolve() if config else None) != (
+        args.config.resolve() if args.config else None
+    ):
+        return None
+    return Snapshot(arguments, create=True)
+
+
+def _replayable(args: argparse.Namespace) -> bool:
+    """A report that can be replayed from the last run: no fixing, no git or baseline
+    input, and no side effect besides the report (``--format github`` also writes the
+    job summary)."""
+    return not (
+        args.fix
+        or args.diff
+        or args.diff_base
+        or args.baseline
+        or args.write_baseline
+        or args.format == "github"
+    )
+
+
+def _emit(args: argparse.Namespace, output: str) -> None:
+    if args.output:
+        try:
+            args.output.write_text(output, encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.output}: {exc.strerror or exc}") from exc
+    else:
+        sys.stdout.write(output)
+
+
+def _nothing_to_read(args: argparse.Namespace, paths: list[Path]) -> bool:
+    """Only named files, none of a kind stackaudit reads, and plain text output."""
+    if not args.paths or args.format != "text" or args.output or args.diff_base:
+        return False
+    if args.write_baseline or args.baseline or not all(p.is_file() for p in paths):
+        return False
+    from stackaudit.discovery import classify_name
+
+    return all(p.is_file() and classify_name(p.as_posix()) is None for p in paths)
+
+
+def _scope(
+    paths: list[Path], root: Path, diff_base: str | None
+) -> tuple[list[Path], set[str] | None]:
+    """What to scan and what to report. Files named on the command line (as pre-commit
+    passes them) are reported on, but the whole root is scanned for context, so a
+    changed nginx file is still checked against the compose file beside it."""
+    report_only: set[str] | None = None
+    scan_paths = paths
+    if paths and all(p.is_file() for p in paths):
+        from stackaudit.discovery import classify_name
+
+        named = {
+            p.resolve().relative_to(root).as_posix()
+            for p in paths
+            if p.resolve().is_relative_to(root)
+        }
+        # A commit touching only files no extractor reads needs no scan at all.
+        report_only = {rel for rel in named if classify_name(rel) is not None}
+        scan_paths = [root]
+    if diff_base:
+        changed = _changed_files(root, diff_base)
+        report_only = changed if report_only is None else report_only & changed
+    return scan_paths, report_only
+
+
+def _changed_files(root: Path, revision: str) -> set[str]:
+    import subprocess
+
+    command = ["git", "diff", "--name-only", "--no-renames", f"{revision}...HEAD", "--"]
+    try:
+        toplevel = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        listed = subprocess.run(command, cwd=root, capture_output=True, text=True, check=True)
+        untracked = subprocess.run(
+            ["git", "ls-files", "--others", "--exclude-standard"],
+            cwd=toplevel,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        modified = subprocess.run(
+            ["git", "diff", "--name-only", "HEAD", "--"],
+            cwd=toplevel,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    except (OSError, subprocess.CalledProcessError) as exc:
+        detail = getattr(exc, "stderr", "") or str(exc)
+        raise UsageError(f"--diff-base {revision}: git failed: {detail.strip()}") from exc
+    top = Path(toplevel).resolve()
+    names = set(listed.stdout.splitlines()) | set(untracked.stdout.splitlines())
+    names |= set(modified.stdout.splitlines())
+    changed = set()
+    for name in names:
+        path = (top / name).resolve()
+        if path.is_relative_to(root):
+            changed.add(path.relative_to(root).as_posix())
+    return changed
+
+
+def _empty_result(root: Path) -> RunResult:
+    from stackaudit.engine import RunResult
+
+    return RunResult(root, [], 0, [], [], 0, {})
+
+
+def _baseline(args: argparse.Namespace, result: RunResult) -> None:
+    if not args.baseline and not args.write_baseline:
+        return
+    from stackaudit.baseline import apply_baseline, read_baseline, write_baseline
+    from stackaudit.config import ConfigError
+
+    try:
+        previous = read_baseline(args.baseline) if args.baseline else []
+        if args.write_baseline:
+            keep = previous if args.write_baseline == args.baseline else None
+            write_baseline(args.write_baseline, result.diagnostics, keep)
+        if previous:
+            kept, absorbed, stale = apply_baseline(result.diagnostics, previous)
+            result.diagnostics = kept
+            result.baselined = absorbed
+            result.stale_baseline = [f"{e.code} {e.path} {e.fingerprint}" for e in stale]
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from exc
+    except OSError as exc:
+        raise UsageError(f"cannot write baseline: {exc.strerror or exc}") from exc
+
+
+def _color(args: argparse.Namespace) -> bool:
+    if args.output:
+        return False
+    if args.color == "always":
+        return True
+    if args.color == "never":
+        return False
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return sys.stdout.isatty()
+
+
+def _graph(args: argparse.Namespace) -> int:
+    from stackaudit.config import ConfigError, find_config, load_config
+    from stackaudit.discovery import scan_root
+    from stackaudit.graph import build_stack, render_graph_json, render_graph_text
+
+    paths: list[Path] = args.paths or [Path()]
+    for path in paths:
+        if not path.exists():
+            raise UsageError(f"no such file or directory: {path}")
+    root = scan_root(paths)
+    try:
+        config = load_config(args.config or find_config(root))
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from exc
+    stack = build_stack(paths, root, config, os.cpu_count() or 1)
+    sys.stdout.write(
+        render_graph_json(stack) if args.format == "json" else render_graph_text(stack)
+    )
+    return EXIT_OK
+
+
+def _rules() -> int:
+    from stackaudit.formatters.text import rules_table
+
+    sys.stdout.write(rules_table(color=sys.stdout.isatty() and not os.environ.get("NO_COLOR")))
+    return EXIT_OK
+
+
+def _explain(code: str) -> int:
+    from stackaudit.config import suggest
+    from stackaudit.docs import rule_markdown
+    from stackaudit.rules import all_rules, rule_by_code
+
+    rule = rule_by_code(code.upper()) or rule_by_code(code)
+    if rule is None:
+        known = [r.code for r in all_rules()] + [r.name for r in all_rules()]
+        raise UsageError(f"unknown rule `{code}`{suggest(code.upper(), known)}")
+    from rich.console import Console
+    from rich.markdown import Markdown
+
+    console = Console(no_color=bool(os.environ.get("NO_COLOR")))
+    console.print(Markdown(rule_markdown(rule)))
+    return EXIT_OK
