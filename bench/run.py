@@ -193,7 +193,7 @@ def run(runs: int) -> None:
     def ratio(a: str, b: str, index: int = 0) -> str:
         if a not in medians or b not in medians:
             return "n/a"
-        return f"{medians[a][index] / medians[b][index]:.1f}x"
+        return f"{medians[a][index] / medians[b][index]:.2f}x"
 
     print()
     print(f"bandit / stackaudit cold, time:        {ratio('bandit -r', 'stackaudit cold')}")

@@ -138,7 +138,10 @@ def replay(arguments: list[str]) -> int | None:
     None when there is none or anything it depends on changed."""
     if not arguments or arguments[0] != "check" or "--no-cache" in arguments:
         return None
-    stored = Snapshot(arguments, create=False).load()
+    try:
+        stored = Snapshot(arguments, create=False).load()
+    except OSError:
+        return None  # no working directory, an unreadable home...: the normal run says
     if stored is None:
         return None
     output, destination, exit_code = stored
