@@ -190,3 +190,22 @@ def test_deeply_nested_notebook_json(tmp_path: Path) -> None:
     report = check_json(Path("."), cwd=tmp_path)
     assert report["summary"]["internal_errors"] == 0
     assert {d["location"]["path"] for d in report["diagnostics"]} >= {"start.sh"}
+
+
+@pytest.mark.parametrize("warnings_option", [[], ["-W", "error"]])
+def test_compiler_warnings_about_scanned_code_stay_quiet(
+    tmp_path: Path, warnings_option: list[str]
+) -> None:
+    # `1if x` and `is` with a literal make the compiler warn; that is the scanned code's
+    # business, and under -W error it must not turn into a parse error either.
+    write_files(tmp_path, {
+        "app.py": 'import panel as pn\nport = 1if True else 2\nok = port is "x"\n'
+                  'pn.serve({}, port=port, allow_websocket_origin=["*"])\n',
+        ".stackaudit.toml": 'select = ["SA0", "SA101"]\n',
+    })
+    result = subprocess.run(
+        [sys.executable, *warnings_option, "-m", "stackaudit", "check", "--no-cache", "-q", "."],
+        cwd=tmp_path, capture_output=True, text=True, check=False,
+    )
+    assert result.stderr == ""
+    assert [line.split(" ")[1] for line in result.stdout.splitlines()] == ["SA101"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import re
+import warnings
 from collections.abc import Sequence
 
 from stackaudit.diagnostics import Span
@@ -84,7 +85,11 @@ def module_name(path: str) -> str:
 def parse(code: str, path: str) -> ast.Module | ParseProblem:
     """Parse, turning every failure into a problem located in ``code``."""
     try:
-        return ast.parse(code, filename=path)
+        # The compiler's SyntaxWarnings (`1if x`, `is` with a literal) are about the
+        # scanned code: not ours to print, and not errors even under -W error.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return ast.parse(code, filename=path)
     except SyntaxError as exc:
         return ParseProblem(
             Span(path, exc.lineno or 1, max(exc.offset or 1, 1)), f"invalid Python: {exc.msg}"
