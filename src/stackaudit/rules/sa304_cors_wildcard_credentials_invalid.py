@@ -12,8 +12,11 @@ class CorsWildcardCredentialsInvalid(Rule):
     ## What it does
     Flags a literal `Access-Control-Allow-Origin: *` sent together with
     `Access-Control-Allow-Credentials: true` (nginx `add_header`, proxy middlewares,
-    ingress annotations). Starlette's `CORSMiddleware` is not concerned: it replaces `*`
-    by the request origin when credentials are on (SA301).
+    ingress annotations, Tornado handlers' `set_header`). Starlette's `CORSMiddleware` is
+    not concerned: it replaces `*` by the request origin when credentials are on (SA301).
+    Nor is a Tornado handler that sets `*` as its default and replaces it with the
+    request's Origin in a method (Bokeh's autoload handler does, for requests with
+    cookies): `set_header` replaces the value, and the reflection is SA302's to judge.
 
     ## Why is this bad?
     The Fetch standard forbids the combination: for a request with credentials the
@@ -39,6 +42,7 @@ class CorsWildcardCredentialsInvalid(Rule):
     - https://fetch.spec.whatwg.org/#cors-protocol-and-credentials
     - https://developer.mozilla.org/en-US/docs/Web/HTTP/Headers/Access-Control-Allow-Origin
     - https://nginx.org/en/docs/http/ngx_http_headers_module.html#add_header
+    - https://www.tornadoweb.org/en/stable/web.html#tornado.web.RequestHandler.set_header
     """
 
     code = "SA304"
@@ -131,12 +135,52 @@ class CorsWildcardCredentialsInvalid(Rule):
                   - traefik.http.middlewares.cors.headers.accesscontrolallowcredentials=true
         """,
         ),
+        Bad(
+            "handlers.py",
+            """
+            from tornado.web import RequestHandler
+
+
+            class DataHandler(RequestHandler):
+                def set_default_headers(self):
+                    self.set_header("Access-Control-Allow-Origin", "*")  # expect: SA304
+                    self.set_header("Access-Control-Allow-Credentials", "true")
+        """,
+            title="a Tornado handler",
+        ),
+        Good(
+            "handlers.py",
+            """
+            from tornado.web import RequestHandler
+
+
+            class EmbedHandler(RequestHandler):
+                def set_default_headers(self):
+                    self.set_header("Access-Control-Allow-Origin", "*")
+                    self.set_header("Access-Control-Allow-Credentials", "true")
+
+                def get(self):
+                    origin = self.request.headers.get("Origin")
+                    if origin in ("https://app.example.com", "https://admin.example.com"):
+                        self.set_header("Access-Control-Allow-Origin", origin)
+        """,
+            title="the default wildcard replaced by a checked Origin in the method",
+        ),
     )
 
     def check(self, stack: Stack) -> Iterator[Diagnostic]:
         seen: set[Span] = set()
+        # Tornado handlers (by file and class) that copy the request's Origin into the
+        # header somewhere: their `*` is a default that the reflection replaces.
+        reflecting = {
+            (policy.span.path, policy.where)
+            for policy in stack.cors_policies
+            if policy.kind == "tornado" and policy.reflects_origin is not None
+        }
         for policy in stack.cors_policies:
             if policy.kind == "starlette" or policy.allow_credentials is None:
+                continue
+            if (policy.span.path, policy.where) in reflecting:
                 continue
             wildcard = next((w for w in policy.allowed_origins if w.text.strip() == "*"), None)
             if wildcard is None or policy.span in seen:
