@@ -68,6 +68,9 @@ def test_classify_by_content() -> None:
         == "supervisord"
     )
     assert classify_content("misc.conf", b"key = value\n", "conf") is None
+    php_fpm = b"[www]\nuser = www-data\nlisten = 127.0.0.1:9000\n"
+    assert classify_content("php-fpm.d/www.conf", php_fpm, "conf") is None
+    assert classify_content("site.conf", b"  listen 443 ssl;  # tls\n", "conf") == "nginx"
     # nginx's directories hold fragments with no block; other programs use them too.
     fragment = b"# from snippets/\nproxy_set_header Host $host;\nproxy_read_timeout 1h;\n"
     assert classify_content("snippets/proxy.conf", fragment, "conf-dir") == "nginx"

@@ -364,8 +364,11 @@ _NAME_RULES: list[tuple[re.Pattern[str], str]] = [
 
 _SHEBANG = re.compile(rb"^#![^\n]*\b(sh|bash|dash|zsh|ash|ksh)\b")
 _PY_SHEBANG = re.compile(rb"^#![^\n]*\bpython")
+# A block opening, or one of nginx's telltale directives ending in `;` (php-fpm's
+# `listen = 127.0.0.1:9000` is not one).
 _NGINX_HINT = re.compile(
-    rb"^\s*(server|location|upstream|http|map|events)\b[^\n;]*\{|^\s*(proxy_pass|listen|server_name)\s",
+    rb"^\s*(server|location|upstream|http|map|events)\b[^\n;]*\{"
+    rb"|^\s*(proxy_pass|listen|server_name)[ \t]+[^\n=;{}]+;",
     re.MULTILINE,
 )
 _K8S_HINT = re.compile(rb"^apiVersion:\s*\S+", re.MULTILINE)
