@@ -103,15 +103,17 @@ class Snapshot:
         if payload is None:
             return None
         try:
-            # Signed by this user's stackaudit (verified by the cache), and only ever
-            # strings and integers.
+            # Signed by this user's stackaudit (verified by the cache): strings, bytes and
+            # an integer, as ``save`` wrote them.
             paths, packed, output, destination, exit_code = marshal.loads(payload)
+            stats = array("q")
+            stats.frombytes(packed)
         except (ValueError, EOFError, TypeError):
             return None
-        if not (isinstance(output, str) and isinstance(destination, str)):
+        if not all(isinstance(text, str) for text in (paths, output, destination)):
             return None
-        stats = array("q")
-        stats.frombytes(packed)
+        if not isinstance(exit_code, int):
+            return None
         # The loop that decides how fast a re-run is: thousands of stats, kept tight.
         stat = os.stat
         pairs = iter(stats)
@@ -153,4 +155,4 @@ def replay(arguments: list[str]) -> int | None:
             sys.stdout.write(output)
     except OSError:
         return None  # the normal run reports the problem
-    return int(exit_code)
+    return exit_code
