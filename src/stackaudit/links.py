@@ -444,7 +444,7 @@ class Links:
                     rule.span,
                     f"Ingress `{ingress.name}`",
                     (rule.host,) if rule.host else (),
-                    False,
+                    bool(rule.host) and ingress.terminates_tls(rule.host),
                     None,
                     rule.path or "/",
                     backends,

@@ -243,6 +243,12 @@ class _Manifest:
                 backend = self.backend(get(path, "backend"), host, scalar(get(path, "path")) or "")
                 if backend is not None:
                     backends.append(backend)
+        tls_hosts = [
+            name
+            for entry in self.walker.sequence(get(spec, "tls"))
+            for node in self.walker.sequence(get(entry, "hosts"))
+            if (name := scalar(node))
+        ]
         return K8sIngress(
             file=self.source.path,
             name=self.name,
@@ -251,6 +257,7 @@ class _Manifest:
             ingress_class=ingress_class or None,
             annotations=annotations,
             backends=tuple(backends),
+            tls_hosts=tuple(tls_hosts),
         )
 
     def backend(self, node: Node | None, host: str, path: str) -> IngressBackend | None:

@@ -489,6 +489,20 @@ class K8sIngress(Struct, frozen=True):
     ingress_class: str | None = None
     annotations: tuple[tuple[str, Word], ...] = ()
     backends: tuple[IngressBackend, ...] = ()
+    tls_hosts: tuple[str, ...] = ()  # spec.tls[].hosts
+
+    def terminates_tls(self, host: str) -> bool:
+        """The controller serves ``host`` over TLS: it is listed under ``spec.tls``, as
+        written or through a wildcard entry (``*.example.com``, one label). A ``tls``
+        entry without hosts is left undecided (its certificate's names decide)."""
+        host = host.lower()
+        for entry in (h.lower() for h in self.tls_hosts):
+            if entry == host:
+                return True
+            wildcard = entry.startswith("*.") and host.endswith(entry[1:])
+            if wildcard and host.count(".") == entry.count("."):
+                return True
+        return False
 
     def annotation(self, key: str) -> Word | None:
         for name, value in self.annotations:

@@ -231,7 +231,9 @@ def _origins(stack: Stack, frontend: Frontend) -> list[tuple[str, str, bool | No
 
 def _traefik_or_ingress_tls(stack: Stack, frontend: Frontend) -> bool | None:
     """TLS is known for a Traefik router that sets it, or that names only entrypoints
-    the links did not find to terminate TLS; Ingress TLS is not read yet."""
+    the links did not find to terminate TLS, and for an Ingress host listed under its
+    ``spec.tls`` (a host not listed there may still be covered by a default certificate:
+    unknown)."""
     if frontend.tls:
         return True
     for service in stack.deploy.compose_services:

@@ -24,7 +24,8 @@ class ProxySchemeNotTrusted(Rule):
     ## What it does
     Flags a TLS-terminating proxy route (nginx `listen … ssl`, a Traefik router with
     `tls` or on the `websecure` entrypoint, or on an entrypoint whose static
-    configuration enables TLS) in front of:
+    configuration enables TLS, a Kubernetes Ingress rule whose host is listed under
+    `spec.tls`) in front of:
 
     - uvicorn, `fastapi run` or gunicorn that does not trust the proxy's
       `X-Forwarded-Proto`: the default `--forwarded-allow-ips` (`127.0.0.1,::1`, or
@@ -84,6 +85,7 @@ class ProxySchemeNotTrusted(Rule):
     - https://github.com/tornadoweb/tornado/blob/v6.6.1/tornado/httpserver.py#L339-L359
     - https://www.uvicorn.org/deployment/#proxies-and-forwarded-headers
     - https://fastapi.tiangolo.com/advanced/behind-a-proxy/
+    - https://kubernetes.io/docs/concepts/services-networking/ingress/#tls
     """
 
     code = "SA508"
@@ -172,10 +174,16 @@ class ProxySchemeNotTrusted(Rule):
     def _report_forwarded(
         self, frontend: Frontend, backend: Backend, distrust: _Distrust
     ) -> Diagnostic:
+        if frontend.kind == "ingress":
+            trusted = (
+                "`--forwarded-allow-ips <pod CIDR>` for the cluster's pod network, where the "
+                "ingress controller runs"
+            )
+        else:
+            trusted = "`--forwarded-allow-ips 172.16.0.0/12` for Docker's default networks"
         help_text = (
-            "trust the proxy's address or network only, e.g. `--forwarded-allow-ips "
-            "172.16.0.0/12` for Docker's default networks (or FORWARDED_ALLOW_IPS); not "
-            "`*` on a port reachable without the proxy"
+            f"trust the proxy's address or network only, e.g. {trusted} (or "
+            "FORWARDED_ALLOW_IPS); not `*` on a port reachable without the proxy"
         )
         if _sends_no_proto(frontend):
             help_text += ", and send the scheme: `proxy_set_header X-Forwarded-Proto $scheme;`"
