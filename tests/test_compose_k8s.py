@@ -729,3 +729,36 @@ def test_exposed_by_default_false_needs_traefik_enable() -> None:
     assert not model.routed_by_traefik(service(model, "labelled"))
     assert model.routed_by_traefik(service(model, "enabled"))
     assert model.proxy_evidence(service(model, "labelled")) == []
+
+
+def test_escaped_dollar_reaches_the_program_as_text() -> None:
+    # `$$` is a literal dollar: without a shell, `$${HOST}` is the text `${HOST}` for the
+    # server; through `sh -c` the shell expands it; `${HOST}` is Compose's own variable.
+    facts = compose_facts(
+        """
+        services:
+          plain:
+            image: dash
+            command: ["panel", "serve", "app.py", "--allow-websocket-origin=$${HOST}"]
+          shell:
+            image: dash
+            command: ["sh", "-c", "exec panel serve app.py --allow-websocket-origin=$${HOST}"]
+          compose:
+            image: dash
+            command: ["panel", "serve", "app.py", "--allow-websocket-origin=${HOST}"]
+          string:
+            image: dash
+            command: panel serve app.py --allow-websocket-origin=$${HOST}
+        """
+    )
+    origins = {
+        command.service: command.values("allow_websocket_origin")[-1]
+        for command in facts
+        if isinstance(command, ServeCommand)
+    }
+    assert {name.rsplit(":", 1)[-1]: (w.text, w.symbolic) for name, w in origins.items()} == {
+        "plain": ("${HOST}", False),
+        "shell": ("${HOST}", True),
+        "compose": ("${HOST}", True),
+        "string": ("${HOST}", False),
+    }

@@ -231,10 +231,15 @@ def command_tokens(
             for item in walker.sequence(node)
             if isinstance(item, ScalarNode)
         ]
-        words = [unescape_dollars(t) for t in tokens] if unescape else tokens
         # The words are handed to the program as they are (no shell): only variables,
-        # which Compose or Kubernetes expand, are run-time values.
-        return [replace(t, symbolic=has_variable(t.text)) for t in words]
+        # which Compose or Kubernetes expand, are run-time values. In Compose `$$` is a
+        # literal dollar, so `$${VAR}` reaches the program as the text `${VAR}`.
+        if unescape:
+            return [
+                replace(w, symbolic=_interpolated(source, w))
+                for w in (unescape_dollars(t) for t in tokens)
+            ]
+        return [replace(t, symbolic=has_variable(t.text)) for t in tokens]
     return None
 
 
