@@ -13,9 +13,10 @@ class WsOriginMissing(Rule):
     origin allowlist at all: no `--allow-websocket-origin`, no `BOKEH_ALLOW_WS_ORIGIN`.
 
     Development carriers are left alone: a path with a `dev`, `devel`, `development`,
-    `local` or `debug` component or name part (`scripts/dev/run.sh`, `Dockerfile.dev`,
-    `run-local.sh`), compose override files, commands with `--show` (a browser opened
-    on the server's own machine) and servers started from Python code.
+    `local`, `debug`, `test`, `tests` or `testing` component or name part
+    (`scripts/dev/run.sh`, `Dockerfile.dev`, `run-local.sh`, `tests/compose.yml`),
+    compose override files, commands with `--show` (a browser opened on the server's own
+    machine) and servers started from Python code.
 
     ## Why is this bad?
     Without an allowlist Bokeh admits only `localhost:<port>` (nothing at all on a

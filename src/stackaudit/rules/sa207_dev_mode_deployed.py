@@ -45,11 +45,12 @@ class DevModeDeployed(Rule):
 
     Command lines count only in deployment artifacts (Dockerfile, compose, Kubernetes,
     systemd, Procfile, entrypoint and other scripts). A development carrier is exempt:
-    a path with a part or name word `dev`, `devel`, `development`, `local` or `debug`
-    (`scripts/dev/run.sh`, `Dockerfile.dev`, `docker-compose.dev.yml`, `run-local.sh`)
-    and Compose override files; a Makefile target whose name holds one of those words
-    (`dev:`, `serve-dev:`, `run-local:`). Application code is reported unless it lives on such a path or in tests
-    (`tests/`, `test_*.py`, `conftest.py`); a `reload=` passed to a server from Python
+    a path with a part or name word `dev`, `devel`, `development`, `local`, `debug`,
+    `test`, `tests` or `testing` (`scripts/dev/run.sh`, `Dockerfile.dev`,
+    `docker-compose.dev.yml`, `run-local.sh`, `tests/`, `test_*.py`), `conftest.py` and
+    Compose override files; a Makefile target whose name holds one of those words
+    (`dev:`, `serve-dev:`, `run-local:`). Application code is reported unless it lives
+    on such a path; a `reload=` passed to a server from Python
     is reported with medium confidence, since that file may be a local launcher only.
 
     ## Why is this bad?
@@ -180,13 +181,13 @@ class DevModeDeployed(Rule):
             if (
                 setting.name in switches
                 and _true(setting)
-                and not _development_code(setting.span.path)
+                and not is_development_path(setting.span.path)
             ):
                 yield self._setting(setting)
 
     def _command(self, command: ServeCommand) -> Iterator[Diagnostic]:
         if command.carrier == "python":
-            if _development_code(command.span.path):
+            if is_development_path(command.span.path):
                 return
             confidence: Confidence | None = Confidence.MEDIUM
             where = " if this file starts the deployed server"
@@ -238,15 +239,3 @@ def _true(setting: AppSetting) -> bool:
         return float(text) != 0
     except ValueError:
         return False
-
-
-def _development_code(path: str) -> bool:
-    parts = path.split("/")
-    name = parts[-1]
-    return (
-        is_development_path(path)
-        or any(part in ("tests", "test", "testing") for part in parts[:-1])
-        or name.startswith("test_")
-        or name.endswith("_test.py")
-        or name == "conftest.py"
-    )
