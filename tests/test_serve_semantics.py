@@ -301,6 +301,8 @@ def test_cli_origin_error_mirrors_create_hosts_allowlist(entry: str, error: str 
         ("a.com:", True, False, True),
         ("*:*", True, False, False),
         ("a.com:*", True, False, False),
+        ("${HOST}", False, False, True),
+        ("{{ host }}", True, False, True),
     ],
 )
 def test_origin_problem(entry: str, from_env: bool, crashes: bool, matches_nothing: bool) -> None:
@@ -321,6 +323,7 @@ def test_origin_problems_never_match_in_bokeh() -> None:
         ("Dash.example.com", True),
         ("a.com:080", True),
         ("a.com:", True),
+        ("${HOST}", True),
     ]:
         pattern = entry if from_env or ":" in entry else entry + ":80"
         assert not any(match_host(origin, pattern) for origin in origins), entry

@@ -85,6 +85,11 @@ def _crash_reason(entry: str) -> str:
     return f"port `{parts[1]}` is not an integer: Bokeh stops at startup"
 
 
+# Characters of unexpanded templates and quoting (`${HOST}`, `%(host)s`, `{{ host }}`,
+# `"host"`), never part of a host name.
+_TEMPLATE_CHARACTERS = frozenset("$%{}()`'\"<>")
+
+
 def _never_matches(entry: str, *, from_env: bool) -> str | None:
     """Why a pattern that passed validation can match no browser Origin."""
     if any(char.isspace() for char in entry):
@@ -117,6 +122,12 @@ def _never_matches(entry: str, *, from_env: bool) -> str | None:
         )
     if host == "" and entry != "*":
         return "empty host: this entry matches nothing"
+    template = next((char for char in host if char in _TEMPLATE_CHARACTERS), None)
+    if template is not None:
+        return (
+            f"`{template}` cannot appear in the host of a browser's Origin: the entry is "
+            "compared as written (no shell or Compose expands it here), so it matches nothing"
+        )
     if host != host.lower():
         return (
             "Bokeh lower-cases the browser's Origin but not the allowlist: with upper-case "
