@@ -29,7 +29,7 @@ from stackaudit.extractors.yamlnodes import (
     scalar,
     scalar_token,
 )
-from stackaudit.facts.common import EnvVar, ParseProblem, Word
+from stackaudit.facts.common import EnvVar, ParseProblem, Word, has_template
 from stackaudit.facts.cors import CorsPolicy
 from stackaudit.facts.deploy import (
     NGINX_PREFIX,
@@ -73,7 +73,7 @@ _K8S_REFERENCE = re.compile(r"(?<!\$)\$\([A-Za-z_][A-Za-z0-9_]*\)")
 
 
 def k8s_symbolic(text: str) -> bool:
-    return _K8S_REFERENCE.search(text.replace("$$", "")) is not None
+    return _K8S_REFERENCE.search(text.replace("$$", "")) is not None or has_template(text)
 
 
 def container_env(source: SourceFile, walker: Walker, node: Node | None) -> list[EnvVar]:

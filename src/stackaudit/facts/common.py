@@ -14,7 +14,7 @@ _EXPANSION = re.compile(r"\$(?:[A-Za-z_][A-Za-z0-9_]*|\{[^}]*\}|\(|[0-9@*#?$!-])
 
 
 def has_expansion(text: str) -> bool:
-    return _EXPANSION.search(text) is not None
+    return _EXPANSION.search(text) is not None or has_template(text)
 
 
 # A variable reference only: what a program expands without a shell (Compose, systemd,
@@ -23,7 +23,14 @@ _VARIABLE = re.compile(r"\$(?:[A-Za-z_][A-Za-z0-9_]*|\{[^}]*\}|\([A-Za-z_][A-Za-
 
 
 def has_variable(text: str) -> bool:
-    return _VARIABLE.search(text) is not None
+    return _VARIABLE.search(text) is not None or has_template(text)
+
+
+def has_template(text: str) -> bool:
+    """A template placeholder (`{{ .Values.host }}` in a Helm chart, Jinja in an Ansible
+    role, cookiecutter): the file is rendered before anything reads it, so the value is
+    only known then."""
+    return "{{" in text
 
 
 class Word(Struct, frozen=True):
