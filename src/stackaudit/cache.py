@@ -12,10 +12,10 @@ Two levels:
   stack, and nothing else.
 
 The cache lives inside the scanned tree (``.stackaudit_cache/`` by default), which an
-untrusted repository could fill with anything. Entries are pickles, so each one is
-signed with HMAC-SHA256 under a per-user key kept outside the tree
-(``$XDG_CACHE_HOME/stackaudit/key``, or ``STACKAUDIT_CACHE_KEY``); an entry whose
-signature does not verify is ignored, never unpickled. Writes go to a temporary file and
+untrusted repository could fill with anything. Entries are pickles (the replay snapshot
+is marshalled), so each one is signed with HMAC-SHA256 under a per-user key kept outside
+the tree (``$XDG_CACHE_HOME/stackaudit/key``, or ``STACKAUDIT_CACHE_KEY``); an entry
+whose signature does not verify is ignored, never decoded. Writes go to a temporary file and
 are renamed into place, so concurrent runs and interrupted writes leave either the old
 entry or the new one. The directory is kept under a size bound by removing the oldest
 entries.
