@@ -107,6 +107,25 @@ def _at(span: Span) -> str:
     return f"{span.path}:{span.line}"
 
 
+def _nearest_projects(services: list[ComposeService], path: str) -> list[ComposeService]:
+    """Of services that share a name across compose projects (a monorepo), those of the
+    projects whose directory shares the most of ``path``'s: a proxy configuration sits in
+    or beside the project that mounts it."""
+
+    def shared(service: ComposeService) -> int:
+        ours = posixpath.dirname(service.project).split("/")
+        theirs = posixpath.dirname(path).split("/")
+        count = 0
+        for a, b in zip(ours, theirs, strict=False):
+            if a != b or not a:
+                break
+            count += 1
+        return count
+
+    best = max(shared(service) for service in services)
+    return [service for service in services if shared(service) == best]
+
+
 def _nginx_strips_path(route: ProxyRoute, rewritten: bool) -> bool | None:
     """Whether nginx replaces the matched location prefix before proxying: a
     ``proxy_pass`` with a URI part (``http://app:5006/``) replaces it by that URI, one
@@ -169,7 +188,7 @@ class Links:
         port = port or ("443" if tls else "80")
         if host.startswith("unix:"):
             return self._unix(host[len("unix:") :])
-        found = self._compose(host, port) or self._kubernetes(host, port)
+        found = self._compose(host, port, origin) or self._kubernetes(host, port)
         if not found and host in LOOPBACK:
             found = self._loopback(port)
         return found
@@ -182,11 +201,12 @@ class Links:
             return Confidence.MEDIUM
         return None
 
-    def _compose(self, host: str, port: str) -> list[Backend]:
+    def _compose(self, host: str, port: str, origin: Span | None) -> list[Backend]:
         found = []
-        for service in self.deploy.compose_services:
-            if service.name != host:
-                continue
+        services = [s for s in self.deploy.compose_services if s.name == host]
+        if origin is not None and len({s.project for s in services}) > 1:
+            services = _nearest_projects(services, origin.path)
+        for service in services:
             for command in self.deploy.commands_of(service, self.commands):
                 confidence = self._listens_on(command, port)
                 if confidence is None:
@@ -291,11 +311,13 @@ class Links:
             found: list[Backend] = []
             for server in route.upstream.active_servers:
                 host, port = split_address(server.address.text)
-                for backend in self.resolve(host, port):
+                for backend in self.resolve(host, port, origin=route.span):
                     if backend not in found:
                         found.append(backend)
             return found
-        return self.resolve(target.host, target.port or None, tls=target.scheme == "https")
+        return self.resolve(
+            target.host, target.port or None, tls=target.scheme == "https", origin=route.span
+        )
 
     @cached_property
     def frontends(self) -> list[Frontend]:
