@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from msgspec import Struct
 
 from stackaudit.diagnostics import Confidence, Span
+from stackaudit.facts.deploy import same_namespace
 from stackaudit.facts.serve import ServeCommand
 
 if TYPE_CHECKING:
@@ -226,11 +227,14 @@ class Links:
                 )
         return found
 
-    def _kubernetes(self, host: str, port: str) -> list[Backend]:
-        name = host.split(".", 1)[0]
+    def _kubernetes(self, host: str, port: str, namespace: str | None = None) -> list[Backend]:
+        """Services named ``host`` (``name``, ``name.namespace``, ``name.namespace.svc...``)
+        in ``namespace`` when it is known: an Ingress reaches the Services of its own."""
+        name, _, rest = host.partition(".")
+        namespace = namespace or rest.split(".", 1)[0] or None
         found = []
         for service in self.deploy.k8s_services:
-            if service.name != name:
+            if service.name != name or not same_namespace(service.namespace, namespace):
                 continue
             target_ports = {p.target_port or p.port for p in service.ports if p.port == port}
             if service.ports and not target_ports:
@@ -460,7 +464,9 @@ class Links:
             )
             affinity = ingress.nginx("affinity")
             for rule in ingress.backends:
-                backends = tuple(self._kubernetes(rule.service, rule.port or "80"))
+                backends = tuple(
+                    self._kubernetes(rule.service, rule.port or "80", ingress.namespace)
+                )
                 yield Frontend(
                     "ingress",
                     rule.span,

@@ -169,7 +169,8 @@ class _Manifest:
         )
 
     def container_key(self, name: str) -> str:
-        return f"k8s:{self.source.path}:{self.name}/{name}"
+        # Kind and namespace too: one file may hold the same Deployment for two namespaces.
+        return f"k8s:{self.source.path}:{self.kind}/{self.namespace or ''}/{self.name}/{name}"
 
     def container(self, node: Node) -> K8sContainer:
         get = self.walker.get

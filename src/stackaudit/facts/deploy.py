@@ -402,7 +402,9 @@ class ContainerPort(Struct, frozen=True):
 class K8sContainer(Struct, frozen=True):
     name: str
     span: Span
-    service_key: str  # "k8s:<file>:<workload>/<container>", as on ServeCommand.service
+    service_key: (
+        str  # "k8s:<file>:<kind>/<namespace>/<workload>/<container>", as on ServeCommand.service
+    )
     image: ImageRef | None = None
     ports: tuple[ContainerPort, ...] = ()
     env: tuple[EnvVar, ...] = ()
@@ -462,7 +464,7 @@ class K8sService(Struct, frozen=True):
         return any((p.target_port or p.port) in ports for p in self.ports)
 
     def selects(self, workload: K8sWorkload) -> bool:
-        if not self.selector or not _same_namespace(self.namespace, workload.namespace):
+        if not self.selector or not same_namespace(self.namespace, workload.namespace):
             return False
         labels = dict(workload.pod_labels)
         return all(labels.get(key) == value for key, value in self.selector)
@@ -524,7 +526,7 @@ class K8sIngress(Struct, frozen=True):
         return "unknown"
 
     def routes_to(self, service: K8sService) -> list[IngressBackend]:
-        if not _same_namespace(self.namespace, service.namespace):
+        if not same_namespace(self.namespace, service.namespace):
             return []
         return [b for b in self.backends if b.service == service.name]
 
@@ -556,12 +558,12 @@ class TraefikIngressRoute(Struct, frozen=True):
     middlewares: tuple[str, ...] = ()
 
     def routes_to(self, service: K8sService) -> list[IngressRouteService]:
-        if not _same_namespace(self.namespace, service.namespace):
+        if not same_namespace(self.namespace, service.namespace):
             return []
         return [s for s in self.services if s.kind == "Service" and s.name == service.name]
 
 
-def _same_namespace(a: str | None, b: str | None) -> bool:
+def same_namespace(a: str | None, b: str | None) -> bool:
     # A manifest without a namespace is applied wherever `kubectl -n` says.
     return a is None or b is None or a == b
 

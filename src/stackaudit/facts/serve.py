@@ -75,7 +75,8 @@ class ServeCommand(Struct, frozen=True):
     context: str
     deployment: bool
     # The container or unit that runs the process ("compose:<file>:<service>",
-    # "k8s:<file>:<workload>/<container>"), so the stack can link it; "" when unknown.
+    # "k8s:<file>:<kind>/<namespace>/<workload>/<container>"), so the stack can link it;
+    # "" when unknown.
     service: str = ""
     # Environment files the process reads that stackaudit cannot see into (systemd
     # EnvironmentFile=, compose env_file:, Kubernetes envFrom:): a setting "missing"
