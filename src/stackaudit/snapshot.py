@@ -86,14 +86,11 @@ class Snapshot:
     """The stored report of one command line, run from the working directory."""
 
     def __init__(self, arguments: list[str], create: bool) -> None:
-        self.arguments = arguments
-        self.cache_dir = os.path.abspath(
-            option_value(arguments, "--cache-dir") or DEFAULT_DIRECTORY
-        )
-        self.config = option_value(arguments, "--config")
-        self.cache = Cache(self.cache_dir, "replay", create=create)
+        written = option_value(arguments, "--cache-dir")
+        self.cache = Cache(os.path.abspath(written or DEFAULT_DIRECTORY), "replay", create=create)
+        config = option_value(arguments, "--config")
         self.key = self.cache.key(
-            "snapshot", os.getcwd(), *arguments, _terminal(), _config_digest(self.config)
+            "snapshot", os.getcwd(), *arguments, _terminal(), _config_digest(config)
         )
 
     def load(self) -> tuple[str, str, int] | None:
