@@ -111,7 +111,7 @@ class _nothing:
             "fail-on = 'warnings'\n",
             "`fail-on` must be one of error, warning, note (did you mean `warning`?)",
         ),
-        ("max-file-size = 'huge'\n", "`max-file-size` must be a size"),
+        ("max-file-size = 'huge'\n", "`max-file-size` must be a positive size"),
         ("ignore = ['SA999']\n", "unknown rule code `SA999`"),
         ("select = [\n", "invalid TOML"),
     ],

@@ -172,14 +172,15 @@ def test_precommit_hook_entry_reports_only_named_files(tmp_path: Path) -> None:
     import yaml
 
     entry = next(h for h in yaml.safe_load(hook.read_text()) if h["id"] == "stackaudit")["entry"]
-    assert entry == "stackaudit check"
+    # File names come after `--`: a committed file named `--exit-zero` is a path.
+    assert entry == "stackaudit check --"
     write_files(tmp_path, {".stackaudit.toml": PINNED, "a.sh": WILDCARD, "sub/b.sh": WILDCARD,
                            "README.md": "docs\n"})
-    named = run_cli(["check", "-q", "sub/b.sh"], tmp_path)
+    named = run_cli(["check", "-q", "--", "sub/b.sh"], tmp_path)
     assert named.returncode == 1
     assert named.stdout.splitlines() == [line for line in named.stdout.splitlines() if line.startswith("sub/b.sh:")]
     assert named.stdout
-    irrelevant = run_cli(["check", "-q", "README.md"], tmp_path)
+    irrelevant = run_cli(["check", "-q", "--", "README.md"], tmp_path)
     assert irrelevant.returncode == 0 and irrelevant.stdout == ""
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import stat
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,6 +30,11 @@ FORMATS = ("text", "json", "sarif", "github", "gitlab", "junit")
 
 class UsageError(Exception):
     pass
+
+
+class ToolFailure(Exception):
+    """stackaudit could not do what it was asked (an unreadable root, say): exit 3,
+    never a pass."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -168,6 +174,9 @@ def main(arguments: Sequence[str]) -> int:
     except UsageError as exc:
         print(f"stackaudit: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except ToolFailure as exc:
+        print(f"stackaudit: error: {exc}", file=sys.stderr)
+        return EXIT_INTERNAL
     except KeyboardInterrupt:
         return 130
     parser.print_help()
@@ -176,9 +185,7 @@ def main(arguments: Sequence[str]) -> int:
 
 def _check(args: argparse.Namespace, arguments: list[str]) -> int:
     paths: list[Path] = args.paths or [Path()]
-    for path in paths:
-        if not path.exists() and not path.is_symlink():
-            raise UsageError(f"no such file or directory: {path}")
+    _check_paths(paths)
     if _nothing_to_read(args, paths):
         # A pre-commit run on files no extractor reads: answer before importing the
         # parsers, the rules and rich.
@@ -191,7 +198,10 @@ def _check(args: argparse.Namespace, arguments: list[str]) -> int:
 
     try:
         root = scan_root(paths)
-        config_path = args.config if args.config else find_config(root)
+        notes: list[str] = []
+        config_path = args.config if args.config else find_config(root, notes)
+        for note in notes:
+            print(f"stackaudit: note: {_shown(note)}", file=sys.stderr)
         if args.config and not args.config.is_file():
             raise UsageError(f"configuration file not found: {args.config}")
         config = load_config(config_path)
@@ -278,6 +288,28 @@ def _check(args: argparse.Namespace, arguments: list[str]) -> int:
         for line in summary(outcome, unsafe=args.unsafe_fixes, dry_run=False):
             print(f"stackaudit: {line}", file=sys.stderr)
     return code
+
+
+def _check_paths(paths: list[Path]) -> None:
+    """Every path named can be read: a missing one is a usage error; a directory (the
+    root above all) that cannot be listed means nothing under it would be analysed, a
+    failure rather than a clean report."""
+    for path in paths:
+        if not path.exists() and not path.is_symlink():
+            raise UsageError(f"no such file or directory: {_shown(path)}")
+        try:
+            if stat.S_ISDIR(path.stat().st_mode):
+                with os.scandir(path) as entries:
+                    for _ in entries:
+                        break
+        except OSError as exc:
+            raise ToolFailure(f"cannot read {_shown(path)}: {exc.strerror or exc}") from exc
+
+
+def _shown(text: Path | str) -> str:
+    from stackaudit.formatters.escape import printable
+
+    return printable(str(text))
 
 
 def _fix(

@@ -4,6 +4,7 @@ validated here, once, with a clear message: a typo is an error, not a silent def
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ else:  # pragma: no cover
     import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
 from stackaudit.diagnostics import Severity
+from stackaudit.reading import NotRead, read_regular
 
 CONFIG_FILES = (".stackaudit.toml", "stackaudit.toml", "pyproject.toml")
 DEFAULT_MAX_FILE_SIZE = 2 * 1024 * 1024
@@ -68,36 +70,73 @@ def suggest(value: str, choices: list[str]) -> str:
     return f" (did you mean `{close[0]}`?)" if close else ""
 
 
-def find_config(start: Path) -> Path | None:
-    """The config file nearest to ``start``, looking upward."""
+CONFIG_LIMIT = 1024 * 1024
+
+
+def find_config(start: Path, notes: list[str] | None = None) -> Path | None:
+    """The config file nearest to ``start``, looking upward. A candidate in the scanned
+    root that is a link out of it, a FIFO or a device is passed over with a note; a
+    ``pyproject.toml`` that cannot be read as TOML is passed over too, unless it names
+    ``tool.stackaudit`` (a broken configuration must not fall back to another one)."""
+    notes = [] if notes is None else notes
+    real_start = Path(os.path.realpath(start))
     for directory in (start, *start.parents):
         for name in CONFIG_FILES:
             candidate = directory / name
-            if not candidate.is_file():
+            if not candidate.exists():
+                continue
+            if directory == start and not _inside(candidate, real_start):
+                notes.append(f"{candidate}: symbolic link out of the scanned root, not read")
+                continue
+            try:
+                data = read_regular(candidate, CONFIG_LIMIT)
+            except NotRead as exc:
+                notes.append(f"{candidate}: {exc.reason}, not read")
                 continue
             if name != "pyproject.toml":
                 return candidate
             try:
-                data = tomllib.loads(candidate.read_text("utf-8"))
-            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+                table = _parse_toml(data, candidate)
+            except ConfigError:
+                if b"tool.stackaudit" in data or b'"stackaudit"' in data:
+                    raise
                 continue
-            if "stackaudit" in data.get("tool", {}):
+            if "stackaudit" in table.get("tool", {}):
                 return candidate
     return None
+
+
+def _inside(path: Path, real_root: Path) -> bool:
+    real = Path(os.path.realpath(path))
+    return real == real_root or real_root in real.parents
+
+
+def _parse_toml(data: bytes, path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+    except RecursionError as exc:
+        raise ConfigError(f"{path}: invalid TOML: nested too deeply") from exc
 
 
 def load_config(path: Path | None) -> Config:
     if path is None:
         return Config()
     try:
-        data = tomllib.loads(path.read_text("utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
-    table = data.get("tool", {}).get("stackaudit", {}) if path.name == "pyproject.toml" else data
+        data = read_regular(path, CONFIG_LIMIT)
+    except NotRead as exc:
+        raise ConfigError(f"cannot read {path}: {exc.reason}") from exc
+    data_table = _parse_toml(data, path)
+    table = (
+        data_table.get("tool", {}).get("stackaudit", {})
+        if path.name == "pyproject.toml"
+        else data_table
+    )
     if path.name != "pyproject.toml" and "tool" in table and "stackaudit" in table["tool"]:
         table = table["tool"]["stackaudit"]
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: `tool.stackaudit` must be a table")
     config = parse_table(table, str(path))
     config.path = path
     return config
@@ -123,21 +162,15 @@ def _string_list(key: str, value: Any, where: str) -> list[str]:
 
 
 def _validate(key: str, value: Any, where: str) -> Any:
-    if key in (
-        "select",
-        "ignore",
-        "extend-select",
-        "exclude",
-        "extend-exclude",
-        "public-hosts",
-        "public-apps",
-    ):
+    if key in ("exclude", "extend-exclude"):
+        return [_pattern(key, p, where) for p in _string_list(key, value, where)]
+    if key in ("select", "ignore", "extend-select", "public-hosts", "public-apps"):
         return _string_list(key, value, where)
     if key == "per-file-ignores":
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: `per-file-ignores` must be a table of glob = [codes]")
         return {
-            glob: _string_list(f"per-file-ignores.{glob}", codes, where)
+            _pattern(key, glob, where): _string_list(f"per-file-ignores.{glob}", codes, where)
             for glob, codes in value.items()
         }
     if key == "fail-on":
@@ -155,6 +188,18 @@ def _validate(key: str, value: Any, where: str) -> Any:
     raise AssertionError(key)  # pragma: no cover
 
 
+def _pattern(key: str, pattern: str, where: str) -> str:
+    """A gitignore-style pattern that compiles: a lone `!`, a trailing backslash or a
+    reversed range is an error here, not a traceback in the middle of the walk."""
+    import pathspec
+
+    try:
+        pathspec.GitIgnoreSpec.from_lines([pattern])
+    except Exception as exc:
+        raise ConfigError(f"{where}: `{key}`: invalid pattern `{pattern}` ({exc})") from exc
+    return pattern
+
+
 def parse_severity(value: Any, where: str) -> Severity:
     choices = [s.value for s in Severity]
     if not isinstance(value, str) or value not in choices:
@@ -168,6 +213,10 @@ def parse_size(value: Any, where: str) -> int:
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:
         return value
     match = _SIZE.match(str(value)) if isinstance(value, str) else None
-    if not match:
-        raise ConfigError(f'{where}: `max-file-size` must be a size such as 2097152 or "2MiB"')
-    return int(match.group(1)) * _UNITS[(match.group(2) or "").upper()]
+    size = int(match.group(1)) * _UNITS[(match.group(2) or "").upper()] if match else 0
+    if size <= 0:
+        # Zero would skip every file: a configuration that leaves nothing to scan.
+        raise ConfigError(
+            f'{where}: `max-file-size` must be a positive size such as 2097152 or "2MiB"'
+        )
+    return size

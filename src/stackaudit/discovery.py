@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from msgspec import Struct
 
 from stackaudit.paths import scan_root
+from stackaudit.reading import NotRead, inside, read_regular, real_path
 
 if TYPE_CHECKING:
     import pathspec
@@ -67,6 +68,9 @@ class Candidate(Struct, frozen=True):
 class Skipped(Struct, frozen=True):
     rel: str
     reason: str
+    # A file of a kind stackaudit reads (or a directory that may hold some) left
+    # unread: its findings are missing, which SA003 reports. Other skips are notes.
+    analysable: bool = False
 
 
 def _spec(lines: list[str]) -> pathspec.PathSpec[Any]:
@@ -106,11 +110,11 @@ def iter_candidates(
     depth first) without holding them all: memory does not follow the tree's size."""
     # pathspec is imported only when there is a pattern to match.
     excludes = _spec(list(exclude)) if exclude else None
-    real_root = root.resolve()
+    real_root = Path(real_path(root))
     found: dict[str, Candidate] = {}
     seen: set[str] | None = set() if len(paths) > 1 else None  # overlapping paths
     for start in paths:
-        if start.is_symlink() and not _inside(start.resolve(), real_root):
+        if start.is_symlink() and not inside(real_path(start), str(real_root)):
             skipped.append(Skipped(_rel(start, root), "symbolic link out of the scanned root"))
             continue
         if start.is_file():
@@ -144,10 +148,6 @@ def _rel(path: Path, root: Path) -> str:
         return path.as_posix()
 
 
-def _inside(path: Path, real_root: Path) -> bool:
-    return path == real_root or real_root in path.parents
-
-
 def _walk(
     top: Path,
     root: Path,
@@ -175,21 +175,21 @@ def _walk(
             with contextlib.suppress(OSError):
                 watch.append((directory, os.stat(directory).st_mtime_ns, -1))  # noqa: PTH116
         gitignore = os.path.join(directory, ".gitignore")  # noqa: PTH118
-        try:
-            with open(gitignore, encoding="utf-8", errors="replace") as handle:  # noqa: PTH123
-                ignores.append((rel_dir, _spec(handle.read().splitlines())))
-                if watch is not None:
-                    info = os.fstat(handle.fileno())
-                    watch.append((gitignore, info.st_mtime_ns, info.st_size))
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-            pass
-        except OSError:
-            pass
+        spec = _read_gitignore(
+            gitignore,
+            f"{rel_dir}/.gitignore" if rel_dir else ".gitignore",
+            real_root,
+            skipped,
+            watch,
+        )
+        if spec is not None:
+            ignores.append((rel_dir, spec))
         try:
             with os.scandir(directory) as iterator:
                 entries = sorted(iterator, key=lambda e: e.name)
         except OSError as exc:
-            skipped.append(Skipped(rel_dir or ".", f"cannot read directory: {exc.strerror or exc}"))
+            reason = f"cannot read directory: {exc.strerror or exc}"
+            skipped.append(Skipped(rel_dir or ".", reason, analysable=True))
             continue
         subdirs = []
         for entry in entries:
@@ -204,11 +204,13 @@ def _walk(
             ):
                 continue
             if is_link:
-                target = Path(entry.path).resolve()
-                if not _inside(target, real_root):
+                # realpath, not Path.resolve: a loop of links must not raise. A looping
+                # link resolves inside the root and is then reported as unreadable.
+                target = real_path(entry.path)
+                if not inside(target, str(real_root)):
                     skipped.append(Skipped(rel, "symbolic link out of the scanned root"))
                     continue
-                if target.is_dir():
+                if os.path.isdir(target):  # noqa: PTH112
                     continue  # directory links are never followed: no loops, no duplicates
             if is_dir:
                 subdirs.append((entry.path, rel, ignores))
@@ -234,25 +236,46 @@ def _consider_entry(
     try:
         info = entry.stat()
     except OSError as exc:
-        skipped.append(Skipped(rel, f"cannot read: {exc.strerror or exc}"))
+        skipped.append(Skipped(rel, f"cannot read: {exc.strerror or exc}", analysable=True))
         return
+    _admit(entry.path, rel, kind, info, found, skipped, max_file_size, watch)
+
+
+def _admit(
+    path: str,
+    rel: str,
+    kind: str | None,
+    info: os.stat_result,
+    found: dict[str, Candidate],
+    skipped: list[Skipped],
+    max_file_size: int,
+    watch: Watch | None = None,
+    explicit: bool = False,
+) -> None:
+    """Decide on a file whose name gave ``kind`` (None: unknown, the content may tell):
+    a candidate, a skip of a file whose findings would be missing (``analysable``), or
+    a note. A FIFO or a device is never opened."""
     if not stat.S_ISREG(info.st_mode):
+        if kind is not None or explicit:
+            what = "a FIFO" if stat.S_ISFIFO(info.st_mode) else "not a regular file"
+            skipped.append(Skipped(rel, f"{what}: not read"))
         return
-    path = Path(entry.path)
     if watch is not None:
-        watch.append((entry.path, info.st_mtime_ns, info.st_size))
-    if kind in AMBIGUOUS:
-        head = _peek(path)
+        watch.append((path, info.st_mtime_ns, info.st_size))
+    if kind is None or kind in AMBIGUOUS:
+        head = _peek(Path(path))
         if head is None:
-            skipped.append(Skipped(rel, "cannot read"))
+            if kind is not None or explicit:
+                skipped.append(Skipped(rel, "cannot read", analysable=kind is not None))
             return
         kind = classify_content(rel, head, kind)
         if kind is None:
             return
     if info.st_size > max_file_size:
-        skipped.append(Skipped(rel, f"larger than max-file-size ({info.st_size} bytes)"))
+        reason = f"larger than max-file-size ({info.st_size} bytes)"
+        skipped.append(Skipped(rel, reason, analysable=True))
         return
-    found[rel] = Candidate(str(path), rel, kind, info.st_size, info.st_mtime_ns)
+    found[rel] = Candidate(path, rel, kind, info.st_size, info.st_mtime_ns)
 
 
 def _ignored(
@@ -287,35 +310,63 @@ def _consider(
     explicit: bool = False,
 ) -> None:
     rel = _rel(path, root)
+    kind = classify_name(rel)
     try:
         info = path.stat()
     except OSError as exc:
-        skipped.append(Skipped(rel, f"cannot read: {exc.strerror or exc}"))
+        reason = f"cannot read: {exc.strerror or exc}"
+        skipped.append(Skipped(rel, reason, analysable=kind is not None))
         return
-    if not stat.S_ISREG(info.st_mode):
-        return
-    kind = classify_name(rel)
-    if kind is None or kind in AMBIGUOUS:
-        head = _peek(path)
-        if head is None:
-            if kind is not None or explicit:
-                skipped.append(Skipped(rel, "cannot read"))
-            return
-        kind = classify_content(rel, head, kind)
-    if kind is None:
-        return
-    if info.st_size > max_file_size:
-        skipped.append(Skipped(rel, f"larger than max-file-size ({info.st_size} bytes)"))
-        return
-    found[rel] = Candidate(str(path), rel, kind, info.st_size, info.st_mtime_ns)
+    _admit(str(path), rel, kind, info, found, skipped, max_file_size, explicit=explicit)
 
 
 def _peek(path: Path) -> bytes | None:
     try:
-        with path.open("rb") as handle:
-            return handle.read(PEEK_BYTES)
-    except OSError:
+        return read_regular(path, PEEK_BYTES, head=True)
+    except NotRead:
         return None
+
+
+GITIGNORE_LIMIT = 1024 * 1024
+
+
+def _read_gitignore(
+    path: str, rel: str, real_root: Path, skipped: list[Skipped], watch: Watch | None
+) -> pathspec.PathSpec[Any] | None:
+    """The patterns of one ``.gitignore``, read as git would use them: a link out of the
+    root, a FIFO or a device is not read (with a note), and a pattern git could not use
+    (a lone ``!``, a trailing backslash, a reversed range ``[z-a]``) is dropped with a
+    note instead of failing the run."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return None  # none here: the common case
+    if stat.S_ISLNK(info.st_mode) and not inside(real_path(path), str(real_root)):
+        skipped.append(Skipped(rel, "symbolic link out of the scanned root"))
+        return None
+    try:
+        data = read_regular(path, GITIGNORE_LIMIT)
+    except NotRead as exc:
+        if "No such file" not in exc.reason:  # a dangling link: git ignores it too
+            skipped.append(Skipped(rel, exc.reason))
+        return None
+    if watch is not None:
+        with contextlib.suppress(OSError):
+            info = os.stat(path)
+            watch.append((path, info.st_mtime_ns, info.st_size))
+    lines = data.decode("utf-8", errors="replace").splitlines()
+    try:
+        return _spec(lines)
+    except Exception:  # pathspec raises several types for one bad line
+        usable = []
+        for number, line in enumerate(lines, 1):
+            try:
+                _spec([line])
+            except Exception:
+                skipped.append(Skipped(rel, f"line {number}: invalid pattern ignored"))
+                continue
+            usable.append(line)
+        return _spec(usable)
 
 
 # -- classification ---------------------------------------------------------------------

@@ -10,8 +10,9 @@ from pathlib import Path
 def scan_root(paths: list[Path]) -> Path:
     """Paths in output are relative to this: the working directory when every path lies
     inside it, else the deepest directory holding them all."""
-    cwd = Path.cwd().resolve()
-    resolved = [p.resolve() for p in paths]
+    cwd = Path(os.path.realpath(Path.cwd()))
+    # realpath, not Path.resolve: on Python 3.11 a loop of links raises there.
+    resolved = [Path(os.path.realpath(p)) for p in paths]
     if all(p == cwd or cwd in p.parents for p in resolved):
         return cwd
     dirs = [p if p.is_dir() else p.parent for p in resolved]

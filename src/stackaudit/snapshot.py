@@ -37,7 +37,10 @@ _OUTPUT_ENVIRONMENT = ("NO_COLOR", "FORCE_COLOR", "TERM", "COLORTERM", "COLUMNS"
 
 
 def option_value(arguments: list[str], name: str) -> str | None:
-    """The value given to ``name`` as ``--name value`` or ``--name=value``."""
+    """The value given to ``name`` as ``--name value`` or ``--name=value``. After
+    ``--`` every argument is a path (a file named ``--cache-dir=x`` is not an option)."""
+    if "--" in arguments:
+        arguments = arguments[: arguments.index("--")]
     for index, argument in enumerate(arguments):
         if argument == name and index + 1 < len(arguments):
             return arguments[index + 1]
@@ -135,7 +138,8 @@ class Snapshot:
 def replay(arguments: list[str]) -> int | None:
     """Write the stored report of this exact command line and return its exit code, or
     None when there is none or anything it depends on changed."""
-    if not arguments or arguments[0] != "check" or "--no-cache" in arguments:
+    options = arguments[: arguments.index("--")] if "--" in arguments else arguments
+    if not arguments or arguments[0] != "check" or "--no-cache" in options:
         return None
     try:
         stored = Snapshot(arguments, create=False).load()
