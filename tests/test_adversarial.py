@@ -14,7 +14,7 @@ import pytest
 
 from stackaudit.cli import main
 
-from .support import FIXTURES, scan, write_files
+from .support import FIXTURES, write_files
 
 WILDCARD = "#!/bin/sh\nexec panel serve app.py --allow-websocket-origin='*'\n"
 # Generous: these guard against hangs, they do not measure speed.
@@ -39,7 +39,7 @@ def codes_by_file(report: dict) -> dict[str, set[str]]:
 
 
 def test_committed_adversarial_fixtures_run_clean() -> None:
-    report = check_json(Path("."), cwd=FIXTURES / "adversarial")
+    report = check_json(Path(), cwd=FIXTURES / "adversarial")
     assert report["summary"]["internal_errors"] == 0
     skipped = {s["path"]: s["reason"] for s in report["summary"]["skipped"]}
     assert skipped["binary.py"] == "binary file"
@@ -62,7 +62,7 @@ def test_generated_giants(tmp_path: Path) -> None:
         "deep/k8s.yaml": "apiVersion: v1\nkind: Pod\nspec: " + "{a: " * 3000 + "1" + "}" * 3000 + "\n",
         ".stackaudit.toml": 'select = ["SA0", "SA101"]\n',
     })
-    report = check_json(Path("."), cwd=tmp_path)
+    report = check_json(Path(), cwd=tmp_path)
     skipped = {s["path"]: s["reason"] for s in report["summary"]["skipped"]}
     assert skipped["huge.py"].startswith("larger than max-file-size")
     assert skipped["ten-mb-line.sh"].startswith("larger than max-file-size")
@@ -73,7 +73,7 @@ def test_generated_giants(tmp_path: Path) -> None:
 def test_one_long_line_is_read_in_linear_time(tmp_path: Path) -> None:
     line = "exec panel serve app.py " + "--port 1 " * (1024 * 1024 // 9) + "--allow-websocket-origin='*'\n"
     write_files(tmp_path, {"long.sh": line, ".stackaudit.toml": 'select = ["SA0", "SA101"]\n'})
-    report = check_json(Path("."), cwd=tmp_path)
+    report = check_json(Path(), cwd=tmp_path)
     assert report["summary"]["internal_errors"] == 0
     [finding] = report["diagnostics"]
     assert finding["location"]["line"] == 1 and finding["location"]["column"] == len(line) - 2
@@ -187,7 +187,7 @@ def test_output_does_not_depend_on_directory_listing_order(tmp_path: Path, monke
 def test_deeply_nested_notebook_json(tmp_path: Path) -> None:
     write_files(tmp_path, {"deep.ipynb": "[" * 100_000 + "]" * 100_000, "start.sh": WILDCARD,
                            ".stackaudit.toml": 'select = ["SA0", "SA101"]\n'})
-    report = check_json(Path("."), cwd=tmp_path)
+    report = check_json(Path(), cwd=tmp_path)
     assert report["summary"]["internal_errors"] == 0
     assert {d["location"]["path"] for d in report["diagnostics"]} >= {"start.sh"}
 

@@ -76,10 +76,10 @@ def state(top: Path, skip: Path | None = None) -> dict[str, tuple[int, int, str]
             subdirs[:] = []
             continue
         for name in subdirs + files:
-            path = os.path.join(directory, name)
-            info = os.lstat(path)
-            target = os.readlink(path) if os.path.islink(path) else ""
-            seen[os.path.relpath(path, top)] = (info.st_size, info.st_mtime_ns, target)
+            path = Path(directory, name)
+            info = path.lstat()
+            target = str(path.readlink()) if path.is_symlink() else ""
+            seen[path.relative_to(top).as_posix()] = (info.st_size, info.st_mtime_ns, target)
     return seen
 
 

@@ -113,7 +113,8 @@ def _inside(path: Path, real_root: Path) -> bool:
 
 def _parse_toml(data: bytes, path: Path) -> dict[str, Any]:
     try:
-        return tomllib.loads(data.decode("utf-8"))
+        table: dict[str, Any] = tomllib.loads(data.decode("utf-8"))
+        return table
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
     except RecursionError as exc:

@@ -352,7 +352,7 @@ def _read_gitignore(
         return None
     if watch is not None:
         with contextlib.suppress(OSError):
-            info = os.stat(path)
+            info = os.stat(path)  # noqa: PTH116
             watch.append((path, info.st_mtime_ns, info.st_size))
     lines = data.decode("utf-8", errors="replace").splitlines()
     try:
