@@ -23,8 +23,22 @@ HANG_GUARD = 120
 
 def check_json(root: Path, *extra: str, cwd: Path | None = None) -> dict:
     result = subprocess.run(
-        [sys.executable, "-m", "stackaudit", "check", "--format", "json", "--no-cache", *extra, str(root)],
-        capture_output=True, text=True, timeout=HANG_GUARD, check=False, cwd=cwd,
+        [
+            sys.executable,
+            "-m",
+            "stackaudit",
+            "check",
+            "--format",
+            "json",
+            "--no-cache",
+            *extra,
+            str(root),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD,
+        check=False,
+        cwd=cwd,
     )
     assert result.returncode in (0, 1), result.stderr
     assert "Traceback" not in result.stderr
@@ -42,7 +56,7 @@ def test_committed_adversarial_fixtures_run_clean() -> None:
     report = check_json(Path(), cwd=FIXTURES / "adversarial")
     assert report["summary"]["internal_errors"] == 0
     skipped = {s["path"]: s["reason"] for s in report["summary"]["skipped"]}
-    assert skipped["binary.py"] == "binary file"
+    assert skipped["binary.py"] == "binary file (holds a NUL byte)"
     found = codes_by_file(report)
     # Odd encodings are read: the findings in them are still found.
     assert "SA101" in found["utf16-bom.sh"]
@@ -52,16 +66,32 @@ def test_committed_adversarial_fixtures_run_clean() -> None:
 
 def test_generated_giants(tmp_path: Path) -> None:
     (tmp_path / "huge.py").write_bytes(b"x = 1\n" * (50 * 1024 * 1024 // 6))
-    write_files(tmp_path, {
-        "start.sh": WILDCARD,
-        # One 10 MB line: over the default max-file-size, so skipped with a note.
-        "ten-mb-line.sh": "exec panel serve app.py " + "--port 1 " * (10 * 1024 * 1024 // 9) + "\n",
-        "deep/app.py": "import panel as pn\nx = " + "(" * 5000 + "1" + ")" * 5000 + "\npn.serve(x)\n",
-        "deep/docker-compose.yml": "services:\n  a:\n    command: " + "[" * 5000 + "]" * 5000 + "\n",
-        "deep/nginx.conf": "http {\n" + "location / {\n" * 3000 + "}\n" * 3000 + "}\n",
-        "deep/k8s.yaml": "apiVersion: v1\nkind: Pod\nspec: " + "{a: " * 3000 + "1" + "}" * 3000 + "\n",
-        ".stackaudit.toml": 'select = ["SA0", "SA101"]\n',
-    })
+    write_files(
+        tmp_path,
+        {
+            "start.sh": WILDCARD,
+            # One 10 MB line: over the default max-file-size, so skipped with a note.
+            "ten-mb-line.sh": "exec panel serve app.py "
+            + "--port 1 " * (10 * 1024 * 1024 // 9)
+            + "\n",
+            "deep/app.py": "import panel as pn\nx = "
+            + "(" * 5000
+            + "1"
+            + ")" * 5000
+            + "\npn.serve(x)\n",
+            "deep/docker-compose.yml": "services:\n  a:\n    command: "
+            + "[" * 5000
+            + "]" * 5000
+            + "\n",
+            "deep/nginx.conf": "http {\n" + "location / {\n" * 3000 + "}\n" * 3000 + "}\n",
+            "deep/k8s.yaml": "apiVersion: v1\nkind: Pod\nspec: "
+            + "{a: " * 3000
+            + "1"
+            + "}" * 3000
+            + "\n",
+            ".stackaudit.toml": 'select = ["SA0", "SA101"]\n',
+        },
+    )
     report = check_json(Path(), cwd=tmp_path)
     skipped = {s["path"]: s["reason"] for s in report["summary"]["skipped"]}
     assert skipped["huge.py"].startswith("larger than max-file-size")
@@ -71,7 +101,11 @@ def test_generated_giants(tmp_path: Path) -> None:
 
 
 def test_one_long_line_is_read_in_linear_time(tmp_path: Path) -> None:
-    line = "exec panel serve app.py " + "--port 1 " * (1024 * 1024 // 9) + "--allow-websocket-origin='*'\n"
+    line = (
+        "exec panel serve app.py "
+        + "--port 1 " * (1024 * 1024 // 9)
+        + "--allow-websocket-origin='*'\n"
+    )
     write_files(tmp_path, {"long.sh": line, ".stackaudit.toml": 'select = ["SA0", "SA101"]\n'})
     report = check_json(Path(), cwd=tmp_path)
     assert report["summary"]["internal_errors"] == 0
@@ -80,9 +114,13 @@ def test_one_long_line_is_read_in_linear_time(tmp_path: Path) -> None:
 
 
 def test_include_storm_and_many_files(tmp_path: Path) -> None:
-    files = {f"conf.d/site{i:04}.conf": f"location /s{i} {{ proxy_pass http://app:{5000 + i % 100}; }}\n"
-             for i in range(3000)}
-    files["nginx.conf"] = "http {\n  server {\n    include conf.d/*.conf;\n    include conf.d/*.conf;\n  }\n}\n"
+    files = {
+        f"conf.d/site{i:04}.conf": f"location /s{i} {{ proxy_pass http://app:{5000 + i % 100}; }}\n"
+        for i in range(3000)
+    }
+    files["nginx.conf"] = (
+        "http {\n  server {\n    include conf.d/*.conf;\n    include conf.d/*.conf;\n  }\n}\n"
+    )
     files["start.sh"] = WILDCARD
     write_files(tmp_path, files)
     report = check_json(tmp_path, "--select", "SA0,SA101")
@@ -90,52 +128,77 @@ def test_include_storm_and_many_files(tmp_path: Path) -> None:
     assert "SA101" in codes_by_file(report)["start.sh"]
 
 
-def test_scanned_code_is_never_executed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_scanned_code_is_never_executed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     marker = tmp_path / "executed"
     payload = f"open({str(marker)!r}, 'w').write('x')\nimport panel as pn\npn.serve(app, websocket_origin=['*'])\n"
-    notebook = {"cells": [{"cell_type": "code", "source": [payload], "metadata": {}, "outputs": []}],
-                "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
-    write_files(tmp_path, {
-        "conftest.py": payload, "setup.py": payload, "app/__init__.py": payload,
-        "sitecustomize.py": payload, "explore.ipynb": json.dumps(notebook),
-        ".stackaudit.toml": 'select = ["SA0", "SA101"]\n',
-    })
+    notebook = {
+        "cells": [{"cell_type": "code", "source": [payload], "metadata": {}, "outputs": []}],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    write_files(
+        tmp_path,
+        {
+            "conftest.py": payload,
+            "setup.py": payload,
+            "app/__init__.py": payload,
+            "sitecustomize.py": payload,
+            "explore.ipynb": json.dumps(notebook),
+            ".stackaudit.toml": 'select = ["SA0", "SA101"]\n',
+        },
+    )
     monkeypatch.chdir(tmp_path)
     main(["check", "--no-cache", "--jobs", "2"])
     capsys.readouterr()
     assert not marker.exists()
 
 
-def test_no_network(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_no_network(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("stackaudit opened a socket")
 
     monkeypatch.setattr(socket, "socket", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
-    write_files(tmp_path, {"start.sh": WILDCARD, "Dockerfile": "FROM nginx\nCMD panel serve a.py\n"})
+    write_files(
+        tmp_path, {"start.sh": WILDCARD, "Dockerfile": "FROM nginx\nCMD panel serve a.py\n"}
+    )
     monkeypatch.chdir(tmp_path)
     assert main(["check", "--no-cache", "--jobs", "1", "-q"]) == 1
 
 
 def test_same_output_whatever_the_order_or_the_jobs(tmp_path: Path) -> None:
     for index in range(80):
-        write_files(tmp_path, {f"d{index % 7}/f{index}.sh": WILDCARD if index % 5 == 0 else "echo\n"})
+        write_files(
+            tmp_path, {f"d{index % 7}/f{index}.sh": WILDCARD if index % 5 == 0 else "echo\n"}
+        )
     first = check_json(tmp_path, "--jobs", "1")
     second = check_json(tmp_path, "--jobs", "2")
     third = check_json(tmp_path, "--jobs", "2")
     assert first == second == third
 
 
-def test_unreadable_files_and_directories_are_notes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
-    """Permission errors, simulated (the suite may run as root, which reads everything)."""
-    import builtins
+def test_unreadable_files_and_directories_are_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Permission errors, simulated (the suite may run as root, which reads everything):
+    what could not be read is an SA003 finding, never a silent gap."""
     import os
 
-    write_files(tmp_path, {"ok.sh": WILDCARD, "locked/run.sh": WILDCARD, "secret.sh": WILDCARD,
-                           ".stackaudit.toml": 'select = ["SA0", "SA101"]\n'})
-    real_scandir, real_open = os.scandir, builtins.open
+    write_files(
+        tmp_path,
+        {
+            "ok.sh": WILDCARD,
+            "locked/run.sh": WILDCARD,
+            "secret.sh": WILDCARD,
+            ".stackaudit.toml": 'select = ["SA0", "SA101"]\n',
+        },
+    )
+    real_scandir, real_open = os.scandir, os.open
 
     def scandir(path: object) -> object:
         if str(path).endswith("locked"):
@@ -145,21 +208,26 @@ def test_unreadable_files_and_directories_are_notes(tmp_path: Path, monkeypatch:
     def guarded_open(file: object, *args: object, **kwargs: object) -> object:
         if str(file).endswith("secret.sh"):
             raise PermissionError(13, "Permission denied")
-        return real_open(file, *args, **kwargs)  # type: ignore[call-overload]
+        return real_open(file, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(os, "scandir", scandir)
-    monkeypatch.setattr(builtins, "open", guarded_open)
+    monkeypatch.setattr(os, "open", guarded_open)
     monkeypatch.chdir(tmp_path)
     assert main(["check", "--format", "json", "--no-cache", "--jobs", "1"]) == 1
     report = json.loads(capsys.readouterr().out)
     skipped = {s["path"]: s["reason"] for s in report["summary"]["skipped"]}
     assert skipped["locked"].startswith("cannot read directory")
     assert skipped["secret.sh"].startswith("cannot read")
-    assert [d["location"]["path"] for d in report["diagnostics"]] == ["ok.sh"]
+    assert [(d["location"]["path"], d["code"]) for d in report["diagnostics"]] == [
+        ("locked", "SA003"),
+        ("ok.sh", "SA101"),
+        ("secret.sh", "SA003"),
+    ]
 
 
-def test_output_does_not_depend_on_directory_listing_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_output_does_not_depend_on_directory_listing_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     import os
 
     for index in range(30):
@@ -185,8 +253,14 @@ def test_output_does_not_depend_on_directory_listing_order(tmp_path: Path, monke
 
 
 def test_deeply_nested_notebook_json(tmp_path: Path) -> None:
-    write_files(tmp_path, {"deep.ipynb": "[" * 100_000 + "]" * 100_000, "start.sh": WILDCARD,
-                           ".stackaudit.toml": 'select = ["SA0", "SA101"]\n'})
+    write_files(
+        tmp_path,
+        {
+            "deep.ipynb": "[" * 100_000 + "]" * 100_000,
+            "start.sh": WILDCARD,
+            ".stackaudit.toml": 'select = ["SA0", "SA101"]\n',
+        },
+    )
     report = check_json(Path(), cwd=tmp_path)
     assert report["summary"]["internal_errors"] == 0
     assert {d["location"]["path"] for d in report["diagnostics"]} >= {"start.sh"}
@@ -198,14 +272,20 @@ def test_compiler_warnings_about_scanned_code_stay_quiet(
 ) -> None:
     # `1if x` and `is` with a literal make the compiler warn; that is the scanned code's
     # business, and under -W error it must not turn into a parse error either.
-    write_files(tmp_path, {
-        "app.py": 'import panel as pn\nport = 1if True else 2\nok = port is "x"\n'
-                  'pn.serve({}, port=port, allow_websocket_origin=["*"])\n',
-        ".stackaudit.toml": 'select = ["SA0", "SA101"]\n',
-    })
+    write_files(
+        tmp_path,
+        {
+            "app.py": 'import panel as pn\nport = 1if True else 2\nok = port is "x"\n'
+            'pn.serve({}, port=port, allow_websocket_origin=["*"])\n',
+            ".stackaudit.toml": 'select = ["SA0", "SA101"]\n',
+        },
+    )
     result = subprocess.run(
         [sys.executable, *warnings_option, "-m", "stackaudit", "check", "--no-cache", "-q", "."],
-        cwd=tmp_path, capture_output=True, text=True, check=False,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.stderr == ""
     assert [line.split(" ")[1] for line in result.stdout.splitlines()] == ["SA101"]

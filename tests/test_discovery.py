@@ -136,7 +136,7 @@ def test_size_limit_and_binary(tmp_path: Path) -> None:
     found, skipped = discover([tmp_path], tmp_path, [], 1000)
     assert [s.rel for s in skipped] == ["big.sh"]
     results = {c.rel: process_file(c) for c in found}
-    assert results["blob.sh"].skipped == "binary file"
+    assert results["blob.sh"].skipped == "binary file (holds a NUL byte)"
     assert results["small.sh"].skipped is None
 
 

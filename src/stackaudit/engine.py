@@ -23,6 +23,7 @@ from stackaudit.discovery import (
     scan_root,
 )
 from stackaudit.facts.common import ParseProblem
+from stackaudit.reading import NotRead, read_regular
 from stackaudit.rules import all_rules, is_enabled
 from stackaudit.rules.base import Rule
 from stackaudit.source import SourceFile, decode
@@ -32,6 +33,9 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from concurrent.futures import ProcessPoolExecutor
 
+# Files re-read to show findings in context were analysed under max-file-size already;
+# this bound only stops a file swapped for a giant since from being read whole.
+SOURCE_LIMIT = 256 * 1024 * 1024
 # Below this many files, starting worker processes costs more than it saves.
 PARALLEL_THRESHOLD = 48
 
@@ -75,11 +79,11 @@ def read_source(path: Path, rel: str, kind: str, data: bytes | None = None) -> S
     """The decoded file, or the reason it is skipped."""
     if data is None:
         try:
-            data = path.read_bytes()
-        except OSError as exc:
-            return f"cannot read: {exc.strerror or exc}"
+            data = read_regular(path, SOURCE_LIMIT)
+        except NotRead as exc:
+            return exc.reason
     if b"\0" in data[:8192] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return "binary file"
+        return "binary file (holds a NUL byte)"
     text, note = decode(data, python=kind == "python")
     return SourceFile(rel, kind, text, note)
 
@@ -91,10 +95,11 @@ def process_file(candidate: Candidate) -> FileResult:
     result = FileResult(candidate.rel, candidate.kind)
     try:
         try:
-            with open(candidate.path, "rb") as handle:  # noqa: PTH123
-                data = handle.read()
-        except OSError as exc:
-            result.skipped = f"cannot read: {exc.strerror or exc}"
+            # Bounded by what discovery measured (the file may have grown since) and
+            # never blocking: it may have been replaced by a FIFO since, too.
+            data = read_regular(candidate.path, 2 * candidate.size + 65536)
+        except NotRead as exc:
+            result.skipped = exc.reason
             return result
         result.digest = hashlib.sha256(data).hexdigest()
         source = read_source(Path(candidate.path), candidate.rel, candidate.kind, data)
@@ -226,14 +231,16 @@ def run(
             cached = cache.get(run_key)
             if cached is not None:
                 cached_diagnostics, cached_suppressed, skipped_cached = cached
+                skipped = skipped + skipped_cached
                 return _finish(
                     root,
                     cached_diagnostics,
                     cached_suppressed,
-                    skipped + skipped_cached,
+                    skipped,
                     [],
                     files_scanned,
                     report_only,
+                    not_analysed=_not_analysed(skipped, selection, config),
                 )
         results = _extract_with_cache(candidates, jobs, cache, index, progress)
         digests = [index.known(c) for c in candidates]
@@ -251,7 +258,7 @@ def run(
         suppressions.extend(result.suppressions)
         problems.extend(result.problems)
         if result.skipped:
-            skipped.append(Skipped(result.rel, result.skipped))
+            skipped.append(Skipped(result.rel, result.skipped, analysable=True))
         if result.error:
             errors.append(result.error)
 
@@ -289,13 +296,42 @@ def run(
     diagnostics = sorted(
         assign_fingerprints(_dedupe(diagnostics), line_text), key=lambda d: d.sort_key
     )
-    file_skips = [Skipped(r.rel, r.skipped) for r in results if r.skipped]
+    file_skips = [Skipped(r.rel, r.skipped, analysable=True) for r in results if r.skipped]
     if cache is not None and run_key and not errors:
         cache.put(run_key, (diagnostics, suppressed, file_skips))
         cache.prune()
     return _finish(
-        root, diagnostics, suppressed, skipped, errors, files_scanned, report_only, sources
+        root,
+        diagnostics,
+        suppressed,
+        skipped,
+        errors,
+        files_scanned,
+        report_only,
+        sources,
+        _not_analysed(skipped, selection, config),
     )
+
+
+def _not_analysed(skipped: list[Skipped], selection: Selection, config: Config) -> list[Diagnostic]:
+    """SA003 for every file of a kind stackaudit reads that it left unread. Computed
+    apart from the cached findings: discovery's skips are seen afresh on every run."""
+    if not selection.enabled("SA003"):
+        return []
+    from stackaudit.rules.sa003_file_not_analysed import FileNotAnalysed
+
+    rule = FileNotAnalysed()
+    found = [
+        rule.report(
+            Span(entry.rel, 1, 1),
+            f"not analysed: {entry.reason}; findings in it are missing from this report",
+            help="raise `max-file-size` or fix the file, or accept the gap with "
+            '`per-file-ignores = { "<path>" = ["SA003"] }`',
+        )
+        for entry in sorted(set(skipped), key=lambda s: s.rel)
+        if entry.analysable
+    ]
+    return assign_fingerprints(_per_file_ignores(found, config), {})
 
 
 def _finish(
@@ -307,7 +343,10 @@ def _finish(
     files: int,
     report_only: set[str] | None,
     sources: dict[str, SourceFile] | None = None,
+    not_analysed: list[Diagnostic] | None = None,
 ) -> RunResult:
+    if not_analysed:
+        diagnostics = sorted(diagnostics + not_analysed, key=lambda d: d.sort_key)
     if report_only is not None:
         diagnostics = [d for d in diagnostics if d.span.path in report_only]
     if sources is None:

@@ -123,9 +123,12 @@ def render_text(result: RunResult, *, color: bool = False, quiet: bool = False, 
         make = _Plain
     lines = [line for d in result.diagnostics for line in _block(result, d, quiet, make)]
     if not quiet:
+        # A skip reported as SA003 is a finding above, not a note.
+        reported = {d.span.path for d in result.diagnostics if d.code == "SA003"}
         lines += [
             make(f"note: skipped {printable(s.rel)}: {printable(s.reason)}", style="dim")
             for s in result.skipped
+            if s.rel not in reported
         ]
         lines.append(_summary(result, make))
     if not color:
