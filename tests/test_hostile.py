@@ -26,7 +26,9 @@ class Run:
         self.code, self.stdout, self.stderr = code, stdout, stderr
 
     def __repr__(self) -> str:
-        return f"Run(code={self.code}, stdout={self.stdout[-2000:]!r}, stderr={self.stderr[-2000:]!r})"
+        return (
+            f"Run(code={self.code}, stdout={self.stdout[-2000:]!r}, stderr={self.stderr[-2000:]!r})"
+        )
 
 
 def stackaudit(
@@ -92,3 +94,333 @@ def hostile(tmp_path: Path) -> tuple[Path, Path]:
     root = tmp_path / "repo"
     build(root, dict(VULNERABLE))
     return outside, root
+
+
+def assert_reported(run: Run, *findings: tuple[str, int, str]) -> None:
+    """Each finding appears in the text report as `path:line:col: CODE`."""
+    for path, line, code in findings or (VULNERABLE_FINDING,):
+        assert any(
+            entry.startswith(f"{path}:{line}:") and f" {code} " in entry
+            for entry in run.stdout.splitlines()
+        ), run
+
+
+# -- 3: file names are never options --
+
+
+def test_hook_entries_end_with_the_option_separator() -> None:
+    import yaml
+
+    hooks = yaml.safe_load((Path(__file__).parent.parent / ".pre-commit-hooks.yaml").read_text())
+    assert {hook["id"]: hook["entry"].split()[-1] for hook in hooks} == {
+        "stackaudit": "--",
+        "stackaudit-fix": "--",
+    }
+
+
+def test_a_committed_file_named_like_an_option_is_a_path(hostile: tuple[Path, Path]) -> None:
+    _, root = hostile
+    build(root, {"--exit-zero": "", "--cache-dir=..": "", "--no-cache": ""})
+    # As pre-commit runs the hook: the entry, then the staged file names.
+    run = stackaudit(
+        "check", "--", "--exit-zero", "--cache-dir=..", "--no-cache", "start.sh", cwd=root
+    )
+    assert run.code == 1
+    assert_reported(run)
+    # And again, replayed from the stored report: the same verdict.
+    again = stackaudit(
+        "check", "--", "--exit-zero", "--cache-dir=..", "--no-cache", "start.sh", cwd=root
+    )
+    assert (again.code, again.stdout) == (run.code, run.stdout)
+    assert not (root.parent / "entries").exists()
+
+
+# -- 4: reports are never written through a committed link --
+
+
+@pytest.mark.parametrize("option", ["--output", "--write-baseline"])
+def test_a_destination_that_is_a_committed_link_is_refused(
+    hostile: tuple[Path, Path], option: str
+) -> None:
+    outside, root = hostile
+    (root / "report.json").symlink_to(outside / "precious.txt")
+    (root / "reports").symlink_to(outside / "nested")
+    before = state(outside)
+    for destination in ("report.json", "reports/also.txt", "../outside/new.txt"):
+        run = stackaudit("check", "--format", "json", option, destination, cwd=root)
+        assert run.code == 2, run
+        assert "refus" in run.stderr or "outside the working directory" in run.stderr
+    assert state(outside) == before
+    assert (outside / "precious.txt").read_text() == "keep me\n"
+
+
+def test_an_absolute_destination_typed_by_the_user_is_written_atomically(
+    hostile: tuple[Path, Path],
+) -> None:
+    outside, root = hostile
+    target = outside / "report.json"
+    run = stackaudit("check", "--format", "json", "--output", str(target), cwd=root)
+    assert run.code == 1 and run.stdout == ""
+    assert '"SA101"' in target.read_text()
+    baseline = outside / "baseline.json"
+    run = stackaudit("check", "--write-baseline", str(baseline), cwd=root)
+    assert '"SA101"' in baseline.read_text()
+    # No temporary file is left beside them.
+    assert sorted(p.name for p in outside.iterdir()) == [
+        "baseline.json",
+        "nested",
+        "precious.txt",
+        "report.json",
+    ]
+
+
+# -- 6: special files are never read without bound --
+
+
+@pytest.mark.parametrize(
+    "name", [".gitignore", "pyproject.toml", "stackaudit.toml", "run.sh", "sub/.gitignore"]
+)
+def test_a_fifo_is_never_opened(hostile: tuple[Path, Path], name: str) -> None:
+    _, root = hostile
+    (root / name).parent.mkdir(exist_ok=True)
+    os.mkfifo(root / name)
+    run = stackaudit("check", "--no-cache", cwd=root, timeout=60)
+    assert run.code == 1, run
+    assert_reported(run)
+    assert "FIFO" in run.stdout + run.stderr
+
+
+def test_links_out_of_the_root_are_not_read(hostile: tuple[Path, Path]) -> None:
+    outside, root = hostile
+    build(outside, {"ignore-all": "*\n", "config.toml": 'ignore = ["SA1"]\n'})
+    (root / ".gitignore").symlink_to(outside / "ignore-all")
+    (root / "stackaudit.toml").symlink_to(outside / "config.toml")
+    (root / "zero.sh").symlink_to("/dev/zero")
+    run = stackaudit("check", "--no-cache", cwd=root, timeout=60)
+    assert run.code == 1, run
+    assert_reported(run)
+    assert "symbolic link out of the scanned root" in run.stdout + run.stderr
+
+
+def test_a_giant_gitignore_is_not_read_whole(hostile: tuple[Path, Path]) -> None:
+    _, root = hostile
+    build(root, {".gitignore": "# padding\n" * 200_000 + "*\n"})
+    run = stackaudit("check", "--no-cache", cwd=root)
+    assert run.code == 1
+    assert_reported(run)
+    assert "larger than" in run.stdout
+
+
+# -- 7: a tool failure is exit 3, never 1 or 0 --
+
+
+@pytest.mark.parametrize("pattern", ["!", "\\", "[z-a]", "a[", "!!x"])
+def test_malformed_gitignore_patterns_are_dropped_with_a_note(
+    hostile: tuple[Path, Path], pattern: str
+) -> None:
+    _, root = hostile
+    build(root, {".gitignore": f"{pattern}\n*.md\n"})
+    run = stackaudit("check", "--no-cache", cwd=root)
+    assert run.code == 1, run
+    assert "Traceback" not in run.stderr
+    assert_reported(run)
+
+
+def test_link_loops_are_reported_not_raised(hostile: tuple[Path, Path]) -> None:
+    _, root = hostile
+    (root / "loop").symlink_to("loop")
+    (root / "a.sh").symlink_to("b.sh")
+    (root / "b.sh").symlink_to("a.sh")
+    run = stackaudit("check", "--no-cache", cwd=root)
+    assert run.code == 1, run
+    assert_reported(run, VULNERABLE_FINDING, ("a.sh", 1, "SA003"), ("b.sh", 1, "SA003"))
+    named = stackaudit("check", "--no-cache", "loop", cwd=root)
+    assert named.code == 3 and "cannot read loop" in named.stderr
+    assert "Traceback" not in named.stderr
+
+
+def test_non_utf8_directory_names(hostile: tuple[Path, Path]) -> None:
+    _, root = hostile
+    strange = os.fsencode(root) + b"/\xff\xfe"
+    os.mkdir(strange)
+    with open(strange + b"/start.sh", "wb") as handle:
+        handle.write(VULNERABLE["start.sh"].encode())
+    for form in ("text", "json", "sarif", "github", "gitlab", "junit"):
+        run = stackaudit("check", "--no-cache", "--format", form, cwd=root)
+        assert run.code == 1, (form, run)
+        assert "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ("[tool.stackaudit]\nselect = " + "[" * 5000 + "]" * 5000 + "\n", "nested too deeply"),
+        ('[tool.stackaudit]\nexclude = ["!"]\n', "invalid pattern"),
+        ('[tool.stackaudit]\nextend-exclude = ["[z-a]"]\n', "invalid pattern"),
+        ('[tool.stackaudit]\nper-file-ignores = { "\\\\" = ["SA101"] }\n', "invalid pattern"),
+        ('[tool.stackaudit]\nmax-file-size = "0"\n', "positive size"),
+        ("[tool.stackaudit]\nmax-file-size = 0\n", "positive size"),
+        ("[tool]\nstackaudit = 3\n", "must be a table"),
+    ],
+)
+def test_configurations_that_cannot_work_are_usage_errors(
+    hostile: tuple[Path, Path], config: str, message: str
+) -> None:
+    _, root = hostile
+    build(root, {"pyproject.toml": config})
+    run = stackaudit("check", "--no-cache", cwd=root)
+    assert run.code == 2, run
+    assert message in run.stderr and "Traceback" not in run.stderr
+
+
+def test_a_broken_pyproject_without_our_table_is_a_scanned_file(
+    hostile: tuple[Path, Path],
+) -> None:
+    _, root = hostile
+    build(root, {"pyproject.toml": "[project\nname = 'x'\n"})
+    run = stackaudit("check", "--no-cache", cwd=root)
+    assert run.code == 1, run
+    assert_reported(run)
+
+
+def test_unreadable_root_and_arguments_are_exit_3(
+    hostile: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Permissions simulated: the suite may run as root, which reads everything."""
+    from stackaudit.cli import main
+
+    _, root = hostile
+    real_scandir = os.scandir
+
+    def scandir(path: object) -> object:
+        if Path(str(path)).resolve() == root.resolve():
+            raise PermissionError(13, "Permission denied")
+        return real_scandir(path)  # type: ignore[arg-type]
+
+    monkeypatch.chdir(root)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(root.parent / "cache"))
+    monkeypatch.setattr(os, "scandir", scandir)
+    assert main(["check", "--no-cache"]) == 3
+    assert "cannot read .: Permission denied" in capsys.readouterr().err
+    assert main(["check", "--no-cache", str(root)]) == 3
+
+
+def test_an_unexpected_exception_is_exit_3(
+    hostile: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import stackaudit.commands
+    from stackaudit.cli import main
+
+    def broken(arguments: object) -> int:
+        raise ValueError("\x1b[31mboom")
+
+    monkeypatch.setattr(stackaudit.commands, "main", broken)
+    assert main(["check", "--no-cache"]) == 3
+    err = capsys.readouterr().err
+    assert err == "stackaudit: internal error: ValueError: \\x1b[31mboom\n"
+
+
+# -- 8: what was not analysed does not pass silently --
+
+
+def test_a_padded_or_binary_file_is_a_finding(hostile: tuple[Path, Path]) -> None:
+    _, root = hostile
+    padded = VULNERABLE["start.sh"] + "#" * (3 * 1024 * 1024) + "\n"
+    build(root, {"deploy/start.sh": padded, "Dockerfile": b"FROM python\n\0CMD panel serve\n"})
+    run = stackaudit("check", "--no-cache", cwd=root)
+    assert run.code == 1
+    assert_reported(
+        run, VULNERABLE_FINDING, ("deploy/start.sh", 1, "SA003"), ("Dockerfile", 1, "SA003")
+    )
+    # Accepted in the configuration, the gap no longer fails the run on its own.
+    build(
+        root,
+        {
+            "start.sh": "#!/bin/sh\nexec panel serve app.py --address 127.0.0.1 --allow-websocket-origin=localhost:5006\n",
+            "stackaudit.toml": 'ignore = ["SA003"]\n',
+        },
+    )
+    assert stackaudit("check", "--no-cache", cwd=root).code == 0
+
+
+def test_a_cache_directory_that_is_the_root_is_a_usage_error(hostile: tuple[Path, Path]) -> None:
+    _, root = hostile
+    before = state(root)
+    run = stackaudit("check", "--cache-dir", ".", cwd=root)
+    assert run.code == 2, run
+    assert state(root) == before
+
+
+# -- 9: Python source is read as Python reads it --
+
+CORS_WILDCARD = (
+    "from fastapi import FastAPI\n"
+    "from fastapi.middleware.cors import CORSMiddleware\n"
+    "app = FastAPI()\n"
+    'app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_credentials=True)\n'
+)
+
+
+def test_a_coding_cookie_python_ignores_is_ignored(tmp_path: Path) -> None:
+    """Line 1 is code, so Python reads the file as UTF-8 and never sees the cookie on
+    line 2; read as UTF-16, the whole file would pass for noise."""
+    body = "import os\n# -*- coding: utf-16 -*-\n" + CORS_WILDCARD
+    build(tmp_path, {"app.py": body})
+    run = stackaudit("check", "--no-cache", "--select", "SA3", cwd=tmp_path)
+    assert run.code == 1, run
+    assert_reported(run, ("app.py", 6, "SA301"))
+
+
+def test_a_coding_cookie_python_honours_is_honoured(tmp_path: Path) -> None:
+    """UTF-7 turns `+AAo-` into a line break: the call Python runs is hidden in what
+    reads as a comment in UTF-8."""
+    hidden = "# +AAo-app.add_middleware(CORSMiddleware, allow_origins=+AFsAIg-*+ACIAXQ-, allow_credentials=True)\n"
+    body = (
+        "#!/usr/bin/env python\n# -*- coding: utf-7 -*-\n"
+        + CORS_WILDCARD.rsplit("app.add", 1)[0]
+        + hidden
+    )
+    build(tmp_path, {"app.py": body})
+    exec_text = body.encode().decode("utf-7")
+    assert 'allow_origins=["*"]' in exec_text.splitlines()[6]  # what Python runs
+    run = stackaudit("check", "--no-cache", "--select", "SA3", cwd=tmp_path)
+    assert run.code == 1, run
+    assert_reported(run, ("app.py", 7, "SA301"))
+
+
+def test_a_suppression_inside_a_string_is_not_a_comment(tmp_path: Path) -> None:
+    """A form feed or U+2028 is not a line break to Python: the text after it is still
+    inside the string, whatever str.splitlines says."""
+    body = (
+        CORS_WILDCARD
+        + 's = "x\\u2028# stackaudit: ignore-file[SA301]"  # stackaudit: ignore[SA999]\n'
+    )
+    build(tmp_path, {"app.py": body})
+    run = stackaudit("check", "--no-cache", "--select", "SA301", cwd=tmp_path)
+    assert run.code == 1, run
+    assert_reported(run, ("app.py", 4, "SA301"))
+
+
+def test_a_file_with_cr_line_ends_is_not_one_long_comment(tmp_path: Path) -> None:
+    body = ("# stackaudit: ignore[SA101] -- leading comment\n" + CORS_WILDCARD).replace("\n", "\r")
+    build(tmp_path, {"app.py": body.encode()})
+    run = stackaudit("check", "--no-cache", "--select", "SA301", cwd=tmp_path)
+    assert run.code == 1, run
+    assert_reported(run, ("app.py", 5, "SA301"))
+
+
+# -- 13: workers and line endings --
+
+
+def test_fix_keeps_cr_only_line_endings(tmp_path: Path) -> None:
+    conf = (
+        "server {\r    listen 80;\r    location /app/ {\r"
+        "        proxy_pass http://127.0.0.1:5006;\r"
+        "        proxy_set_header Upgrade $http_upgrade;\r"
+        '        proxy_set_header Connection "upgrade";\r    }\r}\r'
+    )
+    build(tmp_path, {"nginx.conf": conf.encode()})
+    run = stackaudit("check", "--no-cache", "--fix", "--select", "SA502", cwd=tmp_path)
+    fixed = (tmp_path / "nginx.conf").read_bytes()
+    assert b"proxy_http_version 1.1;" in fixed, run
+    assert b"\n" not in fixed and fixed.count(b"\r") == conf.count("\r") + 1

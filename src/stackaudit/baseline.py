@@ -16,8 +16,12 @@ from msgspec import Struct
 
 from stackaudit.config import ConfigError
 from stackaudit.diagnostics import Diagnostic
+from stackaudit.reading import NotRead, read_regular
 
 VERSION = 1
+# A baseline of a very large project is a few megabytes; a committed FIFO or a giant
+# is not read.
+BASELINE_LIMIT = 256 * 1024 * 1024
 
 
 class BaselineEntry(Struct, frozen=True):
@@ -32,9 +36,11 @@ class BaselineEntry(Struct, frozen=True):
         return (self.code, self.path, self.fingerprint)
 
 
-def write_baseline(
-    path: Path, diagnostics: list[Diagnostic], previous: list[BaselineEntry] | None = None
-) -> None:
+def baseline_text(
+    diagnostics: list[Diagnostic], previous: list[BaselineEntry] | None = None
+) -> str:
+    """The baseline file recording ``diagnostics``, keeping the reasons ``previous``
+    entries gave."""
     reasons = {entry.key: entry.reason for entry in previous or [] if entry.reason}
     entries: list[dict[str, Any]] = []
     for d in sorted(diagnostics, key=lambda d: d.sort_key):
@@ -49,14 +55,14 @@ def write_baseline(
             entry["reason"] = reason
         entries.append(entry)
     document = {"version": VERSION, "tool": "stackaudit", "findings": entries}
-    path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
 def read_baseline(path: Path) -> list[BaselineEntry]:
     try:
-        data = json.loads(path.read_text("utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read baseline {path}: {exc.strerror or exc}") from exc
+        data = json.loads(read_regular(path, BASELINE_LIMIT).decode("utf-8"))
+    except NotRead as exc:
+        raise ConfigError(f"cannot read baseline {path}: {exc.reason}") from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise ConfigError(f"baseline {path} is not valid JSON: {exc}") from exc
     if not isinstance(data, dict) or data.get("version") != VERSION:

@@ -219,6 +219,9 @@ def _check(args: argparse.Namespace, arguments: list[str]) -> int:
         raise UsageError(str(exc)) from exc
     if args.jobs < 0:
         raise UsageError("--jobs must be 0 (one per core) or more")
+    for destination in (args.output, args.write_baseline):
+        if destination is not None:
+            _destination(destination)
     jobs = args.jobs or os.cpu_count() or 1
 
     cache = None
@@ -365,10 +368,7 @@ def _show_diff(args: argparse.Namespace, outcome: FixOutcome, fail_on: Severity)
 
     text = unified_diff(outcome.changes)
     if args.output:
-        try:
-            args.output.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"cannot write {args.output}: {exc.strerror or exc}") from exc
+        _write_file(args.output, text)
     else:
         sys.stdout.write(text)
     for line in summary(outcome, unsafe=args.unsafe_fixes, dry_run=True):
@@ -416,12 +416,29 @@ def _replayable(args: argparse.Namespace) -> bool:
 
 def _emit(args: argparse.Namespace, output: str) -> None:
     if args.output:
-        try:
-            args.output.write_text(output, encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"cannot write {args.output}: {exc.strerror or exc}") from exc
+        _write_file(args.output, output)
     else:
         sys.stdout.write(output)
+
+
+def _destination(typed: Path) -> str:
+    """Where ``--output``/``--write-baseline`` may write (see ``stackaudit.writing``);
+    checked before the scan, so a refused destination costs nothing."""
+    from stackaudit.writing import UnsafeDestination, check_destination
+
+    try:
+        return check_destination(str(typed))
+    except UnsafeDestination as exc:
+        raise UsageError(_shown(str(exc))) from exc
+
+
+def _write_file(typed: Path, text: str) -> None:
+    from stackaudit.writing import write_atomically
+
+    try:
+        write_atomically(_destination(typed), text)
+    except OSError as exc:
+        raise UsageError(f"cannot write {_shown(typed)}: {exc.strerror or exc}") from exc
 
 
 def _nothing_to_read(args: argparse.Namespace, paths: list[Path]) -> bool:
@@ -510,14 +527,15 @@ def _empty_result(root: Path) -> RunResult:
 def _baseline(args: argparse.Namespace, result: RunResult) -> None:
     if not args.baseline and not args.write_baseline:
         return
-    from stackaudit.baseline import apply_baseline, read_baseline, write_baseline
+    from stackaudit.baseline import apply_baseline, baseline_text, read_baseline
     from stackaudit.config import ConfigError
 
     try:
         previous = read_baseline(args.baseline) if args.baseline else []
         if args.write_baseline:
             keep = previous if args.write_baseline == args.baseline else None
-            write_baseline(args.write_baseline, result.diagnostics, keep)
+            text = baseline_text(result.diagnostics, keep)
+            _write_file(args.write_baseline, text)
         if previous:
             kept, absorbed, stale = apply_baseline(result.diagnostics, previous)
             result.diagnostics = kept

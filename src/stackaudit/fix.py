@@ -27,7 +27,7 @@ from pathlib import Path, PurePosixPath
 from msgspec import Struct, field
 
 from stackaudit.diagnostics import Diagnostic, FixSafety, Span
-from stackaudit.source import SourceFile, decode
+from stackaudit.source import SourceFile, decode, python_encoding
 
 # Passes before giving up on fixes that keep changing the files (ruff stops at 100; a
 # stack needs a handful: a fix can only make another one possible).
@@ -120,23 +120,23 @@ def _read_text(rel: str, data: bytes) -> _Text | str:
             bom, encoding = mark, name
             break
     else:
-        try:
-            data.decode("utf-8")
-        except UnicodeDecodeError:
-            from stackaudit.source import _CODING_COOKIE
-
-            head = b"\n".join(data.split(b"\n", 2)[:2])
-            match = _CODING_COOKIE.search(head) if python else None
-            if match is None:
+        cookie = python_encoding(data) if python else None
+        if cookie is not None:
+            encoding = cookie
+        else:
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError:
                 return "unknown encoding: left as it is"
-            encoding = match.group(1).decode("ascii", errors="replace")
     try:
         if bom + text.encode(encoding) != data:
             return "its encoding does not round-trip: left as it is"
     except (LookupError, UnicodeError):
         return "its encoding does not round-trip: left as it is"
     crlf = text.count("\r\n")
-    newline = "\r\n" if crlf > text.count("\n") - crlf else "\n"
+    endings = {"\n": text.count("\n") - crlf, "\r\n": crlf, "\r": text.count("\r") - crlf}
+    # The file's most common line ending, for the lines a fix inserts (ties: \n first).
+    newline = max(endings, key=lambda ending: endings[ending])
     return _Text(SourceFile(rel, "", text), encoding, bom, newline)
 
 

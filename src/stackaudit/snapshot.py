@@ -150,8 +150,14 @@ def replay(arguments: list[str]) -> int | None:
     output, destination, exit_code = stored
     try:
         if destination:
-            with open(destination, "w", encoding="utf-8") as handle:
-                handle.write(output)
+            from stackaudit.writing import write_atomically
+
+            # Stored fully resolved after the normal run checked it: a link that has
+            # appeared on the way since changes the resolution, and the normal run
+            # then refuses the destination.
+            if os.path.realpath(destination) != destination:
+                return None
+            write_atomically(destination, output)
         else:
             sys.stdout.write(output)
     except OSError:

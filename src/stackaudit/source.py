@@ -11,8 +11,9 @@ from msgspec import Struct
 
 from stackaudit.diagnostics import Span
 
-# PEP 263: the coding cookie must be on line 1 or 2.
-_CODING_COOKIE = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)", re.MULTILINE)
+# Line breaks as Python, nginx, shells and the line tables below count them: not the
+# form feeds, U+2028 and the like that str.splitlines also breaks on.
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 def decode(data: bytes, *, python: bool = False) -> tuple[str, str | None]:
@@ -23,19 +24,44 @@ def decode(data: bytes, *, python: bool = False) -> tuple[str, str | None]:
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return data.decode("utf-16", errors="replace").lstrip("\ufeff"), None
     if python:
-        head = b"\n".join(data.split(b"\n", 2)[:2])
-        match = _CODING_COOKIE.search(head)
-        if match:
-            encoding = match.group(1).decode("ascii", errors="replace")
-            try:
-                return data.decode(encoding, errors="replace"), None
-            except LookupError:
-                pass
+        encoding = python_encoding(data)
+        if encoding is not None:
+            return data.decode(encoding, errors="replace"), None
     try:
         return data.decode("utf-8"), None
     except UnicodeDecodeError as exc:
         note = f"not valid UTF-8 (byte {exc.start}); undecodable bytes were replaced"
         return data.decode("utf-8", errors="replace"), note
+
+
+def python_encoding(data: bytes) -> str | None:
+    """The encoding Python itself reads ``data`` with, when a coding cookie changes it.
+
+    Python honours a cookie on line 1, or on line 2 when line 1 is blank or a comment
+    (PEP 263); elsewhere the text is a plain comment and the file is UTF-8. The
+    interpreter's own rule is ``tokenize.detect_encoding``: used here, so that a file
+    Python would execute as UTF-8 is never read as UTF-7 or UTF-16 (where its code
+    could pass for a comment), nor the reverse."""
+    head = data.split(b"\n", 2)[:2]
+    if not any(b"coding" in line for line in head):
+        return None  # the common case: no cookie, no tokenize import
+    import io
+    import tokenize
+
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError:
+        return None  # an unknown or invalid cookie: Python refuses to run the file
+    return None if encoding in ("utf-8", "utf-8-sig") else encoding
+
+
+def split_lines(text: str) -> list[str]:
+    """``text`` cut at its line breaks (``\\r\\n``, ``\\n``, ``\\r``), as
+    ``str.splitlines`` does but without its extra separators."""
+    lines = _LINE_BREAK.split(text)
+    if lines[-1] == "":
+        lines.pop()  # a final line break ends the last line; it opens no new one
+    return lines
 
 
 class SourceFile(Struct, dict=True):
@@ -50,7 +76,7 @@ class SourceFile(Struct, dict=True):
     @cached_property
     def lines(self) -> list[str]:
         """The file's lines without their line endings (``\\r\\n``, ``\\n`` or ``\\r``)."""
-        return self.text.splitlines()
+        return split_lines(self.text)
 
     @cached_property
     def _line_starts(self) -> list[int]:

@@ -13,6 +13,7 @@ import re
 from msgspec import Struct, field
 
 from stackaudit.diagnostics import Diagnostic, Span
+from stackaudit.source import split_lines
 
 _DIRECTIVE = re.compile(
     r"#\s*stackaudit:\s*(ignore|ignore-file)\[([^\]]*)\](?:\s*--\s*(?P<reason>.*))?"
@@ -41,16 +42,18 @@ class Suppression(Struct):
         return None
 
 
-def _python_comment_lines(text: str) -> set[int] | None:
-    """Lines holding a real comment (not a string that looks like one), or None when the
-    file cannot be tokenized (then every line is examined)."""
+def _python_comments(text: str) -> dict[int, int] | None:
+    """Line -> column of each real comment mentioning ``stackaudit:`` (a string that
+    looks like one is code, not a comment), or None when the file cannot be tokenized
+    (then every line is examined). Lines are counted as Python counts them: universal
+    newlines, so a file with ``\\r`` line ends is not one long comment."""
     import io
     import tokenize
 
     try:
         return {
-            token.start[0]
-            for token in tokenize.generate_tokens(io.StringIO(text).readline)
+            token.start[0]: token.start[1]
+            for token in tokenize.generate_tokens(io.StringIO(text, newline=None).readline)
             if token.type == tokenize.COMMENT and "stackaudit:" in token.string
         }
     except (tokenize.TokenError, SyntaxError, ValueError):
@@ -60,13 +63,16 @@ def _python_comment_lines(text: str) -> set[int] | None:
 def find_suppressions(path: str, text: str, kind: str = "") -> list[Suppression]:
     if "stackaudit:" not in text:
         return []
-    comment_lines = _python_comment_lines(text) if kind == "python" else None
-    lines = text.splitlines()
+    comments = _python_comments(text) if kind == "python" else None
+    lines = split_lines(text)
     found = []
     for index, line in enumerate(lines):
-        if comment_lines is not None and index + 1 not in comment_lines:
+        if comments is not None and index + 1 not in comments:
             continue
-        match = _DIRECTIVE.search(line)
+        # In Python, only the comment itself: not a `# stackaudit:` inside a string
+        # earlier on the line.
+        start = comments[index + 1] if comments is not None else 0
+        match = _DIRECTIVE.search(line, start)
         if not match:
             continue
         number = index + 1
