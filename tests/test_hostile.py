@@ -241,10 +241,9 @@ def test_link_loops_are_reported_not_raised(hostile: tuple[Path, Path]) -> None:
 
 def test_non_utf8_directory_names(hostile: tuple[Path, Path]) -> None:
     _, root = hostile
-    strange = os.fsencode(root) + b"/\xff\xfe"
-    os.mkdir(strange)
-    with open(strange + b"/start.sh", "wb") as handle:
-        handle.write(VULNERABLE["start.sh"].encode())
+    strange = root / os.fsdecode(b"\xff\xfe")  # bytes no UTF-8 name holds
+    strange.mkdir()
+    (strange / "start.sh").write_text(VULNERABLE["start.sh"])
     for form in ("text", "json", "sarif", "github", "gitlab", "junit"):
         run = stackaudit("check", "--no-cache", "--format", form, cwd=root)
         assert run.code == 1, (form, run)
