@@ -423,3 +423,51 @@ def test_fix_keeps_cr_only_line_endings(tmp_path: Path) -> None:
     fixed = (tmp_path / "nginx.conf").read_bytes()
     assert b"proxy_http_version 1.1;" in fixed, run
     assert b"\n" not in fixed and fixed.count(b"\r") == conf.count("\r") + 1
+
+
+def _children(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children = (task / "children").read_text().split()
+        found |= {int(child) for child in children}
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs /proc")
+def test_workers_exit_when_the_parent_is_killed(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    build(tmp_path, {f"pkg{i}/app{j}.py": CORS_WILDCARD * 40 for i in range(40) for j in range(60)})
+    home = tmp_path.parent / f".home-{tmp_path.name}"
+    env = {**os.environ, "HOME": str(home), "XDG_CACHE_HOME": str(home / ".cache")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "stackaudit", "check", "--no-cache", "--jobs", "2", "-q"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    workers: set[int] = set()
+    deadline = time.monotonic() + 60
+    while len(workers) < 2 and time.monotonic() < deadline and process.poll() is None:
+        workers = _children(process.pid)
+        time.sleep(0.05)
+    if process.poll() is not None:
+        pytest.skip("the scan ended before its workers could be seen")
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(Path(f"/proc/{w}").exists() for w in workers):
+        time.sleep(0.1)
+    alive = []
+    for worker in workers:
+        try:
+            status = Path(f"/proc/{worker}/stat").read_text().split()[2]
+        except OSError:
+            continue
+        if status != "Z":  # a zombie has exited; only its entry is left for init
+            alive.append(worker)
+    for worker in alive:
+        os.kill(worker, signal.SIGKILL)
+    assert alive == [], "workers outlived their parent"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import itertools
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -138,6 +139,21 @@ class _Counted:
             yield candidate
 
 
+def exit_with_parent(parent: int) -> None:
+    """In each worker: exit as soon as the process that started it is gone. A parent
+    killed outright (SIGKILL, an OOM kill, a CI step timing out) runs no clean-up, and
+    workers blocked on the task queue would otherwise live on with the tree open."""
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def _traceback() -> str:
     """The exception being handled, formatted (traceback is imported only on failure)."""
     import traceback
@@ -176,7 +192,13 @@ def extract_all(
                 if pool is None:
                     from concurrent.futures import ProcessPoolExecutor
 
-                    pool = stack.enter_context(ProcessPoolExecutor(max_workers=jobs))
+                    pool = stack.enter_context(
+                        ProcessPoolExecutor(
+                            max_workers=jobs,
+                            initializer=exit_with_parent,
+                            initargs=(os.getpid(),),
+                        )
+                    )
                 chunk = max(1, len(batch) // (jobs * 8))
                 outcomes: Iterable[FileResult] = pool.map(process_file, batch, chunksize=chunk)
             else:
