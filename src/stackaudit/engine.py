@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 import itertools
+import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
