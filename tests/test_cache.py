@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from stackaudit.cache import Cache
+from stackaudit.cache import Cache, default_directory
 from stackaudit.cli import main
 
 from .support import write_files
@@ -20,7 +20,6 @@ PINNED = 'select = ["SA001", "SA002", "SA101"]\n'
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "home-cache"))
     write_files(tmp_path / "repo", {".stackaudit.toml": PINNED, "a.sh": WILDCARD, "b.sh": "echo\n"})
     monkeypatch.chdir(tmp_path / "repo")
     return tmp_path / "repo"
@@ -34,7 +33,9 @@ def report(capsys: pytest.CaptureFixture[str], *args: str) -> dict:
 def test_warm_run_equals_cold_run(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cold = report(capsys, "--no-cache")
     first = report(capsys)
-    assert (project / ".stackaudit_cache" / "entries").is_dir()
+    # In the user's cache directory, not in the scanned tree.
+    assert Path(default_directory(str(project)), "entries").is_dir()
+    assert not (project / ".stackaudit_cache").exists()
     warm = report(capsys)
     assert cold == first == warm
 
@@ -52,7 +53,7 @@ def test_tampered_or_planted_entries_are_ignored(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     report(capsys)
-    entries = list((project / ".stackaudit_cache" / "entries").glob("*/*"))
+    entries = list(Path(default_directory(str(project)), "entries").glob("*/*"))
     assert entries
     for entry in entries:
         # A pickle that would run code if loaded, and a truncated entry.
@@ -66,7 +67,6 @@ def test_tampered_or_planted_entries_are_ignored(
 def test_cache_key_changes_with_configuration(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "home-cache"))
     one = Cache(tmp_path / "c", "config-a")
     two = Cache(tmp_path / "c", "config-b")
     assert one.key("x") != two.key("x")
@@ -142,8 +142,8 @@ def test_no_replay_outside_the_working_directory(
     project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Scanning a directory above this one: the replay reads the command line without
-    # parsing it, so it is not offered where its reading could differ (the cache lives in
-    # the scanned root, not here).
+    # parsing it, so it is not offered where its reading could differ (the cache is keyed
+    # by the scanned root, not by this directory).
     (project / "sub").mkdir()
     monkeypatch.chdir(project / "sub")
     calls = []
@@ -154,8 +154,8 @@ def test_no_replay_outside_the_working_directory(
     for _ in range(2):
         main(["check", "--format", "json", ".."])
     assert len(calls) == 2
-    assert not (project / "sub" / ".stackaudit_cache").exists()
-    assert (project / ".stackaudit_cache").is_dir()
+    assert not Path(default_directory(str(project / "sub"))).exists()
+    assert Path(default_directory(str(project))).is_dir()
 
 
 def test_replay_imports_neither_argparse_nor_pathlib(project: Path) -> None:

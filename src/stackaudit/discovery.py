@@ -62,6 +62,10 @@ class Candidate(Struct, frozen=True):
     kind: str
     size: int
     mtime_ns: int = 0
+    # With size and mtime, what the cache compares: an edit that restores size and
+    # mtime still changes the inode change time.
+    ctime_ns: int = 0
+    inode: int = 0
 
 
 class Skipped(Struct, frozen=True):
@@ -75,10 +79,11 @@ def _spec(lines: list[str]) -> pathspec.PathSpec[Any]:
     return pathspec.GitIgnoreSpec.from_lines(lines)
 
 
-# (path, mtime_ns, size or -1 for a directory) of everything whose change could change
-# what discovery finds: walked directories (an added, removed or renamed entry changes
-# their mtime), .gitignore files, and files classified by their content.
-Watch = list[tuple[str, int, int]]
+# (path, mtime_ns, size or -1 for a directory, ctime_ns, inode) of everything whose
+# change could change what discovery finds: walked directories (an added, removed or
+# renamed entry changes their mtime), .gitignore files, and files classified by their
+# content.
+Watch = list[tuple[str, int, int, int, int]]
 
 
 def discover(
@@ -173,14 +178,15 @@ def _walk(
         ignores = list(ignores)
         if watch is not None:
             with contextlib.suppress(OSError):
-                watch.append((directory, os.stat(directory).st_mtime_ns, -1))  # noqa: PTH116
+                info = os.stat(directory)  # noqa: PTH116
+                watch.append((directory, info.st_mtime_ns, -1, info.st_ctime_ns, info.st_ino))
         gitignore = os.path.join(directory, ".gitignore")  # noqa: PTH118
         try:
             with open(gitignore, encoding="utf-8", errors="replace") as handle:  # noqa: PTH123
                 ignores.append((rel_dir, _spec(handle.read().splitlines())))
                 if watch is not None:
                     info = os.fstat(handle.fileno())
-                    watch.append((gitignore, info.st_mtime_ns, info.st_size))
+                    watch.append(_watched(gitignore, info))
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             pass
         except OSError:
@@ -240,7 +246,7 @@ def _consider_entry(
         return
     path = Path(entry.path)
     if watch is not None:
-        watch.append((entry.path, info.st_mtime_ns, info.st_size))
+        watch.append(_watched(entry.path, info))
     if kind in AMBIGUOUS:
         head = _peek(path)
         if head is None:
@@ -252,7 +258,13 @@ def _consider_entry(
     if info.st_size > max_file_size:
         skipped.append(Skipped(rel, f"larger than max-file-size ({info.st_size} bytes)"))
         return
-    found[rel] = Candidate(str(path), rel, kind, info.st_size, info.st_mtime_ns)
+    found[rel] = Candidate(
+        str(path), rel, kind, info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino
+    )
+
+
+def _watched(path: str, info: os.stat_result) -> tuple[str, int, int, int, int]:
+    return (path, info.st_mtime_ns, info.st_size, info.st_ctime_ns, info.st_ino)
 
 
 def _ignored(
@@ -307,7 +319,9 @@ def _consider(
     if info.st_size > max_file_size:
         skipped.append(Skipped(rel, f"larger than max-file-size ({info.st_size} bytes)"))
         return
-    found[rel] = Candidate(str(path), rel, kind, info.st_size, info.st_mtime_ns)
+    found[rel] = Candidate(
+        str(path), rel, kind, info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino
+    )
 
 
 def _peek(path: Path) -> bytes | None:
