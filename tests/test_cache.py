@@ -4,6 +4,7 @@ touch, and nothing planted in the cache directory is ever loaded."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -85,19 +86,23 @@ def test_unwritable_cache_directory_is_not_an_error(
     assert result["summary"]["findings"] == 1
 
 
-def test_identical_rerun_replays_the_report(project: Path, capsys: pytest.CaptureFixture[str],
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_identical_rerun_replays_the_report(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     first = report(capsys)
     # Break the engine: a replayed report must not need it.
     import stackaudit.engine
 
-    monkeypatch.setattr(stackaudit.engine, "run", lambda *a, **k: (_ for _ in ()).throw(AssertionError))
+    monkeypatch.setattr(
+        stackaudit.engine, "run", lambda *a, **k: (_ for _ in ()).throw(AssertionError)
+    )
     assert report(capsys) == first
 
 
 @pytest.mark.parametrize("change", ["edit", "add", "remove", "gitignore", "config", "option"])
-def test_replay_is_refused_when_anything_changed(project: Path, capsys: pytest.CaptureFixture[str],
-                                                  change: str) -> None:
+def test_replay_is_refused_when_anything_changed(
+    project: Path, capsys: pytest.CaptureFixture[str], change: str
+) -> None:
     import time
 
     report(capsys)
@@ -116,8 +121,12 @@ def test_replay_is_refused_when_anything_changed(project: Path, capsys: pytest.C
     else:
         args = ["--select", "SA0"]
     expected = {
-        "edit": ["a.sh", "b.sh"], "add": ["a.sh", "new/c.sh"], "remove": [],
-        "gitignore": [], "config": ["a.sh"], "option": [],
+        "edit": ["a.sh", "b.sh"],
+        "add": ["a.sh", "new/c.sh"],
+        "remove": [],
+        "gitignore": [],
+        "config": ["a.sh"],
+        "option": [],
     }[change]
     assert sorted(d["location"]["path"] for d in report(capsys, *args)["diagnostics"]) == expected
 
@@ -132,7 +141,9 @@ def test_replay_writes_the_output_file_again(
     report_file.unlink()
     import stackaudit.engine
 
-    monkeypatch.setattr(stackaudit.engine, "run", lambda *a, **k: (_ for _ in ()).throw(AssertionError))
+    monkeypatch.setattr(
+        stackaudit.engine, "run", lambda *a, **k: (_ for _ in ()).throw(AssertionError)
+    )
     main(["check", "--format", "json", "--output", str(report_file)])
     assert report_file.read_text() == first
     assert capsys.readouterr().out == ""
@@ -150,7 +161,9 @@ def test_no_replay_outside_the_working_directory(
     import stackaudit.engine
 
     real_run = stackaudit.engine.run
-    monkeypatch.setattr(stackaudit.engine, "run", lambda *a, **k: calls.append(1) or real_run(*a, **k))
+    monkeypatch.setattr(
+        stackaudit.engine, "run", lambda *a, **k: calls.append(1) or real_run(*a, **k)
+    )
     for _ in range(2):
         main(["check", "--format", "json", ".."])
     assert len(calls) == 2
@@ -173,3 +186,45 @@ def test_replay_imports_neither_argparse_nor_pathlib(project: Path) -> None:
     assert runs[0].stdout.splitlines()[-1] == "1 ['argparse', 'pathlib', 'pickle']"
     assert runs[1].stdout.splitlines()[-1] == "1 []"
     assert runs[0].stdout.splitlines()[:-1] == runs[1].stdout.splitlines()[:-1]
+
+
+def test_entries_of_every_fixture_load_back(tmp_path: Path) -> None:
+    # The unpickler resolves only stackaudit's records: every fact, problem, suppression
+    # and finding the extractors and rules make must be one of them, or warm runs miss.
+    from stackaudit.config import Config
+    from stackaudit.discovery import discover
+    from stackaudit.engine import Selection, process_file, run
+
+    from .support import FIXTURES
+
+    cache = Cache(tmp_path / "c", "salt")
+    candidates, _ = discover([FIXTURES], FIXTURES, [], 2 * 1024 * 1024)
+    results = [process_file(c) for c in candidates]
+    assert sum(len(r.facts) for r in results) > 100
+    cache.put(cache.key("results"), results)
+    assert cache.get(cache.key("results")) == results
+    found = run([FIXTURES], Config(), Selection(["SA"], [])).diagnostics
+    assert found
+    cache.put(cache.key("found"), (found, 1, []))
+    assert cache.get(cache.key("found")) == (found, 1, [])
+
+
+def test_signed_entry_naming_a_callable_is_not_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Even an entry signed with the right key (a leaked STACKAUDIT_CACHE_KEY) names only
+    # records: the unpickler refuses anything else.
+    import pickle
+
+    monkeypatch.setenv("STACKAUDIT_CACHE_KEY", "known to the attacker")
+    cache = Cache(tmp_path / "c", "salt")
+
+    class Exploit:
+        def __reduce__(self) -> tuple[object, tuple[str]]:
+            return (os.system, (f"touch {tmp_path / 'pwned'}",))
+
+    key = cache.key("x")
+    cache.put_bytes(key, pickle.dumps(Exploit()))
+    assert cache.get_bytes(key) is not None  # the signature verifies
+    assert cache.get(key) is None
+    assert not (tmp_path / "pwned").exists()
