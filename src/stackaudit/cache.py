@@ -66,8 +66,6 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-# The name of a cache kept inside a tree by earlier versions; discovery still skips it.
-IN_TREE_NAME = ".stackaudit_cache"
 MAX_BYTES = 256 * 1024 * 1024
 KEY_SIZE = 32
 _MAC_SIZE = 32
@@ -292,9 +290,20 @@ _RECORD_MODULES = frozenset(
 )
 
 
+_unpickler: Any = None
+
+
 def _loads(payload: bytes) -> Any:
-    import enum
+    global _unpickler
     import io
+
+    if _unpickler is None:
+        _unpickler = _record_unpickler()
+    return _unpickler(io.BytesIO(payload)).load()
+
+
+def _record_unpickler() -> Any:
+    import enum
     import pickle
 
     from msgspec import Struct
@@ -314,7 +323,7 @@ def _loads(payload: bytes) -> Any:
                     return found
             raise pickle.UnpicklingError(f"not a stackaudit record: {module}.{name}")
 
-    return RecordUnpickler(io.BytesIO(payload)).load()
+    return RecordUnpickler
 
 
 class Cache:
@@ -335,6 +344,9 @@ class Cache:
         self._fd = self._entries = -1
         self._buckets: dict[str, int] = {}
         real_root = os.path.realpath(os.fspath(root)) if root is not None else None
+        if not _NOFOLLOW or os.open not in os.supports_dir_fd:
+            self.problem = "this system cannot open files without following links"
+            return
         try:
             self._open(create, real_root)
             key = _user_key(create, real_root)
