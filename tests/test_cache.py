@@ -4,11 +4,12 @@ touch, and nothing planted in the cache directory is ever loaded."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 
-from stackaudit.cache import Cache
+from stackaudit.cache import Cache, default_directory
 from stackaudit.cli import main
 
 from .support import write_files
@@ -20,7 +21,6 @@ PINNED = 'select = ["SA001", "SA002", "SA101"]\n'
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "home-cache"))
     write_files(tmp_path / "repo", {".stackaudit.toml": PINNED, "a.sh": WILDCARD, "b.sh": "echo\n"})
     monkeypatch.chdir(tmp_path / "repo")
     return tmp_path / "repo"
@@ -34,7 +34,9 @@ def report(capsys: pytest.CaptureFixture[str], *args: str) -> dict:
 def test_warm_run_equals_cold_run(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cold = report(capsys, "--no-cache")
     first = report(capsys)
-    assert (project / ".stackaudit_cache" / "entries").is_dir()
+    # In the user's cache directory, not in the scanned tree.
+    assert Path(default_directory(str(project)), "entries").is_dir()
+    assert not (project / ".stackaudit_cache").exists()
     warm = report(capsys)
     assert cold == first == warm
 
@@ -52,7 +54,7 @@ def test_tampered_or_planted_entries_are_ignored(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     report(capsys)
-    entries = list((project / ".stackaudit_cache" / "entries").glob("*/*"))
+    entries = list(Path(default_directory(str(project)), "entries").glob("*/*"))
     assert entries
     for entry in entries:
         # A pickle that would run code if loaded, and a truncated entry.
@@ -66,7 +68,6 @@ def test_tampered_or_planted_entries_are_ignored(
 def test_cache_key_changes_with_configuration(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "home-cache"))
     one = Cache(tmp_path / "c", "config-a")
     two = Cache(tmp_path / "c", "config-b")
     assert one.key("x") != two.key("x")
@@ -85,19 +86,23 @@ def test_unwritable_cache_directory_is_not_an_error(
     assert result["summary"]["findings"] == 1
 
 
-def test_identical_rerun_replays_the_report(project: Path, capsys: pytest.CaptureFixture[str],
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_identical_rerun_replays_the_report(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     first = report(capsys)
     # Break the engine: a replayed report must not need it.
     import stackaudit.engine
 
-    monkeypatch.setattr(stackaudit.engine, "run", lambda *a, **k: (_ for _ in ()).throw(AssertionError))
+    monkeypatch.setattr(
+        stackaudit.engine, "run", lambda *a, **k: (_ for _ in ()).throw(AssertionError)
+    )
     assert report(capsys) == first
 
 
 @pytest.mark.parametrize("change", ["edit", "add", "remove", "gitignore", "config", "option"])
-def test_replay_is_refused_when_anything_changed(project: Path, capsys: pytest.CaptureFixture[str],
-                                                  change: str) -> None:
+def test_replay_is_refused_when_anything_changed(
+    project: Path, capsys: pytest.CaptureFixture[str], change: str
+) -> None:
     import time
 
     report(capsys)
@@ -116,8 +121,12 @@ def test_replay_is_refused_when_anything_changed(project: Path, capsys: pytest.C
     else:
         args = ["--select", "SA0"]
     expected = {
-        "edit": ["a.sh", "b.sh"], "add": ["a.sh", "new/c.sh"], "remove": [],
-        "gitignore": [], "config": ["a.sh"], "option": [],
+        "edit": ["a.sh", "b.sh"],
+        "add": ["a.sh", "new/c.sh"],
+        "remove": [],
+        "gitignore": [],
+        "config": ["a.sh"],
+        "option": [],
     }[change]
     assert sorted(d["location"]["path"] for d in report(capsys, *args)["diagnostics"]) == expected
 
@@ -132,7 +141,9 @@ def test_replay_writes_the_output_file_again(
     report_file.unlink()
     import stackaudit.engine
 
-    monkeypatch.setattr(stackaudit.engine, "run", lambda *a, **k: (_ for _ in ()).throw(AssertionError))
+    monkeypatch.setattr(
+        stackaudit.engine, "run", lambda *a, **k: (_ for _ in ()).throw(AssertionError)
+    )
     main(["check", "--format", "json", "--output", str(report_file)])
     assert report_file.read_text() == first
     assert capsys.readouterr().out == ""
@@ -142,20 +153,22 @@ def test_no_replay_outside_the_working_directory(
     project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Scanning a directory above this one: the replay reads the command line without
-    # parsing it, so it is not offered where its reading could differ (the cache lives in
-    # the scanned root, not here).
+    # parsing it, so it is not offered where its reading could differ (the cache is keyed
+    # by the scanned root, not by this directory).
     (project / "sub").mkdir()
     monkeypatch.chdir(project / "sub")
     calls = []
     import stackaudit.engine
 
     real_run = stackaudit.engine.run
-    monkeypatch.setattr(stackaudit.engine, "run", lambda *a, **k: calls.append(1) or real_run(*a, **k))
+    monkeypatch.setattr(
+        stackaudit.engine, "run", lambda *a, **k: calls.append(1) or real_run(*a, **k)
+    )
     for _ in range(2):
         main(["check", "--format", "json", ".."])
     assert len(calls) == 2
-    assert not (project / "sub" / ".stackaudit_cache").exists()
-    assert (project / ".stackaudit_cache").is_dir()
+    assert not Path(default_directory(str(project / "sub"))).exists()
+    assert Path(default_directory(str(project))).is_dir()
 
 
 def test_replay_imports_neither_argparse_nor_pathlib(project: Path) -> None:
@@ -173,3 +186,45 @@ def test_replay_imports_neither_argparse_nor_pathlib(project: Path) -> None:
     assert runs[0].stdout.splitlines()[-1] == "1 ['argparse', 'pathlib', 'pickle']"
     assert runs[1].stdout.splitlines()[-1] == "1 []"
     assert runs[0].stdout.splitlines()[:-1] == runs[1].stdout.splitlines()[:-1]
+
+
+def test_entries_of_every_fixture_load_back(tmp_path: Path) -> None:
+    # The unpickler resolves only stackaudit's records: every fact, problem, suppression
+    # and finding the extractors and rules make must be one of them, or warm runs miss.
+    from stackaudit.config import Config
+    from stackaudit.discovery import discover
+    from stackaudit.engine import Selection, process_file, run
+
+    from .support import FIXTURES
+
+    cache = Cache(tmp_path / "c", "salt")
+    candidates, _ = discover([FIXTURES], FIXTURES, [], 2 * 1024 * 1024)
+    results = [process_file(c) for c in candidates]
+    assert sum(len(r.facts) for r in results) > 100
+    cache.put(cache.key("results"), results)
+    assert cache.get(cache.key("results")) == results
+    found = run([FIXTURES], Config(), Selection(["SA"], [])).diagnostics
+    assert found
+    cache.put(cache.key("found"), (found, 1, []))
+    assert cache.get(cache.key("found")) == (found, 1, [])
+
+
+def test_signed_entry_naming_a_callable_is_not_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Even an entry signed with the right key (a leaked STACKAUDIT_CACHE_KEY) names only
+    # records: the unpickler refuses anything else.
+    import pickle
+
+    monkeypatch.setenv("STACKAUDIT_CACHE_KEY", "known to the attacker")
+    cache = Cache(tmp_path / "c", "salt")
+
+    class Exploit:
+        def __reduce__(self) -> tuple[object, tuple[str]]:
+            return (os.system, (f"touch {tmp_path / 'pwned'}",))
+
+    key = cache.key("x")
+    cache.put_bytes(key, pickle.dumps(Exploit()))
+    assert cache.get_bytes(key) is not None  # the signature verifies
+    assert cache.get(key) is None
+    assert not (tmp_path / "pwned").exists()

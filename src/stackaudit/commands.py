@@ -18,6 +18,7 @@ from stackaudit import __version__
 # typing.TYPE_CHECKING without importing typing: this module is on every run's path.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from stackaudit.cache import Cache
     from stackaudit.config import Config
     from stackaudit.diagnostics import Severity
     from stackaudit.engine import RunResult, Selection
@@ -109,7 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--cache-dir",
         type=Path,
         metavar="DIR",
-        help="where to keep the cache (default: .stackaudit_cache in the root)",
+        help="where to keep the cache (default: in the user's cache directory, "
+        "$XDG_CACHE_HOME/stackaudit/, keyed by the root)",
     )
     check.add_argument(
         "--sarif-category",
@@ -224,12 +226,8 @@ def _check(args: argparse.Namespace, arguments: list[str]) -> int:
             _destination(destination)
     jobs = args.jobs or os.cpu_count() or 1
 
-    cache = None
-    if not args.no_cache:
-        from stackaudit.cache import DEFAULT_DIRECTORY, Cache
-
-        cache = Cache(args.cache_dir or root / DEFAULT_DIRECTORY, str(config_path or ""))
-    snapshot = _snapshot(args, arguments, root, config_path)
+    cache = _cache(args, root, config_path)
+    snapshot = _snapshot(args, arguments, root) if cache is not None else None
     from stackaudit.engine import Selection, run
     from stackaudit.progress import progress_bar
 
@@ -240,7 +238,7 @@ def _check(args: argparse.Namespace, arguments: list[str]) -> int:
         outcome = _fix(args, root, scan_paths, report_only, config, selection, jobs)
         if args.diff:
             return _show_diff(args, outcome, fail_on)
-    watch: list[tuple[str, int, int]] = []
+    watch: list[tuple[str, int, int, int, int]] = []
     if report_only is not None and not report_only:
         result = _empty_result(root)
     else:
@@ -377,20 +375,39 @@ def _show_diff(args: argparse.Namespace, outcome: FixOutcome, fail_on: Severity)
     return EXIT_FINDINGS if failing and not args.exit_zero else EXIT_OK
 
 
-def _snapshot(
-    args: argparse.Namespace, arguments: list[str], root: Path, config_path: Path | None
-) -> Snapshot | None:
+def _cache(args: argparse.Namespace, root: Path, config_path: Path | None) -> Cache | None:
+    """The cache of this run: in the user's cache directory unless ``--cache-dir`` says
+    otherwise. None with ``--no-cache``, or (with a warning) when the directory is not
+    safe to use; a directory that would hide or hold scanned files is a usage error."""
+    if args.no_cache:
+        return None
+    from stackaudit.cache import Cache, default_directory, misplaced
+
+    # Not resolved: a cache directory that is a link must be seen as one, and refused.
+    directory = str(args.cache_dir.absolute()) if args.cache_dir else default_directory(str(root))
+    problem = misplaced(directory, str(root))
+    if problem and args.cache_dir:
+        raise UsageError(f"--cache-dir {args.cache_dir}: {problem}")
+    cache = Cache(directory, str(config_path or ""), root=root)
+    problem = problem or cache.problem
+    if problem:
+        print(f"stackaudit: warning: cache disabled: {problem}", file=sys.stderr)
+        return None
+    return cache if cache.enabled else None
+
+
+def _snapshot(args: argparse.Namespace, arguments: list[str], root: Path) -> Snapshot | None:
     """Where to keep this run's report for an identical re-run, when it can be replayed
     and the replay's reading of the command line (which does not parse it) agrees with
     this one: same cache directory, same configuration file, a scan rooted here."""
-    if args.no_cache or not _replayable(args) or root != Path.cwd().resolve():
+    if not _replayable(args) or root != Path.cwd().resolve():
         return None
-    from stackaudit.cache import DEFAULT_DIRECTORY
     from stackaudit.snapshot import Snapshot, option_value
 
-    cache_dir = (args.cache_dir or root / DEFAULT_DIRECTORY).resolve()
     written = option_value(arguments, "--cache-dir")
-    if Path(written or DEFAULT_DIRECTORY).resolve() != cache_dir:
+    if (Path(written).absolute() if written else None) != (
+        args.cache_dir.absolute() if args.cache_dir else None
+    ):
         return None
     config = option_value(arguments, "--config")
     if (Path(config).resolve() if config else None) != (

@@ -63,6 +63,10 @@ class Candidate(Struct, frozen=True):
     kind: str
     size: int
     mtime_ns: int = 0
+    # With size and mtime, what the cache compares: an edit that restores size and
+    # mtime still changes the inode change time.
+    ctime_ns: int = 0
+    inode: int = 0
 
 
 class Skipped(Struct, frozen=True):
@@ -79,10 +83,11 @@ def _spec(lines: list[str]) -> pathspec.PathSpec[Any]:
     return pathspec.GitIgnoreSpec.from_lines(lines)
 
 
-# (path, mtime_ns, size or -1 for a directory) of everything whose change could change
-# what discovery finds: walked directories (an added, removed or renamed entry changes
-# their mtime), .gitignore files, and files classified by their content.
-Watch = list[tuple[str, int, int]]
+# (path, mtime_ns, size or -1 for a directory, ctime_ns, inode) of everything whose
+# change could change what discovery finds: walked directories (an added, removed or
+# renamed entry changes their mtime), .gitignore files, and files classified by their
+# content.
+Watch = list[tuple[str, int, int, int, int]]
 
 
 def discover(
@@ -173,7 +178,8 @@ def _walk(
         ignores = list(ignores)
         if watch is not None:
             with contextlib.suppress(OSError):
-                watch.append((directory, os.stat(directory).st_mtime_ns, -1))  # noqa: PTH116
+                info = os.stat(directory)  # noqa: PTH116
+                watch.append((directory, info.st_mtime_ns, -1, info.st_ctime_ns, info.st_ino))
         gitignore = os.path.join(directory, ".gitignore")  # noqa: PTH118
         spec = _read_gitignore(
             gitignore,
@@ -261,7 +267,7 @@ def _admit(
             skipped.append(Skipped(rel, f"{what}: not read"))
         return
     if watch is not None:
-        watch.append((path, info.st_mtime_ns, info.st_size))
+        watch.append(_watched(path, info))
     if kind is None or kind in AMBIGUOUS:
         head = _peek(Path(path))
         if head is None:
@@ -275,7 +281,13 @@ def _admit(
         reason = f"larger than max-file-size ({info.st_size} bytes)"
         skipped.append(Skipped(rel, reason, analysable=True))
         return
-    found[rel] = Candidate(path, rel, kind, info.st_size, info.st_mtime_ns)
+    found[rel] = Candidate(
+        path, rel, kind, info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino
+    )
+
+
+def _watched(path: str, info: os.stat_result) -> tuple[str, int, int, int, int]:
+    return (path, info.st_mtime_ns, info.st_size, info.st_ctime_ns, info.st_ino)
 
 
 def _ignored(
@@ -352,8 +364,7 @@ def _read_gitignore(
         return None
     if watch is not None:
         with contextlib.suppress(OSError):
-            info = os.stat(path)  # noqa: PTH116
-            watch.append((path, info.st_mtime_ns, info.st_size))
+            watch.append(_watched(path, os.stat(path)))  # noqa: PTH116
     lines = data.decode("utf-8", errors="replace").splitlines()
     try:
         return _spec(lines)

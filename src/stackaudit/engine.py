@@ -404,33 +404,37 @@ def _config_key(config: Config) -> str:
 
 
 class _Index:
-    """What the cache knows of each file: size, modification time, content hash, and
-    whether its extraction holds anything (most files of a big tree hold nothing, and
-    those get no entry of their own)."""
+    """What the cache knows of each file: size, modification time, inode change time
+    and inode number, content hash, and whether its extraction holds anything (most
+    files of a big tree hold nothing, and those get no entry of their own)."""
 
     def __init__(self, cache: Cache) -> None:
         self.cache = cache
         self.key = cache.key("index")
         loaded = cache.get(self.key)
-        self.entries: dict[str, tuple[int, int, str, bool]] = (
+        self.entries: dict[str, tuple[int, int, int, int, str, bool]] = (
             loaded if isinstance(loaded, dict) else {}
         )
         self.changed = False
 
     def known(self, candidate: Candidate) -> tuple[str, bool] | None:
         entry = self.entries.get(candidate.rel)
-        if entry and entry[:2] == (candidate.size, candidate.mtime_ns):
-            return entry[2], entry[3]
+        if entry and entry[:4] == _stats(candidate):
+            return entry[4], entry[5]
         return None
 
     def record(self, candidate: Candidate, digest: str, has_entry: bool) -> None:
-        self.entries[candidate.rel] = (candidate.size, candidate.mtime_ns, digest, has_entry)
+        self.entries[candidate.rel] = (*_stats(candidate), digest, has_entry)
         self.changed = True
 
     def save(self, candidates: list[Candidate]) -> None:
         live = {c.rel for c in candidates}
         if self.changed or len(live) != len(self.entries):
             self.cache.put(self.key, {r: e for r, e in self.entries.items() if r in live})
+
+
+def _stats(candidate: Candidate) -> tuple[int, int, int, int]:
+    return (candidate.size, candidate.mtime_ns, candidate.ctime_ns, candidate.inode)
 
 
 def _file_key(cache: Cache, candidate: Candidate, digest: str) -> str:
@@ -445,8 +449,8 @@ def _extract_with_cache(
     index: _Index,
     progress: Progress | None = None,
 ) -> list[FileResult]:
-    """Extraction results that hold something, reusing cached ones for files whose size
-    and modification time (hence, with the index, content hash) are unchanged."""
+    """Extraction results that hold something, reusing cached ones for files whose stats
+    (hence, with the index, content hash) are unchanged."""
     results: list[FileResult] = []
     missing: list[Candidate] = []
     for candidate in candidates:

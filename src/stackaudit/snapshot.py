@@ -3,9 +3,11 @@
 After a run, the cache keeps the rendered report and the state of everything that
 decided it: every directory walked (adding, removing or renaming an entry changes a
 directory's mtime), every ``.gitignore``, every file read or classified by its content,
-each with its modification time and size. The entry is keyed by the command line exactly
-as typed, the working directory, what the terminal makes of the output (colour, width),
-the configuration files (byte for byte) and the code. The next run with the same key
+each with its modification time, size, inode change time and inode number (an edit
+that puts size and modification time back still changes the inode change time). The
+entry is keyed by the command line exactly as typed, the working directory, what the
+terminal makes of the output (colour, width), the configuration files (byte for byte)
+and the code. The next run with the same key
 stats those paths, and only those; when every one is unchanged, it writes the stored
 report without parsing the command line, the configuration or any file.
 
@@ -27,12 +29,15 @@ import os
 import sys
 from array import array
 
-from stackaudit.cache import DEFAULT_DIRECTORY, Cache
+from stackaudit.cache import Cache, default_directory
 
 CONFIG_FILES = (".stackaudit.toml", "stackaudit.toml", "pyproject.toml")
-Watched = list[tuple[str, int, int]]
+# (path, mtime_ns, size or -1 for a directory, ctime_ns, inode), as discovery records them.
+Watched = list[tuple[str, int, int, int, int]]
 # What decides how a report looks besides the command line (see ``commands._color`` and
 # rich's console).
+# Inode numbers are unsigned 64-bit; the stats are stored as signed ones.
+_INODE_MASK = (1 << 63) - 1
 _OUTPUT_ENVIRONMENT = ("NO_COLOR", "FORCE_COLOR", "TERM", "COLORTERM", "COLUMNS")
 
 
@@ -90,7 +95,9 @@ class Snapshot:
 
     def __init__(self, arguments: list[str], create: bool) -> None:
         written = option_value(arguments, "--cache-dir")
-        self.cache = Cache(os.path.abspath(written or DEFAULT_DIRECTORY), "replay", create=create)
+        root = os.getcwd()
+        directory = os.path.abspath(written) if written else default_directory(root)
+        self.cache = Cache(directory, "replay", create=create, root=root)
         config = option_value(arguments, "--config")
         self.key = self.cache.key(
             "snapshot", os.getcwd(), *arguments, _terminal(), _config_digest(config)
@@ -116,21 +123,31 @@ class Snapshot:
             return None
         # The loop that decides how fast a re-run is: thousands of stats, kept tight.
         stat = os.stat
-        pairs = iter(stats)
-        for path, mtime, size in zip(
-            paths.split("\0") if paths else (), pairs, pairs, strict=False
+        values = iter(stats)
+        for path, mtime, size, ctime, inode in zip(
+            paths.split("\0") if paths else (), values, values, values, values, strict=False
         ):
             try:
                 info = stat(path)
             except OSError:
                 return None
-            if info.st_mtime_ns != mtime or (size >= 0 and info.st_size != size):
+            # The inode change time catches an edit whose size and mtime were put back
+            # (``touch -d``); the inode number, a file replaced by another.
+            if (
+                info.st_mtime_ns != mtime
+                or info.st_ctime_ns != ctime
+                or info.st_ino & _INODE_MASK != inode
+                or (size >= 0 and info.st_size != size)
+            ):
                 return None
         return output, destination, exit_code
 
     def save(self, watched: Watched, output: str, destination: str, exit_code: int) -> None:
-        paths = "\0".join(path for path, _, _ in watched)
-        stats = array("q", [value for _, mtime, size in watched for value in (mtime, size)])
+        paths = "\0".join(entry[0] for entry in watched)
+        stats = array(
+            "q",
+            [v for _, m, s, c, i in watched for v in (m, s, c, i & _INODE_MASK)],
+        )
         payload = marshal.dumps((paths, stats.tobytes(), output, destination, exit_code))
         self.cache.put_bytes(self.key, payload)
 
