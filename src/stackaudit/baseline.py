@@ -49,7 +49,10 @@ def write_baseline(
             entry["reason"] = reason
         entries.append(entry)
     document = {"version": VERSION, "tool": "stackaudit", "findings": entries}
-    path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    from stackaudit.formatters.escape import json_text
+
+    # json_text: an undecodable file name (lone surrogates) is written as \u escapes.
+    path.write_text(json_text(document), encoding="utf-8")
 
 
 def read_baseline(path: Path) -> list[BaselineEntry]:

@@ -166,7 +166,9 @@ def main(arguments: Sequence[str]) -> int:
         if args.command == "explain":
             return _explain(args.code)
     except UsageError as exc:
-        print(f"stackaudit: error: {exc}", file=sys.stderr)
+        from stackaudit.formatters.escape import printable
+
+        print(f"stackaudit: error: {printable(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
@@ -267,16 +269,18 @@ def _check(args: argparse.Namespace, arguments: list[str]) -> int:
     if snapshot is not None and watch and not result.errors:
         destination = str(args.output.resolve()) if args.output else ""
         snapshot.save(watch, output, destination, code)
+    from stackaudit.formatters.escape import printable
+
     for error in result.errors:
-        print(f"stackaudit: internal error: {error}", file=sys.stderr)
+        print(f"stackaudit: internal error: {printable(str(error))}", file=sys.stderr)
     for stale in result.stale_baseline:
-        print(f"stackaudit: stale baseline entry: {stale}", file=sys.stderr)
+        print(f"stackaudit: stale baseline entry: {printable(stale)}", file=sys.stderr)
     if outcome is not None:
         from stackaudit.fix import summary
 
         outcome.remaining = result.diagnostics
         for line in summary(outcome, unsafe=args.unsafe_fixes, dry_run=False):
-            print(f"stackaudit: {line}", file=sys.stderr)
+            print(f"stackaudit: {printable(line)}", file=sys.stderr)
     return code
 
 
@@ -330,6 +334,7 @@ def _show_diff(args: argparse.Namespace, outcome: FixOutcome, fail_on: Severity)
     """--diff: the fixes as a unified diff on standard output; the exit code is the
     check's."""
     from stackaudit.fix import summary, unified_diff
+    from stackaudit.formatters.escape import printable
 
     text = unified_diff(outcome.changes)
     if args.output:
@@ -340,7 +345,7 @@ def _show_diff(args: argparse.Namespace, outcome: FixOutcome, fail_on: Severity)
     else:
         sys.stdout.write(text)
     for line in summary(outcome, unsafe=args.unsafe_fixes, dry_run=True):
-        print(f"stackaudit: {line}", file=sys.stderr)
+        print(f"stackaudit: {printable(line)}", file=sys.stderr)
     failing = [d for d in outcome.initial if d.severity.at_least(fail_on)]
     return EXIT_FINDINGS if failing and not args.exit_zero else EXIT_OK
 

@@ -113,6 +113,8 @@ def assign_fingerprints(
         key = (diag.code, diag.span.path, text)
         index = seen.get(key, 0)
         seen[key] = index + 1
-        digest = hashlib.sha256("\0".join((*key, str(index))).encode()).hexdigest()[:16]
+        digest = hashlib.sha256(
+            "\0".join((*key, str(index))).encode("utf-8", "surrogateescape")
+        ).hexdigest()[:16]
         out.append(diag.with_fingerprint(digest))
     return out
