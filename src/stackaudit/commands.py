@@ -434,44 +434,14 @@ def _scope(
 
 
 def _changed_files(root: Path, revision: str) -> set[str]:
-    import subprocess
+    from stackaudit.git import GitError, changed_files
 
-    command = ["git", "diff", "--name-only", "--no-renames", f"{revision}...HEAD", "--"]
     try:
-        toplevel = subprocess.run(
-            ["git", "rev-parse", "--show-toplevel"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        listed = subprocess.run(command, cwd=root, capture_output=True, text=True, check=True)
-        untracked = subprocess.run(
-            ["git", "ls-files", "--others", "--exclude-standard"],
-            cwd=toplevel,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        modified = subprocess.run(
-            ["git", "diff", "--name-only", "HEAD", "--"],
-            cwd=toplevel,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-    except (OSError, subprocess.CalledProcessError) as exc:
-        detail = getattr(exc, "stderr", "") or str(exc)
-        raise UsageError(f"--diff-base {revision}: git failed: {detail.strip()}") from exc
-    top = Path(toplevel).resolve()
-    names = set(listed.stdout.splitlines()) | set(untracked.stdout.splitlines())
-    names |= set(modified.stdout.splitlines())
-    changed = set()
-    for name in names:
-        path = (top / name).resolve()
-        if path.is_relative_to(root):
-            changed.add(path.relative_to(root).as_posix())
-    return changed
+        return changed_files(root, revision)
+    except ValueError as exc:
+        raise UsageError(f"--diff-base: {exc}") from exc
+    except GitError as exc:
+        raise UsageError(f"--diff-base {revision}: git failed: {exc}") from exc
 
 
 def _empty_result(root: Path) -> RunResult:
