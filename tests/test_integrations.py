@@ -151,7 +151,7 @@ def test_github_annotations_and_step_summary(tmp_path: Path, monkeypatch: pytest
         "public host(s) instead: --allow-websocket-origin=<public host[:port]>\n"
     )
     table = summary.read_text()
-    assert "| error | SA101 ws-origin-wildcard | `a,b:c.sh:2:51` |" in table
+    assert "| error | SA101 ws-origin-wildcard | a,b\\:c\\.sh\\:2\\:51 |" in table
 
 
 def test_gitlab_and_junit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:

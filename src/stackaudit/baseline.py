@@ -55,7 +55,10 @@ def baseline_text(
             entry["reason"] = reason
         entries.append(entry)
     document = {"version": VERSION, "tool": "stackaudit", "findings": entries}
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    from stackaudit.formatters.escape import json_text
+
+    # json_text: an undecodable file name (lone surrogates) is written as \u escapes.
+    return json_text(document)
 
 
 def read_baseline(path: Path) -> list[BaselineEntry]:

@@ -174,7 +174,9 @@ def main(arguments: Sequence[str]) -> int:
         if args.command == "explain":
             return _explain(args.code)
     except UsageError as exc:
-        print(f"stackaudit: error: {exc}", file=sys.stderr)
+        from stackaudit.formatters.escape import printable
+
+        print(f"stackaudit: error: {printable(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except ToolFailure as exc:
         print(f"stackaudit: error: {exc}", file=sys.stderr)
@@ -278,16 +280,18 @@ def _check(args: argparse.Namespace, arguments: list[str]) -> int:
     if snapshot is not None and watch and not result.errors:
         destination = str(args.output.resolve()) if args.output else ""
         snapshot.save(watch, output, destination, code)
+    from stackaudit.formatters.escape import printable
+
     for error in result.errors:
-        print(f"stackaudit: internal error: {error}", file=sys.stderr)
+        print(f"stackaudit: internal error: {printable(str(error))}", file=sys.stderr)
     for stale in result.stale_baseline:
-        print(f"stackaudit: stale baseline entry: {stale}", file=sys.stderr)
+        print(f"stackaudit: stale baseline entry: {printable(stale)}", file=sys.stderr)
     if outcome is not None:
         from stackaudit.fix import summary
 
         outcome.remaining = result.diagnostics
         for line in summary(outcome, unsafe=args.unsafe_fixes, dry_run=False):
-            print(f"stackaudit: {line}", file=sys.stderr)
+            print(f"stackaudit: {printable(line)}", file=sys.stderr)
     return code
 
 
@@ -363,6 +367,7 @@ def _show_diff(args: argparse.Namespace, outcome: FixOutcome, fail_on: Severity)
     """--diff: the fixes as a unified diff on standard output; the exit code is the
     check's."""
     from stackaudit.fix import summary, unified_diff
+    from stackaudit.formatters.escape import printable
 
     text = unified_diff(outcome.changes)
     if args.output:
@@ -370,7 +375,7 @@ def _show_diff(args: argparse.Namespace, outcome: FixOutcome, fail_on: Severity)
     else:
         sys.stdout.write(text)
     for line in summary(outcome, unsafe=args.unsafe_fixes, dry_run=True):
-        print(f"stackaudit: {line}", file=sys.stderr)
+        print(f"stackaudit: {printable(line)}", file=sys.stderr)
     failing = [d for d in outcome.initial if d.severity.at_least(fail_on)]
     return EXIT_FINDINGS if failing and not args.exit_zero else EXIT_OK
 
@@ -495,44 +500,14 @@ def _scope(
 
 
 def _changed_files(root: Path, revision: str) -> set[str]:
-    import subprocess
+    from stackaudit.git import GitError, changed_files
 
-    command = ["git", "diff", "--name-only", "--no-renames", f"{revision}...HEAD", "--"]
     try:
-        toplevel = subprocess.run(
-            ["git", "rev-parse", "--show-toplevel"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        listed = subprocess.run(command, cwd=root, capture_output=True, text=True, check=True)
-        untracked = subprocess.run(
-            ["git", "ls-files", "--others", "--exclude-standard"],
-            cwd=toplevel,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        modified = subprocess.run(
-            ["git", "diff", "--name-only", "HEAD", "--"],
-            cwd=toplevel,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-    except (OSError, subprocess.CalledProcessError) as exc:
-        detail = getattr(exc, "stderr", "") or str(exc)
-        raise UsageError(f"--diff-base {revision}: git failed: {detail.strip()}") from exc
-    top = Path(toplevel).resolve()
-    names = set(listed.stdout.splitlines()) | set(untracked.stdout.splitlines())
-    names |= set(modified.stdout.splitlines())
-    changed = set()
-    for name in names:
-        path = (top / name).resolve()
-        if path.is_relative_to(root):
-            changed.add(path.relative_to(root).as_posix())
-    return changed
+        return changed_files(root, revision)
+    except ValueError as exc:
+        raise UsageError(f"--diff-base: {exc}") from exc
+    except GitError as exc:
+        raise UsageError(f"--diff-base {revision}: git failed: {exc}") from exc
 
 
 def _empty_result(root: Path) -> RunResult:

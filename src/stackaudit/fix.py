@@ -400,7 +400,12 @@ def _relative(path: Path, root: Path) -> str:
 
 
 def unified_diff(changes: dict[str, tuple[bytes, bytes]]) -> str:
-    """The changes as a unified diff (``git apply`` reads it)."""
+    """The changes as a unified diff (``git apply`` reads it). Names are quoted as git
+    quotes them; a line holding a control character other than a tab or its own line
+    ending is shown with it escaped (that line no longer applies, but no terminal or CI
+    log reading the diff interprets scanned bytes)."""
+    from stackaudit.formatters.escape import diff_line, diff_path
+
     out = []
     for rel, (before, after) in sorted(changes.items()):
         old = _read_text(rel, before)
@@ -408,8 +413,9 @@ def unified_diff(changes: dict[str, tuple[bytes, bytes]]) -> str:
         old_text = old.text if isinstance(old, _Text) else before.decode("utf-8", "replace")
         new_text = new.text if isinstance(new, _Text) else after.decode("utf-8", "replace")
         old_lines, new_lines = _lines(old_text), _lines(new_text)
-        for line in difflib.unified_diff(old_lines, new_lines, f"a/{rel}", f"b/{rel}"):
-            out.append(line)
+        headers = (diff_path(f"a/{rel}"), diff_path(f"b/{rel}"))
+        for line in difflib.unified_diff(old_lines, new_lines, *headers):
+            out.append(diff_line(line))
             if not line.endswith("\n"):
                 out.append("\n\\ No newline at end of file\n")
     return "".join(out)
@@ -432,7 +438,8 @@ def counts(diagnostics: Iterable[Diagnostic] | Counter[str]) -> str:
 
 
 def summary(outcome: FixOutcome, *, unsafe: bool, dry_run: bool) -> list[str]:
-    """Lines for standard error: what was (or would be) fixed, what remains."""
+    """Lines for standard error: what was (or would be) fixed, what remains. Names and
+    reasons come from the scanned tree: the caller prints them through ``printable``."""
     lines = []
     files = len(outcome.changes)
     verb = "would fix" if dry_run else "fixed"

@@ -4,7 +4,6 @@ cross-file finding was made."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -80,11 +79,13 @@ def graph_dict(stack: Stack) -> dict[str, Any]:
 
 
 def render_graph_json(stack: Stack) -> str:
-    return json.dumps(graph_dict(stack), indent=2, ensure_ascii=False) + "\n"
+    from stackaudit.formatters.escape import json_text
+
+    return json_text(graph_dict(stack))
 
 
 def render_graph_text(stack: Stack) -> str:
-    from stackaudit.formatters.escape import printable
+    from stackaudit.formatters.escape import printable_line
 
     data = graph_dict(stack)
     lines: list[str] = []
@@ -112,7 +113,7 @@ def render_graph_text(stack: Stack) -> str:
             lines.extend(_server_lines(server, "  • "))
     if not lines:
         lines.append("No proxy routes and no server processes found.")
-    return "\n".join(printable(line) for line in lines).rstrip("\n") + "\n"
+    return "\n".join(printable_line(line) for line in lines).rstrip("\n") + "\n"
 
 
 def _yes_no(value: bool | None) -> str:

@@ -1,7 +1,8 @@
 """GitHub Actions workflow commands (``::error file=...::message``), one per finding;
 when ``GITHUB_STEP_SUMMARY`` is set, a Markdown table of the findings is appended to
 the job summary. Values are escaped as the runner expects (``%``, CR, LF everywhere;
-``:`` and ``,`` too in properties) so file content cannot inject a command."""
+``:`` and ``,`` too in properties), other control characters are shown escaped, so file
+content cannot inject a command; the summary's cells are escaped Markdown text."""
 
 from __future__ import annotations
 
@@ -9,17 +10,9 @@ import os
 
 from stackaudit.diagnostics import Severity
 from stackaudit.engine import RunResult
-from stackaudit.formatters.escape import printable
+from stackaudit.formatters.escape import markdown_text, workflow_data, workflow_property
 
 _COMMAND = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.NOTE: "notice"}
-
-
-def _data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _property(text: str) -> str:
-    return _data(text).replace(":", "%3A").replace(",", "%2C")
 
 
 def render_github(
@@ -30,25 +23,21 @@ def render_github(
         span = d.span
         properties = ",".join(
             [
-                f"file={_property(span.path)}",
+                f"file={workflow_property(span.path)}",
                 f"line={span.line}",
                 f"col={span.column}",
                 f"endLine={span.end_line}",
                 f"endColumn={span.end_column}",
-                f"title={_property(f'{d.code} {d.name}')}",
+                f"title={workflow_property(f'{d.code} {d.name}')}",
             ]
         )
-        message = printable(d.message) + (f"\nhelp: {printable(d.help)}" if d.help else "")
-        lines.append(f"::{_COMMAND[d.severity]} {properties}::{_data(message)}")
+        message = d.message + (f"\nhelp: {d.help}" if d.help else "")
+        lines.append(f"::{_COMMAND[d.severity]} {properties}::{workflow_data(message)}")
     summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary_path:
         with open(summary_path, "a", encoding="utf-8") as handle:  # noqa: PTH123
             handle.write(step_summary(result))
     return "".join(line + "\n" for line in lines)
-
-
-def _cell(text: str) -> str:
-    return printable(text).replace("|", "\\|").replace("`", "'")
 
 
 def step_summary(result: RunResult) -> str:
@@ -67,6 +56,6 @@ def step_summary(result: RunResult) -> str:
     for d in result.diagnostics:
         rows.append(
             f"| {d.severity.value} | {d.code} {d.name} | "
-            f"`{_cell(str(d.span))}` | {_cell(d.message)} |"
+            f"{markdown_text(str(d.span))} | {markdown_text(d.message)} |"
         )
     return "\n".join(rows) + "\n"

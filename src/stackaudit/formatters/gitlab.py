@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from stackaudit.diagnostics import Severity
 from stackaudit.engine import RunResult
+from stackaudit.formatters.escape import json_text
 
 _SEVERITY = {Severity.ERROR: "critical", Severity.WARNING: "major", Severity.NOTE: "minor"}
 
@@ -33,4 +33,4 @@ def render_gitlab(
         }
         for d in result.diagnostics
     ]
-    return json.dumps(issues, indent=2, ensure_ascii=False) + "\n"
+    return json_text(issues)

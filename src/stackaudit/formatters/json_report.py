@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from stackaudit import __version__
 from stackaudit.diagnostics import Diagnostic, Severity, Span
 from stackaudit.engine import RunResult
+from stackaudit.formatters.escape import json_text
 
 SCHEMA_VERSION = 1
 
@@ -69,4 +69,4 @@ def report_dict(result: RunResult) -> dict[str, Any]:
 
 
 def render_json(result: RunResult, *, color: bool = False, quiet: bool = False, **_: object) -> str:
-    return json.dumps(report_dict(result), indent=2, ensure_ascii=False) + "\n"
+    return json_text(report_dict(result))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from stackaudit.engine import RunResult
-from stackaudit.formatters.escape import printable
+from stackaudit.formatters.escape import xml_text
 
 
 def render_junit(
@@ -29,9 +29,9 @@ def render_junit(
             suite,
             "testcase",
             {
-                "classname": d.span.path,
-                "name": f"{d.code} {d.name} at {d.span}",
-                "file": d.span.path,
+                "classname": xml_text(d.span.path),
+                "name": xml_text(f"{d.code} {d.name} at {d.span}"),
+                "file": xml_text(d.span.path),
                 "line": str(d.span.line),
             },
         )
@@ -39,11 +39,13 @@ def render_junit(
             case,
             "failure",
             {
-                "message": printable(d.message),
+                "message": xml_text(d.message),
                 "type": d.severity.value,
             },
         )
-        failure.text = printable(f"{d.span}: {d.message}" + (f"\nhelp: {d.help}" if d.help else ""))
+        failure.text = xml_text(f"{d.span}: {d.message}") + (
+            f"\nhelp: {xml_text(d.help)}" if d.help else ""
+        )
     suites = ET.Element("testsuites")
     suites.append(suite)
     ET.indent(suites)

@@ -11,13 +11,13 @@ a run is cut deterministically (most severe first) and a notification says so.""
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
 from stackaudit import PROJECT_URL, RULES_URL, __version__
 from stackaudit.diagnostics import Confidence, Diagnostic, Severity, Span
 from stackaudit.engine import RunResult
+from stackaudit.formatters.escape import json_text, sarif_message, uri_path
 from stackaudit.formatters.linehash import line_hashes
 from stackaudit.rules import all_rules
 from stackaudit.rules.base import Rule
@@ -44,7 +44,7 @@ def _region(span: Span) -> dict[str, int]:
 def _location(span: Span) -> dict[str, Any]:
     return {
         "physicalLocation": {
-            "artifactLocation": {"uri": span.path, "uriBaseId": "%SRCROOT%"},
+            "artifactLocation": {"uri": uri_path(span.path), "uriBaseId": "%SRCROOT%"},
             "region": _region(span),
         }
     }
@@ -82,7 +82,9 @@ def _result(diagnostic: Diagnostic, index: int, line_hash: str | None) -> dict[s
         "ruleIndex": index,
         "level": LEVEL[diagnostic.severity],
         "message": {
-            "text": diagnostic.message + (f" Fix: {diagnostic.help}" if diagnostic.help else "")
+            "text": sarif_message(
+                diagnostic.message + (f" Fix: {diagnostic.help}" if diagnostic.help else "")
+            )
         },
         "locations": [_location(diagnostic.span)],
         "partialFingerprints": {"stackaudit/v1": diagnostic.fingerprint},
@@ -92,7 +94,11 @@ def _result(diagnostic: Diagnostic, index: int, line_hash: str | None) -> dict[s
         result["partialFingerprints"]["primaryLocationLineHash"] = line_hash
     if diagnostic.related:
         result["relatedLocations"] = [
-            {"id": number, **_location(related.span), "message": {"text": related.label}}
+            {
+                "id": number,
+                **_location(related.span),
+                "message": {"text": sarif_message(related.label)},
+            }
             for number, related in enumerate(diagnostic.related[:MAX_RELATED], start=1)
         ]
     if diagnostic.edits:
@@ -106,10 +112,14 @@ def _result(diagnostic: Diagnostic, index: int, line_hash: str | None) -> dict[s
             )
         result["fixes"] = [
             {
-                "description": {"text": diagnostic.fix_title or diagnostic.help or "apply the fix"},
+                "description": {
+                    "text": sarif_message(
+                        diagnostic.fix_title or diagnostic.help or "apply the fix"
+                    )
+                },
                 "artifactChanges": [
                     {
-                        "artifactLocation": {"uri": path, "uriBaseId": "%SRCROOT%"},
+                        "artifactLocation": {"uri": uri_path(path), "uriBaseId": "%SRCROOT%"},
                         "replacements": replacements,
                     }
                     for path, replacements in sorted(changes.items())
@@ -209,7 +219,7 @@ def render_sarif(
             file=sys.stderr,
         )
     document = sarif_dict(result, category=category, exit_code=exit_code, selected=selected)
-    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    text = json_text(document)
     if _fits(text):
         return text
     # Too large for an upload: keep the most severe results, halving until it fits.
@@ -230,7 +240,7 @@ def render_sarif(
                 },
             }
         )
-        text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+        text = json_text(document)
         if _fits(text):
             break
         run["invocations"][0]["toolExecutionNotifications"].pop()

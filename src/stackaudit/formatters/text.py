@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from stackaudit.diagnostics import Diagnostic, Severity
 from stackaudit.engine import RunResult
-from stackaudit.formatters.escape import display_width, printable
+from stackaudit.formatters.escape import display_width, printable, printable_line
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -65,7 +65,7 @@ def _plural(count: int, word: str) -> str:
 def _block(result: RunResult, diagnostic: Diagnostic, quiet: bool, make: Make) -> list[_Line]:
     span = diagnostic.span
     head = make()
-    head.append(f"{printable(span.path)}:{span.line}:{span.column}: ", style="bold")
+    head.append(f"{printable_line(span.path)}:{span.line}:{span.column}: ", style="bold")
     cell = _notebook_cell(result, diagnostic)
     if cell:
         head.append(f"(cell {cell[0]}, line {cell[1]}) ", style="bold")
