@@ -1166,3 +1166,90 @@ def test_diff_base_ignores_git_environment_variables(hostile: tuple[Path, Path])
     assert run.code == 1, run
     assert {line.split(":")[0] for line in run.stdout.splitlines()} == {"new.sh"}
     assert not (outside / "MARKER").exists()
+
+
+# -- found by review: what hid the stack or hung the run --
+
+
+@pytest.mark.parametrize("name", ["stackaudit.toml", ".stackaudit.toml", "pyproject.toml"])
+def test_a_fifo_config_does_not_hang_the_replay_check(
+    hostile: tuple[Path, Path], name: str
+) -> None:
+    """The replay looks at the configuration before anything else: the same bounded,
+    non-blocking read as everywhere."""
+    _, root = hostile
+    os.mkfifo(root / name)
+    run = stackaudit("check", cwd=root, timeout=60)
+    assert run.code == 1, run
+    assert_reported(run)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"# notes\xe2\x80\xa8*\n",  # U+2028: not a line break to git
+        b"# notes\x0c*\n",
+        b"# notes\x85*\n",
+        b"# notes\r*\n",
+        b"start.sh\t\n",  # git keeps a trailing tab: the pattern names another file
+    ],
+)
+def test_gitignore_lines_are_cut_as_git_cuts_them(
+    hostile: tuple[Path, Path], content: bytes
+) -> None:
+    _, root = hostile
+    build(root, {".gitignore": content})
+    run = stackaudit("check", "--no-cache", cwd=root)
+    assert run.code == 1, run
+    assert_reported(run)
+
+
+def test_a_gitignore_link_is_not_followed(hostile: tuple[Path, Path]) -> None:
+    _, root = hostile
+    build(root, {"docs/globs.txt": "*\n"})
+    (root / ".gitignore").symlink_to("docs/globs.txt")
+    run = stackaudit("check", "--no-cache", cwd=root)
+    assert run.code == 1, run
+    assert_reported(run)
+
+
+@pytest.mark.parametrize("named", ["start.sh", "venv/start.sh"])
+def test_a_named_file_is_scanned_even_where_the_walk_skips_it(tmp_path: Path, named: str) -> None:
+    build(tmp_path, {named: VULNERABLE["start.sh"], ".gitignore": "start.sh\n"})
+    run = stackaudit("check", "--no-cache", "--", named, cwd=tmp_path)
+    assert run.code == 1, run
+    assert_reported(run, (named, 2, "SA101"))
+
+
+def test_an_absolute_destination_through_a_committed_link_is_refused(
+    hostile: tuple[Path, Path],
+) -> None:
+    outside, root = hostile
+    (root / "reports").symlink_to(outside)
+    before = state(outside)
+    run = stackaudit("check", "--output", str(root / "reports" / "r.sarif"), cwd=root)
+    assert run.code == 2 and "refusing to write through it" in run.stderr, run
+    assert state(outside) == before
+
+
+@pytest.mark.parametrize("tool", ['"stackaudit"', "1", '["stackaudit"]'])
+def test_a_tool_key_that_is_not_a_table_configures_nothing(
+    hostile: tuple[Path, Path], tool: str
+) -> None:
+    _, root = hostile
+    build(root, {"pyproject.toml": f"tool = {tool}\n"})
+    run = stackaudit("check", "--no-cache", cwd=root)
+    assert run.code == 1, run
+    assert_reported(run)
+
+
+@pytest.mark.parametrize("name", ["dockerfile", "deploy/start.SH"])
+def test_names_the_tools_accept_are_read(tmp_path: Path, name: str) -> None:
+    command = "CMD panel serve app.py --allow-websocket-origin=*\n"
+    body = (
+        ("FROM python:3.12\n" + command) if name == "dockerfile" else ("#!/bin/sh\n" + command[4:])
+    )
+    build(tmp_path, {name: body})
+    run = stackaudit("check", "--no-cache", "--select", "SA101", cwd=tmp_path)
+    assert run.code == 1, run
+    assert_reported(run, (name, 2, "SA101"))

@@ -492,7 +492,10 @@ def _scope(
         }
         # A commit touching only files no extractor reads needs no scan at all.
         report_only = {rel for rel in named if classify_name(rel) is not None}
-        scan_paths = [root]
+        # The named files themselves are scanned even where an exclude or a .gitignore
+        # would skip them in the walk (a file committed with `git add -f`, one under
+        # `venv/`): a file the hook was asked about is never silently left out.
+        scan_paths = [root, *(root / rel for rel in sorted(report_only))]
     if diff_base:
         changed = _changed_files(root, diff_base)
         report_only = changed if report_only is None else report_only & changed

@@ -101,7 +101,8 @@ def find_config(start: Path, notes: list[str] | None = None) -> Path | None:
                 if b"tool.stackaudit" in data or b'"stackaudit"' in data:
                     raise
                 continue
-            if "stackaudit" in table.get("tool", {}):
+            tool = table.get("tool")
+            if isinstance(tool, dict) and "stackaudit" in tool:
                 return candidate
     return None
 
@@ -129,13 +130,13 @@ def load_config(path: Path | None) -> Config:
     except NotRead as exc:
         raise ConfigError(f"cannot read {path}: {exc.reason}") from exc
     data_table = _parse_toml(data, path)
-    table = (
-        data_table.get("tool", {}).get("stackaudit", {})
-        if path.name == "pyproject.toml"
-        else data_table
-    )
-    if path.name != "pyproject.toml" and "tool" in table and "stackaudit" in table["tool"]:
-        table = table["tool"]["stackaudit"]
+    tool = data_table.get("tool")
+    if path.name == "pyproject.toml":
+        table = tool.get("stackaudit", {}) if isinstance(tool, dict) else {}
+    elif isinstance(tool, dict) and "stackaudit" in tool:
+        table = tool["stackaudit"]
+    else:
+        table = data_table
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: `tool.stackaudit` must be a table")
     config = parse_table(table, str(path))

@@ -182,11 +182,7 @@ def _walk(
                 watch.append((directory, info.st_mtime_ns, -1, info.st_ctime_ns, info.st_ino))
         gitignore = os.path.join(directory, ".gitignore")  # noqa: PTH118
         spec = _read_gitignore(
-            gitignore,
-            f"{rel_dir}/.gitignore" if rel_dir else ".gitignore",
-            real_root,
-            skipped,
-            watch,
+            gitignore, f"{rel_dir}/.gitignore" if rel_dir else ".gitignore", skipped, watch
         )
         if spec is not None:
             ignores.append((rel_dir, spec))
@@ -343,29 +339,29 @@ GITIGNORE_LIMIT = 1024 * 1024
 
 
 def _read_gitignore(
-    path: str, rel: str, real_root: Path, skipped: list[Skipped], watch: Watch | None
+    path: str, rel: str, skipped: list[Skipped], watch: Watch | None
 ) -> pathspec.PathSpec[Any] | None:
-    """The patterns of one ``.gitignore``, read as git would use them: a link out of the
-    root, a FIFO or a device is not read (with a note), and a pattern git could not use
-    (a lone ``!``, a trailing backslash, a reversed range ``[z-a]``) is dropped with a
-    note instead of failing the run."""
+    """The patterns of one ``.gitignore``, read as git reads them. A link is not
+    followed (git stopped following a ``.gitignore`` link in 2.32, so a link to a file
+    holding ``*`` must not hide the tree from us either); a FIFO or a device is not
+    read; a pattern git could not use (a lone ``!``, a trailing backslash, a reversed
+    range ``[z-a]``) is dropped. Each with a note."""
     try:
         info = os.lstat(path)
     except OSError:
         return None  # none here: the common case
-    if stat.S_ISLNK(info.st_mode) and not inside(real_path(path), str(real_root)):
-        skipped.append(Skipped(rel, "symbolic link out of the scanned root"))
+    if stat.S_ISLNK(info.st_mode):
+        skipped.append(Skipped(rel, "symbolic link: git does not follow it, neither do we"))
         return None
     try:
         data = read_regular(path, GITIGNORE_LIMIT)
     except NotRead as exc:
-        if "No such file" not in exc.reason:  # a dangling link: git ignores it too
-            skipped.append(Skipped(rel, exc.reason))
+        skipped.append(Skipped(rel, exc.reason))
         return None
     if watch is not None:
         with contextlib.suppress(OSError):
             watch.append(_watched(path, os.stat(path)))  # noqa: PTH116
-    lines = data.decode("utf-8", errors="replace").splitlines()
+    lines = gitignore_lines(data)
     try:
         return _spec(lines)
     except Exception:  # pathspec raises several types for one bad line
@@ -380,13 +376,36 @@ def _read_gitignore(
         return _spec(usable)
 
 
+_TRAILING_BLANKS = re.compile(r"(?<!\\) +$")
+_TRAILING_WHITESPACE = re.compile(r"[^\S ]+$")
+
+
+def gitignore_lines(data: bytes) -> list[str]:
+    """The lines of a ``.gitignore`` as git cuts them (git's ``dir.c``): at ``\\n``
+    only (a form feed or U+2028 does not end a comment), one ``\\r`` before it
+    dropped, and trailing spaces trimmed unless escaped — spaces only: a trailing tab is
+    part of the pattern. pathspec strips every trailing whitespace character, so those
+    are written as one-character brackets it keeps."""
+    lines = []
+    for raw in data.decode("utf-8", errors="replace").split("\n"):
+        line = _TRAILING_BLANKS.sub("", raw.removesuffix("\r"))
+        tail = _TRAILING_WHITESPACE.search(line)
+        if tail is not None:
+            line = line[: tail.start()] + "".join(f"[{c}]" for c in tail.group())
+        lines.append(line)
+    return lines
+
+
 # -- classification ---------------------------------------------------------------------
 
 AMBIGUOUS = frozenset({"yaml", "conf", "conf-dir", "maybe-shell"})
 
 _NAME_RULES: list[tuple[re.Pattern[str], str]] = [
     (
-        re.compile(r"(^|/)(Dockerfile|Containerfile)([.-][^/]*)?$|\.(dockerfile|Dockerfile)$"),
+        # `dockerfile` too: docker build falls back to the lower-case name.
+        re.compile(
+            r"(^|/)(Dockerfile|Containerfile)([.-][^/]*)?$|(^|/)dockerfile$|\.(dockerfile|Dockerfile)$"
+        ),
         "dockerfile",
     ),
     (re.compile(r"(^|/)(docker-)?compose([.-][^/]*)?\.ya?ml$"), "compose"),
@@ -407,7 +426,8 @@ _NAME_RULES: list[tuple[re.Pattern[str], str]] = [
         re.compile(r"(^|/)sites-(available|enabled)/[^/]+$|(^|/)(conf\.d|snippets)/[^/]+\.conf$"),
         "conf-dir",
     ),
-    (re.compile(r"\.(sh|bash)$"), "shell"),
+    # `sh start.SH` runs it as well as `start.sh`: the case of an extension is no guard.
+    (re.compile(r"\.(sh|bash)$", re.IGNORECASE), "shell"),
     (re.compile(r"(^|/)(GNU)?[Mm]akefile$|\.mk$"), "makefile"),
     (re.compile(r"(^|/)[^/.]*entrypoint[^/]*$"), "shell"),
     (re.compile(r"(^|/)(requirements[^/]*\.(txt|in)|constraints[^/]*\.txt)$"), "requirements"),

@@ -30,8 +30,10 @@ import sys
 from array import array
 
 from stackaudit.cache import Cache, default_directory
+from stackaudit.reading import NotRead, read_regular
 
 CONFIG_FILES = (".stackaudit.toml", "stackaudit.toml", "pyproject.toml")
+CONFIG_LIMIT = 1024 * 1024  # as stackaudit.config reads them
 # (path, mtime_ns, size or -1 for a directory, ctime_ns, inode), as discovery records them.
 Watched = list[tuple[str, int, int, int, int]]
 # What decides how a report looks besides the command line (see ``commands._color`` and
@@ -70,11 +72,14 @@ def _config_digest(explicit: str | None) -> str:
                 break
             directory = parent
     for path in candidates:
-        try:
-            with open(path, "rb") as handle:
-                data = handle.read()
-        except OSError:
+        if not os.path.lexists(path):
             continue
+        try:
+            # Bounded and non-blocking: a committed FIFO or a link to /dev/zero named
+            # stackaudit.toml must not hang or exhaust the run before it starts.
+            data = read_regular(path, CONFIG_LIMIT)
+        except NotRead as exc:
+            data = f"\0unreadable: {exc.reason}".encode()
         digest.update(path.encode("utf-8", "surrogateescape") + b"\0")
         digest.update(hashlib.sha256(data).digest())
     return digest.hexdigest()

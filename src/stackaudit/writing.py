@@ -22,22 +22,39 @@ class UnsafeDestination(Exception):
 
 
 def check_destination(typed: str, cwd: str | None = None) -> str:
-    """The absolute path to write ``typed`` to, or ``UnsafeDestination``."""
+    """The absolute path to write ``typed`` to, or ``UnsafeDestination``.
+
+    Refused: a link; a path into the working directory (relative, or absolute but lying
+    under it) that resolves out of it. An absolute path elsewhere is the user's own."""
     cwd = cwd or os.getcwd()
     absolute = typed if os.path.isabs(typed) else os.path.join(cwd, typed)
     if os.path.islink(absolute):
         raise UnsafeDestination(f"{typed} is a symbolic link; refusing to write through it")
     if os.path.isdir(absolute):
         raise UnsafeDestination(f"{typed} is a directory")
-    if not os.path.isabs(typed):
+    # An absolute path into the working tree (`$GITHUB_WORKSPACE/report.sarif`, the
+    # usual form in CI) crosses the repository's own directories, links included: it
+    # is held to the same rule as a relative one.
+    if not os.path.isabs(typed) or _lexically_inside(os.path.normpath(typed), cwd):
         real_cwd = os.path.realpath(cwd)
         real = os.path.realpath(absolute)
         if real != real_cwd and not real.startswith(real_cwd.rstrip(os.sep) + os.sep):
+            advice = (
+                "a link of the working tree leads there; refusing to write through it"
+                if os.path.isabs(typed)
+                else "give an absolute path to write there"
+            )
             raise UnsafeDestination(
-                f"{typed} resolves outside the working directory (to {real}); "
-                "give an absolute path to write there"
+                f"{typed} resolves outside the working directory (to {real}); {advice}"
             )
     return os.path.abspath(absolute)
+
+
+def _lexically_inside(path: str, directory: str) -> bool:
+    for base in {os.path.normpath(directory), os.path.realpath(directory)}:
+        if path == base or path.startswith(base.rstrip(os.sep) + os.sep):
+            return True
+    return False
 
 
 def write_atomically(path: str, text: str) -> None:
