@@ -778,7 +778,7 @@ def nginx_version_from_images(facts: Iterable[object]) -> str | None:
 
 # -- include resolution -----------------------------------------------------------------
 
-_MAX_INCLUDE_DEPTH = 24
+_MAX_INCLUDE_DEPTH = 16
 _MAX_BLOCK_DEPTH = 64
 # The work one scan may spend building trees: a directive placed, or a file expanded at
 # an include, costs one. A real configuration, every include expanded, is a few thousand
@@ -849,9 +849,7 @@ class _Includes:
             return [joined] if joined in self.parts else []
         if joined not in self.masks:
             wanted = _split(joined)
-            self.masks[joined] = [
-                p for p in self.paths if _match_components(wanted, self.parts[p])
-            ]
+            self.masks[joined] = [p for p in self.paths if _match_components(wanted, self.parts[p])]
         return self.masks[joined]
 
     def _by_trailing(self, wanted: list[str], including: str) -> list[str] | None:
@@ -1016,6 +1014,8 @@ class _TreeBuilder:
             return
         for target in found:
             if target in chain:
+                if directive.span in self.reported:
+                    continue
                 cycle = " -> ".join([*chain[chain.index(target) :], target])
                 self._problem(directive.span, f"include cycle: {cycle}")
                 continue
