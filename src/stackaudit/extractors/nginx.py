@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Callable
 
 from msgspec import Struct
 
@@ -26,8 +27,13 @@ from stackaudit.facts.common import ParseProblem, Word
 from stackaudit.facts.nginx import NginxDirective, NginxFile, is_symbolic
 from stackaudit.source import SourceFile
 
-_TEMPLATE_EXPR = re.compile(r"\{\{.*?\}\}|<%=.*?%>", re.DOTALL)
-_TEMPLATE_STMT = re.compile(r"\{%.*?%\}|\{#.*?#\}|<%(?!=).*?%>", re.DOTALL)
+# Template delimiters: (opener, closer, a character that must not follow the opener).
+# Found by a linear scan, not by a regex such as `\{\{.*?\}\}`: that one rescans to the
+# end of the text from every opener when no closer follows (a 2 MB line of `{{` is
+# a trillion steps).
+_TEMPLATE_EXPR = (("{{", "}}", ""), ("<%=", "%>", ""))
+_TEMPLATE_STMT = (("{%", "%}", ""), ("{#", "#}", ""), ("<%", "%>", "="))
+_MAX_PROBLEMS = 20
 _TEMPLATE_NAME = re.compile(r"\.(template|tpl|j2|jinja2?|erb|tmpl)$")
 
 
@@ -53,22 +59,64 @@ def neutralise_templates(text: str) -> tuple[str, bool]:
         return text, False
     changed = False
 
-    def blank(match: re.Match[str]) -> str:
+    def blank(found: str) -> str:
         nonlocal changed
         changed = True
-        return "".join("\n" if c == "\n" else " " for c in match.group(0))
+        return "".join("\n" if c == "\n" else " " for c in found)
 
-    def word(match: re.Match[str]) -> str:
+    def word(found: str) -> str:
         nonlocal changed
         changed = True
         out = []
-        for index, char in enumerate(match.group(0)):
+        for index, char in enumerate(found):
             out.append("\n" if char == "\n" else ("$" if index == 0 else "_"))
         return "".join(out)
 
-    text = _TEMPLATE_STMT.sub(blank, text)
-    text = _TEMPLATE_EXPR.sub(word, text)
+    text = _replace_delimited(text, _TEMPLATE_STMT, blank)
+    text = _replace_delimited(text, _TEMPLATE_EXPR, word)
     return text, changed
+
+
+def _replace_delimited(
+    text: str, kinds: tuple[tuple[str, str, str], ...], replace: Callable[[str], str]
+) -> str:
+    """``text`` with each delimited part replaced, leftmost first (the first kind on a
+    tie), as the lazy regex would. Each kind's next opener is remembered until the scan
+    passes it, and a kind with no closer left is dropped: every search moves forward,
+    so the scan is linear."""
+    out: list[str] = []
+    done = 0
+    alive = list(range(len(kinds)))
+    next_at = [-1] * len(kinds)
+    while alive:
+        best: int | None = None
+        for kind in list(alive):
+            opener, _, not_after = kinds[kind]
+            at = next_at[kind]
+            if at < done:
+                at = text.find(opener, done)
+                while at >= 0 and not_after and text.startswith(not_after, at + len(opener)):
+                    at = text.find(opener, at + 1)
+                next_at[kind] = at
+            if at < 0:
+                alive.remove(kind)
+            elif best is None or at < next_at[best]:
+                best = kind
+        if best is None:
+            break
+        opener, closer, _ = kinds[best]
+        at = next_at[best]
+        end = text.find(closer, at + len(opener))
+        if end < 0:
+            # No closer after this opener, so none after any later one either.
+            alive.remove(best)
+            continue
+        end += len(closer)
+        out.append(text[done:at])
+        out.append(replace(text[at:end]))
+        done = end
+    out.append(text[done:])
+    return "".join(out)
 
 
 def _lex(text: str) -> list[tuple[str, int, bool]]:
@@ -154,6 +202,12 @@ class _Builder:
         return Word(text, self.span(token.start, token.end), is_symbolic(text))
 
     def problem(self, token: _Token | None, message: str) -> None:
+        # A file of two million stray braces is two million errors: the first few say
+        # what is wrong, the rest would only make the report huge.
+        if len(self.problems) >= _MAX_PROBLEMS:
+            return
+        if len(self.problems) == _MAX_PROBLEMS - 1:
+            message = f"{message} (further syntax errors in this file are not reported)"
         if token is None:
             line = max(1, len(self.source.lines))
             self.problems.append(ParseProblem(Span(self.source.path, line, 1), message))

@@ -231,6 +231,7 @@ class NginxNode:
 
     __slots__ = (
         "_index",
+        "_scalars",
         "children",
         "context",
         "directive",
@@ -254,6 +255,7 @@ class NginxNode:
         self.name = directive.name if directive else self.context
         self.children: list[NginxNode] = []
         self._index: dict[str, list[NginxNode]] | None = None
+        self._scalars: dict[str, NginxNode | None] = {}
         # Includes at this level whose files are not among the scanned ones: whatever
         # they hold is unknown.
         self.opaque_includes: list[Word] = []
@@ -329,12 +331,25 @@ class NginxNode:
 
 
 def effective_scalar(node: NginxNode, name: str) -> NginxNode | None:
-    """The directive an ordinary (inherited) setting takes its value from at ``node``."""
-    for level in node.chain():
-        found = level.own(name)
-        if found:
-            return found[0]  # nginx refuses a duplicate; the first one is what it read
-    return None
+    """The directive an ordinary (inherited) setting takes its value from at ``node``.
+    Remembered on every level walked, so asking at each of many deep locations (or at
+    each level of one, as ``effective_add_headers`` does) costs no walk to the top."""
+    walked: list[NginxNode] = []
+    found: NginxNode | None = None
+    level: NginxNode | None = node
+    while level is not None:
+        if name in level._scalars:
+            found = level._scalars[name]
+            break
+        walked.append(level)
+        own = level.own(name)
+        if own:
+            found = own[0]  # nginx refuses a duplicate; the first one is what it read
+            break
+        level = level.parent
+    for seen in walked:
+        seen._scalars[name] = found
+    return found
 
 
 def array_level(node: NginxNode, name: str) -> NginxNode | None:
@@ -763,8 +778,12 @@ def nginx_version_from_images(facts: Iterable[object]) -> str | None:
 
 # -- include resolution -----------------------------------------------------------------
 
-_MAX_INCLUDE_DEPTH = 24
+_MAX_INCLUDE_DEPTH = 16
 _MAX_BLOCK_DEPTH = 64
+# The work one scan may spend building trees: a directive placed, or a file expanded at
+# an include, costs one. A real configuration, every include expanded, is a few thousand
+# directives; an include bomb (a file including the next twice, twenty levels down, or
+# files that each include the whole directory again) would be millions.
 _MAX_NODES = 200_000
 
 
@@ -784,10 +803,20 @@ class _Includes:
     def __init__(self, paths: Iterable[str]) -> None:
         self.paths = sorted(paths)
         self.parts = {p: _split(p) for p in self.paths}
+        self.resolved: dict[tuple[str, str, str | None], list[str] | None] = {}
+        self.masks: dict[str, list[str]] = {}
+        self.trailing: dict[tuple[str, ...], list[tuple[int, str]]] = {}
 
     def resolve(self, pattern: str, including: str, main: str | None) -> list[str] | None:
         """The scanned files an include names, sorted as nginx sorts a mask; None when
-        the argument cannot be resolved here (a variable, or no such scanned file)."""
+        the argument cannot be resolved here (a variable, or no such scanned file).
+        Remembered: matching a mask tries every scanned file."""
+        key = (pattern, including, main)
+        if key not in self.resolved:
+            self.resolved[key] = self._resolve(pattern, including, main)
+        return self.resolved[key]
+
+    def _resolve(self, pattern: str, including: str, main: str | None) -> list[str] | None:
         if not pattern or is_symbolic(pattern):
             return None
         if pattern.startswith("/"):
@@ -810,11 +839,18 @@ class _Includes:
             )
             if joined.startswith("../") or joined == "..":
                 continue  # never outside the scanned root
-            wanted = _split(joined)
-            found = [p for p in self.paths if _match_components(wanted, self.parts[p])]
+            found = self._matching(joined)
             if found:
                 return found
         return self._by_trailing(_split(pattern), including)
+
+    def _matching(self, joined: str) -> list[str]:
+        if not any(c in joined for c in "*?["):
+            return [joined] if joined in self.parts else []
+        if joined not in self.masks:
+            wanted = _split(joined)
+            self.masks[joined] = [p for p in self.paths if _match_components(wanted, self.parts[p])]
+        return self.masks[joined]
 
     def _by_trailing(self, wanted: list[str], including: str) -> list[str] | None:
         """Files whose path ends like ``wanted`` (``/etc/nginx/conf.d/*.conf`` ->
@@ -822,6 +858,21 @@ class _Includes:
         any file has; a mask in the last component needs its directory to match too."""
         if not wanted:
             return None
+        key = tuple(wanted)
+        if key not in self.trailing:
+            self.trailing[key] = self._deepest_trailing(wanted)
+        best = self.trailing[key]
+        if not best:
+            return None
+        # Several trees may hold such a file (two deployments in one repository): keep
+        # the directory closest to the including file.
+        by_directory: dict[str, list[str]] = {}
+        for _, path in best:
+            by_directory.setdefault(posixpath.dirname(path), []).append(path)
+        chosen = max(sorted(by_directory), key=lambda d: _common_prefix(d, including))
+        return sorted(by_directory[chosen])
+
+    def _deepest_trailing(self, wanted: list[str]) -> list[tuple[int, str]]:
         minimum = 2 if any(c in wanted[-1] for c in "*?[") and len(wanted) > 1 else 1
         best: list[tuple[int, str]] = []
         best_depth = 0
@@ -840,15 +891,7 @@ class _Includes:
                 best, best_depth = [], depth
             if depth == best_depth:
                 best.append((depth, path))
-        if not best:
-            return None
-        # Several trees may hold such a file (two deployments in one repository): keep
-        # the directory closest to the including file.
-        by_directory: dict[str, list[str]] = {}
-        for _, path in best:
-            by_directory.setdefault(posixpath.dirname(path), []).append(path)
-        chosen = max(sorted(by_directory), key=lambda d: _common_prefix(d, including))
-        return sorted(by_directory[chosen])
+        return best
 
 
 def _common_prefix(directory: str, including: str) -> int:
@@ -871,7 +914,11 @@ class _TreeBuilder:
         self.includes = _Includes(self.files)
         self.problems: list[ParseProblem] = []
         self.expanded: set[str] = set()
+        # (file, level) pairs already expanded: a file included twice at one level adds
+        # nothing the first time did not (nginx would read the same directives again).
+        self.placed: set[tuple[str, int]] = set()
         self.nodes = 0
+        self.exhausted: set[str] = set()
         self.depth = 0
         self.reported: set[Span] = set()
 
@@ -892,6 +939,21 @@ class _TreeBuilder:
         self._expand(file.directives, root, file.path, (file.path,), (), file.path)
         return root
 
+    def _spend(self, span: Span, main: str) -> bool:
+        """Count one unit of work; False, reported once for each configuration, when
+        the budget is spent."""
+        if self.nodes < _MAX_NODES:
+            self.nodes += 1
+            return True
+        if main not in self.exhausted:
+            self.exhausted.add(main)
+            self._problem(
+                span,
+                f"the configuration expands to more than {_MAX_NODES:,} directives "
+                "(includes followed); the rest is not analysed",
+            )
+        return False
+
     def _problem(self, span: Span, message: str) -> None:
         if span not in self.reported:
             self.reported.add(span)
@@ -911,10 +973,11 @@ class _TreeBuilder:
             if directive.name == "include" and directive.block is None:
                 self._include(directive, parent, path, chain, via, main)
                 continue
-            self.nodes += 1
+            if not self._spend(directive.span, main):
+                return
             node = NginxNode(directive, parent, via)
             parent.children.append(node)
-            if directive.block is None or self.nodes >= _MAX_NODES:
+            if directive.block is None:
                 continue
             if self.depth >= _MAX_BLOCK_DEPTH:
                 # Real configs nest a handful of levels; this bounds the walk (and the
@@ -951,15 +1014,19 @@ class _TreeBuilder:
             return
         for target in found:
             if target in chain:
+                if directive.span in self.reported:
+                    continue
                 cycle = " -> ".join([*chain[chain.index(target) :], target])
                 self._problem(directive.span, f"include cycle: {cycle}")
                 continue
             if len(chain) >= _MAX_INCLUDE_DEPTH:
                 self._problem(directive.span, "includes nested too deeply to follow")
                 continue
-            if self.nodes >= _MAX_NODES:
-                self._problem(directive.span, "configuration too large to follow every include")
+            if (target, id(parent)) in self.placed:
+                continue
+            if not self._spend(directive.span, main):
                 return
+            self.placed.add((target, id(parent)))
             self._expand(
                 self.files[target].directives,
                 parent,

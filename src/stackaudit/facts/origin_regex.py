@@ -8,20 +8,23 @@ unanchored), or a pattern that admits every origin.
 
 The analysis never runs the pattern against attacker-sized input: it parses the pattern
 text into atoms (a small, linear parser: a pattern it cannot read yields no finding) and
-reasons about the host part. The only match ever executed is against the four-character
-string ``null``, which bounds any backtracking."""
+reasons about the host part. Whether it admits the origin ``null`` is decided without
+running it either (see ``may_match_null``): even four characters can take a backtracking
+engine minutes."""
 
 from __future__ import annotations
 
 import re
+import warnings
 from itertools import product
-from typing import Literal
+from typing import Any, Literal
 
 from msgspec import Struct
 
 MatchMode = Literal["fullmatch", "search"]
 _MAX_PATHS = 64
 _MAX_PATTERN = 2000
+_MAX_REPEAT = 4294967295  # the re module's MAXREPEAT: no upper bound
 
 
 class _Atom(Struct, frozen=True):
@@ -545,13 +548,176 @@ def _analyse_path(path: list[_Atom], match: MatchMode) -> list[RegexFinding]:
 
 def may_match_null(pattern: str, match: MatchMode, case_insensitive: bool = False) -> bool:
     """Whether the pattern admits the origin ``null`` (sandboxed iframes, ``file:``
-    pages, some redirects). Running it on four characters bounds any backtracking."""
+    pages, some redirects).
+
+    The pattern is never run: a backtracking engine can take exponential time even on
+    four characters (``^(.?){200}x$`` took over a minute on ``null``). It is parsed by
+    the ``re`` module's own parser (parsing is linear) and its items are evaluated over
+    the positions 0..4 of ``null`` as sets of reachable positions, each (item, position)
+    computed once: the work is bounded by the pattern's size, whatever its nesting. A
+    construct this cannot follow (back-references, look-behind) gives no finding."""
     if len(pattern) > _MAX_PATTERN:
         return False
     try:
-        compiled = re.compile(pattern, re.IGNORECASE if case_insensitive else 0)
-    except (re.error, RecursionError, OverflowError):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            parsed = _sre_parse().parse(pattern, re.IGNORECASE if case_insensitive else 0)
+        matcher = _NullMatcher(bool(parsed.state.flags & re.IGNORECASE))
+        if match == "fullmatch":
+            return _NULL_LENGTH in matcher.sequence(parsed.data, 0, matcher.ignore_case)
+        return any(matcher.sequence(parsed.data, start, matcher.ignore_case) for start in range(5))
+    except (re.error, RecursionError, OverflowError, _Unreadable):
         return False
-    if match == "fullmatch":
-        return compiled.fullmatch("null") is not None
-    return compiled.search("null") is not None
+
+
+def _sre_parse() -> Any:
+    # The parser of the ``re`` module (``re._parser`` since 3.11; ``sre_parse``, kept as
+    # a deprecated alias, is the one name that works from 3.10 on).
+    import sre_parse
+
+    return sre_parse
+
+
+_NULL = "null"
+_NULL_LENGTH = len(_NULL)
+_WORD = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+
+
+class _NullMatcher:
+    """The positions of ``null`` a parsed pattern can reach from a position: a set
+    over five positions, so a repetition reaches its fixed point within a few dozen
+    rounds, however large its count."""
+
+    def __init__(self, ignore_case: bool) -> None:
+        self.ignore_case = ignore_case
+        self.memo: dict[tuple[int, int, bool], frozenset[int]] = {}
+        self.keep: list[object] = []  # the memo is keyed by id(): keep the keys alive
+
+    def sequence(self, items: Any, start: int, ignore_case: bool) -> frozenset[int]:
+        key = (id(items), start, ignore_case)
+        if key in self.memo:
+            return self.memo[key]
+        self.keep.append(items)
+        positions = frozenset((start,))
+        for op, argument in items:
+            reached: set[int] = set()
+            for position in positions:
+                reached |= self.item(str(op), argument, position, ignore_case)
+            positions = frozenset(reached)
+            if not positions:
+                break
+        self.memo[key] = positions
+        return positions
+
+    def item(self, op: str, argument: Any, at: int, ignore_case: bool) -> frozenset[int]:
+        char = _NULL[at] if at < _NULL_LENGTH else None
+        one = frozenset((at + 1,))
+        none: frozenset[int] = frozenset()
+        if op in ("LITERAL", "NOT_LITERAL"):
+            if char is None:
+                return none
+            same = _same(char, chr(argument), ignore_case)
+            return one if same == (op == "LITERAL") else none
+        if op == "ANY":
+            return one if char is not None else none
+        if op == "IN":
+            return one if char is not None and _in_class(char, argument, ignore_case) else none
+        if op == "AT":
+            return frozenset((at,)) if _at(str(argument), at) else none
+        if op == "BRANCH":
+            found: set[int] = set()
+            for branch in argument[1]:
+                found |= self.sequence(branch, at, ignore_case)
+            return frozenset(found)
+        if op == "SUBPATTERN":
+            add, remove = argument[1], argument[2]
+            case = (ignore_case or bool(add & re.IGNORECASE)) and not remove & re.IGNORECASE
+            return self.sequence(argument[3], at, case)
+        if op == "ATOMIC_GROUP":  # taken as an ordinary group: it admits no less
+            return self.sequence(argument, at, ignore_case)
+        if op in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+            return self.repeat(argument, at, ignore_case)
+        if op in ("ASSERT", "ASSERT_NOT") and argument[0] == 1:  # look-ahead
+            ahead = bool(self.sequence(argument[1], at, ignore_case))
+            return frozenset((at,)) if ahead == (op == "ASSERT") else none
+        raise _Unreadable
+
+    def repeat(self, argument: Any, at: int, ignore_case: bool) -> frozenset[int]:
+        low, high, items = argument
+        high = None if high >= _MAX_REPEAT else int(high)
+        current = frozenset((at,))
+        seen: dict[frozenset[int], int] = {}  # rounds before the minimum
+        collected: set[frozenset[int]] = set()  # rounds from the minimum on
+        ends: set[int] = set()
+        count = 0
+        while True:
+            if count < low and current in seen:
+                # A cycle before the minimum count: jump ahead to the last round before
+                # ``low`` (or ``low`` itself) that holds the same positions.
+                period = count - seen[current]
+                count = low - (low - count) % period
+            if count >= low:
+                if current in collected:
+                    break  # every later round repeats one already collected
+                collected.add(current)
+                ends |= current
+            else:
+                seen[current] = count
+            if (high is not None and count >= high) or not current:
+                break
+            reached: set[int] = set()
+            for position in current:
+                reached |= self.sequence(items, position, ignore_case)
+            current = frozenset(reached)
+            count += 1
+        return frozenset(ends)
+
+
+def _same(char: str, other: str, ignore_case: bool) -> bool:
+    return char == other or (ignore_case and char.lower() == other.lower())
+
+
+def _in_class(char: str, members: Any, ignore_case: bool) -> bool:
+    negate = False
+    found = False
+    for op, argument in members:
+        name = str(op)
+        if name == "NEGATE":
+            negate = True
+        elif name == "LITERAL":
+            found = found or _same(char, chr(argument), ignore_case)
+        elif name == "RANGE":
+            low, high = argument
+            found = found or any(
+                low <= ord(c) <= high
+                for c in {char, char.lower(), char.upper()}
+                if ignore_case or c == char
+            )
+        elif name == "CATEGORY":
+            category = str(argument)
+            if category.endswith("_WORD"):
+                hit = char in _WORD
+            elif category.endswith("_DIGIT"):
+                hit = char.isdigit()
+            elif category.endswith("_SPACE"):
+                hit = char.isspace()
+            elif category.endswith("_LINEBREAK"):
+                hit = char == "\n"
+            else:
+                raise _Unreadable
+            found = found or (hit != ("_NOT_" in category))
+        else:
+            raise _Unreadable
+    return found != negate
+
+
+def _at(where: str, at: int) -> bool:
+    if where in ("AT_BEGINNING", "AT_BEGINNING_STRING", "AT_BEGINNING_LINE"):
+        return at == 0
+    if where in ("AT_END", "AT_END_STRING", "AT_END_LINE"):
+        return at == _NULL_LENGTH
+    if where in ("AT_BOUNDARY", "AT_NON_BOUNDARY"):
+        before = at > 0 and _NULL[at - 1] in _WORD
+        after = at < _NULL_LENGTH and _NULL[at] in _WORD
+        return (before != after) == (where == "AT_BOUNDARY")
+    raise _Unreadable

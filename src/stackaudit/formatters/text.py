@@ -9,6 +9,7 @@ import io
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
+from stackaudit.bounds import window
 from stackaudit.diagnostics import Diagnostic, Severity
 from stackaudit.engine import RunResult
 from stackaudit.formatters.escape import display_width, printable, printable_line
@@ -78,9 +79,11 @@ def _block(result: RunResult, diagnostic: Diagnostic, quiet: bool, make: Make) -
     source = result.source_line(span.path, span.line)
     if source:
         gutter = " " * len(str(span.line))
-        start = display_width(source, span.column)
         end_column = span.end_column if span.end_line == span.line else len(source) + 1
-        width = max(1, display_width(source, end_column) - start)
+        # A long line (minified, generated) is shown around the span only.
+        source, first, last = window(source, span.column - 1, end_column - 1)
+        start = display_width(source, first + 1)
+        width = max(1, display_width(source, last + 1) - start)
         lines.append(make(f"{gutter} |", style="blue"))
         line = make(f"{span.line} | ", style="blue")
         line.append(printable(source))

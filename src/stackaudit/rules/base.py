@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from msgspec import Struct
 
+from stackaudit.bounds import clip, first
 from stackaudit.diagnostics import (
     Confidence,
     Diagnostic,
@@ -141,16 +142,22 @@ class Rule:
         confidence: Confidence | None = None,
         severity: Severity | None = None,
     ) -> Diagnostic:
+        # Messages quote scanned values and related places can number thousands: both
+        # are bounded here, for every rule and every output format.
+        shown, left_out = first(related)
+        if left_out:
+            last = shown[-1]
+            shown[-1] = Related(last.span, f"{last.label} (and {left_out:,} more like it)")
         return Diagnostic(
             code=self.code,
             name=self.name,
             severity=severity or self.severity,
             confidence=confidence or self.confidence,
-            message=message,
+            message=clip(message),
             span=span,
-            related=tuple(related),
-            help=help,
-            fix_title=fix_title,
+            related=tuple(Related(r.span, clip(r.label)) for r in shown),
+            help=clip(help),
+            fix_title=clip(fix_title),
             edits=tuple(edits),
             fix_safety=self.fix,
         )
