@@ -1402,3 +1402,51 @@ def _json(run: Run) -> Any:
 
     loaded = json.loads(run.stdout)
     return loaded
+
+
+def test_the_fixtures_copied_four_times(tmp_path: Path) -> None:
+    """Every copy is reported alike, and the run finishes (it took 34 s when each rule
+    scanned every proxy route for each server; indexes made it linear)."""
+    import shutil
+
+    fixtures = Path(__file__).resolve().parent.parent / "fixtures"
+    for copy in range(4):
+        shutil.copytree(fixtures, tmp_path / f"copy{copy}", symlinks=True)
+    run = stackaudit(
+        "check", "--no-cache", "--format", "json", "--exit-zero", cwd=tmp_path, timeout=240
+    )
+    assert run.code == 0, run
+    by_copy: dict[str, set[tuple[str, int, str]]] = {}
+    for path, line, code in findings(run):
+        copy, _, rest = path.partition("/")
+        by_copy.setdefault(copy, set()).add((rest, line, code))
+    assert len(by_copy) == 4 and len(by_copy["copy0"]) > 500
+    assert all(found == by_copy["copy0"] for found in by_copy.values())
+
+
+def test_thousands_of_routes_through_one_upstream(tmp_path: Path) -> None:
+    """600 routes to an upstream of 120 Panel servers whose --prefix none of the routes
+    match: every route is reported once, each server at most 20 times."""
+    compose = "services:\n" + "".join(
+        f"  app{i}:\n    image: panel\n    command: panel serve app.py --port 5006 --prefix /p{i}\n"
+        for i in range(120)
+    )
+    upstream = "".join(f"server app{i}:5006; " for i in range(120))
+    locations = "".join(f"  location /r{i}/ {{ proxy_pass http://app; }}\n" for i in range(600))
+    build(
+        tmp_path,
+        {
+            "compose.yaml": compose,
+            "nginx/nginx.conf": f"events {{}}\nhttp {{\n upstream app {{ {upstream}}}\n server {{ listen 80;\n{locations} }}\n}}\n",
+        },
+    )
+    run = stackaudit(
+        "check", "--no-cache", "--format", "json", "--select", "SA506", cwd=tmp_path, timeout=240
+    )
+    assert run.code == 1, run
+    per_line: dict[int, int] = {}
+    for d in json.loads(run.stdout)["diagnostics"]:
+        path, line, code = d["location"]["path"], d["location"]["line"], d["code"]
+        assert (path, code) == ("compose.yaml", "SA506")
+        per_line[line] = per_line.get(line, 0) + 1
+    assert len(per_line) == 120 and set(per_line.values()) == {20}

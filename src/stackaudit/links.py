@@ -179,13 +179,25 @@ class Links:
         self.stack = stack
         self.deploy: DeployModel = stack.deploy
         self.commands: list[ServeCommand] = stack.serve_commands
+        self._resolved: dict[tuple[str, str | None, bool, str | None], list[Backend]] = {}
 
     # -- resolution of one target -------------------------------------------------------
 
     def resolve(
         self, host: str, port: str | None, *, tls: bool = False, origin: Span | None = None
     ) -> list[Backend]:
-        """The server processes ``host:port`` reaches (port None: the scheme's default)."""
+        """The server processes ``host:port`` reaches (port None: the scheme's default).
+        Answered once per target and file asking: thousands of routes through one
+        upstream of hundreds of servers ask the same questions again and again."""
+        key = (host, port, tls, origin.path if origin is not None else None)
+        found = self._resolved.get(key)
+        if found is None:
+            found = self._resolved[key] = self._resolve(host, port, tls, origin)
+        return list(found)
+
+    def _resolve(
+        self, host: str, port: str | None, tls: bool, origin: Span | None
+    ) -> list[Backend]:
         port = port or ("443" if tls else "80")
         if host.startswith("unix:"):
             return self._unix(host[len("unix:") :])
@@ -204,7 +216,7 @@ class Links:
 
     def _compose(self, host: str, port: str, origin: Span | None) -> list[Backend]:
         found = []
-        services = [s for s in self.deploy.compose_services if s.name == host]
+        services = list(self._services_named.get(host, ()))
         if origin is not None and len({s.project for s in services}) > 1:
             services = _nearest_projects(services, origin.path)
         for service in services:
@@ -251,9 +263,7 @@ class Links:
         found = []
         replicas = workload.replicas.count if workload.replicas else 1
         keys = {container.service_key for container in workload.containers}
-        for command in self.commands:
-            if command.service not in keys:
-                continue
+        for command in self._commands_of_services(keys):
             listens = set(command.listen_ports())
             named = {p.name for c in workload.containers for p in c.ports if p.name}
             if ports and not (ports & listens) and not (ports & named):
@@ -272,21 +282,48 @@ class Links:
             )
         return found
 
-    def _loopback(self, port: str) -> list[Backend]:
-        found = []
+    @cached_property
+    def _services_named(self) -> dict[str, list[ComposeService]]:
+        index: dict[str, list[ComposeService]] = {}
+        for service in self.deploy.compose_services:
+            index.setdefault(service.name, []).append(service)
+        return index
+
+    @cached_property
+    def _by_service(self) -> dict[str, list[tuple[int, ServeCommand]]]:
+        """Commands by the service key that runs them, with their position: indexes are
+        built once, so resolving a target does not scan every command."""
+        index: dict[str, list[tuple[int, ServeCommand]]] = {}
+        for position, command in enumerate(self.commands):
+            if command.service:
+                index.setdefault(command.service, []).append((position, command))
+        return index
+
+    def _commands_of_services(self, keys: set[str]) -> list[ServeCommand]:
+        """The commands run by any of the service keys, in the commands' order."""
+        found = [p for key in keys for p in self._by_service.get(key, ())]
+        return [command for _, command in sorted(found, key=lambda p: p[0])]
+
+    @cached_property
+    def _host_listeners(self) -> dict[str, list[ServeCommand]]:
+        """Commands started on a host (scripts, units...) by each port they listen on."""
+        index: dict[str, list[ServeCommand]] = {}
         for command in self.commands:
-            if command.carrier not in HOST_CARRIERS:
-                continue
-            if port in command.listen_ports():
-                found.append(
-                    Backend(
-                        command,
-                        f"{command.context} ({command.span}) starts {command.label} on port {port} "
-                        "of the same host",
-                        Confidence.MEDIUM,
-                    )
-                )
-        return found
+            if command.carrier in HOST_CARRIERS:
+                for port in dict.fromkeys(command.listen_ports()):
+                    index.setdefault(port, []).append(command)
+        return index
+
+    def _loopback(self, port: str) -> list[Backend]:
+        return [
+            Backend(
+                command,
+                f"{command.context} ({command.span}) starts {command.label} on port {port} "
+                "of the same host",
+                Confidence.MEDIUM,
+            )
+            for command in self._host_listeners.get(port, ())
+        ]
 
     def _unix(self, path: str) -> list[Backend]:
         found = []
@@ -312,13 +349,11 @@ class Links:
         if target.unix_socket:
             return self._unix(target.unix_socket)
         if route.upstream is not None:
-            found: list[Backend] = []
+            found: dict[Backend, None] = {}  # ordered, without repeats
             for server in route.upstream.active_servers:
                 host, port = split_address(server.address.text)
-                for backend in self.resolve(host, port, origin=route.span):
-                    if backend not in found:
-                        found.append(backend)
-            return found
+                found.update(dict.fromkeys(self.resolve(host, port, origin=route.span)))
+            return list(found)
         return self.resolve(
             target.host, target.port or None, tls=target.scheme == "https", origin=route.span
         )
@@ -483,8 +518,31 @@ class Links:
                     affinity.text if affinity else None,
                 )
 
+    @cached_property
+    def _frontends_by_command(self) -> dict[ServeCommand, list[Frontend]]:
+        """Built once: every rule asks which proxies front a process, and scanning every
+        frontend for each question made the run quadratic in the stack's size."""
+        index: dict[ServeCommand, list[Frontend]] = {}
+        for frontend in self.frontends:
+            for command in dict.fromkeys(b.command for b in frontend.backends):
+                index.setdefault(command, []).append(frontend)
+        return index
+
+    @cached_property
+    def _frontends_by_unit(self) -> dict[Span, list[Frontend]]:
+        index: dict[Span, list[Frontend]] = {}
+        for frontend in self.frontends:
+            for unit in dict.fromkeys(b.unit_span for b in frontend.backends):
+                if unit is not None:
+                    index.setdefault(unit, []).append(frontend)
+        return index
+
     def frontends_of(self, command: ServeCommand) -> list[Frontend]:
-        return [f for f in self.frontends if any(b.command == command for b in f.backends)]
+        return list(self._frontends_by_command.get(command, ()))
+
+    def frontends_of_unit(self, unit: Span) -> list[Frontend]:
+        """The frontends reaching a deployment unit (a compose service, a workload)."""
+        return list(self._frontends_by_unit.get(unit, ()))
 
     def public_hosts_of(self, command: ServeCommand) -> list[str]:
         hosts = [h for f in self.frontends_of(command) for h in f.public_hosts]

@@ -27,6 +27,7 @@ from stackaudit.extractors.base import Extraction
 from stackaudit.extractors.commandline import CommandContext, find_in_script, find_in_words
 from stackaudit.extractors.shellwords import Token, split_commands
 from stackaudit.extractors.yamlnodes import (
+    BUDGET_MESSAGE,
     BudgetExceeded,
     Walker,
     load_documents,
@@ -600,9 +601,7 @@ def extract_compose(source: SourceFile) -> Extraction:
                     ComposeFile(source.path, node_span(source, document), tuple(services), includes)
                 )
     except BudgetExceeded:
-        result.problems.append(
-            ParseProblem(Span(source.path, 1, 1), "YAML aliases expand beyond the node budget")
-        )
+        result.problems.append(ParseProblem(Span(source.path, 1, 1), BUDGET_MESSAGE))
     return result
 
 

@@ -22,6 +22,7 @@ from stackaudit.extractors.commandline import CommandContext, find_in_words
 from stackaudit.extractors.compose import command_tokens
 from stackaudit.extractors.traefik import ingress_route, middleware_cors
 from stackaudit.extractors.yamlnodes import (
+    BUDGET_MESSAGE,
     BudgetExceeded,
     Walker,
     load_documents,
@@ -335,9 +336,7 @@ def extract_kubernetes(source: SourceFile) -> Extraction:
         for document in documents:
             _document(source, walker, document, deployment, result)
     except BudgetExceeded:
-        result.problems.append(
-            ParseProblem(Span(source.path, 1, 1), "YAML aliases expand beyond the node budget")
-        )
+        result.problems.append(ParseProblem(Span(source.path, 1, 1), BUDGET_MESSAGE))
     return result
 
 

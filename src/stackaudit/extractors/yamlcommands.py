@@ -13,6 +13,7 @@ from stackaudit.extractors.commandline import CommandContext, find_in_script
 from stackaudit.extractors.dependencies import conda_pin
 from stackaudit.extractors.shellwords import Token
 from stackaudit.extractors.yamlnodes import (
+    BUDGET_MESSAGE,
     BudgetExceeded,
     Walker,
     load_documents,
@@ -127,7 +128,5 @@ def extract_yaml_commands(source: SourceFile) -> Extraction:
                     context.launcher = "anaconda-project"
                 result.facts.extend(find_in_script(context, token.text, token.origins))
     except BudgetExceeded:
-        result.problems.append(
-            ParseProblem(Span(source.path, 1, 1), "YAML aliases expand beyond the node budget")
-        )
+        result.problems.append(ParseProblem(Span(source.path, 1, 1), BUDGET_MESSAGE))
     return result

@@ -26,6 +26,7 @@ from stackaudit.source import SourceFile
 Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # Enough for any real deployment file; an alias bomb needs millions.
 NODE_BUDGET = 200_000
+BUDGET_MESSAGE = f"more YAML nodes than the budget of {NODE_BUDGET:,} (aliases count at every use)"
 
 
 class BudgetExceeded(Exception):

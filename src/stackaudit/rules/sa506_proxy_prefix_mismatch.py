@@ -131,6 +131,9 @@ class ProxyPrefixMismatch(Rule):
 
     def check(self, stack: Stack) -> Iterator[Diagnostic]:
         seen: set[tuple[Span, str, str]] = set()
+        # One server behind thousands of mismatched routes is one mistake to fix (its
+        # --prefix): a few findings show it; thousands would bury the report.
+        per_server: dict[ServeCommand, int] = {}
         for frontend in stack.links.frontends:
             public = _norm(frontend.path)
             base = _received_base(frontend)
@@ -138,12 +141,15 @@ class ProxyPrefixMismatch(Rule):
                 continue
             for backend in frontend.backends:
                 command = backend.command
+                if per_server.get(command, 0) >= MAX_PER_SERVER:
+                    continue
                 prefix = _prefix(command)
                 if prefix is None:
                     continue
                 diagnostic = self._judge(stack, frontend, backend, public, base, prefix)
                 if diagnostic is not None and (diagnostic.span, public, base) not in seen:
                     seen.add((diagnostic.span, public, base))
+                    per_server[command] = per_server.get(command, 0) + 1
                     yield diagnostic
 
     def _judge(
@@ -262,6 +268,7 @@ class ProxyPrefixMismatch(Rule):
         )
 
 
+MAX_PER_SERVER = 20
 _SERVER_MODES = ("server", "server-dev")
 
 

@@ -167,19 +167,18 @@ _RANK = {Confidence.LOW: 0, Confidence.MEDIUM: 1, Confidence.HIGH: 2}
 def _nginx_evidence(stack: Stack, service: ComposeService) -> list[ProxyEvidence]:
     """nginx locations whose ``proxy_pass`` the stack links to ``service``."""
     found = []
-    for frontend in stack.links.frontends:
+    for frontend in stack.links.frontends_of_unit(service.span):
         if frontend.kind != "nginx" or frontend.route is None:
             continue
-        if any(b.unit_span == service.span for b in frontend.backends):
-            port = frontend.route.target.port
-            found.append(
-                ProxyEvidence(
-                    frontend.route.pass_span,
-                    f"nginx {frontend.where} proxies to it",
-                    Confidence.HIGH,
-                    (port,) if port else (),
-                )
+        port = frontend.route.target.port
+        found.append(
+            ProxyEvidence(
+                frontend.route.pass_span,
+                f"nginx {frontend.where} proxies to it",
+                Confidence.HIGH,
+                (port,) if port else (),
             )
+        )
     return found
 
 
