@@ -177,7 +177,11 @@ def test_exit_3_when_an_extractor_crashes(
 def test_json_output_matches_schema(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     write_files(
         project,
-        {"start.sh": WILDCARD, "big.sh": "#" * 100, ".stackaudit.toml": PINNED + "max-file-size = 80\n"},
+        {
+            "start.sh": WILDCARD,
+            "big.sh": "#" * 100,
+            ".stackaudit.toml": PINNED + "max-file-size = 80\n",
+        },
     )
     assert main(["check", "--format", "json"]) == 1
     report = json.loads(capsys.readouterr().out)
@@ -324,14 +328,23 @@ def test_no_color_env_default_when_not_a_tty(project: Path) -> None:
     assert result.returncode == 1 and "\x1b[" not in result.stdout
 
 
-def test_notebook_findings_show_cell_and_line(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_notebook_findings_show_cell_and_line(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     notebook = {
         "cells": [
             {"cell_type": "markdown", "metadata": {}, "source": ["# Notes\n"]},
-            {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
-             "source": ["import panel as pn\n", "\n", "pn.serve(app, websocket_origin=['*'])\n"]},
+            {
+                "cell_type": "code",
+                "metadata": {},
+                "outputs": [],
+                "execution_count": None,
+                "source": ["import panel as pn\n", "\n", "pn.serve(app, websocket_origin=['*'])\n"],
+            },
         ],
-        "metadata": {}, "nbformat": 4, "nbformat_minor": 5,
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
     }
     write_files(project, {"explore.ipynb": json.dumps(notebook, indent=1)})
     assert main(["check", "-q"]) == 1
@@ -339,7 +352,9 @@ def test_notebook_findings_show_cell_and_line(project: Path, capsys: pytest.Capt
     assert "explore.ipynb:" in out and "(cell 2, line 3) SA101" in out
 
 
-def test_graph_shows_links_with_evidence(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_graph_shows_links_with_evidence(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     from .support import FIXTURES
 
     case = FIXTURES / "stacks" / "compose-nginx-panel-broken"

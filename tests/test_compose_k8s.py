@@ -17,8 +17,8 @@ from stackaudit.facts.common import EnvVar
 from stackaudit.facts.cors import CorsPolicy
 from stackaudit.facts.deploy import ComposeFile, ComposeService, DeployModel, PortMapping
 from stackaudit.facts.serve import ServeCommand
+from stackaudit.model.stack import Stack
 from stackaudit.source import SourceFile
-from stackaudit.stack import Stack
 
 from .support import found, scan, write_files
 
@@ -541,7 +541,9 @@ def test_helm_templates_and_alias_bombs() -> None:
         bomb += f"{level}: &{level} {{<<: [{previous}]}}\n"
     bomb += "services:\n  app:\n    <<: *h\n"
     result = extract_compose(SourceFile("docker-compose.yml", "compose", bomb))
-    assert [p.message for p in result.problems] == ["more YAML nodes than the budget of 200,000 (aliases count at every use)"]
+    assert [p.message for p in result.problems] == [
+        "more YAML nodes than the budget of 200,000 (aliases count at every use)"
+    ]
 
 
 def test_dockerfile_cmd_links_to_the_compose_service() -> None:

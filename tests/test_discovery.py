@@ -78,8 +78,14 @@ def test_classify_by_content() -> None:
     assert classify_content("etc/nginx/sites-enabled/dash", b"server {\n}\n", "conf-dir") == "nginx"
     program = b"[program:app]\ncommand=panel serve app.py\n"
     assert classify_content("supervisor/conf.d/app.conf", program, "conf-dir") == "supervisord"
-    assert classify_content("fonts/conf.d/10-hinting.conf", b"<?xml version='1.0'?>\n", "conf-dir") is None
-    assert classify_content("mysql/conf.d/my.cnf", b"[mysqld]\nmax_connections = 10\n", "conf-dir") is None
+    assert (
+        classify_content("fonts/conf.d/10-hinting.conf", b"<?xml version='1.0'?>\n", "conf-dir")
+        is None
+    )
+    assert (
+        classify_content("mysql/conf.d/my.cnf", b"[mysqld]\nmax_connections = 10\n", "conf-dir")
+        is None
+    )
     assert classify_content("run", b"#!/usr/bin/env bash\nexec x\n", "maybe-shell") == "shell"
     assert classify_content("manage", b"#!/usr/bin/env python3\n", "maybe-shell") == "python"
     assert classify_content("LICENSE", b"MIT License\n", "maybe-shell") is None

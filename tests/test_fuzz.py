@@ -17,7 +17,9 @@ KINDS = sorted(KIND_NAMES)
 
 
 @pytest.mark.parametrize("kind", KINDS)
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=st.data())
 def test_mutated_seeds_never_raise(kind: str, data: st.DataObject, tmp_path: Path) -> None:
     pool = SEEDS.get(kind) or [""]
@@ -28,7 +30,9 @@ def test_mutated_seeds_never_raise(kind: str, data: st.DataObject, tmp_path: Pat
 
 
 @pytest.mark.parametrize("kind", KINDS)
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(text=st.text(max_size=300))
 def test_random_text_never_raises(kind: str, text: str, tmp_path: Path) -> None:
     check_invariants(extract_text(tmp_path, kind, text), text)

@@ -21,15 +21,25 @@ WILDCARD = "#!/bin/sh\nexec panel serve app.py --allow-websocket-origin='*'\n"
 PINNED = 'select = ["SA001", "SA002", "SA101"]\n'
 
 
-def run_cli(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "stackaudit", *args], cwd=cwd,
-                          capture_output=True, text=True, check=False, env=env)
+def run_cli(
+    args: list[str], cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "stackaudit", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+    )
 
 
 @pytest.fixture
 def example_sarif(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> dict:
     monkeypatch.chdir(REPO)
-    code = main(["check", "examples/insecure-stack", "--format", "sarif", "--sarif-category", "example"])
+    code = main(
+        ["check", "examples/insecure-stack", "--format", "sarif", "--sarif-category", "example"]
+    )
     assert code == 1
     return json.loads(capsys.readouterr().out)
 
@@ -75,7 +85,9 @@ def test_sarif_meets_githubs_requirements(example_sarif: dict) -> None:
 def test_fingerprints_survive_inserted_lines(tmp_path: Path) -> None:
     write_files(tmp_path, {"start.sh": WILDCARD, "stackaudit.toml": PINNED})
     [before] = scan(tmp_path).diagnostics
-    write_files(tmp_path, {"start.sh": "#!/bin/sh\n# a comment\nset -e\n\n" + WILDCARD.split("\n", 1)[1]})
+    write_files(
+        tmp_path, {"start.sh": "#!/bin/sh\n# a comment\nset -e\n\n" + WILDCARD.split("\n", 1)[1]}
+    )
     [after] = scan(tmp_path).diagnostics
     assert after.span.line == before.span.line + 3
     assert after.fingerprint == before.fingerprint
@@ -95,8 +107,9 @@ def test_line_hash_follows_githubs_algorithm() -> None:
     assert line_hashes("a\r\nb\r\n") == line_hashes("a\nb\n")
 
 
-def test_baseline_round_trip_counts_duplicates_and_reports_stale(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_baseline_round_trip_counts_duplicates_and_reports_stale(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.chdir(tmp_path)
     write_files(tmp_path, {".stackaudit.toml": PINNED, "a.sh": WILDCARD, "b.sh": WILDCARD})
     assert main(["check", "-q", "--write-baseline", "baseline.json"]) == 1
@@ -117,7 +130,9 @@ def test_baseline_round_trip_counts_duplicates_and_reports_stale(tmp_path: Path,
     assert json.loads(captured.out)["summary"]["stale_baseline"][0].startswith("SA101 b.sh ")
 
 
-def test_baseline_keeps_reasons_when_rewritten(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_baseline_keeps_reasons_when_rewritten(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     write_files(tmp_path, {".stackaudit.toml": PINNED, "a.sh": WILDCARD})
     main(["check", "-q", "--write-baseline", "b.json"])
@@ -128,16 +143,18 @@ def test_baseline_keeps_reasons_when_rewritten(tmp_path: Path, monkeypatch: pyte
     assert json.loads((tmp_path / "b.json").read_text())["findings"][0]["reason"] == "kiosk"
 
 
-def test_bad_baseline_is_a_usage_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_baseline_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.chdir(tmp_path)
     write_files(tmp_path, {"b.json": "{not json", "a.sh": WILDCARD})
     assert main(["check", "--baseline", "b.json"]) == 2
     assert "not valid JSON" in capsys.readouterr().err
 
 
-def test_github_annotations_and_step_summary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_github_annotations_and_step_summary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.chdir(tmp_path)
     summary = tmp_path / "summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
@@ -154,7 +171,9 @@ def test_github_annotations_and_step_summary(tmp_path: Path, monkeypatch: pytest
     assert "| error | SA101 ws-origin-wildcard | a,b\\:c\\.sh\\:2\\:51 |" in table
 
 
-def test_gitlab_and_junit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_gitlab_and_junit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.chdir(tmp_path)
     write_files(tmp_path, {".stackaudit.toml": PINNED, "a.sh": WILDCARD})
     main(["check", "--format", "gitlab"])
@@ -174,11 +193,15 @@ def test_precommit_hook_entry_reports_only_named_files(tmp_path: Path) -> None:
     entry = next(h for h in yaml.safe_load(hook.read_text()) if h["id"] == "stackaudit")["entry"]
     # File names come after `--`: a committed file named `--exit-zero` is a path.
     assert entry == "stackaudit check --"
-    write_files(tmp_path, {".stackaudit.toml": PINNED, "a.sh": WILDCARD, "sub/b.sh": WILDCARD,
-                           "README.md": "docs\n"})
+    write_files(
+        tmp_path,
+        {".stackaudit.toml": PINNED, "a.sh": WILDCARD, "sub/b.sh": WILDCARD, "README.md": "docs\n"},
+    )
     named = run_cli(["check", "-q", "--", "sub/b.sh"], tmp_path)
     assert named.returncode == 1
-    assert named.stdout.splitlines() == [line for line in named.stdout.splitlines() if line.startswith("sub/b.sh:")]
+    assert named.stdout.splitlines() == [
+        line for line in named.stdout.splitlines() if line.startswith("sub/b.sh:")
+    ]
     assert named.stdout
     irrelevant = run_cli(["check", "-q", "--", "README.md"], tmp_path)
     assert irrelevant.returncode == 0 and irrelevant.stdout == ""
@@ -202,8 +225,9 @@ def test_diff_base_reports_only_changed_files(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "git failed" in bad.stderr
 
 
-def test_sarif_is_cut_to_the_upload_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_sarif_is_cut_to_the_upload_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     import stackaudit.formatters.sarif as sarif
 
     monkeypatch.chdir(tmp_path)

@@ -91,8 +91,7 @@ def test_if_parentheses_are_removed_with_their_spans() -> None:
     """)
     assert nginx_file is not None and nginx_file.directives[0].block
     condition = nginx_file.directives[0].block[0]
-    assert [a.text for a in condition.args] == [
-        "$http_origin", "~*", "^https://a\\.example\\.com$"]
+    assert [a.text for a in condition.args] == ["$http_origin", "~*", "^https://a\\.example\\.com$"]
     assert condition.args[0].span.column == 9
 
 
@@ -110,12 +109,15 @@ def test_lua_blocks_do_not_break_alignment() -> None:
     assert block[1].span.line == 3 and block[1].span.column == 5
 
 
-@pytest.mark.parametrize(("text", "line", "reason"), [
-    ("server {\n  listen 80;\n", 2, 'expecting "}"'),
-    ("server {\n  listen 80;\n}\n}\n", 4, 'unexpected "}"'),
-    ("server {\n  listen 80\n}\n", 3, 'not terminated by ";"'),
-    ('server {\n  return 200 "unterminated;\n}\n', 2, "unterminated quoted string"),
-])
+@pytest.mark.parametrize(
+    ("text", "line", "reason"),
+    [
+        ("server {\n  listen 80;\n", 2, 'expecting "}"'),
+        ("server {\n  listen 80;\n}\n}\n", 4, 'unexpected "}"'),
+        ("server {\n  listen 80\n}\n", 3, 'not terminated by ";"'),
+        ('server {\n  return 200 "unterminated;\n}\n', 2, "unterminated quoted string"),
+    ],
+)
 def test_syntax_errors_are_problems(text: str, line: int, reason: str) -> None:
     extraction = extract_nginx(SourceFile("nginx.conf", "nginx", text))
     assert [p.span.line for p in extraction.problems] == [line]
@@ -141,12 +143,15 @@ def test_template_placeholders_keep_offsets() -> None:
 
 
 def test_templates_parse_and_stay_symbolic() -> None:
-    nginx_file, problems = parse("""
+    nginx_file, problems = parse(
+        """
         server {
             listen {{ nginx_port }};
             location / { proxy_pass http://${APP_HOST}:%app_port%; }
         }
-    """, "nginx/site.tpl")
+    """,
+        "nginx/site.tpl",
+    )
     assert problems == [] and nginx_file is not None and nginx_file.template
     server = nginx_file.directives[0]
     assert server.block is not None
@@ -169,16 +174,18 @@ WS_SNIPPET = """
 
 
 def test_include_inside_location_provides_headers() -> None:
-    m = model({
-        "nginx.conf": """
+    m = model(
+        {
+            "nginx.conf": """
             http {
                 server {
                     location /ws { proxy_pass http://app; include snippets/ws.conf; }
                 }
             }
         """,
-        "snippets/ws.conf": WS_SNIPPET,
-    })
+            "snippets/ws.conf": WS_SNIPPET,
+        }
+    )
     r = route(m, "/ws")
     assert header_names(r) == ["Upgrade", "Connection"]
     assert r.http_version.text == "1.1" and r.connection_upgrade == "yes"
@@ -186,12 +193,14 @@ def test_include_inside_location_provides_headers() -> None:
 
 
 def test_absolute_include_maps_onto_the_tree_by_trailing_path() -> None:
-    m = model({
-        "deploy/nginx/nginx.conf": "http { include /etc/nginx/conf.d/*.conf; }",
-        "deploy/nginx/conf.d/b.conf": "server { location /b { proxy_pass http://b; } }",
-        "deploy/nginx/conf.d/a.conf": "server { location /a { proxy_pass http://a; } }",
-        "other/conf.d/c.conf": "server { location /c { proxy_pass http://c; } }",
-    })
+    m = model(
+        {
+            "deploy/nginx/nginx.conf": "http { include /etc/nginx/conf.d/*.conf; }",
+            "deploy/nginx/conf.d/b.conf": "server { location /b { proxy_pass http://b; } }",
+            "deploy/nginx/conf.d/a.conf": "server { location /a { proxy_pass http://a; } }",
+            "other/conf.d/c.conf": "server { location /c { proxy_pass http://c; } }",
+        }
+    )
     # a.conf and b.conf are analysed inside http {} of nginx.conf, in sorted order;
     # other/conf.d is a different tree (nobody includes it: its own root).
     first_root = m.roots[0]
@@ -202,33 +211,41 @@ def test_absolute_include_maps_onto_the_tree_by_trailing_path() -> None:
 
 
 def test_relative_include_is_relative_to_the_main_config() -> None:
-    m = model({
-        "etc/nginx/nginx.conf": "http { include sites-enabled/*; }",
-        "etc/nginx/sites-enabled/site": "server { location /x { proxy_pass http://x; "
-                                        "include snippets/ws.conf; } }",
-        "etc/nginx/snippets/ws.conf": WS_SNIPPET,
-    })
+    m = model(
+        {
+            "etc/nginx/nginx.conf": "http { include sites-enabled/*; }",
+            "etc/nginx/sites-enabled/site": "server { location /x { proxy_pass http://x; "
+            "include snippets/ws.conf; } }",
+            "etc/nginx/snippets/ws.conf": WS_SNIPPET,
+        }
+    )
     assert route(m, "/x").upgrade_forwarded
     assert len(m.roots) == 1
 
 
 def test_unknown_include_is_opaque_and_stock_ones_are_not() -> None:
-    m = model({"nginx.conf": """
+    m = model(
+        {
+            "nginx.conf": """
         http {
             include mime.types;
             server { location / { proxy_pass http://x; include proxy_params; } }
         }
-    """})
+    """
+        }
+    )
     r = route(m, "/")
     assert [w.text for w in r.opaque_includes] == ["proxy_params"]
 
 
 def test_include_cycle_is_reported_and_cut() -> None:
-    m = model({
-        "nginx.conf": "http { include a.conf; }",
-        "a.conf": "include b.conf; server { location / { proxy_pass http://x; } }",
-        "b.conf": "include a.conf;",
-    })
+    m = model(
+        {
+            "nginx.conf": "http { include a.conf; }",
+            "a.conf": "include b.conf; server { location / { proxy_pass http://x; } }",
+            "b.conf": "include a.conf;",
+        }
+    )
     assert any("include cycle" in p.message for p in m.problems)
     assert len(m.routes) == 1
 
@@ -289,7 +306,9 @@ def test_add_header_follows_the_same_rule() -> None:
 
 
 def test_add_header_inherit_merge_appends() -> None:
-    m = model({"nginx.conf": """
+    m = model(
+        {
+            "nginx.conf": """
         http {
             add_header_inherit merge;
             server {
@@ -297,25 +316,33 @@ def test_add_header_inherit_merge_appends() -> None:
                 location / { proxy_pass http://x; add_header B 2; }
             }
         }
-    """})
+    """
+        }
+    )
     assert [h.name for h in route(m, "/").add_headers] == ["A", "B"]
     assert m.header_losses == []
 
 
 def test_add_header_inherit_off_keeps_only_own() -> None:
-    m = model({"nginx.conf": """
+    m = model(
+        {
+            "nginx.conf": """
         http {
             server {
                 add_header A 1;
                 location / { proxy_pass http://x; add_header_inherit off; }
             }
         }
-    """})
+    """
+        }
+    )
     assert route(m, "/").add_headers == ()
 
 
 def test_ordinary_directives_inherit_and_default() -> None:
-    m = model({"nginx.conf": """
+    m = model(
+        {
+            "nginx.conf": """
         http {
             proxy_read_timeout 1h;
             server {
@@ -323,7 +350,9 @@ def test_ordinary_directives_inherit_and_default() -> None:
                 location /b { proxy_pass http://x; proxy_read_timeout 30; }
             }
         }
-    """})
+    """
+        }
+    )
     a, b = route(m, "/a"), route(m, "/b")
     assert a.read_timeout.seconds == 3600 and a.read_timeout.explicit
     assert b.read_timeout.seconds == 30
@@ -342,7 +371,9 @@ def test_default_proxy_headers_are_nginx_defaults() -> None:
 
 
 def test_route_facts() -> None:
-    m = model({"nginx.conf": """
+    m = model(
+        {
+            "nginx.conf": """
         http {
             upstream app { ip_hash; server 10.0.0.1:5006; server 10.0.0.2:5006; }
             server {
@@ -355,7 +386,9 @@ def test_route_facts() -> None:
                 location /z { proxy_pass https://api.example.com:8443/v1/; }
             }
         }
-    """})
+    """
+        }
+    )
     ws = route(m, "^/app/(.*)/ws$")
     assert ws.location is not None and ws.location.is_regex and ws.location.modifier == "~*"
     assert [w.text for w in ws.server_names] == ["dash.example.com", "www.example.com"]
@@ -369,22 +402,36 @@ def test_route_facts() -> None:
     assert y.target.symbolic and y.auth.access_restricted
     z = route(m, "/z")
     assert (z.target.scheme, z.target.host, z.target.port, z.target.uri) == (
-        "https", "api.example.com", "8443", "/v1/")
+        "https",
+        "api.example.com",
+        "8443",
+        "/v1/",
+    )
 
 
-@pytest.mark.parametrize(("method", "affine"), [
-    ("", False), ("least_conn;", False), ("random two;", False), ("ip_hash;", True),
-    ("hash $remote_addr;", True), ("hash $binary_remote_addr consistent;", True),
-    ("hash $request_uri consistent;", False), ("hash $cookie_route;", True),
-    ("sticky cookie srv_id;", True),
-])
+@pytest.mark.parametrize(
+    ("method", "affine"),
+    [
+        ("", False),
+        ("least_conn;", False),
+        ("random two;", False),
+        ("ip_hash;", True),
+        ("hash $remote_addr;", True),
+        ("hash $binary_remote_addr consistent;", True),
+        ("hash $request_uri consistent;", False),
+        ("hash $cookie_route;", True),
+        ("sticky cookie srv_id;", True),
+    ],
+)
 def test_upstream_affinity(method: str, affine: bool) -> None:
     m = model({"nginx.conf": f"http {{ upstream u {{ {method} server a; server b; }} }}"})
     assert (m.upstreams[0].affinity() is not None) is affine
 
 
 def test_cors_policy_from_validating_map() -> None:
-    m = model({"nginx.conf": """
+    m = model(
+        {
+            "nginx.conf": """
         http {
             map $http_origin $cors {
                 default "";
@@ -399,7 +446,9 @@ def test_cors_policy_from_validating_map() -> None:
                 }
             }
         }
-    """})
+    """
+        }
+    )
     (policy,) = m.cors_policies
     assert policy.kind == "nginx" and policy.reflection_guarded
     assert [p.pattern for p in policy.origin_patterns] == ["^https://a\\.example\\.com$"]
@@ -409,7 +458,9 @@ def test_cors_policy_from_validating_map() -> None:
 
 
 def test_connection_map_idiom() -> None:
-    m = model({"nginx.conf": """
+    m = model(
+        {
+            "nginx.conf": """
         http {
             map $http_upgrade $connection_upgrade { default upgrade; '' close; }
             map $http_upgrade $keepalive_only { default keep-alive; }
@@ -422,7 +473,9 @@ def test_connection_map_idiom() -> None:
                               proxy_set_header Connection $undefined; }
             }
         }
-    """})
+    """
+        }
+    )
     assert route(m, "/a").connection_upgrade == "yes"
     assert route(m, "/b").connection_upgrade == "no"
     assert route(m, "/c").connection_upgrade == "unknown"
@@ -431,11 +484,27 @@ def test_connection_map_idiom() -> None:
 # -- values -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("text", "seconds"), [
-    ("60", 60), ("60s", 60), ("1m", 60), ("1h", 3600), ("1d", 86400), ("500ms", 0.5),
-    ("1h30m", 5400), ("1h 30m", 5400), ("2w", 1209600), ("0", 0),
-    ("", None), ("1y", None), ("30 m", None), ("1m1h", None), ("abc", None), ("1x", None),
-])
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("60", 60),
+        ("60s", 60),
+        ("1m", 60),
+        ("1h", 3600),
+        ("1d", 86400),
+        ("500ms", 0.5),
+        ("1h30m", 5400),
+        ("1h 30m", 5400),
+        ("2w", 1209600),
+        ("0", 0),
+        ("", None),
+        ("1y", None),
+        ("30 m", None),
+        ("1m1h", None),
+        ("abc", None),
+        ("1x", None),
+    ],
+)
 def test_durations(text: str, seconds: float | None) -> None:
     assert parse_duration(text) == seconds
 
@@ -454,27 +523,33 @@ def test_version() -> None:
 # -- origin regexes ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("pattern", "mode", "kind"), [
-    (r"^https://example\.com", "search", "unanchored-end"),
-    (r"https://.*example\.com", "fullmatch", "wildcard-into-domain"),
-    (r"^https://app.example.com$", "search", "unescaped-dot"),
-    (r"https://.*\.com", "fullmatch", "tld-only"),
-    (r"example\.com$", "search", "unanchored-start"),
-    (r"^https://example\.com.*$", "search", "wildcard-after-host"),
-    (r"^https?://.*\.?example\.com$", "search", "wildcard-into-domain"),
-])
+@pytest.mark.parametrize(
+    ("pattern", "mode", "kind"),
+    [
+        (r"^https://example\.com", "search", "unanchored-end"),
+        (r"https://.*example\.com", "fullmatch", "wildcard-into-domain"),
+        (r"^https://app.example.com$", "search", "unescaped-dot"),
+        (r"https://.*\.com", "fullmatch", "tld-only"),
+        (r"example\.com$", "search", "unanchored-start"),
+        (r"^https://example\.com.*$", "search", "wildcard-after-host"),
+        (r"^https?://.*\.?example\.com$", "search", "wildcard-into-domain"),
+    ],
+)
 def test_overbroad_origin_patterns(pattern: str, mode: str, kind: str) -> None:
     findings = analyse_origin_regex(pattern, mode)  # type: ignore[arg-type]
     assert kind in [f.kind for f in findings]
 
 
-@pytest.mark.parametrize(("pattern", "mode"), [
-    (r"^https://([a-z0-9-]+\.)*example\.com$", "search"),
-    (r"https://.*\.example\.com", "fullmatch"),
-    (r"^https://(www\.)?example\.com(:[0-9]+)?$", "search"),
-    (r"^https://example.com$", "search"),  # the only unescaped dot is before the TLD
-    (r"^(https://a\.com|https://b\.org)$", "search"),
-])
+@pytest.mark.parametrize(
+    ("pattern", "mode"),
+    [
+        (r"^https://([a-z0-9-]+\.)*example\.com$", "search"),
+        (r"https://.*\.example\.com", "fullmatch"),
+        (r"^https://(www\.)?example\.com(:[0-9]+)?$", "search"),
+        (r"^https://example.com$", "search"),  # the only unescaped dot is before the TLD
+        (r"^(https://a\.com|https://b\.org)$", "search"),
+    ],
+)
 def test_tight_origin_patterns(pattern: str, mode: str) -> None:
     assert analyse_origin_regex(pattern, mode) == []  # type: ignore[arg-type]
     assert not matches_every_origin(pattern, mode)  # type: ignore[arg-type]

@@ -23,9 +23,9 @@ from stackaudit.facts.python import (
     is_websocket_handler,
 )
 from stackaudit.facts.serve import ServeCommand
+from stackaudit.model.stack import Stack
 from stackaudit.rules.sa301_cors_wildcard_credentials import CorsWildcardCredentials
 from stackaudit.source import SourceFile
-from stackaudit.stack import Stack
 
 
 def facts(code: str, path: str = "app.py") -> list[object]:

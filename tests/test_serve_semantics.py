@@ -8,14 +8,18 @@ import pytest
 
 from stackaudit.extractors.dockerfile import extract_dockerfile
 from stackaudit.extractors.shell import extract_shell
-from stackaudit.facts.origins import (
+from stackaudit.facts.serve import (
+    ServeCommand,
+    is_loopback_address,
+    looks_like_file_path,
+    split_env_origins,
+)
+from stackaudit.model.origins import (
     admits_every_host,
     cli_origin_error,
     match_host,
     origin_problem,
-    split_env_origins,
 )
-from stackaudit.facts.serve import ServeCommand, is_loopback_address, looks_like_file_path
 from stackaudit.source import SourceFile
 
 

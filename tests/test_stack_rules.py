@@ -13,7 +13,8 @@ from stackaudit.config import Config
 from stackaudit.diagnostics import Span
 from stackaudit.facts.deps import DependencyPin
 from stackaudit.graph import build_stack
-from stackaudit.links import Frontend
+from stackaudit.model.links import Frontend
+from stackaudit.model.stack import Stack
 from stackaudit.rules.sa105_ws_origin_proxy_host_missing import (
     _floor_at_least,
     _host_matches,
@@ -21,7 +22,6 @@ from stackaudit.rules.sa105_ws_origin_proxy_host_missing import (
 )
 from stackaudit.rules.sa506_proxy_prefix_mismatch import _received_base
 from stackaudit.rules.sa508_proxy_scheme_not_trusted import _loopback_only
-from stackaudit.stack import Stack
 
 from .support import scan, write_files
 

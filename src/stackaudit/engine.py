@@ -269,7 +269,7 @@ def run(
         if all(d is not None for d in digests):
             run_key = _run_key(cache, selection, config, candidates, [d[0] for d in digests if d])
 
-    from stackaudit.stack import Stack
+    from stackaudit.model.stack import Stack
 
     errors: list[str] = []
     facts: list[object] = []

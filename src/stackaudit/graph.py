@@ -10,8 +10,8 @@ from typing import Any
 from stackaudit.config import Config
 from stackaudit.engine import extract_all
 from stackaudit.facts.serve import ServeCommand
-from stackaudit.links import Backend, Frontend
-from stackaudit.stack import Stack
+from stackaudit.model.links import Backend, Frontend
+from stackaudit.model.stack import Stack
 
 
 def build_stack(paths: list[Path], root: Path, config: Config, jobs: int) -> Stack:

@@ -150,8 +150,6 @@ class ServeCommand(Struct, frozen=True):
         ]
 
     def env_origins(self) -> list[OriginEntry]:
-        from stackaudit.facts.origins import split_env_origins
-
         var = self.env_var("BOKEH_ALLOW_WS_ORIGIN")
         if var is None or var.value is None or var.value.symbolic:
             return []
@@ -665,6 +663,11 @@ SECRET_ENV_VARS: dict[str, str] = {
 }
 
 _FILE_SUFFIXES = (".json", ".txt", ".yaml", ".yml", ".toml", ".ini", ".cfg", ".conf", ".env")
+
+
+def split_env_origins(value: str) -> list[str]:
+    """``BOKEH_ALLOW_WS_ORIGIN`` as bokeh/settings.py reads it: split on ``,``, no trim."""
+    return value.split(",")
 
 
 def looks_like_file_path(text: str) -> bool:

@@ -22,7 +22,7 @@ from stackaudit.diagnostics import (
 )
 
 if TYPE_CHECKING:
-    from stackaudit.stack import Stack
+    from stackaudit.model.stack import Stack
 
 DOC_SECTIONS = ("What it does", "Why is this bad?", "Example", "Use instead", "References")
 

@@ -1,10 +1,10 @@
 from collections.abc import Iterator
 
 from stackaudit.diagnostics import Diagnostic, Edit, FixSafety, Severity
-from stackaudit.facts.origins import admits_every_host, browser_origin_host, cli_origin_error
 from stackaudit.facts.serve import OriginEntry, ServeCommand
+from stackaudit.model.origins import admits_every_host, browser_origin_host, cli_origin_error
+from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
-from stackaudit.stack import Stack
 
 
 class WsOriginWildcard(Rule):

@@ -1,10 +1,10 @@
 from collections.abc import Iterator
 
 from stackaudit.diagnostics import Diagnostic, Severity
-from stackaudit.facts.origins import origin_problem
 from stackaudit.facts.serve import ServeCommand
+from stackaudit.model.origins import origin_problem
+from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
-from stackaudit.stack import Stack
 
 
 class WsOriginMalformed(Rule):

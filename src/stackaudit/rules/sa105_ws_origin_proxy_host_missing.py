@@ -2,16 +2,16 @@ from collections.abc import Iterator
 
 from stackaudit.diagnostics import Confidence, Diagnostic, Related, Severity, Span
 from stackaudit.facts.deps import DependencyPin
-from stackaudit.facts.origins import (
+from stackaudit.facts.serve import ServeCommand
+from stackaudit.model.links import Backend, Frontend
+from stackaudit.model.origins import (
     bokeh_admits,
     browser_origin_host,
     cli_origin_error,
     stored_patterns,
 )
-from stackaudit.facts.serve import ServeCommand
-from stackaudit.links import Backend, Frontend
+from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
-from stackaudit.stack import Stack
 
 # Tornado 6.6 lets a handshake through without asking Bokeh when it looks same-origin.
 SAME_ORIGIN_SHORTCUT = "6.6"

@@ -1,10 +1,10 @@
 from collections.abc import Iterator
 
 from stackaudit.diagnostics import Diagnostic, Related, Severity
-from stackaudit.facts.origins import configured_origins, frontend_origins
 from stackaudit.facts.python import PermissiveCheckOrigin, PythonClass, is_websocket_handler
+from stackaudit.model.origins import configured_origins, frontend_origins
+from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
-from stackaudit.stack import Stack
 
 
 class TornadoCheckOriginPermissive(Rule):

@@ -2,10 +2,10 @@ from collections.abc import Iterator
 
 from stackaudit.diagnostics import Confidence, Diagnostic, Related, Severity
 from stackaudit.facts.deps import DependencyPin
-from stackaudit.facts.origins import admits_every_host
 from stackaudit.facts.serve import OriginEntry
+from stackaudit.model.origins import admits_every_host
+from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
-from stackaudit.stack import Stack
 
 FIXED_IN = "3.8.2"
 

@@ -4,9 +4,9 @@ from fnmatch import fnmatchcase
 from stackaudit.diagnostics import Confidence, Diagnostic, Related, Severity
 from stackaudit.facts.deploy import Exposure
 from stackaudit.facts.serve import ServeCommand
-from stackaudit.links import Frontend
+from stackaudit.model.links import Frontend
+from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
-from stackaudit.stack import Stack
 
 
 class AuthMissing(Rule):

@@ -10,8 +10,8 @@ from stackaudit.facts.serve import (
     SettingSource,
     looks_like_file_path,
 )
+from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
-from stackaudit.stack import Stack
 
 # Settings in Python code whose value is a credential (framework -> names).
 _APP_SECRETS = {

@@ -3,8 +3,8 @@ from collections.abc import Iterator
 from stackaudit.diagnostics import Diagnostic, Severity
 from stackaudit.facts.app import AppSetting
 from stackaudit.facts.serve import ServeCommand
+from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
-from stackaudit.stack import Stack
 
 
 class AuthWithoutCookieSecret(Rule):

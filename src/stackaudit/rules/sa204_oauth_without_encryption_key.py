@@ -1,8 +1,8 @@
 from collections.abc import Iterator
 
 from stackaudit.diagnostics import Diagnostic, Severity
+from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
-from stackaudit.stack import Stack
 
 
 class OauthWithoutEncryptionKey(Rule):

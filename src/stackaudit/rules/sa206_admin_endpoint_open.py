@@ -2,8 +2,8 @@ from collections.abc import Iterator
 
 from stackaudit.diagnostics import Diagnostic, Related, Severity, Span
 from stackaudit.facts.serve import ServeCommand
+from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
-from stackaudit.stack import Stack
 
 
 class AdminEndpointOpen(Rule):

@@ -3,9 +3,9 @@ from collections.abc import Iterator
 from stackaudit.diagnostics import Confidence, Diagnostic, Severity, Span
 from stackaudit.facts.app import AppSetting
 from stackaudit.facts.serve import ServeCommand
+from stackaudit.model.stack import Stack
 from stackaudit.policy import is_development_path
 from stackaudit.rules.base import Bad, Good, Rule
-from stackaudit.stack import Stack
 
 # What each development switch does once deployed (see References).
 _COMMAND_EFFECTS = {

@@ -3,8 +3,8 @@ from collections.abc import Iterator
 from stackaudit.diagnostics import Confidence, Diagnostic, Related, Severity, Span
 from stackaudit.facts.common import EnvVar
 from stackaudit.facts.serve import OptionUse, ServeCommand
+from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
-from stackaudit.stack import Stack
 
 # Carriers that declare the whole environment of the process they start.
 _DECLARED_ENVIRONMENT = frozenset({"compose", "kubernetes", "systemd", "supervisord"})

@@ -3,8 +3,8 @@ from collections.abc import Iterator
 from stackaudit.diagnostics import Diagnostic, Severity, Span
 from stackaudit.facts.common import EnvVar
 from stackaudit.facts.serve import looks_like_file_path
+from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
-from stackaudit.stack import Stack
 
 
 class PanelBasicAuthEnvLowercased(Rule):

@@ -3,11 +3,11 @@ from collections.abc import Iterator
 from stackaudit.diagnostics import Confidence, Diagnostic, Edit, FixSafety, Related, Severity
 from stackaudit.facts.common import Word
 from stackaudit.facts.cors import CorsPolicy
-from stackaudit.facts.origins import configured_origins, frontend_origins
 from stackaudit.facts.python import StarletteCorsCall, is_env_default
 from stackaudit.facts.serve import ASGI_SERVERS, ServeCommand
+from stackaudit.model.origins import configured_origins, frontend_origins
+from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
-from stackaudit.stack import Stack
 
 
 class CorsWildcardCredentials(Rule):

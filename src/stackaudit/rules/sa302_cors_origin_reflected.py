@@ -3,9 +3,9 @@ from collections.abc import Iterator
 from stackaudit.diagnostics import Diagnostic, Related, Severity, Span
 from stackaudit.facts.cors import CorsPolicy
 from stackaudit.facts.origin_regex import matches_every_origin
-from stackaudit.facts.origins import configured_origins, frontend_origins, origin_pattern
+from stackaudit.model.origins import configured_origins, frontend_origins, origin_pattern
+from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
-from stackaudit.stack import Stack
 
 
 class CorsOriginReflected(Rule):

@@ -2,8 +2,8 @@ from collections.abc import Iterator
 
 from stackaudit.diagnostics import Diagnostic, Related, Severity, Span
 from stackaudit.facts.origin_regex import analyse_origin_regex
+from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
-from stackaudit.stack import Stack
 
 
 class CorsRegexOverbroad(Rule):

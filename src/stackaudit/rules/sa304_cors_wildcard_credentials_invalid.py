@@ -2,9 +2,9 @@ from collections.abc import Iterator
 
 from stackaudit.diagnostics import Diagnostic, Related, Severity, Span
 from stackaudit.facts.cors import CorsPolicy
-from stackaudit.facts.origins import configured_origins, frontend_origins
+from stackaudit.model.origins import configured_origins, frontend_origins
+from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
-from stackaudit.stack import Stack
 
 
 class CorsWildcardCredentialsInvalid(Rule):

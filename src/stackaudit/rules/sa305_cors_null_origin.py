@@ -3,8 +3,8 @@ from collections.abc import Iterator
 from stackaudit.diagnostics import Diagnostic, Related, Severity, Span
 from stackaudit.facts.cors import CorsPolicy
 from stackaudit.facts.origin_regex import matches_every_origin, may_match_null
+from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
-from stackaudit.stack import Stack
 
 
 class CorsNullOrigin(Rule):

@@ -4,8 +4,8 @@ from collections.abc import Iterator
 from stackaudit.diagnostics import Diagnostic, Severity
 from stackaudit.facts.cors import CorsPolicy
 from stackaudit.facts.python import StarletteCorsCall
+from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
-from stackaudit.stack import Stack
 
 
 class CorsLiteralWildcardOrigin(Rule):

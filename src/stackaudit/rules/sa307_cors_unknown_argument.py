@@ -4,8 +4,8 @@ from collections.abc import Iterator
 from stackaudit.diagnostics import Diagnostic, Severity
 from stackaudit.extractors.python_build import CORS_PARAMETERS
 from stackaudit.facts.python import StarletteCorsCall
+from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
-from stackaudit.stack import Stack
 
 _WHEN = (
     "TypeError when Starlette builds the middleware stack at the app's first ASGI event: "

@@ -2,8 +2,8 @@ from collections.abc import Iterator
 
 from stackaudit.diagnostics import Confidence, Diagnostic, Edit, FixSafety, Related, Severity
 from stackaudit.facts.nginx import Upstream
+from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
-from stackaudit.stack import Stack
 
 STICKY_OPEN_SOURCE_SINCE = (1, 29, 6)
 

@@ -4,8 +4,8 @@ from collections.abc import Iterator
 from stackaudit.bounds import MAX_RELATED
 from stackaudit.diagnostics import Diagnostic, Related, Severity
 from stackaudit.facts.serve import GeneratedSecret, ServeCommand
+from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
-from stackaudit.stack import Stack
 
 
 class SecretDiffersPerReplica(Rule):

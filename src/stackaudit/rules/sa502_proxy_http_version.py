@@ -2,8 +2,8 @@ from collections.abc import Iterator
 
 from stackaudit.diagnostics import Confidence, Diagnostic, Edit, FixSafety, Related, Severity
 from stackaudit.facts.nginx import ProxyRoute
+from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
-from stackaudit.stack import Stack
 
 # nginx 1.29.7 made HTTP/1.1 (with keep-alive) the default for proxied requests.
 HTTP11_DEFAULT_SINCE = (1, 29, 7)

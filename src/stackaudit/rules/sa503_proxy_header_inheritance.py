@@ -2,8 +2,8 @@ from collections.abc import Iterator
 
 from stackaudit.diagnostics import Diagnostic, Edit, FixSafety, Related, Severity
 from stackaudit.facts.nginx import HeaderLoss, restore_headers
+from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
-from stackaudit.stack import Stack
 
 
 class ProxyHeaderInheritance(Rule):

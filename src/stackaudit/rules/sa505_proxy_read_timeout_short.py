@@ -3,8 +3,8 @@ from collections.abc import Iterator
 from stackaudit.diagnostics import Diagnostic, Related, Severity, Span
 from stackaudit.facts.durations import format_duration
 from stackaudit.facts.nginx import ProxyRoute
+from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
-from stackaudit.stack import Stack
 
 # Bokeh's (and Panel's) default WebSocket ping interval: --keep-alive 37000 ms.
 BOKEH_DEFAULT_PING = 37.0

@@ -3,9 +3,9 @@ from collections.abc import Iterator
 
 from stackaudit.diagnostics import Confidence, Diagnostic, Related, Severity, Span
 from stackaudit.facts.serve import ServeCommand
-from stackaudit.links import Backend, Frontend
+from stackaudit.model.links import Backend, Frontend
+from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
-from stackaudit.stack import Stack
 
 
 class ProxyPrefixMismatch(Rule):

@@ -4,9 +4,9 @@ from msgspec import Struct
 
 from stackaudit.diagnostics import Confidence, Diagnostic, Related, Severity, Span
 from stackaudit.facts.serve import ServeCommand, click_bool, is_loopback_address
-from stackaudit.links import LOOPBACK, Backend, Frontend, split_address
+from stackaudit.model.links import LOOPBACK, Backend, Frontend, split_address
+from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
-from stackaudit.stack import Stack
 
 _UVICORN_FAMILY = ("uvicorn", "fastapi-run", "fastapi-dev")
 

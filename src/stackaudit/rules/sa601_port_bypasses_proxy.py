@@ -2,9 +2,9 @@ from collections.abc import Iterator
 
 from stackaudit.diagnostics import Confidence, Diagnostic, Related, Severity
 from stackaudit.facts.deploy import ComposeService, PortMapping, ProxyEvidence, parse_port_range
+from stackaudit.model.stack import Stack
 from stackaudit.policy import is_development_path
 from stackaudit.rules.base import Bad, Good, Rule
-from stackaudit.stack import Stack
 
 
 class PortBypassesProxy(Rule):

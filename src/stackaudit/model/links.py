@@ -38,7 +38,7 @@ if TYPE_CHECKING:
         TraefikRouter,
     )
     from stackaudit.facts.nginx import ProxyRoute
-    from stackaudit.stack import Stack
+    from stackaudit.model.stack import Stack
 
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "[::1]", "0.0.0.0"})
 # Carriers that start a process on the host itself, not in a container.

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from msgspec import Struct
 
 if TYPE_CHECKING:
-    from stackaudit.links import Frontend
+    from stackaudit.model.links import Frontend
 
 
 class OriginProblem(Struct, frozen=True):
@@ -150,11 +150,6 @@ def admits_every_host(entry: str) -> bool:
     """True for ``*``, ``*:*`` and ``*:<port>``: a host part of ``*`` matches any host."""
     host = entry.rsplit(":", 1)[0] if ":" in entry else entry
     return host.strip() == "*"
-
-
-def split_env_origins(value: str) -> list[str]:
-    """``BOKEH_ALLOW_WS_ORIGIN`` as bokeh/settings.py reads it: split on ``,``, no trim."""
-    return value.split(",")
 
 
 def normalize_cli_origin(entry: str) -> str:

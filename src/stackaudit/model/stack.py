@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from stackaudit.facts.cors import CorsPolicy
     from stackaudit.facts.deploy import DeployModel
     from stackaudit.facts.nginx import BackendInfo, NginxModel, ProxyRoute, Upstream
-    from stackaudit.links import Links
+    from stackaudit.model.links import Links
 
 T = TypeVar("T")
 
@@ -66,7 +66,7 @@ class Stack:
     @cached_property
     def links(self) -> Links:
         """Proxy routes linked to the server processes they reach."""
-        from stackaudit.links import Links
+        from stackaudit.model.links import Links
 
         return Links(self)
 
