@@ -15,8 +15,9 @@ from stackaudit.extractors.dockerfile import extract_dockerfile
 from stackaudit.extractors.kubernetes import extract_kubernetes
 from stackaudit.facts.common import EnvVar
 from stackaudit.facts.cors import CorsPolicy
-from stackaudit.facts.deploy import ComposeFile, ComposeService, DeployModel, PortMapping
+from stackaudit.facts.deploy import ComposeFile, ComposeService, PortMapping
 from stackaudit.facts.serve import ServeCommand
+from stackaudit.model.deploy import DeployModel
 from stackaudit.model.stack import Stack
 from stackaudit.source import SourceFile
 

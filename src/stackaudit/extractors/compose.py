@@ -11,7 +11,7 @@ while ``${VAR:-default}``/``${VAR-default}`` yield their default, marked as such
 host's value through).
 
 Each file is read on its own; the override file, ``extends:`` and ``include:`` are
-merged once per run by ``stackaudit.facts.deploy.resolve_compose``."""
+merged once per run by ``stackaudit.model.deploy.resolve_compose``."""
 
 from __future__ import annotations
 

@@ -31,13 +31,13 @@ from stackaudit.facts.serve import ServeCommand
 if TYPE_CHECKING:
     from stackaudit.facts.deploy import (
         ComposeService,
-        DeployModel,
         K8sIngress,
         K8sWorkload,
         TraefikMiddleware,
         TraefikRouter,
     )
     from stackaudit.facts.nginx import ProxyRoute
+    from stackaudit.model.deploy import DeployModel
     from stackaudit.model.stack import Stack
 
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "[::1]", "0.0.0.0"})

@@ -15,8 +15,8 @@ from stackaudit.policy import is_development_path
 
 if TYPE_CHECKING:
     from stackaudit.facts.cors import CorsPolicy
-    from stackaudit.facts.deploy import DeployModel
     from stackaudit.facts.nginx import BackendInfo, NginxModel, ProxyRoute, Upstream
+    from stackaudit.model.deploy import DeployModel
     from stackaudit.model.links import Links
 
 T = TypeVar("T")
@@ -126,6 +126,6 @@ class Stack:
     def deploy(self) -> DeployModel:
         """Compose projects merged (override, extends, include), Kubernetes workloads,
         Services and Ingresses, and the Traefik routing in labels, once per run."""
-        from stackaudit.facts.deploy import resolve_deployment
+        from stackaudit.model.deploy import resolve_deployment
 
         return resolve_deployment(self.facts)

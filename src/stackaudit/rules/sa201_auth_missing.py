@@ -2,8 +2,8 @@ from collections.abc import Iterator
 from fnmatch import fnmatchcase
 
 from stackaudit.diagnostics import Confidence, Diagnostic, Related, Severity
-from stackaudit.facts.deploy import Exposure
 from stackaudit.facts.serve import ServeCommand
+from stackaudit.model.deploy import Exposure
 from stackaudit.model.links import Frontend
 from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule

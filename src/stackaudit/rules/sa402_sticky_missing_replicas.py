@@ -1,7 +1,8 @@
 from collections.abc import Iterator
 
 from stackaudit.diagnostics import Confidence, Diagnostic, Related, Severity, Span
-from stackaudit.facts.deploy import ComposeService, K8sWorkload, ServiceRoute
+from stackaudit.facts.deploy import ComposeService, K8sWorkload
+from stackaudit.model.deploy import ServiceRoute
 from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
 

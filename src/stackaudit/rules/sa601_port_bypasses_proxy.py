@@ -1,7 +1,8 @@
 from collections.abc import Iterator
 
 from stackaudit.diagnostics import Confidence, Diagnostic, Related, Severity
-from stackaudit.facts.deploy import ComposeService, PortMapping, ProxyEvidence, parse_port_range
+from stackaudit.facts.deploy import ComposeService, PortMapping, parse_port_range
+from stackaudit.model.deploy import ProxyEvidence
 from stackaudit.model.stack import Stack
 from stackaudit.policy import is_development_path
 from stackaudit.rules.base import Bad, Good, Rule

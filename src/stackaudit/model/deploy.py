@@ -1,0 +1,506 @@
+"""Deployment resolution: compose files merged into projects as Compose merges them
+(``compose.override.yml``, ``extends:``, ``include:``), Kubernetes Services matched to
+the workloads they select, Ingresses and Traefik routes to the services they reach.
+``resolve_deployment`` runs once per run (``Stack.deploy``) and returns the
+``DeployModel`` rules query: which services a proxy routes to, which ports are published
+on every interface, which replicas sit behind a load balancer without affinity."""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from typing import TypeVar
+
+from msgspec import Struct, field
+from msgspec.structs import replace
+
+from stackaudit.diagnostics import Confidence, Span
+from stackaudit.facts.deploy import (
+    ComposeFile,
+    ComposeService,
+    K8sIngress,
+    K8sService,
+    K8sWorkload,
+    PortMapping,
+    TraefikIngressRoute,
+    parse_port_range,
+)
+from stackaudit.facts.serve import ServeCommand
+
+T = TypeVar("T")
+
+# -- merging (compose) --------------------------------------------------------------------
+
+# Compose looks for these in a project directory, in this order, and merges the first
+# override found into the first base file found (compose-go cli/options.go).
+DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")
+OVERRIDE_FILES = (
+    "compose.override.yml",
+    "compose.override.yaml",
+    "docker-compose.override.yml",
+    "docker-compose.override.yaml",
+)
+_EXTENDS_DEPTH = 16
+
+
+def _merge_keyed(
+    base: Sequence[T], extra: Sequence[T], key: Callable[[T], Hashable]
+) -> tuple[T, ...]:
+    """Append ``extra`` to ``base``; an entry of ``extra`` with the key of one in
+    ``base`` replaces it in place (compose's rule for ports, volumes, labels, env)."""
+    merged = list(base)
+    index = {key(item): position for position, item in enumerate(merged)}
+    for item in extra:
+        known = index.get(key(item))
+        if known is None:
+            index[key(item)] = len(merged)
+            merged.append(item)
+        else:
+            merged[known] = item
+    return tuple(merged)
+
+
+def _union(base: Sequence[str], extra: Sequence[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys([*base, *extra]))
+
+
+def merge_services(base: ComposeService, over: ComposeService) -> ComposeService:
+    """``over`` merged onto ``base`` by the compose-spec merge rules: scalars
+    replaced, sequences appended, ``ports``/``volumes`` unique by their key, mappings
+    (labels, environment) merged by key; ``command``/``entrypoint`` replaced."""
+    return replace(
+        base,
+        image=over.image or base.image,
+        build=over.build or base.build,
+        command=over.command or base.command,
+        command_args=over.command_args if over.command is not None else base.command_args,
+        entrypoint=over.entrypoint or base.entrypoint,
+        ports=_merge_keyed(base.ports, over.ports, lambda p: p.key),
+        expose=_merge_keyed(base.expose, over.expose, lambda w: w.text),
+        networks=_union(base.networks, over.networks),
+        network_mode=over.network_mode or base.network_mode,
+        replicas=over.replicas or base.replicas,
+        labels=_merge_keyed(base.labels, over.labels, lambda label: label.key),
+        volumes=_merge_keyed(base.volumes, over.volumes, lambda v: v.target),
+        env=_merge_keyed(base.env, over.env, lambda v: v.name),
+        env_files=(*base.env_files, *over.env_files),
+        profiles=_union(base.profiles, over.profiles),
+        depends_on=_union(base.depends_on, over.depends_on),
+        extends=None,
+        sources=_union(base.sources, over.sources),
+    )
+
+
+class _Resolver(Struct):
+    files: dict[str, ComposeFile]
+
+    def service(self, path: str, name: str) -> ComposeService | None:
+        compose = self.files.get(path)
+        if compose is None:
+            return None
+        for service in compose.services:
+            if service.name == name:
+                return service
+        return None
+
+    def with_extends(self, service: ComposeService, depth: int = 0) -> ComposeService:
+        """The service with its ``extends:`` chain applied (the local settings win)."""
+        link = service.extends
+        if link is None or depth > _EXTENDS_DEPTH:
+            return replace(service, extends=None)
+        base = self.service(link.file or service.file, link.service)
+        if base is None or base is service:
+            return replace(service, extends=None)
+        resolved = self.with_extends(base, depth + 1)
+        merged = merge_services(replace(resolved, file=service.file, name=service.name), service)
+        return replace(merged, span=service.span, file=service.file, name=service.name)
+
+    def project(self, root: str, override: str | None) -> list[ComposeService]:
+        services: dict[str, ComposeService] = {}
+        order = [root, *([override] if override else [])]
+        for path in order:
+            for service in self.files[path].services:
+                resolved = self.with_extends(service)
+                known = services.get(service.name)
+                services[service.name] = (
+                    resolved if known is None else merge_services(known, resolved)
+                )
+        for included in self.included(root, set()):
+            for service in self.files[included].services:
+                services.setdefault(service.name, self.with_extends(service))
+        return [replace(s, project=root) for s in services.values()]
+
+    def included(self, path: str, seen: set[str]) -> Iterator[str]:
+        seen.add(path)
+        for ref in self.files[path].includes:
+            if ref.path is not None and ref.path in self.files and ref.path not in seen:
+                yield ref.path
+                yield from self.included(ref.path, seen)
+
+
+def resolve_compose(files: Iterable[ComposeFile]) -> list[ComposeService]:
+    """Every compose project's services, merged as ``docker compose`` merges them."""
+    by_path = {compose.path: compose for compose in files}
+    resolver = _Resolver(by_path)
+    included = {ref.path for compose in by_path.values() for ref in compose.includes if ref.path}
+    by_dir: dict[str, dict[str, str]] = {}
+    for path in by_path:
+        directory, name = posixpath.split(path)
+        by_dir.setdefault(directory, {})[name] = path
+    overrides: dict[str, str] = {}
+    merged_overrides: set[str] = set()
+    for names in by_dir.values():
+        base = next((names[n] for n in DEFAULT_FILES if n in names), None)
+        override = next((names[n] for n in OVERRIDE_FILES if n in names), None)
+        if base is not None and override is not None:
+            overrides[base] = override
+            merged_overrides.add(override)
+    services: list[ComposeService] = []
+    covered: set[str] = set(merged_overrides)
+    roots = [p for p in sorted(by_path) if p not in merged_overrides and p not in included]
+    # Files that only include each other (a cycle) have no outside root: the first of
+    # them in path order stands for the project.
+    pending = [p for p in sorted(by_path) if p not in merged_overrides]
+    while roots:
+        for root in roots:
+            covered.add(root)
+            covered.update(resolver.included(root, set()))
+            services.extend(resolver.project(root, overrides.get(root)))
+        roots = [p for p in pending if p not in covered][:1]
+    return services
+
+
+# -- the model the rules query ------------------------------------------------------------
+
+
+class ProxyEvidence(Struct, frozen=True):
+    """Why the tool believes a proxy sends traffic to a service."""
+
+    span: Span
+    label: str
+    confidence: Confidence
+    routed_ports: tuple[str, ...] = ()  # ports the proxy connects to, when written
+
+
+class ServiceRoute(Struct, frozen=True):
+    """A way into a Kubernetes workload: an Ingress or IngressRoute to a Service that
+    selects its pods, or the Service alone."""
+
+    service: K8sService
+    span: Span
+    label: str
+    affinity: bool
+    confidence: Confidence = Confidence.HIGH
+
+
+class Exposure(Struct, frozen=True):
+    """How a compose service makes a server reachable from outside the host:
+    ``ports`` are its published ports that lead to the server's port (all of them
+    when that port is not known), ``host_network`` that it shares the host's network
+    (``network_mode: host``), where the server's own bind address decides."""
+
+    service: ComposeService
+    ports: tuple[PortMapping, ...]
+    host_network: bool
+
+    @property
+    def on_all_interfaces(self) -> tuple[PortMapping, ...]:
+        return tuple(p for p in self.ports if p.on_all_interfaces)
+
+    @property
+    def reachable_without_proxy(self) -> bool | None:
+        """True when a port is published on every interface, False when every
+        published port is bound to one address or none is published (``expose:`` only),
+        None when a host address is known only at run time or the host network is used."""
+        if self.host_network:
+            return None
+        if self.on_all_interfaces:
+            return True
+        if any(p.on_all_interfaces is None for p in self.ports):
+            return None
+        return False
+
+
+class DeployModel(Struct):
+    compose_services: list[ComposeService] = field(default_factory=list)
+    k8s_workloads: list[K8sWorkload] = field(default_factory=list)
+    k8s_services: list[K8sService] = field(default_factory=list)
+    k8s_ingresses: list[K8sIngress] = field(default_factory=list)
+    ingress_routes: list[TraefikIngressRoute] = field(default_factory=list)
+
+    # -- compose --------------------------------------------------------------------------
+
+    def project_services(self, service: ComposeService) -> list[ComposeService]:
+        return [s for s in self.compose_services if s.project == service.project]
+
+    def services_named(self, name: str) -> list[ComposeService]:
+        """The compose services a proxy in the same project reaches as ``name`` (the
+        service name is its DNS name on the project's networks)."""
+        return [s for s in self.compose_services if s.name == name]
+
+    def services_mounting(self, path: str) -> list[ComposeService]:
+        """The compose services that bind-mount the file ``path`` (relative to the
+        scanned root), or a directory holding it: e.g. the nginx container that
+        reads a config file."""
+        found = []
+        for service in self.compose_services:
+            for volume in service.volumes:
+                mounted = volume.host_path
+                if mounted and (path == mounted or path.startswith(mounted.rstrip("/") + "/")):
+                    found.append(service)
+                    break
+        return found
+
+    def compose_service_for(self, command: ServeCommand) -> ComposeService | None:
+        """The compose service whose command (or Dockerfile) starts ``command``."""
+        for service in self.compose_services:
+            if command.service and command.service in service.sources:
+                return service
+        for service in self.compose_services:
+            if self.runs_image_command(service, command):
+                return service
+        return None
+
+    def commands_of(
+        self, service: ComposeService, commands: Iterable[ServeCommand]
+    ) -> list[ServeCommand]:
+        """The server commands a compose service runs: its own ``command:`` /
+        ``entrypoint:``, else the final CMD/ENTRYPOINT of the Dockerfile it builds."""
+        pool = list(commands)
+        own = [c for c in pool if c.service and c.service in service.sources]
+        if own:
+            return own
+        return [c for c in pool if self.runs_image_command(service, c)]
+
+    def exposure(self, command: ServeCommand) -> Exposure | None:
+        """How the compose service that runs ``command`` publishes it (None when the
+        command does not run in a compose service)."""
+        service = self.compose_service_for(command)
+        if service is None:
+            return None
+        port = command.listen_port() if command.is_bokeh_family else ""
+        wanted = parse_port_range(port)
+        ports = tuple(
+            p
+            for p in service.ports
+            if wanted is None or p.targets is None or wanted.start in p.targets
+        )
+        return Exposure(service, ports, service.host_network)
+
+    @staticmethod
+    def runs_image_command(service: ComposeService, command: ServeCommand) -> bool:
+        build = service.build
+        if build is None or build.dockerfile is None or command.carrier != "dockerfile":
+            return False
+        if command.context.endswith("RUN") or service.command is not None:
+            return False
+        return command.span.path == build.dockerfile
+
+    def bokeh_evidence(
+        self, service: ComposeService, commands: Iterable[ServeCommand]
+    ) -> tuple[Span, str, Confidence] | None:
+        """Why the service is taken to run a Bokeh/Panel server, if it is."""
+        for command in self.commands_of(service, commands):
+            if command.is_bokeh_family:
+                return command.span, f"runs `{command.label}`", Confidence.HIGH
+        if service.image_suggests_bokeh and service.image is not None:
+            return (
+                service.image.span,
+                f"image `{service.image.text}` is named after Bokeh/Panel",
+                Confidence.MEDIUM,
+            )
+        return None
+
+    def routed_by_traefik(self, service: ComposeService) -> bool:
+        """Traefik labels route to the service. When the project's Traefik runs with
+        ``--providers.docker.exposedbydefault=false``, only containers labelled
+        ``traefik.enable=true`` are routed."""
+        traefik = service.traefik
+        if not traefik.routes_http:
+            return False
+        if traefik.enable is not None and traefik.enable.text.strip().lower() == "true":
+            return True
+        return not any(
+            "exposedbydefault=false" in arg.lower().replace("_", "")
+            for proxy in self.project_services(service)
+            if proxy.image is not None and proxy.image.name == "traefik"
+            for arg in proxy.command_args
+        )
+
+    def proxy_evidence(self, service: ComposeService) -> list[ProxyEvidence]:
+        """The proxies of the same compose project that route to ``service``: its
+        Traefik labels, a proxy-image service that depends on it, nginx-proxy's
+        ``VIRTUAL_HOST``. (nginx ``proxy_pass`` to the service name joins here once the
+        stack links nginx routes to compose services.)"""
+        if service.is_proxy_image:
+            return []
+        found: list[ProxyEvidence] = []
+        traefik = service.traefik
+        if self.routed_by_traefik(service) and traefik.first_span is not None:
+            found.append(
+                ProxyEvidence(
+                    traefik.first_span,
+                    "Traefik routes to it (labels)",
+                    Confidence.HIGH,
+                    tuple(word.text for word in traefik.server_ports),
+                )
+            )
+        others = [s for s in self.project_services(service) if s.is_proxy_image]
+        for proxy in others:
+            if service.name in proxy.depends_on:
+                found.append(
+                    ProxyEvidence(
+                        proxy.span,
+                        f"proxy `{proxy.name}` ({proxy.image.text if proxy.image else ''}) "
+                        "depends on it",
+                        Confidence.MEDIUM,
+                    )
+                )
+        virtual_host = service.env_var("VIRTUAL_HOST")
+        if virtual_host is not None and any(
+            p.image is not None and "nginx-proxy" in p.image.repository for p in others
+        ):
+            port = service.env_var("VIRTUAL_PORT")
+            found.append(
+                ProxyEvidence(
+                    virtual_host.span,
+                    "nginx-proxy routes VIRTUAL_HOST to it",
+                    Confidence.HIGH,
+                    (port.value.text,) if port and port.value and port.is_literal else (),
+                )
+            )
+        return found
+
+    # -- Kubernetes -------------------------------------------------------------------------
+
+    def workload_for(self, command: ServeCommand) -> K8sWorkload | None:
+        for workload in self.k8s_workloads:
+            if any(c.service_key == command.service for c in workload.containers):
+                return workload
+        return None
+
+    def k8s_bokeh_evidence(
+        self, workload: K8sWorkload, commands: Iterable[ServeCommand]
+    ) -> tuple[Span, str, Confidence] | None:
+        keys = {c.service_key for c in workload.containers}
+        for command in commands:
+            if command.service in keys and command.is_bokeh_family:
+                return command.span, f"runs `{command.label}`", Confidence.HIGH
+        for container in workload.containers:
+            image = container.image
+            if image is not None and image.named_after_bokeh:
+                return (
+                    image.span,
+                    f"image `{image.text}` is named after Bokeh/Panel",
+                    (Confidence.MEDIUM),
+                )
+        return None
+
+    def services_selecting(
+        self, workload: K8sWorkload, ports: set[str] | None = None
+    ) -> list[K8sService]:
+        """The Services whose selector matches the workload's pods (and, given
+        ``ports``, that lead to one of them)."""
+        return [s for s in self.k8s_services if s.selects(workload) and s.serves(ports or set())]
+
+    def app_ports(self, workload: K8sWorkload, commands: Iterable[ServeCommand]) -> set[str]:
+        """The ports the workload's server containers listen on: the ports declared on
+        the containers that run a server command (numbers and names), and the port the
+        command listens on."""
+        keys = {c.service_key: c for c in workload.containers}
+        ports: set[str] = set()
+        for command in commands:
+            container = keys.get(command.service)
+            if container is None:
+                continue
+            ports.add(command.listen_port())
+            for port in container.ports:
+                ports.update(p for p in (str(port.number or ""), port.name) if p)
+        return ports
+
+    def routes_into(
+        self, workload: K8sWorkload, ports: set[str] | None = None
+    ) -> list[ServiceRoute]:
+        """Every way a client reaches the workload's pods (on ``ports``, when given),
+        with whether it keeps a client on one pod. ingress-nginx and Traefik send
+        traffic to the pod endpoints themselves, so the Service's ``sessionAffinity``
+        only counts for traffic that goes through the Service (kube-proxy): without an
+        Ingress, or with ingress-nginx ``service-upstream``."""
+        routes: list[ServiceRoute] = []
+        for service in self.services_selecting(workload, ports):
+            entered = False
+            for ingress in self.k8s_ingresses:
+                backends = ingress.routes_to(service)
+                if not backends:
+                    continue
+                entered = True
+                routes.append(_ingress_route(ingress, service))
+            for route in self.ingress_routes:
+                for target in route.routes_to(service):
+                    entered = True
+                    routes.append(
+                        ServiceRoute(
+                            service,
+                            target.span,
+                            f"IngressRoute `{route.name}` sends to Service `{service.name}`",
+                            target.session_affinity,
+                        )
+                    )
+            if not entered:
+                routes.append(
+                    ServiceRoute(
+                        service,
+                        service.span,
+                        f"Service `{service.name}` ({service.type}) balances connections "
+                        "over the pods",
+                        service.client_ip_affinity,
+                        Confidence.HIGH if service.type != "ClusterIP" else Confidence.MEDIUM,
+                    )
+                )
+        return routes
+
+
+def _ingress_route(ingress: K8sIngress, service: K8sService) -> ServiceRoute:
+    label = f"Ingress `{ingress.name}` sends to Service `{service.name}`"
+    if ingress.controller == "traefik":
+        sticky = service.annotation("traefik.ingress.kubernetes.io/service.sticky.cookie")
+        affinity = sticky is not None and sticky.text.strip().lower() == "true"
+        return ServiceRoute(service, ingress.span, label, affinity)
+    affinity_word = ingress.nginx("affinity")
+    hashed = ingress.nginx("upstream-hash-by")
+    through_service = ingress.nginx("service-upstream")
+    affinity = (
+        (affinity_word is not None and affinity_word.text.strip() == "cookie")
+        or hashed is not None
+        or (
+            through_service is not None
+            and through_service.text.strip().lower() == "true"
+            and service.client_ip_affinity
+        )
+    )
+    confidence = Confidence.HIGH if ingress.controller == "ingress-nginx" else Confidence.MEDIUM
+    return ServiceRoute(service, ingress.span, label, affinity, confidence)
+
+
+def resolve_deployment(facts: Iterable[object]) -> DeployModel:
+    model = DeployModel()
+    compose_files: list[ComposeFile] = []
+    for fact in facts:
+        if isinstance(fact, ComposeFile):
+            compose_files.append(fact)
+        elif isinstance(fact, K8sWorkload):
+            model.k8s_workloads.append(fact)
+        elif isinstance(fact, K8sService):
+            model.k8s_services.append(fact)
+        elif isinstance(fact, K8sIngress):
+            model.k8s_ingresses.append(fact)
+        elif isinstance(fact, TraefikIngressRoute):
+            model.ingress_routes.append(fact)
+    services = resolve_compose(compose_files)
+    if services:
+        # Imported here: facts.traefik builds on this module's Traefik records.
+        from stackaudit.facts.traefik import traefik_config
+
+        services = [replace(s, traefik=traefik_config(s.labels)) for s in services]
+    model.compose_services = services
+    return model
