@@ -14,18 +14,13 @@ from hypothesis import strategies as st
 from stackaudit.diagnostics import Span
 from stackaudit.extractors.nginx import extract_nginx, neutralise_templates
 from stackaudit.facts.durations import parse_duration
-from stackaudit.facts.nginx import (
-    NginxFile,
-    NginxModel,
-    ProxyRoute,
-    parse_version,
-    resolve_nginx,
-)
+from stackaudit.facts.nginx import NginxFile, NginxModel, ProxyRoute
 from stackaudit.facts.origin_regex import (
     analyse_origin_regex,
     matches_every_origin,
     may_match_null,
 )
+from stackaudit.model.nginx import parse_version, resolve_nginx
 from stackaudit.source import SourceFile
 
 from .support import CORPUS

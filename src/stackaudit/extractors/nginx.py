@@ -6,7 +6,7 @@ takes a file object, so it runs here on the decoded text and never reads anythin
 lexer gives lines only: each token is found again in the text to get its offsets, so
 every directive and argument carries an exact span. Includes need the other files of the
 scanned tree: they are resolved later, once, from every file's ``NginxFile`` fact
-(``stackaudit.facts.nginx.resolve_nginx``).
+(``stackaudit.model.nginx.resolve_nginx``).
 
 Templates are neutralised before lexing, keeping every offset: Jinja/Go ``{{ expr }}``
 and ERB ``<%= expr %>`` become a variable-like word, ``{% ... %}``/``{# ... #}``/``<% ... %>``

@@ -77,7 +77,8 @@ class Stack:
     @cached_property
     def nginx(self) -> NginxModel:
         """Every nginx file with its includes resolved, once per run."""
-        from stackaudit.facts.nginx import NginxFile, nginx_version_from_images, resolve_nginx
+        from stackaudit.facts.nginx import NginxFile
+        from stackaudit.model.nginx import nginx_version_from_images, resolve_nginx
 
         version = self.config.nginx_version or nginx_version_from_images(self.facts)
         return resolve_nginx(self.of(NginxFile), version=version, backend=self._backend_info)
