@@ -39,7 +39,7 @@ from stackaudit.diagnostics import Span
 from stackaudit.extractors.python_names import TORNADO_SETTINGS
 from stackaudit.facts.app import AppSetting
 from stackaudit.facts.common import Word
-from stackaudit.facts.cors import CorsPolicy, OriginPattern
+from stackaudit.facts.cors import CORS_PARAMETERS, CorsPolicy, OriginPattern
 from stackaudit.facts.python import (
     CallSite,
     KeywordValue,
@@ -180,17 +180,6 @@ _LIST_DESTS = frozenset(
 )
 _UVICORN_POSITIONAL = ("app", "host", "port")
 _TORNADO_NOT_SETTINGS = frozenset({"handlers", "default_host", "transforms"})
-# starlette/middleware/cors.py (1.10.0) CORSMiddleware.__init__, after ``app``.
-CORS_PARAMETERS = (
-    "allow_origins",
-    "allow_methods",
-    "allow_headers",
-    "allow_credentials",
-    "allow_origin_regex",
-    "allow_private_network",
-    "expose_headers",
-    "max_age",
-)
 
 
 @cache

@@ -41,3 +41,16 @@ class CorsPolicy(Struct, frozen=True):
     # The value that turns credentials on (allow_credentials=True,
     # Access-Control-Allow-Credentials: true), None when credentials are off.
     allow_credentials: Word | None = None
+
+
+# starlette/middleware/cors.py (1.10.0) CORSMiddleware.__init__, after ``app``.
+CORS_PARAMETERS = (
+    "allow_origins",
+    "allow_methods",
+    "allow_headers",
+    "allow_credentials",
+    "allow_origin_regex",
+    "allow_private_network",
+    "expose_headers",
+    "max_age",
+)

@@ -20,7 +20,7 @@ import posixpath
 import re
 from collections.abc import Iterable
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from msgspec import Struct
 
@@ -29,6 +29,7 @@ from stackaudit.facts.deploy import same_namespace
 from stackaudit.facts.serve import ServeCommand
 
 if TYPE_CHECKING:
+    from stackaudit.config import Config
     from stackaudit.facts.deploy import (
         ComposeService,
         K8sIngress,
@@ -36,9 +37,28 @@ if TYPE_CHECKING:
         TraefikMiddleware,
         TraefikRouter,
     )
-    from stackaudit.facts.nginx import ProxyRoute
+    from stackaudit.facts.nginx import NginxModel, ProxyRoute
     from stackaudit.model.deploy import DeployModel
-    from stackaudit.model.stack import Stack
+
+
+class LinkedFacts(Protocol):
+    """What linking needs of the stack (``Stack`` is one): the links are built from the
+    stack's parts and the stack asks the links, so neither module imports the other."""
+
+    config: Config
+
+    @property
+    def deploy(self) -> DeployModel: ...
+
+    @property
+    def serve_commands(self) -> list[ServeCommand]: ...
+
+    @property
+    def nginx(self) -> NginxModel: ...
+
+    @property
+    def nginx_routes(self) -> list[ProxyRoute]: ...
+
 
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "[::1]", "0.0.0.0"})
 # Carriers that start a process on the host itself, not in a container.
@@ -175,7 +195,7 @@ def split_address(text: str) -> tuple[str, str | None]:
 
 
 class Links:
-    def __init__(self, stack: Stack) -> None:
+    def __init__(self, stack: LinkedFacts) -> None:
         self.stack = stack
         self.deploy: DeployModel = stack.deploy
         self.commands: list[ServeCommand] = stack.serve_commands

@@ -2,7 +2,7 @@ import difflib
 from collections.abc import Iterator
 
 from stackaudit.diagnostics import Diagnostic, Severity
-from stackaudit.extractors.python_build import CORS_PARAMETERS
+from stackaudit.facts.cors import CORS_PARAMETERS
 from stackaudit.facts.python import StarletteCorsCall
 from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
