@@ -64,6 +64,23 @@ class Stack:
         return found
 
     @cached_property
+    def public_origins(self) -> list[str]:
+        """The origins browsers load this stack's pages from: `public-hosts` from the
+        configuration, else the hosts its proxies serve (``https://dash.example.com``)."""
+        from stackaudit.model.origins import configured_origins, frontend_origins
+
+        return configured_origins(self.config.public_hosts) or frontend_origins(
+            self.links.frontends
+        )
+
+    def origins_serving(self, commands: Iterable[ServeCommand]) -> list[str]:
+        """The origins of the proxies in front of ``commands``, else the stack's."""
+        from stackaudit.model.origins import frontend_origins
+
+        frontends = [f for command in commands for f in self.links.frontends_of(command)]
+        return frontend_origins(frontends) or self.public_origins
+
+    @cached_property
     def links(self) -> Links:
         """Proxy routes linked to the server processes they reach."""
         from stackaudit.model.links import Links

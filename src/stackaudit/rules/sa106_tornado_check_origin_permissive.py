@@ -2,7 +2,6 @@ from collections.abc import Iterator
 
 from stackaudit.diagnostics import Diagnostic, Related, Severity
 from stackaudit.facts.python import PermissiveCheckOrigin, PythonClass, is_websocket_handler
-from stackaudit.model.origins import configured_origins, frontend_origins
 from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
 
@@ -150,7 +149,5 @@ class TornadoCheckOriginPermissive(Rule):
 
 def _hosts(stack: Stack) -> list[str]:
     """The hosts (with a port when not the default) browsers load the pages from."""
-    origins = configured_origins(stack.config.public_hosts) or frontend_origins(
-        stack.links.frontends
-    )
+    origins = stack.public_origins
     return [origin.split("://", 1)[1] for origin in origins]

@@ -2,7 +2,6 @@ from collections.abc import Iterator
 
 from stackaudit.diagnostics import Confidence, Diagnostic, Related, Severity
 from stackaudit.facts.python import WebSocketEndpoint
-from stackaudit.model.origins import configured_origins, frontend_origins
 from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
 
@@ -147,7 +146,5 @@ class StarletteWebsocketNoOriginCheck(Rule):
 
 def _origins(stack: Stack) -> str:
     """The page origins of the stack, quoted for a suggestion."""
-    origins = configured_origins(stack.config.public_hosts) or frontend_origins(
-        stack.links.frontends
-    )
+    origins = stack.public_origins
     return ", ".join(f'"{o}"' for o in origins) or '"https://app.example.com"'

@@ -5,7 +5,6 @@ from stackaudit.facts.common import Word
 from stackaudit.facts.cors import CorsPolicy
 from stackaudit.facts.python import StarletteCorsCall, is_env_default
 from stackaudit.facts.serve import ASGI_SERVERS, ServeCommand
-from stackaudit.model.origins import configured_origins, frontend_origins
 from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
 
@@ -142,15 +141,7 @@ def _origins(stack: Stack, policy: CorsPolicy) -> list[str]:
     """The origins browsers load the front end from, as far as the stack tells: the
     proxies in front of the servers that run this module, else `public-hosts`, else the
     public hosts of every proxy of the stack."""
-    links = stack.links
-    serving = [
-        f for c in stack.serve_commands if _runs(c, policy.span.path) for f in links.frontends_of(c)
-    ]
-    return (
-        frontend_origins(serving)
-        or configured_origins(stack.config.public_hosts)
-        or frontend_origins(links.frontends)
-    )
+    return stack.origins_serving(c for c in stack.serve_commands if _runs(c, policy.span.path))
 
 
 def _runs(command: ServeCommand, path: str) -> bool:

@@ -3,7 +3,7 @@ from collections.abc import Iterator
 from stackaudit.diagnostics import Diagnostic, Related, Severity, Span
 from stackaudit.facts.cors import CorsPolicy
 from stackaudit.facts.origin_regex import matches_every_origin
-from stackaudit.model.origins import configured_origins, frontend_origins, origin_pattern
+from stackaudit.model.origins import origin_pattern
 from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
 
@@ -231,4 +231,4 @@ class CorsOriginReflected(Rule):
 def _origins(stack: Stack) -> list[str]:
     """The origins to allow, as far as the stack tells: `public-hosts`, else the hosts
     its proxies serve."""
-    return configured_origins(stack.config.public_hosts) or frontend_origins(stack.links.frontends)
+    return stack.public_origins

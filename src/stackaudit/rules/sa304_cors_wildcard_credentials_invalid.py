@@ -2,7 +2,6 @@ from collections.abc import Iterator
 
 from stackaudit.diagnostics import Diagnostic, Related, Severity, Span
 from stackaudit.facts.cors import CorsPolicy
-from stackaudit.model.origins import configured_origins, frontend_origins
 from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
 
@@ -200,8 +199,6 @@ class CorsWildcardCredentialsInvalid(Rule):
 
 def _origin(stack: Stack, policy: CorsPolicy) -> str:
     """The value to write instead of `*`: the origin the stack serves pages from."""
-    origins = configured_origins(stack.config.public_hosts) or frontend_origins(
-        stack.links.frontends
-    )
+    origins = stack.public_origins
     header = "Access-Control-Allow-Origin" if policy.kind == "nginx" else "the origin"
     return f"{header} {origins[0] if origins else 'https://app.example.com'}"
