@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from functools import cached_property
 from typing import TypeVar
 
 from msgspec import Struct, field
@@ -221,7 +222,9 @@ class Exposure(Struct, frozen=True):
         return False
 
 
-class DeployModel(Struct):
+class DeployModel(Struct, dict=True):
+    """(``dict=True``: the indexes below are computed once, on first use.)"""
+
     compose_services: list[ComposeService] = field(default_factory=list)
     k8s_workloads: list[K8sWorkload] = field(default_factory=list)
     k8s_services: list[K8sService] = field(default_factory=list)
@@ -251,12 +254,29 @@ class DeployModel(Struct):
                     break
         return found
 
+    @cached_property
+    def _by_source(self) -> dict[str, ComposeService]:
+        """Each ``compose:<file>:<name>`` key to the first service merged from it."""
+        index: dict[str, ComposeService] = {}
+        for service in self.compose_services:
+            for source in service.sources:
+                index.setdefault(source, service)
+        return index
+
+    @cached_property
+    def _by_dockerfile(self) -> dict[str, list[ComposeService]]:
+        """Services that build a Dockerfile, by its path, in the services' order."""
+        index: dict[str, list[ComposeService]] = {}
+        for service in self.compose_services:
+            if service.build is not None and service.build.dockerfile is not None:
+                index.setdefault(service.build.dockerfile, []).append(service)
+        return index
+
     def compose_service_for(self, command: ServeCommand) -> ComposeService | None:
         """The compose service whose command (or Dockerfile) starts ``command``."""
-        for service in self.compose_services:
-            if command.service and command.service in service.sources:
-                return service
-        for service in self.compose_services:
+        if command.service and command.service in self._by_source:
+            return self._by_source[command.service]
+        for service in self._by_dockerfile.get(command.span.path, ()):
             if self.runs_image_command(service, command):
                 return service
         return None

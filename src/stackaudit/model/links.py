@@ -128,23 +128,23 @@ def _at(span: Span) -> str:
     return f"{span.path}:{span.line}"
 
 
-def _nearest_projects(services: list[ComposeService], path: str) -> list[ComposeService]:
-    """Of services that share a name across compose projects (a monorepo), those of the
-    projects whose directory shares the most of ``path``'s: a proxy configuration sits in
-    or beside the project that mounts it."""
+def _by_directory(services: list[ComposeService]) -> dict[str, list[ComposeService]]:
+    """Services that share a name across compose projects (a monorepo), under every
+    directory above their project: a proxy configuration reaches those of the projects
+    whose directory shares the most of its own path, since it sits in or beside the
+    project that mounts it — the services under the deepest directory above the
+    configuration that holds any."""
+    under: dict[str, list[ComposeService]] = {}
+    for service in services:
+        for directory in _ancestors(posixpath.dirname(service.project)):
+            under.setdefault(directory, []).append(service)
+    return under
 
-    def shared(service: ComposeService) -> int:
-        ours = posixpath.dirname(service.project).split("/")
-        theirs = posixpath.dirname(path).split("/")
-        count = 0
-        for a, b in zip(ours, theirs, strict=False):
-            if a != b or not a:
-                break
-            count += 1
-        return count
 
-    best = max(shared(service) for service in services)
-    return [service for service in services if shared(service) == best]
+def _ancestors(directory: str) -> list[str]:
+    """``a/b/c`` → ``a/b/c``, ``a/b``, ``a``, ``""`` (deepest first)."""
+    parts = [part for part in directory.split("/") if part]
+    return ["/".join(parts[:depth]) for depth in range(len(parts), -1, -1)]
 
 
 def _nginx_strips_path(route: ProxyRoute, rewritten: bool) -> bool | None:
@@ -199,6 +199,7 @@ class Links:
         self.stack = stack
         self.deploy: DeployModel = stack.deploy
         self.commands: list[ServeCommand] = stack.serve_commands
+        self._named_under: dict[str, dict[str, list[ComposeService]]] = {}
         self._resolved: dict[tuple[str, str | None, bool, str | None], list[Backend]] = {}
 
     # -- resolution of one target -------------------------------------------------------
@@ -238,7 +239,13 @@ class Links:
         found = []
         services = list(self._services_named.get(host, ()))
         if origin is not None and len({s.project for s in services}) > 1:
-            services = _nearest_projects(services, origin.path)
+            if host not in self._named_under:
+                self._named_under[host] = _by_directory(services)
+            under = self._named_under[host]
+            services = next(
+                (under[d] for d in _ancestors(posixpath.dirname(origin.path)) if d in under),
+                services,
+            )
         for service in services:
             for command in self.deploy.commands_of(service, self.commands):
                 confidence = self._listens_on(command, port)
