@@ -77,6 +77,23 @@ def neutralise_templates(text: str) -> tuple[str, bool]:
     return text, changed
 
 
+def blank_template_statements(text: str) -> tuple[str, bool]:
+    """The text with Jinja/ERB statements and comments (``{% if %}``, ``{# #}``,
+    ``<% %>``) blanked, offsets kept, expressions left as written; and whether anything
+    was blanked. For YAML templates: a statement line is no YAML, an expression inside a
+    value is a run-time value."""
+    if "{%" not in text and "{#" not in text and "<%" not in text:
+        return text, False
+    changed = False
+
+    def blank(found: str) -> str:
+        nonlocal changed
+        changed = True
+        return "".join("\n" if c == "\n" else " " for c in found)
+
+    return _replace_delimited(text, _TEMPLATE_STMT, blank), changed
+
+
 def _replace_delimited(
     text: str, kinds: tuple[tuple[str, str, str], ...], replace: Callable[[str], str]
 ) -> str:
