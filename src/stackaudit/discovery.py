@@ -3,7 +3,8 @@
 The walk honours ``.gitignore`` files at every level and the configured excludes, never
 follows a symbolic link out of the scanned root (nor a directory link at all, which
 rules out loops), and classifies by name first and by a cheap look at the first bytes
-where a name is ambiguous (``*.conf``, ``*.yml``, no extension)."""
+where a name is ambiguous (``*.conf``, ``*.yml``, no extension, a name that speaks of
+Docker): a Dockerfile by its first instruction, an nginx fragment by its directives."""
 
 from __future__ import annotations
 
@@ -591,9 +592,12 @@ _DIRECTIVE_LINE = re.compile(
     rb"^[ \t]*([a-z_][a-z0-9_]*)(?:[ \t]+[^\n#]*?)?[ \t]*[;{][ \t]*(?:#[^\n]*)?\r?$", re.MULTILINE
 )
 # What other programs' `.conf` files hold and nginx's never do: `key = value` (php-fpm,
-# postgres, sysctl, systemd, INI), an `[section]`, an XML or Apache `<Tag>` line.
+# postgres, sysctl, systemd, INI), an `[section]`, an XML or Apache `<Tag>` line. (nginx's
+# `location = /exact {` is the one directive written `name =`.)
 _NOT_NGINX = re.compile(
-    rb"^[ \t]*(?:[A-Za-z_][A-Za-z0-9_.:-]*[ \t]*=|\[[^\n\]]*\][ \t]*\r?$|<[A-Za-z?!/])", re.MULTILINE
+    rb"^[ \t]*(?:(?!location\b)[A-Za-z_][A-Za-z0-9_.:-]*[ \t]*="
+    rb"|\[[^\n\]]*\][ \t]*\r?$|<[A-Za-z?!/])",
+    re.MULTILINE,
 )
 NGINX_SHAPED_LINES = 2
 
