@@ -25,7 +25,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from stackaudit.diagnostics import Span
 from stackaudit.extractors.base import Extraction
 from stackaudit.extractors.commandline import CommandContext, find_in_script, find_in_words
-from stackaudit.extractors.nginx import blank_template_statements
+from stackaudit.extractors.nginx import TEMPLATE_NAME, blank_template_statements
 from stackaudit.extractors.shellwords import Token, split_commands
 from stackaudit.extractors.yamlnodes import (
     BUDGET_MESSAGE,
@@ -581,11 +581,16 @@ def extract_compose(source: SourceFile) -> Extraction:
     file holding `{{ }}`/`{% %}`) is read with its Jinja statements and comments blanked,
     offsets kept, so both branches of an `{% if %}` are read and `{{ expr }}` values are
     run-time values; one that still is not YAML is skipped without a finding, as a Helm
-    chart is: it cannot be judged before it is rendered."""
+    chart is: it cannot be judged before it is rendered. (A plain compose file is a
+    template when the error is on a line holding `{{`.)"""
     result = Extraction()
     text, neutralised = blank_template_statements(source.text)
     documents, problems = load_documents(source, text if neutralised else None)
-    if problems and (neutralised or has_template(source.text)):
+    if problems and (
+        neutralised
+        or TEMPLATE_NAME.search(source.path)
+        or has_template(_line(source, problems[0].span.line))
+    ):
         return result
     result.problems.extend(problems)
     walker = Walker()
@@ -615,6 +620,11 @@ def extract_compose(source: SourceFile) -> Extraction:
     except BudgetExceeded:
         result.problems.append(ParseProblem(Span(source.path, 1, 1), BUDGET_MESSAGE))
     return result
+
+
+def _line(source: SourceFile, number: int) -> str:
+    lines = source.lines
+    return lines[number - 1] if 0 < number <= len(lines) else ""
 
 
 def _commands(

@@ -34,7 +34,7 @@ from stackaudit.source import SourceFile
 _TEMPLATE_EXPR = (("{{", "}}", ""), ("<%=", "%>", ""))
 _TEMPLATE_STMT = (("{%", "%}", ""), ("{#", "#}", ""), ("<%", "%>", "="))
 _MAX_PROBLEMS = 20
-_TEMPLATE_NAME = re.compile(r"\.(template|tpl|j2|jinja2?|erb|tmpl)$")
+TEMPLATE_NAME = re.compile(r"\.(template|tpl|j2|jinja2?|erb|tmpl)$")
 
 
 class _Token(Struct):
@@ -366,7 +366,7 @@ def _strip_if_parentheses(words: list[Word]) -> list[Word]:
 def extract_nginx(source: SourceFile) -> Extraction:
     result = Extraction()
     text, neutralised = neutralise_templates(source.text)
-    template = neutralised or bool(_TEMPLATE_NAME.search(source.path))
+    template = neutralised or bool(TEMPLATE_NAME.search(source.path))
     from crossplane.errors import NgxParserBaseException
 
     try:
