@@ -83,7 +83,14 @@ def test_classify_by_name(path: str, kind: str | None) -> None:
             "maybe-dockerfile",
             "dockerfile",
         ),
+        (
+            "Dockerfile_build",
+            b"FROM --platform=$BUILDPLATFORM python:3.12 AS build\n",
+            "maybe-dockerfile",
+            "dockerfile",
+        ),
         ("Dockerfile_prod", b"RUN x\nFROM python\n", "maybe-dockerfile", None),
+        ("docker-notes", b"From lines are pinned by digest\n", "maybe-dockerfile", None),
         ("tools/dockerfile_parser.go", b"package tools\n// FROM x\n", "maybe-dockerfile", None),
         ("docker-notes", b"Build with docker build\nFROM lines\n", "maybe-dockerfile", None),
         ("docker-run", b"#!/bin/sh\nexec docker run x\n", "maybe-dockerfile", "shell"),
@@ -252,3 +259,23 @@ def test_unreadable_directory(tmp_path: Path) -> None:
 def test_directory_named_like_a_file_kind(tmp_path: Path) -> None:
     write_files(tmp_path, {"nginx.conf/inner.sh": "x"})
     assert kinds(tmp_path) == {"nginx.conf/inner.sh": "shell"}
+
+
+def test_discovery_reads_files_by_what_they_hold(tmp_path: Path) -> None:
+    write_files(
+        tmp_path,
+        {
+            "docker/Dockerfile_prod": "# syntax=docker/dockerfile:1\nARG V=3.12\nFROM python:$V\n",
+            "docker/docker-notes": "FROM lines are pinned\n",
+            "docker/Dockerfile.dockerignore": "*.pyc\n",
+            "deploy/docker-compose.prod.yml.j2": "services:\n  web:\n    image: {{ image }}\n",
+            "deploy/cors_support.conf": "add_header A $http_origin;\nadd_header B true;\n",
+            "deploy/redis.conf": "bind 127.0.0.1\nport 6379\n",
+            "deploy/postgresql.conf": "port = 5432\nlisten_addresses = '*'\n",
+        },
+    )
+    assert kinds(tmp_path) == {
+        "docker/Dockerfile_prod": "dockerfile",
+        "deploy/docker-compose.prod.yml.j2": "compose",
+        "deploy/cors_support.conf": "nginx",
+    }

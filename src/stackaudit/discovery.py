@@ -621,12 +621,18 @@ def nginx_shaped(head: bytes) -> bool:
     return False
 
 
-_INSTRUCTION = re.compile(rb"[ \t]*([A-Za-z]+)(?:[ \t]|$)")
+# `FROM [--platform=...] image [AS name]`, the whole line: prose that begins with "From"
+# is no instruction. `ARG NAME[=value]`.
+_FROM = re.compile(
+    rb"FROM(?:[ \t]+--[a-z]+=\S+)*[ \t]+\S+(?:[ \t]+AS[ \t]+\S+)?[ \t]*", re.IGNORECASE
+)
+_ARG = re.compile(rb"ARG[ \t]+[A-Za-z_][A-Za-z0-9_]*(?:=|[ \t]|\\?$)", re.IGNORECASE)
 
 
 def dockerfile_shaped(head: bytes) -> bool:
     """Whether a file begins as a Dockerfile does: after comments (parser directives
-    such as `# syntax=` included) and blank lines, `FROM`, or `ARG` lines then `FROM`."""
+    such as `# syntax=` included) and blank lines, a `FROM` line, or `ARG` lines then
+    one."""
     continued = False
     for raw in head.splitlines():
         line = raw.strip()
@@ -635,13 +641,9 @@ def dockerfile_shaped(head: bytes) -> bool:
             continue
         if not line or line.startswith(b"#"):
             continue
-        match = _INSTRUCTION.match(line)
-        if match is None:
-            return False
-        instruction = match.group(1).upper()
-        if instruction == b"FROM":
+        if _FROM.fullmatch(line):
             return True
-        if instruction != b"ARG":
+        if not _ARG.match(line):
             return False
         continued = line.endswith(b"\\")
     return False
