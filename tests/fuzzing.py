@@ -12,7 +12,7 @@ from pathlib import Path
 import msgspec
 
 from stackaudit.diagnostics import Span
-from stackaudit.discovery import Candidate, classify_content, classify_name
+from stackaudit.discovery import AMBIGUOUS, Candidate, classify_content, classify_name
 from stackaudit.engine import FileResult, process_file
 
 REPO = Path(__file__).resolve().parent.parent
@@ -51,7 +51,7 @@ def seeds() -> dict[str, list[str]]:
                 data = path.read_bytes()
             except OSError:
                 continue
-            if kind is None or kind in ("yaml", "conf", "maybe-shell"):
+            if kind is None or kind in AMBIGUOUS:
                 kind = classify_content(rel, data[:4096], kind)
             if kind in KIND_NAMES:
                 found.setdefault(kind, []).append(data.decode("utf-8", "replace"))

@@ -77,6 +77,30 @@ def test_launchers_are_looked_through(line: str) -> None:
     assert [w.text for w in command.positionals] == ["app.py"]
 
 
+def test_jhsingle_native_proxy_passes_its_substitutions_through() -> None:
+    text = (
+        "jhsingle-native-proxy --destport 0 panel serve app.py "
+        "{--}port {port} {--}allow-websocket-origin=* --ip 0.0.0.0"
+    )
+    command = one(text)
+    assert command.tool == "panel-serve"
+    assert command.launcher == "jhsingle-native-proxy"
+    assert [w.text for w in command.positionals] == ["app.py"]
+    [origin] = command.values("allow_websocket_origin")
+    assert origin.text == "*"
+    assert text[origin.span.column - 1] == "*"
+    port = command.value("port")
+    assert port is not None and port.symbolic
+    # After `--` every word is the command's; `--ip` there is no longer jhsingle's.
+    after = one("python -m jhsingle_native_proxy.main --port=8888 -- bokeh serve a.py --port 1")
+    after_port = after.value("port")
+    assert after.tool == "bokeh-serve" and after_port is not None and after_port.text == "1"
+    # `--authtype none`: no login in front.
+    assert one("jhsingle-native-proxy --authtype none -- panel serve a.py").launcher == ""
+    # click refuses an option it does not know before `--`: nothing starts.
+    assert commands("jhsingle-native-proxy panel serve a.py --allow-websocket-origin=x") == []
+
+
 @pytest.mark.parametrize(
     ("line", "tool"),
     [

@@ -765,3 +765,22 @@ def test_escaped_dollar_reaches_the_program_as_text() -> None:
         "compose": ("${HOST}", True),
         "string": ("${HOST}", False),
     }
+
+
+def test_compose_templates_are_read_or_skipped_quietly() -> None:
+    from stackaudit.extractors.compose import extract_compose
+    from stackaudit.source import SourceFile
+
+    jinja = (
+        "services:\n  web:\n{% if prod %}\n    command: panel serve a.py\n{% endif %}\n"
+        "    image: {{ image }}\n"
+    )
+    result = extract_compose(SourceFile("docker-compose.yml.j2", "compose", jinja))
+    assert result.problems == [] and result.facts
+    # Not YAML even with its statements blanked: skipped, no SA001.
+    go = "services:\n  web:\n    command: [ {{ range .A }}{{ . }}, {{ end }} ]\n  - x\n"
+    assert extract_compose(SourceFile("compose.yaml.tpl", "compose", go)).problems == []
+    # A plain compose file holding a Go template elsewhere still reports its own error.
+    plain = "services:\n  web:\n    healthcheck:\n      test: \"docker inspect -f '{{.State}}'\"\n  - x\n"
+    [problem] = extract_compose(SourceFile("docker-compose.yml", "compose", plain)).problems
+    assert problem.message.startswith("invalid YAML")

@@ -45,13 +45,108 @@ def kinds(root: Path, exclude: list[str] | None = None, max_size: int = 2**21) -
         (".github/workflows/ci.yml", "github-actions"),
         ("README.md", None),
         ("image.png", None),
+        ("Dockerfile-dev", "dockerfile"),
+        ("prod.Dockerfile", "dockerfile"),
+        ("docker/Containerfile.gpu", "dockerfile"),
+        ("app.containerfile", "dockerfile"),
+        ("Dockerfile_prod", "maybe-dockerfile"),
+        ("dockerfile.prod", "maybe-dockerfile"),
+        ("tools/dockerfile_parser.go", "maybe-dockerfile"),
+        ("Dockerfile.dockerignore", None),
+        ("prod.Dockerfile.dockerignore", None),
+        ("docker-build.sh", "shell"),
+        ("docker-stack.yml", "yaml"),
+        ("docker-compose.yml.tpl", "compose"),
+        ("compose.yaml.j2", "compose"),
+        ("deploy/docker-compose.prod.yml.template", "compose"),
+        ("compose.override.yaml.jinja2", "compose"),
+        ("stack.yml.tmpl", "yaml"),
+        ("nginx/cors_support.conf", "nginx"),
+        ("cors_support.conf", "conf"),
     ],
 )
 def test_classify_by_name(path: str, kind: str | None) -> None:
     result = classify_name(path)
-    if result in ("yaml", "conf", "maybe-shell"):
+    if result in ("yaml", "conf", "maybe-shell") and kind not in ("yaml", "conf"):
         result = None if kind is None else result
     assert result == kind
+
+
+@pytest.mark.parametrize(
+    ("path", "head", "by_name", "kind"),
+    [
+        # Dockerfiles under names docker does not read by itself.
+        ("Dockerfile_prod", b"FROM python:3.12\nCMD x\n", "maybe-dockerfile", "dockerfile"),
+        (
+            "dockerfile.prod",
+            b"# syntax=docker/dockerfile:1\n\nARG PY=3.12\nARG BASE=\\\n  slim\nfrom python:$PY\n",
+            "maybe-dockerfile",
+            "dockerfile",
+        ),
+        (
+            "Dockerfile_build",
+            b"FROM --platform=$BUILDPLATFORM python:3.12 AS build\n",
+            "maybe-dockerfile",
+            "dockerfile",
+        ),
+        ("Dockerfile_prod", b"RUN x\nFROM python\n", "maybe-dockerfile", None),
+        ("docker-notes", b"From lines are pinned by digest\n", "maybe-dockerfile", None),
+        ("tools/dockerfile_parser.go", b"package tools\n// FROM x\n", "maybe-dockerfile", None),
+        ("docker-notes", b"Build with docker build\nFROM lines\n", "maybe-dockerfile", None),
+        ("docker-run", b"#!/bin/sh\nexec docker run x\n", "maybe-dockerfile", "shell"),
+        # Compose templates by their name; `.yml.tmpl` by its content.
+        ("stack.yml.tmpl", b"services:\n  web:\n    image: {{ image }}\n", "yaml", "compose"),
+        # nginx fragments under any `.conf` name.
+        (
+            "cors_support.conf",
+            b"add_header Access-Control-Allow-Origin $http_origin;\n"
+            b"add_header Access-Control-Allow-Credentials true;\n",
+            "conf",
+            "nginx",
+        ),
+        (
+            "cors.conf",
+            b"if ($http_origin ~* ^https://app\\.example\\.com$) {\n"
+            b"    set $cors $http_origin;  # allowed\n}\n",
+            "conf",
+            "nginx",
+        ),
+        (
+            "health.conf",
+            b"location = /healthz {\n    access_log off;\n    return 200;\n}\n",
+            "conf",
+            "nginx",
+        ),
+        (
+            "headers.conf",
+            b"more_set_headers 'X: 1';\nproxy_hide_header Server;\nserver_tokens off;\n",
+            "conf",
+            "nginx",
+        ),
+        # Other programs' `.conf` files stay out.
+        (
+            "apache/site.conf",
+            b"<VirtualHost *:80>\n  ServerName x;\n  Header set X 1;\n</VirtualHost>\n",
+            "conf",
+            None,
+        ),
+        ("fonts/local.conf", b"<?xml version='1.0'?>\n<fontconfig/>\n", "conf", None),
+        ("logrotate.conf", b"/var/log/*.log {\n  daily\n  rotate 7\n}\n", "conf", None),
+        ("redis.conf", b"bind 127.0.0.1\nport 6379\nuser default on\n", "conf", None),
+        ("postgresql.conf", b"listen_addresses = '*';\nport = 5432;\n", "conf", None),
+        ("sysctl.conf", b"net.core.somaxconn = 1024\n", "conf", None),
+        (
+            "php-fpm.conf",
+            b"[global]\npid = /run/php.pid;\nerror_log = /var/log/php.log;\n",
+            "conf",
+            None,
+        ),
+        # Two lines of nginx's directives, but a `key = value` line too: not nginx.
+        ("mixed.conf", b"user nobody;\npid /run/x.pid;\nmode = 1\n", "conf", None),
+    ],
+)
+def test_classify_by_content_table(path: str, head: bytes, by_name: str, kind: str | None) -> None:
+    assert classify_content(path, head, by_name) == kind
 
 
 def test_classify_by_content() -> None:
@@ -74,7 +169,10 @@ def test_classify_by_content() -> None:
     # nginx's directories hold fragments with no block; other programs use them too.
     fragment = b"# from snippets/\nproxy_set_header Host $host;\nproxy_read_timeout 1h;\n"
     assert classify_content("snippets/proxy.conf", fragment, "conf-dir") == "nginx"
-    assert classify_content("misc.conf", fragment, "conf") is None
+    # Elsewhere, a fragment is nginx's when two of its lines are directives from nginx's
+    # table ending in `;` or `{`; one such line is not enough.
+    assert classify_content("misc.conf", fragment, "conf") == "nginx"
+    assert classify_content("misc.conf", b"proxy_read_timeout 1h;\n", "conf") is None
     assert classify_content("etc/nginx/sites-enabled/dash", b"server {\n}\n", "conf-dir") == "nginx"
     program = b"[program:app]\ncommand=panel serve app.py\n"
     assert classify_content("supervisor/conf.d/app.conf", program, "conf-dir") == "supervisord"
@@ -161,3 +259,23 @@ def test_unreadable_directory(tmp_path: Path) -> None:
 def test_directory_named_like_a_file_kind(tmp_path: Path) -> None:
     write_files(tmp_path, {"nginx.conf/inner.sh": "x"})
     assert kinds(tmp_path) == {"nginx.conf/inner.sh": "shell"}
+
+
+def test_discovery_reads_files_by_what_they_hold(tmp_path: Path) -> None:
+    write_files(
+        tmp_path,
+        {
+            "docker/Dockerfile_prod": "# syntax=docker/dockerfile:1\nARG V=3.12\nFROM python:$V\n",
+            "docker/docker-notes": "FROM lines are pinned\n",
+            "docker/Dockerfile.dockerignore": "*.pyc\n",
+            "deploy/docker-compose.prod.yml.j2": "services:\n  web:\n    image: {{ image }}\n",
+            "deploy/cors_support.conf": "add_header A $http_origin;\nadd_header B true;\n",
+            "deploy/redis.conf": "bind 127.0.0.1\nport 6379\n",
+            "deploy/postgresql.conf": "port = 5432\nlisten_addresses = '*'\n",
+        },
+    )
+    assert kinds(tmp_path) == {
+        "docker/Dockerfile_prod": "dockerfile",
+        "deploy/docker-compose.prod.yml.j2": "compose",
+        "deploy/cors_support.conf": "nginx",
+    }

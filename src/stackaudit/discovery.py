@@ -3,7 +3,8 @@
 The walk honours ``.gitignore`` files at every level and the configured excludes, never
 follows a symbolic link out of the scanned root (nor a directory link at all, which
 rules out loops), and classifies by name first and by a cheap look at the first bytes
-where a name is ambiguous (``*.conf``, ``*.yml``, no extension)."""
+where a name is ambiguous (``*.conf``, ``*.yml``, no extension, a name that speaks of
+Docker): a Dockerfile by its first instruction, an nginx fragment by its directives."""
 
 from __future__ import annotations
 
@@ -398,17 +399,30 @@ def gitignore_lines(data: bytes) -> list[str]:
 
 # -- classification ---------------------------------------------------------------------
 
-AMBIGUOUS = frozenset({"yaml", "conf", "conf-dir", "maybe-shell"})
+AMBIGUOUS = frozenset({"yaml", "conf", "conf-dir", "maybe-shell", "maybe-dockerfile"})
 
 _NAME_RULES: list[tuple[re.Pattern[str], str]] = [
+    # BuildKit's per-Dockerfile ignore file (`Dockerfile.dockerignore`) is no Dockerfile.
+    (re.compile(r"\.dockerignore$", re.IGNORECASE), "ignored"),
     (
-        # `dockerfile` too: docker build falls back to the lower-case name.
+        # `dockerfile` too: docker build falls back to the lower-case name. The variants
+        # passed with -f (`Dockerfile.prod`, `Dockerfile-dev`, `prod.Dockerfile`,
+        # `api.dockerfile`) are read by name; other names that speak of Docker
+        # (`Dockerfile_prod`, `dockerfile.prod`, but also `dockerfile_parser.go`) are
+        # "maybe-dockerfile" below, and their content decides.
         re.compile(
-            r"(^|/)(Dockerfile|Containerfile)([.-][^/]*)?$|(^|/)dockerfile$|\.(dockerfile|Dockerfile)$"
+            r"(^|/)(Dockerfile|Containerfile)([.-][^/]*)?$|(^|/)(dockerfile|containerfile)$"
+            r"|\.(dockerfile|Dockerfile|containerfile|Containerfile)$"
         ),
         "dockerfile",
     ),
     (re.compile(r"(^|/)(docker-)?compose([.-][^/]*)?\.ya?ml$"), "compose"),
+    # Compose files rendered by a template engine before `docker compose` reads them
+    # (`docker-compose.yml.j2`, `compose.prod.yaml.tpl`).
+    (
+        re.compile(r"(^|/)(docker-)?compose([.-][^/]*)?\.ya?ml\.(tpl|tmpl|template|j2|jinja2?)$"),
+        "compose",
+    ),
     (re.compile(r"(^|/)\.github/workflows/[^/]+\.ya?ml$"), "github-actions"),
     (re.compile(r"\.py$|\.pyw$"), "python"),
     (re.compile(r"\.ipynb$"), "notebook"),
@@ -439,8 +453,11 @@ _NAME_RULES: list[tuple[re.Pattern[str], str]] = [
         re.compile(r"(^|/)(environment|anaconda-project|render|app|snapcraft|\.platform)\.ya?ml$"),
         "yaml",
     ),
-    (re.compile(r"\.ya?ml$"), "yaml"),
+    (re.compile(r"\.ya?ml(\.(tpl|tmpl|template|j2|jinja2?))?$"), "yaml"),
     (re.compile(r"\.(conf|tpl)$"), "conf"),
+    # A name that speaks of Docker (`Dockerfile_prod`, `web.docker`, `Docker.prod`): a
+    # Dockerfile if its content is one, else as any other name.
+    (re.compile(r"(^|/)[^/]*(docker|containerfile)[^/]*$", re.IGNORECASE), "maybe-dockerfile"),
     (re.compile(r"(^|/)[^/.]+$"), "maybe-shell"),
 ]
 
@@ -535,7 +552,7 @@ def classify_name(rel: str) -> str | None:
         return None
     for pattern, kind in _NAME_RULES:
         if pattern.search(rel):
-            return kind
+            return None if kind == "ignored" else kind
     return None
 
 
@@ -553,7 +570,13 @@ def classify_content(rel: str, head: bytes, by_name: str | None) -> str | None:
             return "nginx"
         if by_name == "conf-dir" and _NGINX_DIRECTIVE.search(head):
             return "nginx"
+        if nginx_shaped(head):
+            return "nginx"
         return None
+    if by_name == "maybe-dockerfile":
+        if dockerfile_shaped(head):
+            return "dockerfile"
+        by_name = "maybe-shell"
     if by_name == "maybe-shell":
         if _SHEBANG.match(head):
             return "shell"
@@ -561,3 +584,66 @@ def classify_content(rel: str, head: bytes, by_name: str | None) -> str | None:
             return "python"
         return None
     return by_name
+
+
+# A line of a `.conf` file that nginx would read as a directive: a name from nginx's own
+# table, arguments, then `;` or a block's `{` (a trailing comment allowed).
+_DIRECTIVE_LINE = re.compile(
+    rb"^[ \t]*([a-z_][a-z0-9_]*)(?:[ \t]+[^\n#]*?)?[ \t]*[;{][ \t]*(?:#[^\n]*)?\r?$", re.MULTILINE
+)
+# What other programs' `.conf` files hold and nginx's never do: `key = value` (php-fpm,
+# postgres, sysctl, systemd, INI), an `[section]`, an XML or Apache `<Tag>` line. (nginx's
+# `location = /exact {` is the one directive written `name =`.)
+_NOT_NGINX = re.compile(
+    rb"^[ \t]*(?:(?!location\b)[A-Za-z_][A-Za-z0-9_.:-]*[ \t]*="
+    rb"|\[[^\n\]]*\][ \t]*\r?$|<[A-Za-z?!/])",
+    re.MULTILINE,
+)
+NGINX_SHAPED_LINES = 2
+
+
+def nginx_shaped(head: bytes) -> bool:
+    """Whether a `.conf` file of any name is an nginx configuration or fragment (a
+    `cors.conf` holding only `add_header ...;` lines): at least two lines that are
+    directives from nginx's table ending in `;` or `{`, and nothing shaped like another
+    program's configuration. Logrotate's `rotate 7`, redis's `port 6379` end in no `;`;
+    Apache's `ServerName` is no nginx directive."""
+    if _NOT_NGINX.search(head):
+        return False
+    from crossplane.analyzer import DIRECTIVES  # imported only when a `.conf` is in doubt
+
+    known = 0
+    for match in _DIRECTIVE_LINE.finditer(head):
+        if match.group(1).decode() in DIRECTIVES:
+            known += 1
+            if known >= NGINX_SHAPED_LINES:
+                return True
+    return False
+
+
+# `FROM [--platform=...] image [AS name]`, the whole line: prose that begins with "From"
+# is no instruction. `ARG NAME[=value]`.
+_FROM = re.compile(
+    rb"FROM(?:[ \t]+--[a-z]+=\S+)*[ \t]+\S+(?:[ \t]+AS[ \t]+\S+)?[ \t]*", re.IGNORECASE
+)
+_ARG = re.compile(rb"ARG[ \t]+[A-Za-z_][A-Za-z0-9_]*(?:=|[ \t]|\\?$)", re.IGNORECASE)
+
+
+def dockerfile_shaped(head: bytes) -> bool:
+    """Whether a file begins as a Dockerfile does: after comments (parser directives
+    such as `# syntax=` included) and blank lines, a `FROM` line, or `ARG` lines then
+    one."""
+    continued = False
+    for raw in head.splitlines():
+        line = raw.strip()
+        if continued:
+            continued = line.endswith(b"\\")
+            continue
+        if not line or line.startswith(b"#"):
+            continue
+        if _FROM.fullmatch(line):
+            return True
+        if not _ARG.match(line):
+            return False
+        continued = line.endswith(b"\\")
+    return False

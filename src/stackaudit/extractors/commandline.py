@@ -4,7 +4,8 @@ Every carrier (Dockerfile, shell script, compose, Procfile, systemd, Kubernetes,
 ``subprocess`` argv) hands its words here, so ``panel serve --allow-websocket-origin '*'``
 means the same thing wherever it is written. Launchers are looked through the way
 they behave: ``exec``, ``nohup``, ``env K=V``, ``uv run``, ``poetry run``, ``conda run``,
-``python -m``, ``sh -c '...'`` (whose body is lexed again with its original positions).
+``python -m``, ``sh -c '...'`` (whose body is lexed again with its original positions),
+``jhsingle-native-proxy`` (with its ``{--}`` substitutions).
 """
 
 from __future__ import annotations
@@ -163,6 +164,8 @@ def find_in_words(context: CommandContext, words: list[Token]) -> list[ServeComm
             index = _skip_options(words, index + 2, _RUNNERS[name])
         elif name == "uvx":
             index = _skip_options(words, index + 1, _RUNNERS["uvx"])
+        elif name == "jhsingle-native-proxy":
+            return _jhsingle(context, env, words, index + 1)
         elif name in _SHELLS:
             return _shell_body(context, env, words, index)
         elif _PYTHON.match(name):
@@ -233,7 +236,117 @@ def _program(
     tool = _MODULE_TOOLS.get(name)
     if tool:
         return [_serve_command(context, env, tool, words[index], words[index + 1 :])]
+    if name == "jhsingle_native_proxy.main":
+        return _jhsingle(context, env, words, index + 1)
     return []
+
+
+# jhsingle-native-proxy (jhsingle_native_proxy/main.py ``run``, a click command): its
+# options that take a value; the others are flags. Everything else is the command it
+# starts (click's ``nargs=-1`` argument, options and arguments interspersed, all
+# arguments after ``--``).
+_JHSINGLE_VALUED = frozenset(
+    {
+        "--port",
+        "--destport",
+        "--ip",
+        "--presentation-path",
+        "--authtype",
+        "--request-timeout",
+        "--last-activity-interval",
+        "--ready-check-path",
+        "--ready-timeout",
+        "--repo",
+        "--repobranch",
+        "--repofolder",
+        "--conda-env",
+        "--websocket-max-message-size",
+        "--aiohttp-request-timeout",
+    }
+)
+_JHSINGLE_FLAGS = frozenset(
+    {
+        "--debug",
+        "--no-debug",
+        "--logs",
+        "--no-logs",
+        "--force-alive",
+        "--no-force-alive",
+        "--allow-root",
+        "--no-allow-root",
+        "--NotebookApp.allow_origin",
+        "--no-NotebookApp.allow_origin",
+        "--forward-user-info",
+        "--no-forward-user-info",
+        "--query-user-info",
+        "--no-query-user-info",
+        "--progressive",
+        "--no-progressive",
+        "--aiohttp-no-ssl-connector",
+    }
+)
+# The substitutions jhsingle makes in each word of the command (``str.format`` with
+# ``process_args``, proxyhandlers.py): ``{--}`` and ``{-}`` write the dashes click would
+# otherwise take as its own options; the others are known only at run time.
+_JHSINGLE_FIELD = re.compile(r"\{([^{}]*)\}")
+
+
+def _jhsingle(
+    context: CommandContext, env: list[EnvVar], words: list[Token], index: int
+) -> list[ServeCommand]:
+    """``jhsingle-native-proxy [options] cmd ... {--}option`` (or ``-- cmd --option``):
+    the wrapped command, with jhsingle's substitutions made. Unless ``--authtype none``,
+    JupyterHub's OAuth login stands in front of it, as a launching platform's does."""
+    command: list[Token] = []
+    authtype = "oauth"
+    while index < len(words):
+        word = words[index]
+        text = word.text
+        index += 1
+        if text == "--":
+            command.extend(words[index:])
+            break
+        if not text.startswith("-") or text == "-":
+            command.append(word)
+            continue
+        option, equals, value = text.partition("=")
+        if option in _JHSINGLE_VALUED:
+            if not equals:
+                value = words[index].text if index < len(words) else ""
+                index += 1
+            if option == "--authtype":
+                authtype = value
+        elif option not in _JHSINGLE_FLAGS or equals:
+            return []  # click refuses an unknown option: nothing is started
+    if not command:
+        return []
+    rendered = [_jhsingle_word(word) for word in command]
+    launcher = "jhsingle-native-proxy" if authtype != "none" else context.launcher
+    return find_in_words(replace(context, launcher=launcher, env=env), rendered)
+
+
+def _jhsingle_word(word: Token) -> Token:
+    if "{" not in word.text:
+        return word
+    text: list[str] = []
+    origins: list[int] = []
+    symbolic = word.symbolic
+    done = 0
+    for match in _JHSINGLE_FIELD.finditer(word.text):
+        text.append(word.text[done : match.start()])
+        origins.extend(word.origins[done : match.start()])
+        field_name = match.group(1)
+        if field_name in ("-", "--"):
+            text.append(field_name)
+            origins.extend(word.origins[match.start(1) : match.end(1)])
+        else:
+            text.append(match.group())
+            origins.extend(word.origins[match.start() : match.end()])
+            symbolic = True
+        done = match.end()
+    text.append(word.text[done:])
+    origins.extend(word.origins[done:])
+    return replace(word, text="".join(text), origins=origins, symbolic=symbolic)
 
 
 def _assignments(context: CommandContext, words: list[Token], how: str) -> list[EnvVar]:

@@ -25,6 +25,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from stackaudit.diagnostics import Span
 from stackaudit.extractors.base import Extraction
 from stackaudit.extractors.commandline import CommandContext, find_in_script, find_in_words
+from stackaudit.extractors.nginx import TEMPLATE_NAME, blank_template_statements
 from stackaudit.extractors.shellwords import Token, split_commands
 from stackaudit.extractors.yamlnodes import (
     BUDGET_MESSAGE,
@@ -36,7 +37,7 @@ from stackaudit.extractors.yamlnodes import (
     scalar_token,
     unescape_dollars,
 )
-from stackaudit.facts.common import EnvVar, ParseProblem, Word, has_variable
+from stackaudit.facts.common import EnvVar, ParseProblem, Word, has_template, has_variable
 from stackaudit.facts.deploy import (
     BuildContext,
     ComposeFile,
@@ -103,7 +104,10 @@ class Interpolated(Struct):
         text = self.text[start:]
         origins = self.origins[start:]
         span = source.span(origins[0], origins[-1] + 1) if origins else fallback
-        return Word(text, span, any(self.unknown[start:]), self.default_used)
+        # A `{{ placeholder }}` (a compose file rendered from a template) is filled in
+        # at deployment, as an interpolated variable is.
+        symbolic = any(self.unknown[start:]) or has_template(text)
+        return Word(text, span, symbolic, self.default_used)
 
 
 def interpolate(text: str, origins: list[int]) -> Interpolated:
@@ -573,8 +577,21 @@ def _clean(path: str | None) -> str | None:
 
 
 def extract_compose(source: SourceFile) -> Extraction:
+    """A compose file's services. A template (`docker-compose.yml.j2`, or any compose
+    file holding `{{ }}`/`{% %}`) is read with its Jinja statements and comments blanked,
+    offsets kept, so both branches of an `{% if %}` are read and `{{ expr }}` values are
+    run-time values; one that still is not YAML is skipped without a finding, as a Helm
+    chart is: it cannot be judged before it is rendered. (A plain compose file is a
+    template when the error is on a line holding `{{`.)"""
     result = Extraction()
-    documents, problems = load_documents(source)
+    text, neutralised = blank_template_statements(source.text)
+    documents, problems = load_documents(source, text if neutralised else None)
+    if problems and (
+        neutralised
+        or TEMPLATE_NAME.search(source.path)
+        or has_template(_line(source, problems[0].span.line))
+    ):
+        return result
     result.problems.extend(problems)
     walker = Walker()
     reader = _Reader(source, walker)
@@ -603,6 +620,11 @@ def extract_compose(source: SourceFile) -> Extraction:
     except BudgetExceeded:
         result.problems.append(ParseProblem(Span(source.path, 1, 1), BUDGET_MESSAGE))
     return result
+
+
+def _line(source: SourceFile, number: int) -> str:
+    lines = source.lines
+    return lines[number - 1] if 0 < number <= len(lines) else ""
 
 
 def _commands(

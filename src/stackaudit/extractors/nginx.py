@@ -34,7 +34,7 @@ from stackaudit.source import SourceFile
 _TEMPLATE_EXPR = (("{{", "}}", ""), ("<%=", "%>", ""))
 _TEMPLATE_STMT = (("{%", "%}", ""), ("{#", "#}", ""), ("<%", "%>", "="))
 _MAX_PROBLEMS = 20
-_TEMPLATE_NAME = re.compile(r"\.(template|tpl|j2|jinja2?|erb|tmpl)$")
+TEMPLATE_NAME = re.compile(r"\.(template|tpl|j2|jinja2?|erb|tmpl)$")
 
 
 class _Token(Struct):
@@ -75,6 +75,23 @@ def neutralise_templates(text: str) -> tuple[str, bool]:
     text = _replace_delimited(text, _TEMPLATE_STMT, blank)
     text = _replace_delimited(text, _TEMPLATE_EXPR, word)
     return text, changed
+
+
+def blank_template_statements(text: str) -> tuple[str, bool]:
+    """The text with Jinja/ERB statements and comments (``{% if %}``, ``{# #}``,
+    ``<% %>``) blanked, offsets kept, expressions left as written; and whether anything
+    was blanked. For YAML templates: a statement line is no YAML, an expression inside a
+    value is a run-time value."""
+    if "{%" not in text and "{#" not in text and "<%" not in text:
+        return text, False
+    changed = False
+
+    def blank(found: str) -> str:
+        nonlocal changed
+        changed = True
+        return "".join("\n" if c == "\n" else " " for c in found)
+
+    return _replace_delimited(text, _TEMPLATE_STMT, blank), changed
 
 
 def _replace_delimited(
@@ -349,7 +366,7 @@ def _strip_if_parentheses(words: list[Word]) -> list[Word]:
 def extract_nginx(source: SourceFile) -> Extraction:
     result = Extraction()
     text, neutralised = neutralise_templates(source.text)
-    template = neutralised or bool(_TEMPLATE_NAME.search(source.path))
+    template = neutralised or bool(TEMPLATE_NAME.search(source.path))
     from crossplane.errors import NgxParserBaseException
 
     try:

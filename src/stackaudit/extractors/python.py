@@ -44,6 +44,8 @@ TRIGGERS = (
     "websocket",
     "WebSocket",
     "subprocess",
+    "ServerProxy",
+    "serverproxy",
     "os.system",
     "execv",
     "execl",

@@ -20,9 +20,10 @@ import ast
 import bisect
 import re
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from msgspec import Struct, field
+from msgspec.structs import replace
 
 from stackaudit.diagnostics import Span
 from stackaudit.extractors import python_names as names
@@ -42,6 +43,11 @@ from stackaudit.facts.python import (
 )
 from stackaudit.source import SourceFile
 
+if TYPE_CHECKING:
+    from stackaudit.extractors.shellwords import Token
+
+# A ``str.format`` field jupyter-server-proxy fills in (``{port}``, ``{base_url}``).
+_FORMAT_FIELD = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*\}")
 _STRING_START = re.compile(r"[rRbBuUfF]{0,2}('''|\"\"\"|'|\")")
 _MAX_DEPTH = 24
 _ORIGIN = "origin"
@@ -207,6 +213,8 @@ class Analyzer:
         for info in self._classes.values():
             self._finish_cors(info)
         self._module_constants(module)
+        if "ServerProxy" in self.source.text or "serverproxy" in self.source.text:
+            self._server_proxy(tree, module)
         return self.facts
 
     # -- statements ---------------------------------------------------------------------
@@ -853,7 +861,6 @@ class Analyzer:
             find_in_script,
             find_in_words,
         )
-        from stackaudit.extractors.shellwords import Token
 
         name = qual.rsplit(".", 1)[-1]
         context = CommandContext(self.source, "python", f"{qual}() argv", False)
@@ -892,6 +899,13 @@ class Analyzer:
             if listed.kind != "list":
                 return
             arguments = list(listed.items)
+        tokens = self._argv_tokens(arguments)
+        if tokens:
+            self.facts.extend(find_in_words(context, tokens))
+
+    def _argv_tokens(self, arguments: list[PyValue]) -> list[Token]:
+        from stackaudit.extractors.shellwords import Token
+
         tokens = []
         for item in arguments:
             if item.kind == "str" and isinstance(item.value, str):
@@ -919,8 +933,43 @@ class Analyzer:
                         True,
                     )
                 )
-        if tokens:
-            self.facts.extend(find_in_words(context, tokens))
+        return tokens
+
+    def _server_proxy(self, tree: ast.Module, scope: Scope) -> None:
+        """jupyter-server-proxy's ``c.ServerProxy.servers = {"name": {"command": [...]}}``
+        (or the dict a ``jupyter_serverproxy_servers`` entry point returns): the command
+        it starts behind the Jupyter server's login. Its ``{port}``, ``{base_url}``
+        fields are filled in at run time (``str.format``)."""
+        from stackaudit.extractors.commandline import CommandContext, find_in_words
+
+        context = CommandContext(
+            self.source,
+            "python",
+            "jupyter-server-proxy command",
+            True,
+            launcher="jupyter-server-proxy",
+        )
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Dict):
+                continue
+            for key, value in zip(node.keys, node.values, strict=False):
+                if not (
+                    isinstance(key, ast.Constant)
+                    and key.value == "command"
+                    and isinstance(value, ast.List)
+                ):
+                    continue
+                arguments = [
+                    self.evaluate(item, scope)
+                    for item in value.elts
+                    if not isinstance(item, ast.Starred)
+                ]
+                tokens = [
+                    replace(token, symbolic=True) if _FORMAT_FIELD.search(token.text) else token
+                    for token in self._argv_tokens(arguments)
+                ]
+                if tokens:
+                    self.facts.extend(find_in_words(context, tokens))
 
     def _spread(self, value: PyValue, length: int | None = None) -> list[int]:
         """Approximate per-character file offsets spread over a value's span."""

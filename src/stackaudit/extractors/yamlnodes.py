@@ -33,10 +33,17 @@ class BudgetExceeded(Exception):
     pass
 
 
-def load_documents(source: SourceFile) -> tuple[list[Node], list[ParseProblem]]:
-    """The documents of a YAML file as node trees, or the parse problem."""
+def load_documents(
+    source: SourceFile, text: str | None = None
+) -> tuple[list[Node], list[ParseProblem]]:
+    """The documents of a YAML file (or of ``text``, the file's text rewritten with its
+    offsets kept) as node trees, or the parse problem."""
     try:
-        documents = [doc for doc in yaml.compose_all(source.text, Loader=Loader) if doc]
+        documents = [
+            doc
+            for doc in yaml.compose_all(source.text if text is None else text, Loader=Loader)
+            if doc
+        ]
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
