@@ -115,7 +115,7 @@ class WsOriginWildcard(Rule):
     def check(self, stack: Stack) -> Iterator[Diagnostic]:
         seen = set()
         for command in stack.serve_commands:
-            if command.is_bokeh_family:
+            if command.is_bokeh_family and not command.development_branch:
                 # The hosts the proxies in front serve it under, else `public-hosts`.
                 public = _public_hosts(stack, command)
                 for diagnostic in self._check_command(command, public):
