@@ -14,6 +14,9 @@ class WsOriginWildcard(Rule):
     `*:<port>` in `--allow-websocket-origin`, in `BOKEH_ALLOW_WS_ORIGIN`, or in the
     `allow_websocket_origin=` / `websocket_origin=` arguments of Bokeh and Panel.
 
+    A command a script runs only on its development branch (`if [ "$ENV" = dev ]`,
+    `[ -n "$DEBUG" ] &&`) is left alone.
+
     ## Why is this bad?
     The browser sends cookies and the page's session with every WebSocket handshake,
     whatever site opened it. With `*`, a page on any site a visitor opens can connect to

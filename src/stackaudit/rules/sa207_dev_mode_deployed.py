@@ -49,7 +49,11 @@ class DevModeDeployed(Rule):
     `test`, `tests` or `testing` (`scripts/dev/run.sh`, `Dockerfile.dev`,
     `docker-compose.dev.yml`, `run-local.sh`, `tests/`, `test_*.py`), `conftest.py` and
     Compose override files; a Makefile target whose name holds one of those words
-    (`dev:`, `serve-dev:`, `run-local:`). Application code is reported unless it lives
+    (`dev:`, `serve-dev:`, `run-local:`). In a script, a command on a development
+    branch is exempt too: `if [ "$ENV" = dev ]`, a `case` arm `dev|local)`,
+    `[ -n "$DEBUG" ] &&`; the `else` of such a test is the production path. A command
+    under a condition that names neither is reported with medium confidence.
+    Application code is reported unless it lives
     on such a path; a `reload=` passed to a server from Python
     is reported with medium confidence, since that file may be a local launcher only.
 
@@ -150,6 +154,17 @@ class DevModeDeployed(Rule):
             uvicorn main:app --reload
         """,
             title="a development script",
+        ),
+        Good(
+            "entrypoint.sh",
+            """
+            #!/bin/sh
+            if [ "$APP_ENV" = development ]; then
+              exec uvicorn main:app --reload
+            fi
+            exec uvicorn main:app --host 0.0.0.0 --workers 4
+        """,
+            title="the development branch of a script",
         ),
         Good(
             "Dockerfile",
