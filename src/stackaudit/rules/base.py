@@ -3,6 +3,7 @@ good examples that are both the tests and the rendered docs, and ``check(stack)`
 
 from __future__ import annotations
 
+import bisect
 import inspect
 import re
 from collections.abc import Iterable, Iterator, Sequence
@@ -208,13 +209,20 @@ def conditional_confidence(
             spans.setdefault(command.span.path, []).append(command.span)
     if not spans:
         return list(diagnostics)
+    starts: dict[str, list[tuple[int, int]]] = {}
+    for path, found_spans in spans.items():
+        found_spans.sort()
+        starts[path] = [(outer.line, outer.column) for outer in found_spans]
     found = []
     for diagnostic in diagnostics:
         span = diagnostic.span
-        if diagnostic.confidence == Confidence.HIGH and any(
-            _within(span, outer) for outer in spans.get(span.path, ())
-        ):
-            diagnostic = msgspec.structs.replace(diagnostic, confidence=Confidence.MEDIUM)
+        if diagnostic.confidence == Confidence.HIGH and span.path in spans:
+            # Commands do not overlap: the few starting last before the finding are the
+            # candidates.
+            index = bisect.bisect_right(starts[span.path], (span.line, span.column))
+            candidates = spans[span.path][max(0, index - 4) : index]
+            if any(_within(span, outer) for outer in candidates):
+                diagnostic = msgspec.structs.replace(diagnostic, confidence=Confidence.MEDIUM)
         found.append(diagnostic)
     return found
 
