@@ -109,6 +109,16 @@ class ServeCommand(Struct, frozen=True):
         findings on it are less certain to concern the deployed process."""
         return self.branch == "conditional"
 
+    def loopback_only(self) -> bool:
+        """Whether the server listens on loopback (or a unix socket) only, as written."""
+        if self.is_bokeh_family:
+            return self.reachable_beyond_loopback() is False
+        listeners = self.listeners()
+        return bool(listeners) and all(
+            listener.host is not None and is_loopback_address(listener.host)
+            for listener in listeners
+        )
+
     @property
     def is_bokeh_family(self) -> bool:
         return self.tool in BOKEH_FAMILY

@@ -55,7 +55,9 @@ class DevModeDeployed(Rule):
     under a condition that names neither is reported with medium confidence.
     Application code is reported unless it lives
     on such a path; a `reload=` passed to a server from Python
-    is reported with medium confidence, since that file may be a local launcher only.
+    is reported with medium confidence, since that file may be a local launcher only,
+    and not at all under `if __name__ == "__main__":` when the server listens on
+    loopback only (a developer's `python app.py`).
 
     ## Why is this bad?
     These modes trade safety and stability for convenience. Tornado's `debug=True` sets
@@ -202,7 +204,7 @@ class DevModeDeployed(Rule):
 
     def _command(self, command: ServeCommand) -> Iterator[Diagnostic]:
         if command.carrier == "python":
-            if is_development_path(command.span.path):
+            if is_development_path(command.span.path) or command.development_branch:
                 return
             confidence: Confidence | None = Confidence.MEDIUM
             where = " if this file starts the deployed server"
