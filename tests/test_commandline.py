@@ -359,3 +359,27 @@ def test_conditional_command_findings_have_medium_confidence(tmp_path: Path) -> 
         (2, Confidence.MEDIUM),
         (4, Confidence.HIGH),
     ]
+
+
+def test_no_shell_no_defaults() -> None:
+    text = "panel serve --address ${HOST:-127.0.0.1}"
+    source = SourceFile("app.service", "systemd", text)
+    context = CommandContext(source, "systemd", "test", True)
+    [command] = find_in_script(context, text, shell=False)
+    address = command.bind_address()
+    assert address is not None and address.symbolic
+
+
+def test_stray_keywords_close_nothing() -> None:
+    script = 'case "$M" in\n  dev)\n    fi\n    uvicorn --reload app\n    ;;\nesac\nuvicorn app\n'
+    assert [branch for _, branch, _ in flow(script)] == ["development", ""]
+
+
+@given(st.text(alphabet="ifthenelsecaesdo;|&()[]=$ -\n\"'x", max_size=80))
+@settings(max_examples=300, deadline=None)
+def test_flow_never_fails(script: str) -> None:
+    from stackaudit.extractors.shellwords import split_flow
+
+    # The commands it keeps are the lexer's, in order (it drops tests and patterns).
+    remaining = iter(split_commands(script))
+    assert all(any(words == command.words for words in remaining) for command in split_flow(script))

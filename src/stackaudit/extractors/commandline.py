@@ -157,7 +157,9 @@ def find_in_script(
                     value = _resolve(word, len(name) + 1, variables, outer)
                     variables[name] = value if command.top_level else None
             continue
-        words = [_resolve(word, 0, variables, outer) or word for word in words]
+        if shell:
+            # A service manager expands `${NAME}` itself, with no `:-` defaults.
+            words = [_resolve(word, 0, variables, outer) or word for word in words]
         guards = (*context.guards, *command.guards)
         found.extend(find_in_words(replace(context, env=env, guards=guards), words))
     return found

@@ -540,6 +540,10 @@ class _Flow:
         return None
 
     def _pop(self, kind: str) -> None:
+        """Close the nearest ``kind`` frame (and any left open inside it); a stray
+        ``fi`` or ``esac`` closes nothing."""
+        if self._nearest(kind) is None:
+            return
         while self.frames:
             if self.frames.pop().kind == kind:
                 return
