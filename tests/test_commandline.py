@@ -383,3 +383,11 @@ def test_flow_never_fails(script: str) -> None:
     # The commands it keeps are the lexer's, in order (it drops tests and patterns).
     remaining = iter(split_commands(script))
     assert all(any(words == command.words for words in remaining) for command in split_flow(script))
+
+
+def test_or_after_a_guarded_command_is_the_other_side() -> None:
+    script = '[ -n "$DEBUG" ] && exec uvicorn --reload app || exec uvicorn app\n'
+    assert flow(script) == [
+        ("uvicorn", "development", '[ -n "$DEBUG" ]'),
+        ("uvicorn", "production", 'not [ -n "$DEBUG" ]'),
+    ]

@@ -515,6 +515,16 @@ def classify_test(words: list[Token]) -> str:
     return _FLIP[kind] if negated else kind
 
 
+def _negation(guards: list[Guard]) -> list[Guard]:
+    """The guards of the other side of ``guards`` taken together."""
+    if len(guards) <= 1:
+        return [guard.negate() for guard in guards]
+    # Not all of several conditions: nothing simpler is known.
+    first, last = guards[0], guards[-1]
+    text = " && ".join(guard.written for guard in guards)
+    return [Guard(f"({text})", first.start, last.end, CONDITIONAL, True)]
+
+
 class _Frame(Struct):
     kind: str  # "if" or "case"
     state: str  # if: "cond", "body"; case: "pattern", "body"
@@ -574,6 +584,10 @@ class _Flow:
             if end in ("&&", "||") and words and self._is_test(words):
                 guard = _guard(words)
                 self.chain.append(guard.negate() if end == "||" else guard)
+            elif end == "||" and self.chain:
+                # `[ -n "$DEBUG" ] && dev-command || other`: other runs when the test
+                # fails (or the command does): the other side of the test.
+                self.chain = _negation(self.chain)
             elif end not in ("&&", "||", "|"):
                 self.chain = []
             if end == ";;":
@@ -600,13 +614,7 @@ class _Flow:
                 frame.state = "body"
                 frame.current = [_guard(c) for c in frame.condition]
             elif keyword in ("elif", "else") and frame is not None:
-                if len(frame.current) == 1:
-                    frame.prior.append(frame.current[0].negate())
-                elif frame.current:
-                    # Not all of several conditions: nothing simpler is known.
-                    first, last = frame.current[0], frame.current[-1]
-                    text = " && ".join(guard.text for guard in frame.current)
-                    frame.prior.append(Guard(text, first.start, last.end, CONDITIONAL, True))
+                frame.prior.extend(_negation(frame.current))
                 frame.current, frame.condition = [], []
                 frame.state = "cond" if keyword == "elif" else "body"
             elif keyword == "fi":
