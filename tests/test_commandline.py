@@ -391,3 +391,14 @@ def test_or_after_a_guarded_command_is_the_other_side() -> None:
         ("uvicorn", "development", '[ -n "$DEBUG" ]'),
         ("uvicorn", "production", 'not [ -n "$DEBUG" ]'),
     ]
+
+
+def test_long_elif_chains_stay_bounded() -> None:
+    from stackaudit.extractors.shellwords import split_flow
+
+    script = "if [ $A = x0 ]; then uvicorn a\n"
+    script += "".join(f"elif [ $A = x{i} ]; then uvicorn a\n" for i in range(1, 500))
+    script += "else uvicorn a; fi\n"
+    last = split_flow(script)[-1]
+    assert len(last.guards) <= 17
+    assert len(last.guards[0].text) < 40

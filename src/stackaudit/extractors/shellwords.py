@@ -525,6 +525,21 @@ def _negation(guards: list[Guard]) -> list[Guard]:
     return [Guard(f"({text})", first.start, last.end, CONDITIONAL, True)]
 
 
+# Earlier branches kept one by one; beyond, they are summed up in one guard (a chain of
+# thousands of `elif`s stays linear).
+_MAX_PRIOR = 16
+
+
+def _bounded(guards: list[Guard]) -> list[Guard]:
+    if len(guards) <= _MAX_PRIOR:
+        return guards
+    kinds = {guard.kind for guard in guards}
+    kind = kinds.pop() if len(kinds) == 1 else CONDITIONAL
+    negated = all(guard.negated for guard in guards)
+    first, last = guards[0], guards[-1]
+    return [Guard("(many earlier conditions)", first.start, last.end, kind, negated)]
+
+
 class _Frame(Struct):
     kind: str  # "if" or "case"
     state: str  # if: "cond", "body"; case: "pattern", "body"
@@ -614,7 +629,7 @@ class _Flow:
                 frame.state = "body"
                 frame.current = [_guard(c) for c in frame.condition]
             elif keyword in ("elif", "else") and frame is not None:
-                frame.prior.extend(_negation(frame.current))
+                frame.prior = _bounded([*frame.prior, *_negation(frame.current)])
                 frame.current, frame.condition = [], []
                 frame.state = "cond" if keyword == "elif" else "body"
             elif keyword == "fi":
@@ -660,5 +675,5 @@ class _Flow:
                 kind = CONDITIONAL
             guard = Guard(text, first.start, last.end, kind)
             frame.current = [guard]
-            frame.prior.append(guard)
+            frame.prior = _bounded([*frame.prior, guard])
         frame.state = "body"
