@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from stackaudit.diagnostics import Confidence
 from stackaudit.extractors.commandline import CommandContext, find_in_script
 from stackaudit.extractors.shellwords import split_commands
+from stackaudit.facts.common import EnvVar, Word
 from stackaudit.facts.serve import ServeCommand
 from stackaudit.source import SourceFile
+
+from .support import scan, write_files
 
 
 def commands(text: str, path: str = "run.sh") -> list[ServeCommand]:
@@ -215,3 +221,208 @@ def test_systemd_environment_file_with_only_the_optional_dash() -> None:
     text = "[Service]\nEnvironmentFile=-\nExecStart=panel serve a.py\n"
     [command] = extract_systemd(SourceFile("a.service", "systemd", text)).facts
     assert command.env_files == ()  # type: ignore[attr-defined]
+
+
+# -- control flow: the conditions a command runs under ------------------------------------
+
+
+def flow(text: str) -> list[tuple[str, str, str | None]]:
+    """(program, branch, condition) of each server command of a script."""
+    return [
+        (c.program.text, c.branch, c.condition.text if c.condition else None)
+        for c in commands(text)
+    ]
+
+
+def test_if_else_branches() -> None:
+    script = (
+        'if [ "$ENV" = dev ]; then\n'
+        "  panel serve app.py --dev\n"
+        "else\n"
+        "  panel serve app.py\n"
+        "fi\n"
+        "uvicorn main:app\n"
+    )
+    assert flow(script) == [
+        ("panel", "development", '[ "$ENV" = dev ]'),
+        ("panel", "production", 'not [ "$ENV" = dev ]'),
+        ("uvicorn", "", None),
+    ]
+    dev, prod, plain = commands(script)
+    assert not dev.deployment and prod.deployment and plain.deployment
+    assert dev.condition is not None and dev.condition.span.line == 1
+
+
+def test_elif_and_negated_tests() -> None:
+    script = (
+        'if [ "$APP_ENV" = production ]; then gunicorn app\n'
+        'elif [ "$APP_ENV" = staging ]; then uvicorn app\n'
+        "else uvicorn --reload app\n"
+        "fi\n"
+        'if [ "$MODE" != local ]; then uvicorn app; fi\n'
+        'if ! [ -z "$DEBUG" ]; then uvicorn app; fi\n'
+        "if [[ $DEV_MODE == true ]]; then uvicorn app; fi\n"
+    )
+    assert [branch for _, branch, _ in flow(script)] == [
+        "production",
+        "production",
+        "development",
+        "production",
+        "development",
+        "development",
+    ]
+
+
+def test_case_arms() -> None:
+    script = (
+        'case "$MODE" in\n'
+        "  dev|local) panel serve --dev app.py ;;\n"
+        "  (prod)\n"
+        "    panel serve app.py\n"
+        "    ;;\n"
+        "  *) panel serve app.py ;;\n"
+        "esac\n"
+        'case "$1" in web) uvicorn main:app;; esac\n'
+    )
+    assert flow(script) == [
+        ("panel", "development", 'case "$MODE" in dev|local)'),
+        ("panel", "production", 'case "$MODE" in prod)'),
+        (
+            "panel",
+            "conditional",
+            'not case "$MODE" in dev|local) && not case "$MODE" in prod)',
+        ),
+        ("uvicorn", "conditional", 'case "$1" in web)'),
+    ]
+
+
+def test_test_lists() -> None:
+    script = (
+        '[ -n "$DEBUG" ] && exec panel serve --dev app.py\n'
+        'test -z "$DEBUG" || uvicorn --reload main:app\n'
+        '[ "$DEBUG" = 0 ] && cd /srv && uvicorn main:app\n'
+        "[ -f app.conf ] && uvicorn main:app\n"
+        "make build && uvicorn main:app\n"
+    )
+    assert flow(script) == [
+        ("panel", "development", '[ -n "$DEBUG" ]'),
+        ("uvicorn", "development", 'not test -z "$DEBUG"'),
+        ("uvicorn", "production", '[ "$DEBUG" = 0 ]'),
+        ("uvicorn", "conditional", "[ -f app.conf ]"),
+        ("uvicorn", "", None),
+    ]
+
+
+def test_nested_conditions_and_shell_bodies() -> None:
+    script = (
+        'if [ "$ENV" = production ]; then\n'
+        '  if [ -n "$DEBUG" ]; then uvicorn --reload app; fi\n'
+        "  sh -c '[ -f x ] && uvicorn app'\n"
+        "fi\n"
+    )
+    assert flow(script) == [
+        ("uvicorn", "development", '[ "$ENV" = production ] && [ -n "$DEBUG" ]'),
+        ("uvicorn", "conditional", '[ "$ENV" = production ] && [ -f x ]'),
+    ]
+
+
+def test_variables_assigned_before_are_followed() -> None:
+    [command] = commands(
+        "HOST=${HOST:-127.0.0.1}\n"
+        'export PORT="8000"\n'
+        'ADDRESS="$HOST"\n'
+        'panel serve app.py --address "$ADDRESS" --port=$PORT\n'
+    )
+    address = command.bind_address()
+    assert address is not None and address.text == "127.0.0.1"
+    assert address.default_used and not address.symbolic
+    assert address.span.line == 4
+    assert command.listen_port() == "8000"
+    assert command.reachable_beyond_loopback() is False
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        # Assigned in one branch only.
+        'HOST=127.0.0.1\nif [ "$X" = 1 ]; then HOST=0.0.0.0; fi\npanel serve --address $HOST',
+        # A command substitution, or a variable the carrier sets.
+        "HOST=$(hostname -i)\npanel serve --address $HOST",
+        "panel serve --address $HOST",
+        'HOST="${HOST}"\npanel serve --address $HOST',
+    ],
+)
+def test_variables_not_known_stay_symbolic(script: str) -> None:
+    address = one(script).bind_address()
+    assert address is not None and address.symbolic
+
+
+def test_default_of_a_variable_the_carrier_sets_is_not_used() -> None:
+    text = "panel serve --address ${HOST:-127.0.0.1}"
+    source = SourceFile("Dockerfile", "dockerfile", text)
+    context = CommandContext(source, "dockerfile", "test", True)
+    env = [EnvVar("HOST", Word("0.0.0.0", source.span(0, 1)), source.span(0, 1), "ENV")]
+    [command] = find_in_script(context.with_env(env), text)
+    address = command.bind_address()
+    assert address is not None and address.symbolic
+    [command] = find_in_script(context, text)
+    address = command.bind_address()
+    assert address is not None and address.text == "127.0.0.1" and address.default_used
+
+
+def test_conditional_command_findings_have_medium_confidence(tmp_path: Path) -> None:
+    write_files(
+        tmp_path,
+        {
+            "start.sh": "if [ -f /etc/reload ]; then\n  uvicorn main:app --reload\nfi\n"
+            "uvicorn other:app --reload\n"
+        },
+    )
+    result = scan(tmp_path, select=["SA207"])
+    assert sorted((d.span.line, d.confidence) for d in result.diagnostics) == [
+        (2, Confidence.MEDIUM),
+        (4, Confidence.HIGH),
+    ]
+
+
+def test_no_shell_no_defaults() -> None:
+    text = "panel serve --address ${HOST:-127.0.0.1}"
+    source = SourceFile("app.service", "systemd", text)
+    context = CommandContext(source, "systemd", "test", True)
+    [command] = find_in_script(context, text, shell=False)
+    address = command.bind_address()
+    assert address is not None and address.symbolic
+
+
+def test_stray_keywords_close_nothing() -> None:
+    script = 'case "$M" in\n  dev)\n    fi\n    uvicorn --reload app\n    ;;\nesac\nuvicorn app\n'
+    assert [branch for _, branch, _ in flow(script)] == ["development", ""]
+
+
+@given(st.text(alphabet="ifthenelsecaesdo;|&()[]=$ -\n\"'x", max_size=80))
+@settings(max_examples=300, deadline=None)
+def test_flow_never_fails(script: str) -> None:
+    from stackaudit.extractors.shellwords import split_flow
+
+    # The commands it keeps are the lexer's, in order (it drops tests and patterns).
+    remaining = iter(split_commands(script))
+    assert all(any(words == command.words for words in remaining) for command in split_flow(script))
+
+
+def test_or_after_a_guarded_command_is_the_other_side() -> None:
+    script = '[ -n "$DEBUG" ] && exec uvicorn --reload app || exec uvicorn app\n'
+    assert flow(script) == [
+        ("uvicorn", "development", '[ -n "$DEBUG" ]'),
+        ("uvicorn", "production", 'not [ -n "$DEBUG" ]'),
+    ]
+
+
+def test_long_elif_chains_stay_bounded() -> None:
+    from stackaudit.extractors.shellwords import split_flow
+
+    script = "if [ $A = x0 ]; then uvicorn a\n"
+    script += "".join(f"elif [ $A = x{i} ]; then uvicorn a\n" for i in range(1, 500))
+    script += "else uvicorn a; fi\n"
+    last = split_flow(script)[-1]
+    assert len(last.guards) <= 17
+    assert len(last.guards[0].text) < 40

@@ -384,3 +384,28 @@ def test_random_text_never_raises(text: str) -> None:
 @given(st.text(max_size=300))
 def test_arbitrary_unicode_never_raises(text: str) -> None:
     extract_python(SourceFile("r.py", "python", "import uvicorn\n" + text))
+
+
+def test_main_guard_launchers_on_loopback_are_development_entry_points() -> None:
+    code = textwrap.dedent(
+        """
+        import uvicorn
+        import panel as pn
+
+        uvicorn.run("app:app", host="127.0.0.1")
+        if __name__ == "__main__":
+            uvicorn.run("app:app", host="127.0.0.1", reload=True)
+            uvicorn.run("app:app", host="0.0.0.0")
+            pn.serve(app, address="localhost")
+            pn.serve(app)
+        """
+    )
+    commands = only(facts(code), ServeCommand)
+    assert [(c.branch, c.condition.text if c.condition else None) for c in commands] == [
+        ("", None),
+        ("development", 'if __name__ == "__main__"'),
+        ("", None),
+        ("development", 'if __name__ == "__main__"'),
+        ("", None),
+    ]
+    assert commands[1].condition is not None and commands[1].condition.span.line == 6

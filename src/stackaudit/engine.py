@@ -26,7 +26,7 @@ from stackaudit.discovery import (
 from stackaudit.facts.common import ParseProblem
 from stackaudit.reading import NotRead, read_regular
 from stackaudit.rules import all_rules, is_enabled
-from stackaudit.rules.base import Rule
+from stackaudit.rules.base import Rule, conditional_confidence
 from stackaudit.source import SourceFile, decode
 from stackaudit.suppress import Suppression, apply_suppressions, find_suppressions
 
@@ -304,6 +304,7 @@ def run(
             diagnostics.extend(rule.check(stack))
         except Exception:
             errors.append(f"rule {rule.code} ({rule.name}) failed:\n{_traceback()}")
+    diagnostics = conditional_confidence(diagnostics, stack.serve_commands)
     diagnostics.extend(_parse_errors(problems, rules))
     diagnostics = _per_file_ignores(diagnostics, config)
     diagnostics, suppressed = apply_suppressions(diagnostics, suppressions)

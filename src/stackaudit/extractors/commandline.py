@@ -17,7 +17,14 @@ from msgspec.structs import replace
 
 from stackaudit.diagnostics import Span
 from stackaudit.extractors.argv import parse_args, tool_spec
-from stackaudit.extractors.shellwords import Token, split_commands
+from stackaudit.extractors.shellwords import (
+    DEVELOPMENT,
+    Guard,
+    Token,
+    branch_of,
+    split_commands,
+    split_flow,
+)
 from stackaudit.facts.common import EnvVar, Word
 from stackaudit.facts.serve import OptionUse, ServeCommand
 from stackaudit.source import SourceFile
@@ -92,6 +99,9 @@ class CommandContext(Struct):
     extra_args: list[Token] = field(default_factory=list)
     env_files: tuple[Word, ...] = ()
     launcher: str = ""
+    # The conditions the command runs under in its script (``if``, ``case`` arms,
+    # ``[ ... ] &&``), outermost first.
+    guards: tuple[Guard, ...] = ()
 
     def with_env(self, env: list[EnvVar]) -> CommandContext:
         return replace(self, env=env)
@@ -110,7 +120,12 @@ def token_span(source: SourceFile, token: Token, start: int = 0) -> Span:
 
 
 def to_word(source: SourceFile, token: Token, start: int = 0) -> Word:
-    return Word(token.text[start:], token_span(source, token, start), token.symbolic)
+    return Word(
+        token.text[start:],
+        token_span(source, token, start),
+        token.symbolic,
+        default_used=token.default_used,
+    )
 
 
 def find_in_script(
@@ -124,15 +139,88 @@ def find_in_script(
     lines a service manager splits itself: no command substitution happens there."""
     found: list[ServeCommand] = []
     env = list(context.env)
-    for words in split_commands(text, origins, base, substitutions=shell):
+    # Variables the script assigns unconditionally, in order: their value (None when
+    # it is not known here, e.g. assigned in one branch only).
+    variables: dict[str, Token | None] = {}
+    outer = {var.name for var in context.env}
+    for command in split_flow(text, origins, base, substitutions=shell):
+        words = command.words
+        assigned: list[EnvVar] = []
         if words[0].text == "export" and not words[0].quoted:
-            env.extend(_assignments(context, words[1:], "export"))
+            assigned = _assignments(context, words[1:], "export")
+        elif all(w.is_assignment for w in words):
+            assigned = _assignments(context, words, "shell assignment")
+        if assigned or (words[0].text == "export" and not words[0].quoted):
+            env.extend(assigned)
+            for word in words:
+                if _ASSIGNMENT.match(word.text):
+                    name = word.text.partition("=")[0]
+                    value = _resolve(word, len(name) + 1, variables, outer)
+                    variables[name] = value if command.top_level else None
             continue
-        if all(w.is_assignment for w in words):
-            env.extend(_assignments(context, words, "shell assignment"))
-            continue
-        found.extend(find_in_words(context.with_env(env), words))
+        if shell:
+            # A service manager expands `${NAME}` itself, with no `:-` defaults.
+            words = [_resolve(word, 0, variables, outer) or word for word in words]
+        guards = (*context.guards, *command.guards)
+        found.extend(find_in_words(replace(context, env=env, guards=guards), words))
     return found
+
+
+_REFERENCE = re.compile(
+    r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-=])([^}$`]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)"
+)
+
+
+def _resolve(
+    token: Token, start: int, variables: dict[str, Token | None], outer: set[str]
+) -> Token | None:
+    """``token.text[start:]`` with the variables the script assigned before replaced by
+    their value, and ``${NAME:-default}`` of a variable nobody set here by its default;
+    None unless every expansion in it is known so."""
+    if not token.symbolic:
+        if start == 0:
+            return None
+        return Token(token.text[start:], token.origins[start:], token.start, token.end)
+    text = token.text[start:]
+    origins = token.origins[start:]
+    parts: list[str] = []
+    places: list[int] = []
+    default_used = False
+    position = 0
+    for match in _REFERENCE.finditer(text):
+        literal = text[position : match.start()]
+        if "$" in literal or "`" in literal:
+            return None
+        parts.append(literal)
+        places.extend(origins[position : match.start()])
+        name = match.group(1) or match.group(4)
+        if name in variables:
+            value = variables[name]
+            if value is None:
+                return None
+            value_text, default_used = value.text, default_used or value.default_used
+        elif match.group(2) and name not in outer:
+            value_text, default_used = match.group(3), True
+        else:
+            return None
+        parts.append(value_text)
+        where = origins[match.start() : match.end()] or [token.start]
+        places.extend(where[min(i, len(where) - 1)] for i in range(len(value_text)))
+        position = match.end()
+    rest = text[position:]
+    if "$" in rest or "`" in rest:
+        return None
+    parts.append(rest)
+    places.extend(origins[position:])
+    return Token(
+        "".join(parts),
+        places,
+        token.start,
+        token.end,
+        quoted=token.quoted,
+        unquoted_prefix=token.unquoted_prefix,
+        default_used=default_used,
+    )
 
 
 def find_in_words(context: CommandContext, words: list[Token]) -> list[ServeCommand]:
@@ -380,6 +468,14 @@ def _serve_command(
         )
         for option in parsed.options
     )
+    guards = context.guards
+    condition = None
+    if guards:
+        condition = Word(
+            " && ".join(guard.written for guard in guards)[:300],
+            source.span(min(g.start for g in guards), max(g.end for g in guards)),
+        )
+    branch = branch_of(guards)
     all_tokens = [program, *args]
     first = token_span(source, program)
     last = token_span(source, all_tokens[-1])
@@ -395,10 +491,13 @@ def _serve_command(
         env=tuple(env),
         carrier=context.carrier,
         context=context.context,
-        deployment=context.deployment,
+        # A development branch of a script is not what the deployment runs.
+        deployment=context.deployment and branch != DEVELOPMENT,
         service=context.service,
         env_files=context.env_files,
         launcher=context.launcher,
+        condition=condition,
+        branch=branch,
     )
 
 

@@ -201,6 +201,8 @@ class Analyzer:
         self._classes: dict[str, ClassInfo] = {}
         self._evaluating: set[int] = set()
         self._asgi_imported = False
+        # The `if __name__ == "__main__":` tests around the statement being read.
+        self._main_guards: list[Span] = []
 
     # -- driver -------------------------------------------------------------------------
 
@@ -269,8 +271,13 @@ class Analyzer:
             self._block(node.orelse, scope, True)
         elif isinstance(node, ast.If):
             self._test(node.test, scope)
-            branch = conditional or not _is_main_guard(node.test)
+            main = _is_main_guard(node.test)
+            branch = conditional or not main
+            if main:
+                self._main_guards.append(self.pos.node_span(node.test))
             self._block(node.body, scope, branch)
+            if main:
+                self._main_guards.pop()
             self._block(node.orelse, scope, True)
         elif isinstance(node, (ast.With, ast.AsyncWith)):
             for item in node.items:
@@ -561,6 +568,7 @@ class Analyzer:
             tuple(keywords),
             open_keywords,
             label,
+            self._main_guards[-1] if self._main_guards else None,
         )
 
     # -- values -------------------------------------------------------------------------

@@ -35,6 +35,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from functools import cache
 
+from msgspec.structs import replace
+
 from stackaudit.diagnostics import Span
 from stackaudit.extractors.python_names import TORNADO_SETTINGS
 from stackaudit.facts.app import AppSetting
@@ -359,7 +361,7 @@ class Builder:
     def _command(
         self, tool: str, site: CallSite, options: Iterable[OptionUse], positionals: tuple[Word, ...]
     ) -> ServeCommand:
-        return ServeCommand(
+        command = ServeCommand(
             tool=tool,
             program=site.callee,
             span=site.span,
@@ -372,6 +374,7 @@ class Builder:
             context=f"{site.label} call",
             deployment=False,
         )
+        return main_launcher(command, site)
 
     def _uvicorn(self, site: CallSite) -> ServeCommand:
         keywords = self._keywords(site, _UVICORN_POSITIONAL)
@@ -447,3 +450,13 @@ def _literal_text(value: PyValue) -> str:
     if value.kind == "bool":
         return "True" if value.value else "False"
     return str(value.value)
+
+
+def main_launcher(command: ServeCommand, site: CallSite) -> ServeCommand:
+    """A server started under ``if __name__ == "__main__":`` and bound to loopback only
+    is a developer's entry point (``python app.py`` on their machine), not what a
+    deployment runs: its branch is development."""
+    if site.main_guard is None or not command.loopback_only():
+        return command
+    condition = Word('if __name__ == "__main__"', site.main_guard)
+    return replace(command, condition=condition, branch="development")

@@ -108,6 +108,7 @@ def _resolve_site(site: CallSite, constants: _Constants) -> CallSite:
         tuple(keywords),
         site.open_keywords,
         site.label,
+        site.main_guard,
     )
 
 

@@ -40,6 +40,9 @@ class Token(Struct):
     # How many leading characters of ``text`` were written unquoted; an assignment
     # (``NAME=value``) needs its ``NAME=`` there.
     unquoted_prefix: int = -1
+    # The text is the default of ``${VAR:-default}`` (a variable the script assigned
+    # that way): it holds unless the environment sets the variable.
+    default_used: bool = False
 
     @property
     def is_assignment(self) -> bool:
@@ -101,6 +104,9 @@ class ShellLexer:
         self.origins = origins if origins is not None else list(range(base, base + len(text)))
         self.pos = 0
         self.commands: list[list[Token]] = []
+        # The operator that ended each command of ``commands`` ("\n", ";", ";;", "&",
+        # "&&", "|", "||", "(", ")" or "" at the end of the text).
+        self.ends: list[str] = []
         self._current: list[Token] = []
         self._heredocs: list[tuple[str, bool]] = []
 
@@ -115,9 +121,13 @@ class ShellLexer:
         index = self.pos + offset
         return self.text[index] if index < len(self.text) else ""
 
-    def _end_command(self) -> None:
+    def _end_command(self, operator: str = "") -> None:
         if self._current:
             self.commands.append(self._current)
+            self.ends.append(operator)
+        elif operator == ";;" and self.ends:
+            # A case arm's `;;` on a line of its own ends the arm's last command.
+            self.ends[-1] = operator
         self._current = []
 
     def _skip_to_eol(self) -> None:
@@ -138,14 +148,18 @@ class ShellLexer:
                 self._skip_to_eol()
             elif char == "\n":
                 self.pos += 1
-                self._end_command()
+                self._end_command("\n")
                 self._read_heredoc_bodies()
             elif char in _OPERATOR_CHARS:
                 self.pos += 1
                 if char == "&" and self._peek() == ">":
                     self._redirection()
                     continue
-                self._end_command()
+                operator = char
+                if char in ";&|" and self._peek() == char:
+                    operator += char
+                    self.pos += 1
+                self._end_command(operator)
             elif char in "<>":
                 self._redirection()
             else:
@@ -155,6 +169,11 @@ class ShellLexer:
         self._end_command()
         stripped = (self._strip_keywords(cmd) for cmd in self.commands)
         return [cmd for cmd in stripped if cmd]
+
+    def flow(self) -> list[FlowCommand]:
+        """The simple commands with the conditions that guard them (see ``Guard``)."""
+        self.lex()
+        return _Flow().run(self.commands, self.ends)
 
     @staticmethod
     def _strip_keywords(words: list[Token]) -> list[Token]:
@@ -353,3 +372,308 @@ def split_commands(
 ) -> list[list[Token]]:
     """The simple commands of a shell script, each a list of words."""
     return ShellLexer(text, origins, base, substitutions).lex()
+
+
+def split_flow(
+    text: str, origins: list[int] | None = None, base: int = 0, substitutions: bool = True
+) -> list[FlowCommand]:
+    """The simple commands of a shell script with the conditions that guard them."""
+    return ShellLexer(text, origins, base, substitutions).flow()
+
+
+# -- control flow -------------------------------------------------------------------------
+
+DEVELOPMENT = "development"
+PRODUCTION = "production"
+CONDITIONAL = "conditional"
+
+# Values of an environment-like variable that name a development or a production setup.
+_DEVELOPMENT_VALUES = frozenset(
+    {"dev", "devel", "develop", "development", "local", "debug", "test", "testing"}
+)
+_PRODUCTION_VALUES = frozenset({"prod", "production", "staging", "stage", "live", "release"})
+# Variables that switch development mode on when set or true (DEBUG, DEV_MODE, RELOAD).
+_FLAG_VARIABLE = re.compile(r"DEBUG|(^|_)(DEV|DEVEL|DEVELOPMENT|RELOAD|AUTORELOAD)(_|$)", re.I)
+_VARIABLE_NAME = re.compile(r"^\$\{?([A-Za-z_][A-Za-z0-9_]*)")
+_TRUE_VALUES = frozenset({"1", "true", "yes", "on", "y"})
+_FALSE_VALUES = frozenset({"0", "false", "no", "off", "n", ""})
+_TESTS = frozenset({"[", "[[", "test"})
+_FLIP = {DEVELOPMENT: PRODUCTION, PRODUCTION: DEVELOPMENT, CONDITIONAL: CONDITIONAL}
+
+
+class Guard(Struct, frozen=True):
+    """A condition a command runs under: a test (``[ "$ENV" = dev ]``, ``test -n
+    "$DEBUG"``), an ``if`` condition, a ``case`` arm; ``negated`` for the ``else``
+    branch, the ``||`` side or a ``*)`` arm after others. ``kind`` is what the
+    condition selects, negation applied: ``development``, ``production`` or
+    ``conditional`` when it names neither."""
+
+    text: str
+    start: int
+    end: int
+    kind: str
+    negated: bool = False
+
+    def negate(self) -> Guard:
+        return Guard(self.text, self.start, self.end, _FLIP[self.kind], not self.negated)
+
+    @property
+    def written(self) -> str:
+        return f"not {self.text}" if self.negated else self.text
+
+
+class FlowCommand(Struct):
+    """A simple command, the guards it runs under (outermost first), and whether it
+    runs unconditionally at the top level of the script."""
+
+    words: list[Token]
+    guards: tuple[Guard, ...] = ()
+
+    @property
+    def top_level(self) -> bool:
+        return not self.guards
+
+
+def branch_of(guards: tuple[Guard, ...] | list[Guard]) -> str:
+    """What the guards select together: ``""`` (no guard), ``development`` when one of
+    them selects development; otherwise the conditions tested (``elif [ "$ENV" =
+    staging ]``) decide over the negated ones around them (the earlier ``if [ "$ENV" =
+    production ]``): ``production`` when they all select it, ``conditional`` when one
+    names neither or they disagree."""
+    if not guards:
+        return ""
+    positive = [guard for guard in guards if not guard.negated]
+    if any(guard.kind == DEVELOPMENT for guard in positive):
+        return DEVELOPMENT
+    kinds = {guard.kind for guard in positive or guards}
+    return kinds.pop() if len(kinds) == 1 else CONDITIONAL
+
+
+def _written(token: Token) -> str:
+    text = token.text
+    if token.quoted and (token.symbolic or not text or any(c in text for c in " \t|&;")):
+        return f'"{text}"'
+    return text
+
+
+def _guard(words: list[Token], kind: str | None = None) -> Guard:
+    text = " ".join(_written(word) for word in words)
+    return Guard(text, words[0].start, words[-1].end, kind or classify_test(words))
+
+
+def _value_kind(variable: str, value: str) -> str:
+    value = value.strip("*'\" ").lower()
+    if value in _DEVELOPMENT_VALUES:
+        return DEVELOPMENT
+    if value in _PRODUCTION_VALUES:
+        return PRODUCTION
+    if _FLAG_VARIABLE.search(variable):
+        if value in _TRUE_VALUES:
+            return DEVELOPMENT
+        if value in _FALSE_VALUES:
+            return PRODUCTION
+    return CONDITIONAL
+
+
+def _variable(token: Token) -> str:
+    match = _VARIABLE_NAME.match(token.text) if token.symbolic else None
+    return match.group(1) if match else ""
+
+
+def classify_test(words: list[Token]) -> str:
+    """What a test command selects: ``[ "$ENV" = dev ]`` and ``[ -n "$DEBUG" ]`` select
+    development, ``[ "$ENV" = production ]`` and ``[ -z "$DEBUG" ]`` production; any
+    other command is just ``conditional``."""
+    negated = False
+    while words and words[0].text == "!" and not words[0].quoted:
+        negated = not negated
+        words = words[1:]
+    if not words or words[0].quoted or words[0].text not in _TESTS:
+        return CONDITIONAL
+    closer = {"[": "]", "[[": "]]"}.get(words[0].text)
+    operands = words[1:]
+    if closer and operands and operands[-1].text == closer:
+        operands = operands[:-1]
+    while operands and operands[0].text == "!" and not operands[0].quoted:
+        negated = not negated
+        operands = operands[1:]
+    kind = CONDITIONAL
+    texts = [word.text for word in operands]
+    if len(operands) == 1 or (len(operands) == 2 and texts[0] in ("-n", "-z")):
+        variable = _variable(operands[-1])
+        if variable and _FLAG_VARIABLE.search(variable):
+            kind = PRODUCTION if texts[0] == "-z" else DEVELOPMENT
+    elif len(operands) == 3 and texts[1] in ("=", "==", "!=", "-eq", "-ne", "=~"):
+        left, right = operands[0], operands[2]
+        if not _variable(left):
+            left, right = right, left
+        variable = _variable(left)
+        if variable and not right.symbolic:
+            kind = _value_kind(variable, right.text)
+            if texts[1] in ("!=", "-ne"):
+                negated = not negated
+    return _FLIP[kind] if negated else kind
+
+
+def _negation(guards: list[Guard]) -> list[Guard]:
+    """The guards of the other side of ``guards`` taken together."""
+    if len(guards) <= 1:
+        return [guard.negate() for guard in guards]
+    # Not all of several conditions: nothing simpler is known.
+    first, last = guards[0], guards[-1]
+    text = " && ".join(guard.written for guard in guards)
+    return [Guard(f"({text})", first.start, last.end, CONDITIONAL, True)]
+
+
+# Earlier branches kept one by one; beyond, they are summed up in one guard (a chain of
+# thousands of `elif`s stays linear).
+_MAX_PRIOR = 16
+
+
+def _bounded(guards: list[Guard]) -> list[Guard]:
+    if len(guards) <= _MAX_PRIOR:
+        return guards
+    kinds = {guard.kind for guard in guards}
+    kind = kinds.pop() if len(kinds) == 1 else CONDITIONAL
+    negated = all(guard.negated for guard in guards)
+    first, last = guards[0], guards[-1]
+    return [Guard("(many earlier conditions)", first.start, last.end, kind, negated)]
+
+
+class _Frame(Struct):
+    kind: str  # "if" or "case"
+    state: str  # if: "cond", "body"; case: "pattern", "body"
+    subject: Token | None = None
+    condition: list[list[Token]] = field(default_factory=list)
+    pattern: list[Token] = field(default_factory=list)
+    current: list[Guard] = field(default_factory=list)
+    prior: list[Guard] = field(default_factory=list)
+
+
+class _Flow:
+    """Follows ``if``/``elif``/``else``/``fi``, ``case``/``esac`` arms and ``test &&``
+    lists over the commands the lexer split, in order."""
+
+    def __init__(self) -> None:
+        self.frames: list[_Frame] = []
+        self.chain: list[Guard] = []
+
+    def _nearest(self, kind: str) -> _Frame | None:
+        for frame in reversed(self.frames):
+            if frame.kind == kind:
+                return frame
+        return None
+
+    def _pop(self, kind: str) -> None:
+        """Close the nearest ``kind`` frame (and any left open inside it); a stray
+        ``fi`` or ``esac`` closes nothing."""
+        if self._nearest(kind) is None:
+            return
+        while self.frames:
+            if self.frames.pop().kind == kind:
+                return
+
+    def guards(self) -> tuple[Guard, ...]:
+        found: list[Guard] = []
+        for frame in self.frames:
+            found.extend(frame.prior if frame.kind == "if" else ())
+            found.extend(frame.current)
+        return (*found, *self.chain)
+
+    def run(self, commands: list[list[Token]], ends: list[str]) -> list[FlowCommand]:
+        found: list[FlowCommand] = []
+        for words, end in zip(commands, ends, strict=True):
+            words = self._keywords(words)
+            frame = self.frames[-1] if self.frames else None
+            if frame is not None and frame.kind == "case" and frame.state == "pattern":
+                if words:
+                    self._pattern(frame, words, end)
+                continue
+            if frame is not None and frame.kind == "if" and frame.state == "cond":
+                if words:
+                    frame.condition.append(words)
+                continue
+            words = ShellLexer._strip_keywords(words)
+            if words:
+                found.append(FlowCommand(words, self.guards()))
+            if end in ("&&", "||") and words and self._is_test(words):
+                guard = _guard(words)
+                self.chain.append(guard.negate() if end == "||" else guard)
+            elif end == "||" and self.chain:
+                # `[ -n "$DEBUG" ] && dev-command || other`: other runs when the test
+                # fails (or the command does): the other side of the test.
+                self.chain = _negation(self.chain)
+            elif end not in ("&&", "||", "|"):
+                self.chain = []
+            if end == ";;":
+                case = self._nearest("case")
+                if case is not None:
+                    case.state, case.current = "pattern", []
+        return found
+
+    @staticmethod
+    def _is_test(words: list[Token]) -> bool:
+        index = 0
+        while index < len(words) and words[index].text == "!" and not words[index].quoted:
+            index += 1
+        return index < len(words) and not words[index].quoted and words[index].text in _TESTS
+
+    def _keywords(self, words: list[Token]) -> list[Token]:
+        while words and not words[0].quoted:
+            keyword = words[0].text
+            frame = self._nearest("if")
+            if keyword == "if":
+                self.frames.append(_Frame("if", "cond"))
+                self.chain = []
+            elif keyword == "then" and frame is not None:
+                frame.state = "body"
+                frame.current = [_guard(c) for c in frame.condition]
+            elif keyword in ("elif", "else") and frame is not None:
+                frame.prior = _bounded([*frame.prior, *_negation(frame.current)])
+                frame.current, frame.condition = [], []
+                frame.state = "cond" if keyword == "elif" else "body"
+            elif keyword == "fi":
+                self._pop("if")
+            elif keyword == "case":
+                subject = words[1] if len(words) > 1 else None
+                self.frames.append(_Frame("case", "pattern", subject))
+                rest = words[2:]
+                if rest and rest[0].text == "in" and not rest[0].quoted:
+                    rest = rest[1:]
+                return rest
+            elif keyword == "esac":
+                self._pop("case")
+            else:
+                return words
+            words = words[1:]
+        return words
+
+    def _pattern(self, frame: _Frame, words: list[Token], end: str) -> None:
+        frame.pattern.extend(words)
+        if end == "|":
+            return
+        if end != ")":
+            # Not a pattern after all (a `case` this reader does not follow).
+            frame.pattern = []
+            return
+        alternatives, frame.pattern = frame.pattern, []
+        subject = frame.subject
+        variable = _variable(subject) if subject is not None else ""
+        first, last = subject or alternatives[0], alternatives[-1]
+        text = (
+            f"case {_written(subject) if subject else ''} in "
+            f"{'|'.join(_written(word) for word in alternatives)})"
+        )
+        if all(word.text == "*" for word in alternatives):
+            frame.current = [arm.negate() for arm in frame.prior]
+            if not frame.current:
+                frame.current = [Guard(text, first.start, last.end, CONDITIONAL)]
+        else:
+            kinds = {_value_kind(variable, word.text) for word in alternatives}
+            kind = kinds.pop() if len(kinds) == 1 else CONDITIONAL
+            if not variable:
+                kind = CONDITIONAL
+            guard = Guard(text, first.start, last.end, kind)
+            frame.current = [guard]
+            frame.prior = _bounded([*frame.prior, guard])
+        frame.state = "body"

@@ -215,6 +215,9 @@ class CallSite(Struct, frozen=True):
     keywords: tuple[KeywordValue, ...] = ()
     open_keywords: bool = False
     label: str = ""
+    # The ``if __name__ == "__main__":`` test the call runs under, when it does: the
+    # module is run as a script, a developer's launcher more often than a deployment.
+    main_guard: Span | None = None
 
 
 class PendingPythonFacts(Struct, frozen=True):

@@ -85,12 +85,39 @@ class ServeCommand(Struct, frozen=True):
     # A platform that starts the process and supplies its address and origins
     # ("anaconda-project" for commands with supports_http_options), or "".
     launcher: str = ""
+    # The conditions a script runs the command under (``[ "$ENV" = dev ]``, ``case
+    # $MODE in dev)``, ``not [ -n "$DEBUG" ]`` for an else branch), None when it runs
+    # unconditionally; ``branch`` is what they select: "" (no condition),
+    # "development", "production" or "conditional" (a condition naming neither).
+    condition: Word | None = None
+    branch: str = ""
 
     # -- options ------------------------------------------------------------------------
 
     @property
     def label(self) -> str:
         return TOOL_LABELS.get(self.tool, self.tool)
+
+    @property
+    def development_branch(self) -> bool:
+        """Started only on a script's development path (``if [ "$ENV" = dev ]``)."""
+        return self.branch == "development"
+
+    @property
+    def conditional(self) -> bool:
+        """Started under a condition that names neither development nor production:
+        findings on it are less certain to concern the deployed process."""
+        return self.branch == "conditional"
+
+    def loopback_only(self) -> bool:
+        """Whether the server listens on loopback (or a unix socket) only, as written."""
+        if self.is_bokeh_family:
+            return self.reachable_beyond_loopback() is False
+        listeners = self.listeners()
+        return bool(listeners) and all(
+            listener.host is not None and is_loopback_address(listener.host)
+            for listener in listeners
+        )
 
     @property
     def is_bokeh_family(self) -> bool:

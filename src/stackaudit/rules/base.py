@@ -3,11 +3,13 @@ good examples that are both the tests and the rendered docs, and ``check(stack)`
 
 from __future__ import annotations
 
+import bisect
 import inspect
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, ClassVar
 
+import msgspec
 from msgspec import Struct
 
 from stackaudit.bounds import clip, first
@@ -22,6 +24,7 @@ from stackaudit.diagnostics import (
 )
 
 if TYPE_CHECKING:
+    from stackaudit.facts.serve import ServeCommand
     from stackaudit.model.stack import Stack
 
 DOC_SECTIONS = ("What it does", "Why is this bad?", "Example", "Use instead", "References")
@@ -191,3 +194,41 @@ class Rule:
     @classmethod
     def references(cls) -> list[str]:
         return re.findall(r"https?://[^\s)>\]]+", cls.sections().get("References", ""))
+
+
+def conditional_confidence(
+    diagnostics: Iterable[Diagnostic], commands: Iterable[ServeCommand]
+) -> list[Diagnostic]:
+    """Findings on a command a script runs only under a condition that names neither
+    development nor production (``if [ -f /etc/app.conf ]``, ``case "$1" in web)``)
+    may not concern the deployed process: their confidence is at most medium. The one
+    place that decides it, for every rule."""
+    spans: dict[str, list[Span]] = {}
+    for command in commands:
+        if command.conditional:
+            spans.setdefault(command.span.path, []).append(command.span)
+    if not spans:
+        return list(diagnostics)
+    starts: dict[str, list[tuple[int, int]]] = {}
+    for path, found_spans in spans.items():
+        found_spans.sort()
+        starts[path] = [(outer.line, outer.column) for outer in found_spans]
+    found = []
+    for diagnostic in diagnostics:
+        span = diagnostic.span
+        if diagnostic.confidence == Confidence.HIGH and span.path in spans:
+            # Commands do not overlap: the few starting last before the finding are the
+            # candidates.
+            index = bisect.bisect_right(starts[span.path], (span.line, span.column))
+            candidates = spans[span.path][max(0, index - 4) : index]
+            if any(_within(span, outer) for outer in candidates):
+                diagnostic = msgspec.structs.replace(diagnostic, confidence=Confidence.MEDIUM)
+        found.append(diagnostic)
+    return found
+
+
+def _within(inner: Span, outer: Span) -> bool:
+    return (outer.line, outer.column) <= (inner.line, inner.column) and (
+        inner.end_line,
+        inner.end_column,
+    ) <= (outer.end_line, outer.end_column)

@@ -14,6 +14,9 @@ class WsOriginWildcard(Rule):
     `*:<port>` in `--allow-websocket-origin`, in `BOKEH_ALLOW_WS_ORIGIN`, or in the
     `allow_websocket_origin=` / `websocket_origin=` arguments of Bokeh and Panel.
 
+    A command a script runs only on its development branch (`if [ "$ENV" = dev ]`,
+    `[ -n "$DEBUG" ] &&`) is left alone.
+
     ## Why is this bad?
     The browser sends cookies and the page's session with every WebSocket handshake,
     whatever site opened it. With `*`, a page on any site a visitor opens can connect to
@@ -115,7 +118,7 @@ class WsOriginWildcard(Rule):
     def check(self, stack: Stack) -> Iterator[Diagnostic]:
         seen = set()
         for command in stack.serve_commands:
-            if command.is_bokeh_family:
+            if command.is_bokeh_family and not command.development_branch:
                 # The hosts the proxies in front serve it under, else `public-hosts`.
                 public = _public_hosts(stack, command)
                 for diagnostic in self._check_command(command, public):

@@ -15,7 +15,8 @@ class WsOriginMissing(Rule):
     Development carriers are left alone: a path with a `dev`, `devel`, `development`,
     `local`, `debug`, `test`, `tests` or `testing` component or name part
     (`scripts/dev/run.sh`, `Dockerfile.dev`, `run-local.sh`, `tests/compose.yml`),
-    compose override files, commands with `--show` (a browser opened on the server's own
+    compose override files, a script's development branch (`if [ "$ENV" = dev ]`,
+    `[ -n "$DEBUG" ] &&`), commands with `--show` (a browser opened on the server's own
     machine) and servers started from Python code.
 
     ## Why is this bad?

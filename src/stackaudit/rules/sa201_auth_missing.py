@@ -20,9 +20,11 @@ class AuthMissing(Rule):
 
     "Beyond loopback" means no `--address` (Tornado then listens on every interface),
     an empty one, or any address but `localhost`, `127.0.0.0/8` and `::1`; a server on
-    a `--unix-socket` is local. The rule looks at deployment artifacts (development
-    paths such as `scripts/dev/` and commands with `--show`, which opens a browser on
-    the server's own machine, are skipped) and at servers started from Python with an
+    a `--unix-socket` is local. A script's variables are followed: after
+    `HOST=${HOST:-127.0.0.1}`, `--address "$HOST"` is loopback. The rule looks at
+    deployment artifacts (development paths such as `scripts/dev/`, a script's
+    development branch such as `if [ "$ENV" = dev ]`, and commands with `--show`, which
+    opens a browser on the server's own machine, are skipped) and at servers started from Python with an
     explicit non-loopback `address=`.
 
     The proxy routes in the stack count: when every nginx location, Traefik router or

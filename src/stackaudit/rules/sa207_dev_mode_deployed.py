@@ -49,9 +49,15 @@ class DevModeDeployed(Rule):
     `test`, `tests` or `testing` (`scripts/dev/run.sh`, `Dockerfile.dev`,
     `docker-compose.dev.yml`, `run-local.sh`, `tests/`, `test_*.py`), `conftest.py` and
     Compose override files; a Makefile target whose name holds one of those words
-    (`dev:`, `serve-dev:`, `run-local:`). Application code is reported unless it lives
+    (`dev:`, `serve-dev:`, `run-local:`). In a script, a command on a development
+    branch is exempt too: `if [ "$ENV" = dev ]`, a `case` arm `dev|local)`,
+    `[ -n "$DEBUG" ] &&`; the `else` of such a test is the production path. A command
+    under a condition that names neither is reported with medium confidence.
+    Application code is reported unless it lives
     on such a path; a `reload=` passed to a server from Python
-    is reported with medium confidence, since that file may be a local launcher only.
+    is reported with medium confidence, since that file may be a local launcher only,
+    and not at all under `if __name__ == "__main__":` when the server listens on
+    loopback only (a developer's `python app.py`).
 
     ## Why is this bad?
     These modes trade safety and stability for convenience. Tornado's `debug=True` sets
@@ -152,6 +158,17 @@ class DevModeDeployed(Rule):
             title="a development script",
         ),
         Good(
+            "entrypoint.sh",
+            """
+            #!/bin/sh
+            if [ "$APP_ENV" = development ]; then
+              exec uvicorn main:app --reload
+            fi
+            exec uvicorn main:app --host 0.0.0.0 --workers 4
+        """,
+            title="the development branch of a script",
+        ),
+        Good(
             "Dockerfile",
             """
             FROM python:3.12-slim
@@ -187,7 +204,7 @@ class DevModeDeployed(Rule):
 
     def _command(self, command: ServeCommand) -> Iterator[Diagnostic]:
         if command.carrier == "python":
-            if is_development_path(command.span.path):
+            if is_development_path(command.span.path) or command.development_branch:
                 return
             confidence: Confidence | None = Confidence.MEDIUM
             where = " if this file starts the deployed server"

@@ -120,7 +120,7 @@ class AuthCookiesInPage(Rule):
         seen = set()
         for command in stack.serve_commands:
             auth = command.auth()
-            if auth is None:
+            if auth is None or command.development_branch:
                 continue
             found = self._check(command)
             if found is not None and found.span not in seen:
