@@ -784,3 +784,37 @@ def test_compose_templates_are_read_or_skipped_quietly() -> None:
     plain = "services:\n  web:\n    healthcheck:\n      test: \"docker inspect -f '{{.State}}'\"\n  - x\n"
     [problem] = extract_compose(SourceFile("docker-compose.yml", "compose", plain)).problems
     assert problem.message.startswith("invalid YAML")
+
+
+def test_env_file_lines_as_compose_reads_them() -> None:
+    from stackaudit.extractors.envfile import extract_env_file
+    from stackaudit.facts.envfile import EnvFile
+    from stackaudit.source import SourceFile
+
+    text = (
+        "# comment\n"
+        "\n"
+        "PLAIN=value # comment\n"
+        "HASH=value#not-a-comment\n"
+        "export EXPORTED=1\n"
+        "SINGLE='$HOME \\' x'\n"
+        'DOUBLE="a\\tb $HOME" # comment\n'
+        "FROM_HOST\n"
+        "EXPANDED=${OTHER:-x}\n"
+    )
+    [env_file] = extract_env_file(SourceFile("app.env", "env", text)).facts
+    assert isinstance(env_file, EnvFile)
+    found = {
+        v.name: (v.value.text, v.value.symbolic) if v.value else None for v in env_file.variables
+    }
+    assert found == {
+        "PLAIN": ("value", False),
+        "HASH": ("value#not-a-comment", False),
+        "EXPORTED": ("1", False),
+        "SINGLE": ("$HOME ' x", False),
+        "DOUBLE": ("a\tb $HOME", True),
+        "FROM_HOST": None,
+        "EXPANDED": ("${OTHER:-x}", True),
+    }
+    plain = env_file.variables[0]
+    assert (plain.span.line, plain.value.span.column if plain.value else 0) == (3, 7)

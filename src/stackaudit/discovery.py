@@ -425,6 +425,8 @@ _NAME_RULES: list[tuple[re.Pattern[str], str]] = [
     ),
     (re.compile(r"(^|/)\.github/workflows/[^/]+\.ya?ml$"), "github-actions"),
     (re.compile(r"\.py$|\.pyw$"), "python"),
+    # Environment files a compose `env_file:` or a unit's `EnvironmentFile=` may name.
+    (re.compile(r"(^|/)\.env(\.[A-Za-z0-9_-]+)?$|(^|/)[^/]+\.env$"), "env"),
     (re.compile(r"\.ipynb$"), "notebook"),
     (re.compile(r"(^|/|_)Procfile([.-][^/]*)?$"), "procfile"),
     (re.compile(r"\.(service)$"), "systemd"),

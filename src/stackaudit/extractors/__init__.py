@@ -28,6 +28,7 @@ _EXTRACTORS: dict[str, str] = {
     "systemd": "stackaudit.extractors.units:extract_systemd",
     "supervisord": "stackaudit.extractors.units:extract_supervisord",
     "nginx": "stackaudit.extractors.nginx:extract_nginx",
+    "env": "stackaudit.extractors.envfile:extract_env_file",
 }
 
 

@@ -637,6 +637,7 @@ def _commands(
         deployment,
         list(service.env),
         service=service.key,
+        env_files=service.env_files,
     )
     entrypoint = _words(source, walker, walker.get(node, "entrypoint"))
     command = _words(source, walker, walker.get(node, "command"))

@@ -272,6 +272,10 @@ class DeployModel(Struct, dict=True):
                 index.setdefault(service.build.dockerfile, []).append(service)
         return index
 
+    def services_building(self, dockerfile: str) -> list[ComposeService]:
+        """The services that build the Dockerfile at ``dockerfile``."""
+        return list(self._by_dockerfile.get(dockerfile, ()))
+
     def compose_service_for(self, command: ServeCommand) -> ComposeService | None:
         """The compose service whose command (or Dockerfile) starts ``command``."""
         if command.service and command.service in self._by_source:

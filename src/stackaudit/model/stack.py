@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Iterable
 from functools import cached_property
 from typing import TYPE_CHECKING, TypeVar
@@ -9,7 +10,8 @@ from typing import TYPE_CHECKING, TypeVar
 from msgspec.structs import replace
 
 from stackaudit.config import Config
-from stackaudit.facts.common import ParseProblem
+from stackaudit.facts.common import EnvVar, ParseProblem, Word
+from stackaudit.facts.envfile import EnvFile
 from stackaudit.facts.serve import ServeCommand
 from stackaudit.policy import is_development_path
 
@@ -42,26 +44,52 @@ class Stack:
             services = (
                 [
                     s
-                    for s in deploy.compose_services
+                    for s in deploy.services_building(command.span.path)
                     if s.key not in command.service and deploy.runs_image_command(s, command)
                 ]
                 if command.carrier == "dockerfile"
                 else []
             )
             if not services:
+                # `env_file:` is below `environment:` in Compose's precedence: first.
+                loaded, unread = self._env_file_variables(command.env_files, command.span.path)
+                if loaded or unread != command.env_files:
+                    command = replace(command, env=(*loaded, *command.env), env_files=unread)
                 found.append(command)
             for service in services:
+                loaded, unread = self._env_file_variables(service.env_files, service.file)
                 found.append(
                     replace(
                         command,
-                        env=(*command.env, *service.env),
-                        env_files=(*command.env_files, *service.env_files),
+                        env=(*command.env, *loaded, *service.env),
+                        env_files=(*command.env_files, *unread),
                         service=service.key,
                         context=f"{command.context} run by compose service `{service.name}`",
                         deployment=command.deployment and not is_development_path(service.file),
                     )
                 )
         return found
+
+    @cached_property
+    def _env_files(self) -> dict[str, EnvFile]:
+        return {env_file.path: env_file for env_file in self.of(EnvFile)}
+
+    def _env_file_variables(
+        self, names: tuple[Word, ...], written_in: str
+    ) -> tuple[list[EnvVar], tuple[Word, ...]]:
+        """The variables the scanned environment files ``names`` (relative to the file
+        that names them) define, in order; and the names of those not scanned, whose
+        content stays unknown (``ServeCommand.env_files``)."""
+        found: list[EnvVar] = []
+        unread: list[Word] = []
+        for name in names:
+            path = posixpath.normpath(posixpath.join(posixpath.dirname(written_in), name.text))
+            env_file = None if name.symbolic else self._env_files.get(path)
+            if env_file is None:
+                unread.append(name)
+            else:
+                found.extend(env_file.variables)
+        return found, tuple(unread)
 
     @cached_property
     def public_origins(self) -> list[str]:
