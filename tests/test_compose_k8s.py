@@ -818,3 +818,18 @@ def test_env_file_lines_as_compose_reads_them() -> None:
     }
     plain = env_file.variables[0]
     assert (plain.span.line, plain.value.span.column if plain.value else 0) == (3, 7)
+
+
+def test_a_proxy_reaches_the_project_that_mounts_its_configuration() -> None:
+    """docker-compose.yml and docker-compose.prod.yml in one directory are two projects
+    that both name a service `dash`; nginx.conf is mounted by the prod project only, so
+    its `proxy_pass http://dash:5006` reaches that project's `dash` alone."""
+    from stackaudit.config import Config
+    from stackaudit.graph import build_stack
+
+    from .support import FIXTURES
+
+    root = FIXTURES / "stacks" / "compose-projects-same-dir_fp"
+    stack = build_stack([root], root, Config(), 1)
+    [frontend] = stack.links.frontends
+    assert [b.command.span.path for b in frontend.backends] == ["docker-compose.prod.yml"]

@@ -200,6 +200,7 @@ class Links:
         self.deploy: DeployModel = stack.deploy
         self.commands: list[ServeCommand] = stack.serve_commands
         self._named_under: dict[str, dict[str, list[ComposeService]]] = {}
+        self._mounting: dict[str, set[str]] = {}
         self._resolved: dict[tuple[str, str | None, bool, str | None], list[Backend]] = {}
 
     # -- resolution of one target -------------------------------------------------------
@@ -238,6 +239,12 @@ class Links:
     def _compose(self, host: str, port: str, origin: Span | None) -> list[Backend]:
         found = []
         services = list(self._services_named.get(host, ()))
+        if origin is not None and len({s.project for s in services}) > 1:
+            # A name resolves on the networks of the proxy's own project: the project
+            # whose container mounts this configuration, when one does (a local
+            # docker-compose.yml and a docker-compose.prod.yml beside it are two).
+            running = self._projects_mounting(origin.path)
+            services = [s for s in services if s.project in running] or services
         if origin is not None and len({s.project for s in services}) > 1:
             if host not in self._named_under:
                 self._named_under[host] = _by_directory(services)
@@ -308,6 +315,12 @@ class Links:
                 )
             )
         return found
+
+    def _projects_mounting(self, path: str) -> set[str]:
+        if path not in self._mounting:
+            mounting = self.deploy.services_mounting(path)
+            self._mounting[path] = {service.project for service in mounting}
+        return self._mounting[path]
 
     @cached_property
     def _services_named(self) -> dict[str, list[ComposeService]]:
