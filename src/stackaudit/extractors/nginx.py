@@ -52,29 +52,24 @@ class _Token(Struct):
         return not self.quoted and self.text == char
 
 
+def _blank(found: str) -> str:
+    """Spaces in place of the text, its line breaks kept (offsets do not move)."""
+    return "".join("\n" if c == "\n" else " " for c in found)
+
+
+def _variable(found: str) -> str:
+    """A same-length nginx variable-like word in place of a template expression."""
+    return "".join("\n" if c == "\n" else ("$" if i == 0 else "_") for i, c in enumerate(found))
+
+
 def neutralise_templates(text: str) -> tuple[str, bool]:
     """The text with template syntax replaced by same-length nginx-neutral text, and
     whether anything was replaced."""
     if "{{" not in text and "{%" not in text and "{#" not in text and "<%" not in text:
         return text, False
-    changed = False
-
-    def blank(found: str) -> str:
-        nonlocal changed
-        changed = True
-        return "".join("\n" if c == "\n" else " " for c in found)
-
-    def word(found: str) -> str:
-        nonlocal changed
-        changed = True
-        out = []
-        for index, char in enumerate(found):
-            out.append("\n" if char == "\n" else ("$" if index == 0 else "_"))
-        return "".join(out)
-
-    text = _replace_delimited(text, _TEMPLATE_STMT, blank)
-    text = _replace_delimited(text, _TEMPLATE_EXPR, word)
-    return text, changed
+    replaced = _replace_delimited(text, _TEMPLATE_STMT, _blank)
+    replaced = _replace_delimited(replaced, _TEMPLATE_EXPR, _variable)
+    return replaced, replaced != text
 
 
 def blank_template_statements(text: str) -> tuple[str, bool]:
@@ -84,14 +79,8 @@ def blank_template_statements(text: str) -> tuple[str, bool]:
     value is a run-time value."""
     if "{%" not in text and "{#" not in text and "<%" not in text:
         return text, False
-    changed = False
-
-    def blank(found: str) -> str:
-        nonlocal changed
-        changed = True
-        return "".join("\n" if c == "\n" else " " for c in found)
-
-    return _replace_delimited(text, _TEMPLATE_STMT, blank), changed
+    blanked = _replace_delimited(text, _TEMPLATE_STMT, _blank)
+    return blanked, blanked != text
 
 
 def _replace_delimited(
