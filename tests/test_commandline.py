@@ -426,3 +426,12 @@ def test_long_elif_chains_stay_bounded() -> None:
     last = split_flow(script)[-1]
     assert len(last.guards) <= 17
     assert len(last.guards[0].text) < 40
+
+
+def test_words_after_fi_or_esac_are_no_command() -> None:
+    from stackaudit.extractors.shellwords import split_flow
+
+    for script in ("fi =", "if [ x ]; then a; fi b", "esac c"):
+        assert [c.words for c in split_flow(script)] == [
+            words for words in split_commands(script)
+        ], script

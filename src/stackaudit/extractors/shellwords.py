@@ -634,6 +634,8 @@ class _Flow:
                 frame.state = "cond" if keyword == "elif" else "body"
             elif keyword == "fi":
                 self._pop("if")
+                # Words after `fi` on one command are no command (the lexer drops them).
+                return []
             elif keyword == "case":
                 subject = words[1] if len(words) > 1 else None
                 self.frames.append(_Frame("case", "pattern", subject))
@@ -643,6 +645,7 @@ class _Flow:
                 return rest
             elif keyword == "esac":
                 self._pop("case")
+                return []
             else:
                 return words
             words = words[1:]

@@ -26,6 +26,7 @@ from stackaudit.facts.deploy import (
     TraefikIngressRoute,
     parse_port_range,
 )
+from stackaudit.facts.envfile import EnvFile
 from stackaudit.facts.serve import ServeCommand
 
 T = TypeVar("T")
@@ -116,9 +117,9 @@ class _Resolver(Struct):
         merged = merge_services(replace(resolved, file=service.file, name=service.name), service)
         return replace(merged, span=service.span, file=service.file, name=service.name)
 
-    def project(self, root: str, override: str | None) -> list[ComposeService]:
+    def project(self, root: str, *overrides: str | None) -> list[ComposeService]:
         services: dict[str, ComposeService] = {}
-        order = [root, *([override] if override else [])]
+        order = [root, *(path for path in overrides if path)]
         for path in order:
             for service in self.files[path].services:
                 resolved = self.with_extends(service)
@@ -139,10 +140,30 @@ class _Resolver(Struct):
                 yield from self.included(ref.path, seen)
 
 
-def resolve_compose(files: Iterable[ComposeFile]) -> list[ComposeService]:
-    """Every compose project's services, merged as ``docker compose`` merges them."""
+def resolve_compose(
+    files: Iterable[ComposeFile], combinations: Iterable[tuple[str, ...]] = ()
+) -> list[ComposeService]:
+    """Every compose project's services, merged as ``docker compose`` merges them.
+    ``combinations`` are lists of files read together as one project (``COMPOSE_FILE``):
+    the first is the project's, the others merge over it in order, and the directory's
+    default files (an override among them) are not read on their own."""
     by_path = {compose.path: compose for compose in files}
     resolver = _Resolver(by_path)
+    services: list[ComposeService] = []
+    combined: set[str] = set()
+    for combination in combinations:
+        present = [path for path in combination if path in by_path]
+        if not present:
+            continue
+        services.extend(resolver.project(present[0], *present[1:]))
+        combined.update(present)
+        directory = posixpath.dirname(present[0])
+        combined.update(
+            path
+            for path in by_path
+            if posixpath.dirname(path) == directory
+            and posixpath.basename(path) in (*DEFAULT_FILES, *OVERRIDE_FILES)
+        )
     included = {ref.path for compose in by_path.values() for ref in compose.includes if ref.path}
     by_dir: dict[str, dict[str, str]] = {}
     for path in by_path:
@@ -156,12 +177,11 @@ def resolve_compose(files: Iterable[ComposeFile]) -> list[ComposeService]:
         if base is not None and override is not None:
             overrides[base] = override
             merged_overrides.add(override)
-    services: list[ComposeService] = []
-    covered: set[str] = set(merged_overrides)
-    roots = [p for p in sorted(by_path) if p not in merged_overrides and p not in included]
+    covered: set[str] = set(merged_overrides) | combined
+    roots = [p for p in sorted(by_path) if p not in covered and p not in included]
     # Files that only include each other (a cycle) have no outside root: the first of
     # them in path order stands for the project.
-    pending = [p for p in sorted(by_path) if p not in merged_overrides]
+    pending = [p for p in sorted(by_path) if p not in covered]
     while roots:
         for root in roots:
             covered.add(root)
@@ -506,12 +526,39 @@ def _ingress_route(ingress: K8sIngress, service: K8sService) -> ServiceRoute:
     return ServiceRoute(service, ingress.span, label, affinity, confidence)
 
 
+def compose_file_variable(env_file: EnvFile) -> tuple[str, ...]:
+    """The files a project directory's ``.env`` makes Compose read instead of its
+    defaults: ``COMPOSE_FILE``, split on ``COMPOSE_PATH_SEPARATOR`` (``:`` on Linux and
+    macOS), relative to the directory (docs.docker.com/compose/how-tos/
+    environment-variables/envvars/#compose_file)."""
+    values = {
+        var.name: var.value.text
+        for var in env_file.variables
+        if var.value is not None and not var.value.symbolic
+    }
+    listed = values.get("COMPOSE_FILE")
+    if not listed:
+        return ()
+    directory = posixpath.dirname(env_file.path)
+    separator = values.get("COMPOSE_PATH_SEPARATOR") or ":"
+    return tuple(
+        posixpath.normpath(posixpath.join(directory, name))
+        for name in listed.split(separator)
+        if name
+    )
+
+
 def resolve_deployment(facts: Iterable[object]) -> DeployModel:
     model = DeployModel()
     compose_files: list[ComposeFile] = []
+    combinations: list[tuple[str, ...]] = []
     for fact in facts:
         if isinstance(fact, ComposeFile):
             compose_files.append(fact)
+        elif isinstance(fact, EnvFile) and posixpath.basename(fact.path) == ".env":
+            combination = compose_file_variable(fact)
+            if combination:
+                combinations.append(combination)
         elif isinstance(fact, K8sWorkload):
             model.k8s_workloads.append(fact)
         elif isinstance(fact, K8sService):
@@ -520,7 +567,7 @@ def resolve_deployment(facts: Iterable[object]) -> DeployModel:
             model.k8s_ingresses.append(fact)
         elif isinstance(fact, TraefikIngressRoute):
             model.ingress_routes.append(fact)
-    services = resolve_compose(compose_files)
+    services = resolve_compose(compose_files, combinations)
     if services:
         # Imported here: facts.traefik builds on this module's Traefik records.
         from stackaudit.facts.traefik import traefik_config
