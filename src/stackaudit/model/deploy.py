@@ -253,26 +253,41 @@ class DeployModel(Struct, dict=True):
 
     # -- compose --------------------------------------------------------------------------
 
+    @cached_property
+    def _by_project(self) -> dict[str, list[ComposeService]]:
+        index: dict[str, list[ComposeService]] = {}
+        for service in self.compose_services:
+            index.setdefault(service.project, []).append(service)
+        return index
+
     def project_services(self, service: ComposeService) -> list[ComposeService]:
-        return [s for s in self.compose_services if s.project == service.project]
+        return list(self._by_project.get(service.project, ()))
 
     def services_named(self, name: str) -> list[ComposeService]:
         """The compose services a proxy in the same project reaches as ``name`` (the
         service name is its DNS name on the project's networks)."""
         return [s for s in self.compose_services if s.name == name]
 
+    @cached_property
+    def _by_mount(self) -> dict[str, list[tuple[int, ComposeService]]]:
+        """Services by each host path they bind-mount, with their position."""
+        index: dict[str, list[tuple[int, ComposeService]]] = {}
+        for position, service in enumerate(self.compose_services):
+            for mounted in dict.fromkeys(v.host_path for v in service.volumes if v.host_path):
+                index.setdefault(mounted.rstrip("/"), []).append((position, service))
+        return index
+
     def services_mounting(self, path: str) -> list[ComposeService]:
         """The compose services that bind-mount the file ``path`` (relative to the
         scanned root), or a directory holding it: e.g. the nginx container that
         reads a config file."""
-        found = []
-        for service in self.compose_services:
-            for volume in service.volumes:
-                mounted = volume.host_path
-                if mounted and (path == mounted or path.startswith(mounted.rstrip("/") + "/")):
-                    found.append(service)
-                    break
-        return found
+        parts = path.split("/")
+        found = {
+            position: service
+            for depth in range(len(parts), 0, -1)
+            for position, service in self._by_mount.get("/".join(parts[:depth]), ())
+        }
+        return [found[position] for position in sorted(found)]
 
     @cached_property
     def _by_source(self) -> dict[str, ComposeService]:

@@ -254,7 +254,7 @@ class Links:
                 services,
             )
         for service in services:
-            for command in self.deploy.commands_of(service, self.commands):
+            for command in self._commands_of(service):
                 confidence = self._listens_on(command, port)
                 if confidence is None:
                     continue
@@ -338,6 +338,23 @@ class Links:
             if command.service:
                 index.setdefault(command.service, []).append((position, command))
         return index
+
+    @cached_property
+    def _by_file(self) -> dict[str, list[ServeCommand]]:
+        index: dict[str, list[ServeCommand]] = {}
+        for command in self.commands:
+            index.setdefault(command.span.path, []).append(command)
+        return index
+
+    def _commands_of(self, service: ComposeService) -> list[ServeCommand]:
+        """``DeployModel.commands_of`` through the indexes: the service's own
+        ``command:``, else the CMD/ENTRYPOINT of the Dockerfile it builds."""
+        own = self._commands_of_services(set(service.sources))
+        if own:
+            return own
+        dockerfile = service.build.dockerfile if service.build is not None else None
+        candidates = self._by_file.get(dockerfile, []) if dockerfile else []
+        return [c for c in candidates if self.deploy.runs_image_command(service, c)]
 
     def _commands_of_services(self, keys: set[str]) -> list[ServeCommand]:
         """The commands run by any of the service keys, in the commands' order."""
@@ -521,7 +538,7 @@ class Links:
 
     def _service_backends(self, service: ComposeService) -> Iterable[Backend]:
         replicas = service.replicas.count if service.replicas else 1
-        for command in self.deploy.commands_of(service, self.commands):
+        for command in self._commands_of(service):
             yield Backend(
                 command,
                 f"compose service `{service.name}` ({service.span}) runs {command.label}",
