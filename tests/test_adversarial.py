@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,7 +22,7 @@ WILDCARD = "#!/bin/sh\nexec panel serve app.py --allow-websocket-origin='*'\n"
 HANG_GUARD = 120
 
 
-def check_json(root: Path, *extra: str, cwd: Path | None = None) -> dict:
+def check_json(root: Path, *extra: str, cwd: Path | None = None) -> dict[str, Any]:
     result = subprocess.run(
         [
             sys.executable,
@@ -42,10 +43,11 @@ def check_json(root: Path, *extra: str, cwd: Path | None = None) -> dict:
     )
     assert result.returncode in (0, 1), result.stderr
     assert "Traceback" not in result.stderr
-    return json.loads(result.stdout)
+    loaded: dict[str, Any] = json.loads(result.stdout)
+    return loaded
 
 
-def codes_by_file(report: dict) -> dict[str, set[str]]:
+def codes_by_file(report: dict[str, Any]) -> dict[str, set[str]]:
     found: dict[str, set[str]] = {}
     for d in report["diagnostics"]:
         found.setdefault(d["location"]["path"], set()).add(d["code"])
@@ -203,7 +205,7 @@ def test_unreadable_files_and_directories_are_reported(
     def scandir(path: object) -> object:
         if str(path).endswith("locked"):
             raise PermissionError(13, "Permission denied")
-        return real_scandir(path)  # type: ignore[arg-type]
+        return real_scandir(str(path))
 
     def guarded_open(file: object, *args: object, **kwargs: object) -> object:
         if str(file).endswith("secret.sh"):
@@ -239,7 +241,7 @@ def test_output_does_not_depend_on_directory_listing_order(
 
     class Reversed:
         def __init__(self, path: object) -> None:
-            self.inner = real_scandir(path)  # type: ignore[arg-type]
+            self.inner = real_scandir(str(path))
 
         def __enter__(self) -> list[os.DirEntry[str]]:
             return list(reversed(list(self.inner.__enter__())))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,9 +27,10 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "repo"
 
 
-def report(capsys: pytest.CaptureFixture[str], *args: str) -> dict:
+def report(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]:
     main(["check", "--format", "json", *args])
-    return json.loads(capsys.readouterr().out)
+    loaded: dict[str, Any] = json.loads(capsys.readouterr().out)
+    return loaded
 
 
 def test_warm_run_equals_cold_run(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -157,13 +159,16 @@ def test_no_replay_outside_the_working_directory(
     # by the scanned root, not by this directory).
     (project / "sub").mkdir()
     monkeypatch.chdir(project / "sub")
-    calls = []
+    calls: list[int] = []
     import stackaudit.engine
 
     real_run = stackaudit.engine.run
-    monkeypatch.setattr(
-        stackaudit.engine, "run", lambda *a, **k: calls.append(1) or real_run(*a, **k)
-    )
+
+    def counted(*a: Any, **k: Any) -> Any:
+        calls.append(1)
+        return real_run(*a, **k)
+
+    monkeypatch.setattr(stackaudit.engine, "run", counted)
     for _ in range(2):
         main(["check", "--format", "json", ".."])
     assert len(calls) == 2

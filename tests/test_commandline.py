@@ -145,7 +145,8 @@ def test_argparse_semantics() -> None:
     )
     assert [w.text for w in command.values("allow_websocket_origin")] == ["a.com", "b.com"]
     assert [w.text for w in command.values("exclude_cookies")] == ["x", "y", "app.py"]
-    assert command.value("port") is not None and command.value("port").text == "5007"
+    port = command.value("port")
+    assert port is not None and port.text == "5007"
     assert [w.text for w in command.app_args] == ["--port", "1", "--allow-websocket-origin=*"]
     assert command.positionals == ()
 

@@ -299,7 +299,7 @@ def test_unreadable_root_and_arguments_are_exit_3(
     def scandir(path: object) -> object:
         if Path(str(path)).resolve() == root.resolve():
             raise PermissionError(13, "Permission denied")
-        return real_scandir(path)  # type: ignore[arg-type]
+        return real_scandir(str(path))
 
     monkeypatch.chdir(root)
     monkeypatch.setenv("XDG_CACHE_HOME", str(root.parent / "cache"))
@@ -900,10 +900,13 @@ def test_text_report_shows_hostile_names_escaped(hostile_output: Path) -> None:
 def test_json_reports_keep_the_exact_names(hostile_output: Path) -> None:
     import json
 
-    for fmt, paths_of in (
-        ("json", lambda doc: {d["location"]["path"] for d in doc["diagnostics"]}),
-        ("gitlab", lambda doc: {d["location"]["path"] for d in doc}),
-    ):
+    def json_paths(doc: Any) -> set[str]:
+        return {d["location"]["path"] for d in doc["diagnostics"]}
+
+    def gitlab_paths(doc: Any) -> set[str]:
+        return {d["location"]["path"] for d in doc}
+
+    for fmt, paths_of in (("json", json_paths), ("gitlab", gitlab_paths)):
         run = _check(hostile_output, "--format", fmt)
         assert run.stdout.isascii() or not RAW_CONTROL.search(run.stdout)
         paths = paths_of(json.loads(run.stdout))
@@ -1263,7 +1266,9 @@ def test_include_bomb_is_cut_off_with_sa001(hostile: tuple[Path, Path]) -> None:
     # Each level includes the next twice, and the last one holds a server: followed as
     # written, 2**20 copies. Once per level, it is twenty files.
     _, root = hostile
-    files = {"nginx/nginx.conf": "events {}\nhttp {\n include l0.conf;\n}\n"}
+    files: dict[str, str | bytes] = {
+        "nginx/nginx.conf": "events {}\nhttp {\n include l0.conf;\n}\n"
+    }
     for level in range(20):
         files[f"nginx/l{level}.conf"] = f"include l{level + 1}.conf;\ninclude l{level + 1}.conf;\n"
     files["nginx/l20.conf"] = "server { listen 80; location / { proxy_pass http://app:5006; } }\n"
@@ -1418,8 +1423,8 @@ def test_the_fixtures_copied_four_times(tmp_path: Path) -> None:
     assert run.code == 0, run
     by_copy: dict[str, set[tuple[str, int, str]]] = {}
     for path, line, code in findings(run):
-        copy, _, rest = path.partition("/")
-        by_copy.setdefault(copy, set()).add((rest, line, code))
+        copy_name, _, rest = path.partition("/")
+        by_copy.setdefault(copy_name, set()).add((rest, line, code))
     assert len(by_copy) == 4 and len(by_copy["copy0"]) > 500
     assert all(found == by_copy["copy0"] for found in by_copy.values())
 

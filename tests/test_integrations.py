@@ -7,6 +7,7 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -35,21 +36,24 @@ def run_cli(
 
 
 @pytest.fixture
-def example_sarif(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> dict:
+def example_sarif(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> dict[str, Any]:
     monkeypatch.chdir(REPO)
     code = main(
         ["check", "examples/insecure-stack", "--format", "sarif", "--sarif-category", "example"]
     )
     assert code == 1
-    return json.loads(capsys.readouterr().out)
+    loaded: dict[str, Any] = json.loads(capsys.readouterr().out)
+    return loaded
 
 
 @pytest.mark.skipif(not SARIF_SCHEMA.exists(), reason="shared SARIF schema not present")
-def test_sarif_is_valid_against_the_official_schema(example_sarif: dict) -> None:
+def test_sarif_is_valid_against_the_official_schema(example_sarif: dict[str, Any]) -> None:
     jsonschema.validate(example_sarif, json.loads(SARIF_SCHEMA.read_text()))
 
 
-def test_sarif_meets_githubs_requirements(example_sarif: dict) -> None:
+def test_sarif_meets_githubs_requirements(example_sarif: dict[str, Any]) -> None:
     [run] = example_sarif["runs"]
     driver = run["tool"]["driver"]
     assert driver["name"] == "stackaudit" and driver["version"] and driver["informationUri"]

@@ -572,7 +572,7 @@ def test_every_corpus_config_parses() -> None:
     directory = CORPUS / "nginx"
     if not directory.is_dir():
         pytest.skip("no corpus")
-    files = []
+    files: list[NginxFile] = []
     for path in sorted(Path(directory).iterdir()):
         extraction = extract_nginx(SourceFile(path.name, "nginx", path.read_text("utf-8")))
         files.extend(f for f in extraction.facts if isinstance(f, NginxFile))

@@ -138,7 +138,7 @@ def test_constants_kwargs_dicts_and_conditional_values() -> None:
     assert origin.text == "dash.example.com"
     assert at(origin) == (9, 28, 9, 35)  # the `OPTIONS` argument
     assert origin.defined_at is not None and origin.defined_at.line == 3
-    assert command.value("num_procs").text == "4"  # type: ignore[union-attr]
+    assert command.value("num_procs").text == "4"
     port = command.value("port")
     assert port is not None and port.symbolic and port.text == "PORT"
 
@@ -174,7 +174,7 @@ def test_subprocess_argv_goes_through_the_command_line_extractor() -> None:
     assert origin.text == "*" and at(origin) == (2, 91, 2, 92)
     shell = 'import os\nos.system("panel serve a.py --num-procs 2")\n'
     [command] = only(facts(shell), ServeCommand)
-    assert command.value("num_procs").text == "2"  # type: ignore[union-attr]
+    assert command.value("num_procs").text == "2"
     assert at(command.value("num_procs")) == (2, 41, 2, 42)
 
 
@@ -191,7 +191,7 @@ def test_uvicorn_and_framework_settings() -> None:
     [command] = only(found, ServeCommand)
     assert command.tool == "uvicorn"
     assert [w.text for w in command.positionals] == ["main:app"]
-    assert command.value("host").text == "0.0.0.0"  # type: ignore[union-attr]
+    assert command.value("host").text == "0.0.0.0"
     assert command.has("reload") and not command.has("proxy_headers")  # True is the default
     settings = {(s.framework, s.name, s.value.text) for s in only(found, AppSetting)}
     assert settings == {
