@@ -20,7 +20,6 @@ from stackaudit.rules.sa105_ws_origin_proxy_host_missing import (
     _host_matches,
     _tornado_pin,
 )
-from stackaudit.rules.sa506_proxy_prefix_mismatch import _received_base
 from stackaudit.rules.sa508_proxy_scheme_not_trusted import _loopback_only
 
 from .support import scan, write_files
@@ -75,7 +74,7 @@ def test_nginx_path_handling(
 ) -> None:
     frontend = nginx_frontend(tmp_path, location, body)
     assert frontend.strips_path is strips
-    assert _received_base(frontend) == base
+    assert frontend.received_base == base
 
 
 @pytest.mark.parametrize(
@@ -162,7 +161,7 @@ def test_traefik_strip_prefix_middleware(tmp_path: Path) -> None:
         "traefik.http.middlewares.strip.stripprefix.prefixes=/dash",
     )
     assert frontend.strips_path is True
-    assert _received_base(frontend) == ""
+    assert frontend.received_base == ""
 
 
 def test_traefik_middleware_from_another_provider_is_unknown(tmp_path: Path) -> None:

@@ -111,6 +111,19 @@ class Frontend(Struct, frozen=True):
         return tuple(h for h in self.hosts if _is_hostname(h))
 
     @property
+    def received_base(self) -> str | None:
+        """The path (without slashes) the server receives for the route's own path: the
+        path itself when the proxy passes it on, "" when it strips it, an nginx
+        ``proxy_pass`` URI when it replaces it; None when not known."""
+        if self.strips_path is None:
+            return None
+        if not self.strips_path:
+            return self.path.strip("/")
+        if self.route is not None:
+            return self.route.target.uri.strip("/")
+        return ""
+
+    @property
     def proxy(self) -> str:
         """Who serves the route, for messages: ``nginx``, ``Traefik router `dash`
         (compose service `dash`)``, ``Ingress `web```."""

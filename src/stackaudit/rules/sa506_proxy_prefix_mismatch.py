@@ -136,7 +136,7 @@ class ProxyPrefixMismatch(Rule):
         per_server: dict[ServeCommand, int] = {}
         for frontend in stack.links.frontends:
             public = _norm(frontend.path)
-            base = _received_base(frontend)
+            base = frontend.received_base
             if base is None:
                 continue
             for backend in frontend.backends:
@@ -225,7 +225,7 @@ class ProxyPrefixMismatch(Rule):
             return None  # cdn, inline, relative: no absolute /static/ links
         static = f"/{base}/static/" if base else "/static/"
         for other in stack.links.frontends:
-            other_base = _received_base(other)
+            other_base = other.received_base
             if (
                 other is not frontend
                 and set(other.hosts) == set(frontend.hosts)
@@ -305,19 +305,6 @@ def _names_a_route(command: ServeCommand, path: str, prefix: str) -> bool:
         name = posixpath.basename(word.text.rstrip("/"))
         apps.add(posixpath.splitext(name)[0] if "." in name else name)
     return not apps or first in apps
-
-
-def _received_base(frontend: Frontend) -> str | None:
-    """The path (without slashes) the server receives for the route's own path: the
-    path itself when the proxy passes it on, "" when it strips it, an nginx
-    ``proxy_pass`` URI when it replaces it; None when not known."""
-    if frontend.strips_path is None:
-        return None
-    if not frontend.strips_path:
-        return _norm(frontend.path)
-    if frontend.route is not None:
-        return _norm(frontend.route.target.uri)
-    return ""
 
 
 def _how_stripped(frontend: Frontend) -> str:
