@@ -18,7 +18,7 @@ else:  # pragma: no cover
     import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
 from stackaudit.diagnostics import Severity
-from stackaudit.reading import NotRead, read_regular
+from stackaudit.reading import NotRead, inside, read_regular
 
 CONFIG_FILES = (".stackaudit.toml", "stackaudit.toml", "pyproject.toml")
 DEFAULT_MAX_FILE_SIZE = 2 * 1024 * 1024
@@ -79,13 +79,13 @@ def find_config(start: Path, notes: list[str] | None = None) -> Path | None:
     ``pyproject.toml`` that cannot be read as TOML is passed over too, unless it names
     ``tool.stackaudit`` (a broken configuration must not fall back to another one)."""
     notes = [] if notes is None else notes
-    real_start = Path(os.path.realpath(start))
+    real_start = os.path.realpath(start)
     for directory in (start, *start.parents):
         for name in CONFIG_FILES:
             candidate = directory / name
             if not candidate.exists():
                 continue
-            if directory == start and not _inside(candidate, real_start):
+            if directory == start and not inside(os.path.realpath(candidate), real_start):
                 notes.append(f"{candidate}: symbolic link out of the scanned root, not read")
                 continue
             try:
@@ -105,11 +105,6 @@ def find_config(start: Path, notes: list[str] | None = None) -> Path | None:
             if isinstance(tool, dict) and "stackaudit" in tool:
                 return candidate
     return None
-
-
-def _inside(path: Path, real_root: Path) -> bool:
-    real = Path(os.path.realpath(path))
-    return real == real_root or real_root in real.parents
 
 
 def _parse_toml(data: bytes, path: Path) -> dict[str, Any]:
