@@ -49,6 +49,16 @@ def test_rule_has_fixtures(rule: type[Rule]) -> None:
     assert hits, f"{rule.code}: add a fixture under fixtures/ that expects it"
 
 
+@pytest.mark.parametrize("rule", RULES, ids=[r.code for r in RULES])
+def test_rule_has_a_false_positive_fixture(rule: type[Rule]) -> None:
+    """A near miss the rule must stay quiet on, in `fixtures/<CODE>/fp-*/`: a case
+    folder without markers, scanned with every rule enabled."""
+    cases = sorted((FIXTURES / rule.code).glob("fp-*"))
+    assert any(case.is_dir() for case in cases), (
+        f"{rule.code}: add fixtures/{rule.code}/fp-<case>/, a near miss that stays quiet"
+    )
+
+
 def test_generated_docs_are_current() -> None:
     for name, text in expected_files().items():
         path = REPO / "rules" / name
