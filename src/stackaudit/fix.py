@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import codecs
 import difflib
-import os
 import shutil
 import stat
 import tempfile
@@ -28,6 +27,7 @@ from msgspec import Struct, field
 
 from stackaudit.diagnostics import Diagnostic, FixSafety, Span
 from stackaudit.source import SourceFile, decode, python_encoding
+from stackaudit.writing import write_atomically
 
 # Passes before giving up on fixes that keep changing the files (ruff stops at 100; a
 # stack needs a handful: a fix can only make another one possible).
@@ -171,18 +171,7 @@ def write_target(root: Path, rel: str) -> Path | str:
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Replace ``path``'s content by ``data`` in one step, keeping its mode."""
-    mode = stat.S_IMODE(path.stat().st_mode)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        Path(temporary).chmod(mode)
-        Path(temporary).replace(path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_atomically(str(path), data, stat.S_IMODE(path.stat().st_mode))
 
 
 # -- one pass ------------------------------------------------------------------------------

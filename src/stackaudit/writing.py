@@ -57,11 +57,13 @@ def _lexically_inside(path: str, directory: str) -> bool:
     return False
 
 
-def write_atomically(path: str, text: str) -> None:
-    """Write ``text`` (UTF-8) to ``path`` by renaming a complete temporary file over it.
+def write_atomically(path: str, content: str | bytes, mode: int | None = None) -> None:
+    """Write ``content`` (text as UTF-8) to ``path`` by renaming a complete, synced
+    temporary file over it, with ``mode`` when given (else a new file's default).
     Raises ``OSError``."""
     directory = os.path.dirname(path) or "."
     base = os.path.basename(path)
+    data = content.encode("utf-8") if isinstance(content, str) else content
     for attempt in range(100):
         temporary = os.path.join(directory, f".{base}.{os.getpid()}.{attempt}.tmp")
         try:
@@ -73,8 +75,12 @@ def write_atomically(path: str, text: str) -> None:
     else:
         raise FileExistsError(f"cannot create a temporary file beside {path}")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+            if mode is not None:
+                os.fchmod(handle.fileno(), mode)
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(OSError):
