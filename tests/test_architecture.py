@@ -17,8 +17,9 @@ BASE = {"diagnostics", "source", "reading", "policy", "config", "bounds", "paths
 ALLOWED = {
     "base": {"base"},
     "facts": {"base"},
-    "extractors": {"facts", "base"},
-    "model": {"facts", "base"},
+    "invocation": {"facts", "base"},
+    "extractors": {"invocation", "facts", "base"},
+    "model": {"invocation", "facts", "base"},
     "rules": {"model", "facts", "base"},
 }
 

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stackaudit.diagnostics import Confidence
-from stackaudit.extractors.commandline import CommandContext, find_in_script
-from stackaudit.extractors.shellwords import split_commands
+from stackaudit.invocation.commandline import CommandContext, find_in_script
+from stackaudit.invocation.shellwords import split_commands
 from stackaudit.facts.common import EnvVar, Word
 from stackaudit.facts.serve import ServeCommand
 from stackaudit.source import SourceFile
@@ -403,7 +403,7 @@ def test_stray_keywords_close_nothing() -> None:
 @given(st.text(alphabet="ifthenelsecaesdo;|&()[]=$ -\n\"'x", max_size=80))
 @settings(max_examples=300, deadline=None)
 def test_flow_never_fails(script: str) -> None:
-    from stackaudit.extractors.shellwords import split_flow
+    from stackaudit.invocation.shellwords import split_flow
 
     # The commands it keeps are the lexer's, in order (it drops tests and patterns).
     remaining = iter(split_commands(script))
@@ -419,7 +419,7 @@ def test_or_after_a_guarded_command_is_the_other_side() -> None:
 
 
 def test_long_elif_chains_stay_bounded() -> None:
-    from stackaudit.extractors.shellwords import split_flow
+    from stackaudit.invocation.shellwords import split_flow
 
     script = "if [ $A = x0 ]; then uvicorn a\n"
     script += "".join(f"elif [ $A = x{i} ]; then uvicorn a\n" for i in range(1, 500))
@@ -430,7 +430,7 @@ def test_long_elif_chains_stay_bounded() -> None:
 
 
 def test_words_after_fi_or_esac_are_no_command() -> None:
-    from stackaudit.extractors.shellwords import split_flow
+    from stackaudit.invocation.shellwords import split_flow
 
     def texts(script: str) -> list[list[str]]:
         return [[word.text for word in command.words] for command in split_flow(script)]

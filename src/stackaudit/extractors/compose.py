@@ -24,9 +24,9 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from stackaudit.diagnostics import Span
 from stackaudit.extractors.base import Extraction
-from stackaudit.extractors.commandline import CommandContext, find_in_script, find_in_words
+from stackaudit.invocation.commandline import CommandContext, find_in_script, find_in_words
 from stackaudit.extractors.nginx import TEMPLATE_NAME, blank_template_statements
-from stackaudit.extractors.shellwords import Token, split_commands
+from stackaudit.invocation.shellwords import Token, split_commands
 from stackaudit.extractors.yamlnodes import (
     BUDGET_MESSAGE,
     BudgetExceeded,

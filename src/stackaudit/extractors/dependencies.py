@@ -11,7 +11,7 @@ import sys
 from collections.abc import Iterable
 
 from stackaudit.extractors.base import Extraction
-from stackaudit.extractors.shellwords import Token, split_commands
+from stackaudit.invocation.shellwords import Token, split_commands
 from stackaudit.facts.deps import DependencyPin, canonical_name
 from stackaudit.source import SourceFile
 

@@ -16,7 +16,7 @@ import re
 from msgspec import Struct, field
 
 from stackaudit.extractors.base import Extraction
-from stackaudit.extractors.commandline import (
+from stackaudit.invocation.commandline import (
     CommandContext,
     basename,
     find_in_script,
@@ -25,7 +25,7 @@ from stackaudit.extractors.commandline import (
     token_span,
 )
 from stackaudit.extractors.dependencies import pins_in_script
-from stackaudit.extractors.shellwords import Token, split_commands
+from stackaudit.invocation.shellwords import Token, split_commands
 from stackaudit.facts.common import EnvVar, has_expansion
 from stackaudit.facts.serve import ServeCommand
 from stackaudit.policy import is_development_path

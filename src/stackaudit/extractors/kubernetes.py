@@ -18,7 +18,7 @@ from yaml.nodes import Node, ScalarNode
 
 from stackaudit.diagnostics import Span
 from stackaudit.extractors.base import Extraction
-from stackaudit.extractors.commandline import CommandContext, find_in_words
+from stackaudit.invocation.commandline import CommandContext, find_in_words
 from stackaudit.extractors.compose import command_tokens
 from stackaudit.extractors.traefik import ingress_route, middleware_cors
 from stackaudit.extractors.yamlnodes import (

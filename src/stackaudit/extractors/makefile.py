@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from stackaudit.extractors.base import Extraction
-from stackaudit.extractors.commandline import CommandContext, find_in_script
+from stackaudit.invocation.commandline import CommandContext, find_in_script
 from stackaudit.policy import is_development_name, is_development_path
 from stackaudit.source import SourceFile
 

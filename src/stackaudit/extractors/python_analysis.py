@@ -44,7 +44,7 @@ from stackaudit.facts.python import (
 from stackaudit.source import SourceFile
 
 if TYPE_CHECKING:
-    from stackaudit.extractors.shellwords import Token
+    from stackaudit.invocation.shellwords import Token
 
 # A ``str.format`` field jupyter-server-proxy fills in (``{port}``, ``{base_url}``).
 _FORMAT_FIELD = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*\}")
@@ -864,7 +864,7 @@ class Analyzer:
     # -- subprocess ---------------------------------------------------------------------
 
     def _process(self, node: ast.Call, scope: Scope, qual: str) -> None:
-        from stackaudit.extractors.commandline import (
+        from stackaudit.invocation.commandline import (
             CommandContext,
             find_in_script,
             find_in_words,
@@ -912,7 +912,7 @@ class Analyzer:
             self.facts.extend(find_in_words(context, tokens))
 
     def _argv_tokens(self, arguments: list[PyValue]) -> list[Token]:
-        from stackaudit.extractors.shellwords import Token
+        from stackaudit.invocation.shellwords import Token
 
         tokens = []
         for item in arguments:
@@ -948,7 +948,7 @@ class Analyzer:
         (or the dict a ``jupyter_serverproxy_servers`` entry point returns): the command
         it starts behind the Jupyter server's login. Its ``{port}``, ``{base_url}``
         fields are filled in at run time (``str.format``)."""
-        from stackaudit.extractors.commandline import CommandContext, find_in_words
+        from stackaudit.invocation.commandline import CommandContext, find_in_words
 
         context = CommandContext(
             self.source,

@@ -187,7 +187,7 @@ _TORNADO_NOT_SETTINGS = frozenset({"handlers", "default_host", "transforms"})
 @cache
 def _boolean_defaults(tool: str) -> dict[str, bool]:
     """Dests of flag options and their default (``--admin``: False)."""
-    from stackaudit.extractors.argv import _specs
+    from stackaudit.invocation.argv import _specs
 
     found: dict[str, bool] = {}
     for option in _specs()[tool]["options"]:
@@ -199,7 +199,7 @@ def _boolean_defaults(tool: str) -> dict[str, bool]:
 
 @cache
 def _uvicorn_dests() -> frozenset[str]:
-    from stackaudit.extractors.argv import _specs
+    from stackaudit.invocation.argv import _specs
 
     return frozenset(o["dest"] for o in _specs()["uvicorn"]["options"])
 

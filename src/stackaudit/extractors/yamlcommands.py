@@ -9,9 +9,9 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from stackaudit.diagnostics import Span
 from stackaudit.extractors.base import Extraction
-from stackaudit.extractors.commandline import CommandContext, find_in_script
+from stackaudit.invocation.commandline import CommandContext, find_in_script
 from stackaudit.extractors.dependencies import conda_pin
-from stackaudit.extractors.shellwords import Token
+from stackaudit.invocation.shellwords import Token
 from stackaudit.extractors.yamlnodes import (
     BUDGET_MESSAGE,
     BudgetExceeded,

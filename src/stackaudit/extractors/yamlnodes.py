@@ -19,7 +19,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from stackaudit.diagnostics import Span
-from stackaudit.extractors.shellwords import Token
+from stackaudit.invocation.shellwords import Token
 from stackaudit.facts.common import ParseProblem, has_expansion
 from stackaudit.source import SourceFile
 

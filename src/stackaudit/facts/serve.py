@@ -757,7 +757,7 @@ def bind_host(text: str) -> str | None:
     return text.split(":", 1)[0] if ":" in text else text
 
 
-# Variables a shell assigns for the command it runs (extractors/commandline.py): their
+# Variables a shell assigns for the command it runs (invocation/commandline.py): their
 # `$(...)` is evaluated each time the script runs.
 SHELL_ASSIGNMENTS = frozenset({"export", "shell assignment", "command prefix", "env"})
 

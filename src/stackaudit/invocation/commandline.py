@@ -16,8 +16,8 @@ from msgspec import Struct, field
 from msgspec.structs import replace
 
 from stackaudit.diagnostics import Span
-from stackaudit.extractors.argv import parse_args, tool_spec
-from stackaudit.extractors.shellwords import (
+from stackaudit.invocation.argv import parse_args, tool_spec
+from stackaudit.invocation.shellwords import (
     DEVELOPMENT,
     Guard,
     Token,

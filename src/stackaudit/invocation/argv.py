@@ -18,7 +18,7 @@ from typing import Any
 
 from msgspec import Struct
 
-from stackaudit.extractors.shellwords import Token
+from stackaudit.invocation.shellwords import Token
 from stackaudit.facts.common import has_expansion
 
 # argparse treats "-5" as a value, not an option, when the parser has no option that
