@@ -9,10 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stackaudit.diagnostics import Confidence
-from stackaudit.invocation.commandline import CommandContext, find_in_script
-from stackaudit.invocation.shellwords import split_commands
 from stackaudit.facts.common import EnvVar, Word
 from stackaudit.facts.serve import ServeCommand
+from stackaudit.invocation.commandline import CommandContext, find_in_script
+from stackaudit.invocation.shellwords import split_commands
 from stackaudit.source import SourceFile
 
 from .support import scan, write_files

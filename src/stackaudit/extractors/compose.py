@@ -24,9 +24,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from stackaudit.diagnostics import Span
 from stackaudit.extractors.base import Extraction
-from stackaudit.invocation.commandline import CommandContext, find_in_script, find_in_words
 from stackaudit.extractors.nginx import TEMPLATE_NAME, blank_template_statements
-from stackaudit.invocation.shellwords import Token, split_commands
 from stackaudit.extractors.yamlnodes import (
     BUDGET_MESSAGE,
     BudgetExceeded,
@@ -51,6 +49,8 @@ from stackaudit.facts.deploy import (
     parse_image,
 )
 from stackaudit.facts.traefik import traefik_config, traefik_cors_policies
+from stackaudit.invocation.commandline import CommandContext, find_in_script, find_in_words
+from stackaudit.invocation.shellwords import Token, split_commands
 from stackaudit.policy import is_development_path
 from stackaudit.source import SourceFile
 

@@ -11,8 +11,8 @@ import sys
 from collections.abc import Iterable
 
 from stackaudit.extractors.base import Extraction
-from stackaudit.invocation.shellwords import Token, split_commands
 from stackaudit.facts.deps import DependencyPin, canonical_name
+from stackaudit.invocation.shellwords import Token, split_commands
 from stackaudit.source import SourceFile
 
 if sys.version_info >= (3, 11):

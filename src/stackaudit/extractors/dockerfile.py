@@ -16,6 +16,9 @@ import re
 from msgspec import Struct, field
 
 from stackaudit.extractors.base import Extraction
+from stackaudit.extractors.dependencies import pins_in_script
+from stackaudit.facts.common import EnvVar, has_expansion
+from stackaudit.facts.serve import ServeCommand
 from stackaudit.invocation.commandline import (
     CommandContext,
     basename,
@@ -24,10 +27,7 @@ from stackaudit.invocation.commandline import (
     to_word,
     token_span,
 )
-from stackaudit.extractors.dependencies import pins_in_script
 from stackaudit.invocation.shellwords import Token, split_commands
-from stackaudit.facts.common import EnvVar, has_expansion
-from stackaudit.facts.serve import ServeCommand
 from stackaudit.policy import is_development_path
 from stackaudit.source import SourceFile
 

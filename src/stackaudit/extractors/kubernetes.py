@@ -18,7 +18,6 @@ from yaml.nodes import Node, ScalarNode
 
 from stackaudit.diagnostics import Span
 from stackaudit.extractors.base import Extraction
-from stackaudit.invocation.commandline import CommandContext, find_in_words
 from stackaudit.extractors.compose import command_tokens
 from stackaudit.extractors.traefik import ingress_route, middleware_cors
 from stackaudit.extractors.yamlnodes import (
@@ -44,6 +43,7 @@ from stackaudit.facts.deploy import (
     ServicePort,
     parse_image,
 )
+from stackaudit.invocation.commandline import CommandContext, find_in_words
 from stackaudit.policy import is_development_path
 from stackaudit.source import SourceFile
 

@@ -16,9 +16,9 @@ import re
 from msgspec import Struct
 
 from stackaudit.extractors.base import Extraction
+from stackaudit.facts.common import EnvVar, Word
 from stackaudit.invocation.commandline import CommandContext, find_in_script, to_word, token_span
 from stackaudit.invocation.shellwords import split_commands
-from stackaudit.facts.common import EnvVar, Word
 from stackaudit.policy import is_development_path
 from stackaudit.source import SourceFile
 

@@ -9,9 +9,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from stackaudit.diagnostics import Span
 from stackaudit.extractors.base import Extraction
-from stackaudit.invocation.commandline import CommandContext, find_in_script
 from stackaudit.extractors.dependencies import conda_pin
-from stackaudit.invocation.shellwords import Token
 from stackaudit.extractors.yamlnodes import (
     BUDGET_MESSAGE,
     BudgetExceeded,
@@ -22,6 +20,8 @@ from stackaudit.extractors.yamlnodes import (
 )
 from stackaudit.facts.common import ParseProblem
 from stackaudit.facts.deps import DependencyPin
+from stackaudit.invocation.commandline import CommandContext, find_in_script
+from stackaudit.invocation.shellwords import Token
 from stackaudit.policy import is_development_path
 from stackaudit.source import SourceFile
 

@@ -19,8 +19,8 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from stackaudit.diagnostics import Span
-from stackaudit.invocation.shellwords import Token
 from stackaudit.facts.common import ParseProblem, has_expansion
+from stackaudit.invocation.shellwords import Token
 from stackaudit.source import SourceFile
 
 Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

@@ -18,8 +18,8 @@ from typing import Any
 
 from msgspec import Struct
 
-from stackaudit.invocation.shellwords import Token
 from stackaudit.facts.common import has_expansion
+from stackaudit.invocation.shellwords import Token
 
 # argparse treats "-5" as a value, not an option, when the parser has no option that
 # looks like a negative number (none of ours does).

@@ -16,6 +16,8 @@ from msgspec import Struct, field
 from msgspec.structs import replace
 
 from stackaudit.diagnostics import Span
+from stackaudit.facts.common import EnvVar, Word
+from stackaudit.facts.serve import OptionUse, ServeCommand
 from stackaudit.invocation.argv import parse_args, tool_spec
 from stackaudit.invocation.shellwords import (
     DEVELOPMENT,
@@ -25,8 +27,6 @@ from stackaudit.invocation.shellwords import (
     split_commands,
     split_flow,
 )
-from stackaudit.facts.common import EnvVar, Word
-from stackaudit.facts.serve import OptionUse, ServeCommand
 from stackaudit.source import SourceFile
 
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
