@@ -15,8 +15,10 @@ import re
 
 from msgspec import Struct, field
 
+from stackaudit.diagnostics import Span
 from stackaudit.extractors.base import Extraction
 from stackaudit.extractors.dependencies import pins_in_script
+from stackaudit.facts.build import DockerfileRead
 from stackaudit.facts.common import EnvVar, has_expansion
 from stackaudit.facts.serve import ServeCommand
 from stackaudit.invocation.commandline import (
@@ -302,6 +304,7 @@ def extract_dockerfile(source: SourceFile) -> Extraction:
             for body, origins in instruction.heredocs:
                 result.facts.extend(pins_in_script(source, body, origins, "Dockerfile RUN"))
     result.facts.extend(_final_command(source, stage, deployment))
+    result.facts.append(DockerfileRead(source.path, Span(source.path, 1)))
     return result
 
 

@@ -105,6 +105,10 @@ def _word(source: SourceFile, node: Node | None) -> Word | None:
     return Word(node.value, node_span(source, node), k8s_symbolic(node.value))
 
 
+def _present(node: Node | None) -> bool:
+    return node is not None and not (isinstance(node, ScalarNode) and node.tag.endswith(":null"))
+
+
 def _string_map(walker: Walker, node: Node | None) -> tuple[tuple[str, str], ...]:
     return tuple(
         (key, value.value) for key, value in walker.items(node) if isinstance(value, ScalarNode)
@@ -197,6 +201,8 @@ class _Manifest:
             else None,
             ports=tuple(ports),
             env=tuple(container_env(self.source, self.walker, get(node, "env"))),
+            has_command=_present(get(node, "command")),
+            has_args=_present(get(node, "args")),
         )
 
     # -- networking -----------------------------------------------------------------------

@@ -344,6 +344,9 @@ class ComposeService(Struct, frozen=True):
     extends: Extends | None = None
     sources: tuple[str, ...] = ()
     project: str = ""
+    # The compose files merged into the project, in order (the first one's directory is
+    # the project directory); set by ``resolve_deployment``.
+    project_files: tuple[str, ...] = ()
     traefik: TraefikConfig = field(default_factory=TraefikConfig)
 
     @property
@@ -408,6 +411,14 @@ class K8sContainer(Struct, frozen=True):
     image: ImageRef | None = None
     ports: tuple[ContainerPort, ...] = ()
     env: tuple[EnvVar, ...] = ()
+    # `command:` replaces the image's ENTRYPOINT, `args:` its CMD.
+    has_command: bool = False
+    has_args: bool = False
+
+    @property
+    def runs_image_command(self) -> bool:
+        """The container runs its image's own ENTRYPOINT and CMD."""
+        return not self.has_command and not self.has_args
 
 
 class K8sWorkload(Struct, frozen=True):

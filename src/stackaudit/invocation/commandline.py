@@ -10,15 +10,19 @@ they behave: ``exec``, ``nohup``, ``env K=V``, ``uv run``, ``poetry run``, ``con
 
 from __future__ import annotations
 
+import posixpath
 import re
+from typing import TypeAlias
 
 from msgspec import Struct, field
 from msgspec.structs import replace
 
 from stackaudit.diagnostics import Span
+from stackaudit.facts.build import ComposeInvocation, ImageBuild
 from stackaudit.facts.common import EnvVar, Word
 from stackaudit.facts.serve import OptionUse, ServeCommand
 from stackaudit.invocation.argv import parse_args, tool_spec
+from stackaudit.invocation.containers import container_tool_invocations, resolve_paths
 from stackaudit.invocation.shellwords import (
     DEVELOPMENT,
     Guard,
@@ -27,7 +31,15 @@ from stackaudit.invocation.shellwords import (
     split_commands,
     split_flow,
 )
+
+# Re-exported: extractors take the span helpers from here, with the rest.
+from stackaudit.invocation.spans import to_word as to_word
+from stackaudit.invocation.spans import token_span as token_span
 from stackaudit.source import SourceFile
+
+# What a command line may be found to run: a server, or a container tool combining
+# compose files or building an image.
+Invocation: TypeAlias = ServeCommand | ComposeInvocation | ImageBuild
 
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 _PYTHON = re.compile(r"^(python|python[23](\.\d+)?|py|pypy3?)$")
@@ -102,30 +114,31 @@ class CommandContext(Struct):
     # The conditions the command runs under in its script (``if``, ``case`` arms,
     # ``[ ... ] &&``), outermost first.
     guards: tuple[Guard, ...] = ()
+    # The directories (relative to the scanned root) the command may run in, likeliest
+    # first, once a `cd` said so; None when nothing did (see ``working_directories``),
+    # () when it runs outside the scanned tree.
+    directories: tuple[str, ...] | None = None
 
     def with_env(self, env: list[EnvVar]) -> CommandContext:
         return replace(self, env=env)
+
+    def working_directories(self) -> tuple[str, ...]:
+        """Where relative paths on the command line start. A script, a Makefile recipe,
+        a CI step or a unit does not say which directory it is run from: its own
+        directory and the repository root are the two places people run them from, so
+        a path is resolved against both and the model keeps the resolutions that name
+        a scanned file."""
+        if self.directories is not None:
+            return self.directories
+        return tuple(dict.fromkeys((posixpath.dirname(self.source.path), "")))
 
 
 def basename(program: str) -> str:
     return program.rstrip("/").rsplit("/", 1)[-1]
 
 
-def token_span(source: SourceFile, token: Token, start: int = 0) -> Span:
-    """The span of ``token.text[start:]`` in the file."""
-    origins = token.origins[start:]
-    if origins:
-        return source.span(origins[0], origins[-1] + 1)
-    return source.span(token.start, token.end)
-
-
-def to_word(source: SourceFile, token: Token, start: int = 0) -> Word:
-    return Word(
-        token.text[start:],
-        token_span(source, token, start),
-        token.symbolic,
-        default_used=token.default_used,
-    )
+def servers(found: list[Invocation]) -> list[ServeCommand]:
+    return [item for item in found if isinstance(item, ServeCommand)]
 
 
 def find_in_script(
@@ -137,7 +150,26 @@ def find_in_script(
 ) -> list[ServeCommand]:
     """Every server invocation in a piece of shell script. ``shell=False`` for command
     lines a service manager splits itself: no command substitution happens there."""
-    found: list[ServeCommand] = []
+    return servers(find_invocations_in_script(context, text, origins, base, shell))
+
+
+def find_in_words(context: CommandContext, words: list[Token]) -> list[ServeCommand]:
+    """The server invocation a simple command runs, looking through launchers."""
+    return servers(find_invocations_in_words(context, words))
+
+
+def find_invocations_in_script(
+    context: CommandContext,
+    text: str,
+    origins: list[int] | None = None,
+    base: int = 0,
+    shell: bool = True,
+) -> list[Invocation]:
+    """``find_in_script``, with the container tools the script runs as well (compose
+    files combined with ``-f``, images built with ``docker build -t``): for the
+    carriers that run in a checkout of the repository (scripts, Makefiles, CI steps,
+    units), not inside an image."""
+    found: list[Invocation] = []
     env = list(context.env)
     # Variables the script assigns unconditionally, in order: their value (None when
     # it is not known here, e.g. assigned in one branch only).
@@ -161,9 +193,46 @@ def find_in_script(
         if shell:
             # A service manager expands `${NAME}` itself, with no `:-` defaults.
             words = [_resolve(word, 0, variables, outer) or word for word in words]
+        if words[0].text in ("cd", "pushd") and not words[0].quoted:
+            context = replace(context, directories=_changed_directory(context, env, words[1:]))
+            continue
         guards = (*context.guards, *command.guards)
-        found.extend(find_in_words(replace(context, env=env, guards=guards), words))
+        found.extend(find_invocations_in_words(replace(context, env=env, guards=guards), words))
     return found
+
+
+# `cd "$(dirname "$0")"`, `cd "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"/..`: the
+# script's own directory (and a relative path from it).
+_SCRIPT_DIRECTORY = re.compile(
+    r'^\$\((?:cd\s+"?\$\()?dirname\s+"?\$(?:0|\{?BASH_SOURCE(?:\[0\])?\}?)"?\)'
+    r'(?:"?\s*&&\s*pwd(?:\s+-P)?\))?(/[^$`]*)?$'
+)
+_VARIABLE_PREFIX = re.compile(r"^\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
+
+
+def _changed_directory(
+    context: CommandContext, env: list[EnvVar], arguments: list[Token]
+) -> tuple[str, ...]:
+    """The directories a script is in after ``cd``: a relative path from each
+    directory it may have been in, the script's own directory for the ``dirname "$0"``
+    idioms (written in place or in a variable assigned before); () (outside the scanned
+    tree, or unknown) otherwise."""
+    words = [word for word in arguments if word.text not in ("-L", "-P", "-e", "--")]
+    if len(words) != 1:
+        return ()
+    target = words[0].text
+    if not words[0].symbolic:
+        return resolve_paths(context.working_directories(), target)
+    variable = _VARIABLE_PREFIX.match(target)
+    if variable is not None:
+        values = [var.value for var in env if var.name == variable.group(1)]
+        if values and values[-1] is not None:
+            target = values[-1].text + target[variable.end() :]
+    match = _SCRIPT_DIRECTORY.match(target)
+    if match is None or context.carrier != "shell":
+        return ()
+    here = posixpath.dirname(context.source.path)
+    return resolve_paths((here,), (match.group(1) or "/.").lstrip("/"))
 
 
 _REFERENCE = re.compile(
@@ -223,8 +292,9 @@ def _resolve(
     )
 
 
-def find_in_words(context: CommandContext, words: list[Token]) -> list[ServeCommand]:
-    """The server invocation a simple command runs, looking through launchers."""
+def find_invocations_in_words(context: CommandContext, words: list[Token]) -> list[Invocation]:
+    """The server invocation a simple command runs, looking through launchers, or the
+    compose files it combines and the images it builds."""
     env = list(context.env)
     index = 0
     while index < len(words):
@@ -276,7 +346,7 @@ def _skip_options(words: list[Token], index: int, with_value: frozenset[str]) ->
 
 def _shell_body(
     context: CommandContext, env: list[EnvVar], words: list[Token], index: int
-) -> list[ServeCommand]:
+) -> list[Invocation]:
     """``sh -c 'body'``: the body is a script of its own; positions are kept."""
     rest = words[index + 1 :]
     for position, word in enumerate(rest):
@@ -284,7 +354,7 @@ def _shell_body(
         if text.startswith("-") and not text.startswith("--") and "c" in text[1:]:
             if position + 1 < len(rest):
                 body = rest[position + 1]
-                return find_in_script(context.with_env(env), body.text, body.origins)
+                return find_invocations_in_script(context.with_env(env), body.text, body.origins)
             return []
         if not text.startswith("-"):
             return []
@@ -293,7 +363,7 @@ def _shell_body(
 
 def _python(
     context: CommandContext, env: list[EnvVar], words: list[Token], index: int
-) -> list[ServeCommand]:
+) -> list[Invocation]:
     index += 1
     while index < len(words):
         text = words[index].text
@@ -313,7 +383,7 @@ def _python(
 
 def _program(
     context: CommandContext, env: list[EnvVar], words: list[Token], index: int, name: str
-) -> list[ServeCommand]:
+) -> list[Invocation]:
     subcommand = words[index + 1].text if index + 1 < len(words) else ""
     if name in ("panel", "bokeh") and subcommand == "serve":
         return [_serve_command(context, env, f"{name}-serve", words[index], words[index + 2 :])]
@@ -326,7 +396,16 @@ def _program(
         return [_serve_command(context, env, tool, words[index], words[index + 1 :])]
     if name == "jhsingle_native_proxy.main":
         return _jhsingle(context, env, words, index + 1)
+    if name in _CONTAINER_TOOLS:
+        directories = context.working_directories()
+        deployment = context.deployment and branch_of(context.guards) != DEVELOPMENT
+        return [
+            *container_tool_invocations(context.source, words, index, env, directories, deployment)
+        ]
     return []
+
+
+_CONTAINER_TOOLS = frozenset({"docker", "podman", "docker-compose", "podman-compose"})
 
 
 # jhsingle-native-proxy (jhsingle_native_proxy/main.py ``run``, a click command): its
@@ -381,7 +460,7 @@ _JHSINGLE_FIELD = re.compile(r"\{([^{}]*)\}")
 
 def _jhsingle(
     context: CommandContext, env: list[EnvVar], words: list[Token], index: int
-) -> list[ServeCommand]:
+) -> list[Invocation]:
     """``jhsingle-native-proxy [options] cmd ... {--}option`` (or ``-- cmd --option``):
     the wrapped command, with jhsingle's substitutions made. Unless ``--authtype none``,
     JupyterHub's OAuth login stands in front of it, as a launching platform's does."""
@@ -410,7 +489,7 @@ def _jhsingle(
         return []
     rendered = [_jhsingle_word(word) for word in command]
     launcher = "jhsingle-native-proxy" if authtype != "none" else context.launcher
-    return find_in_words(replace(context, launcher=launcher, env=env), rendered)
+    return find_invocations_in_words(replace(context, launcher=launcher, env=env), rendered)
 
 
 def _jhsingle_word(word: Token) -> Token:

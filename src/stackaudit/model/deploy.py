@@ -16,9 +16,12 @@ from msgspec import Struct, field
 from msgspec.structs import replace
 
 from stackaudit.diagnostics import Confidence, Span
+from stackaudit.facts.build import ComposeInvocation, DockerfileRead, ImageBuild
 from stackaudit.facts.deploy import (
     ComposeFile,
     ComposeService,
+    ImageRef,
+    K8sContainer,
     K8sIngress,
     K8sService,
     K8sWorkload,
@@ -28,6 +31,7 @@ from stackaudit.facts.deploy import (
 )
 from stackaudit.facts.envfile import EnvFile
 from stackaudit.facts.serve import ServeCommand
+from stackaudit.model.images import ImageIndex
 
 T = TypeVar("T")
 
@@ -117,7 +121,11 @@ class _Resolver(Struct):
         merged = merge_services(replace(resolved, file=service.file, name=service.name), service)
         return replace(merged, span=service.span, file=service.file, name=service.name)
 
-    def project(self, root: str, *overrides: str | None) -> list[ComposeService]:
+    def project(
+        self, root: str, *overrides: str | None, key: str | None = None
+    ) -> list[ComposeService]:
+        """The services of the project formed by ``root`` and ``overrides`` merged over
+        it in order; ``key`` names the project (``root`` by default)."""
         services: dict[str, ComposeService] = {}
         order = [root, *(path for path in overrides if path)]
         for path in order:
@@ -130,7 +138,8 @@ class _Resolver(Struct):
         for included in self.included(root, set()):
             for service in self.files[included].services:
                 services.setdefault(service.name, self.with_extends(service))
-        return [replace(s, project=root) for s in services.values()]
+        files = tuple(order)
+        return [replace(s, project=key or root, project_files=files) for s in services.values()]
 
     def included(self, path: str, seen: set[str]) -> Iterator[str]:
         seen.add(path)
@@ -141,21 +150,29 @@ class _Resolver(Struct):
 
 
 def resolve_compose(
-    files: Iterable[ComposeFile], combinations: Iterable[tuple[str, ...]] = ()
+    files: Iterable[ComposeFile],
+    combinations: Iterable[tuple[str, ...]] = (),
+    invoked: Iterable[tuple[str, ...]] = (),
 ) -> list[ComposeService]:
     """Every compose project's services, merged as ``docker compose`` merges them.
     ``combinations`` are lists of files read together as one project (``COMPOSE_FILE``):
     the first is the project's, the others merge over it in order, and the directory's
-    default files (an override among them) are not read on their own."""
+    default files (an override among them) are not read on their own. ``invoked`` are
+    lists of files a command line reads together (``docker compose -f a.yml -f
+    b.yml``): each forms a project of its own, beside the directory's default one, and
+    a file read there only after another (``docker-compose.prod.yml``, a fragment) is
+    no project on its own."""
     by_path = {compose.path: compose for compose in files}
     resolver = _Resolver(by_path)
     services: list[ComposeService] = []
+    formed: set[tuple[str, ...]] = set()
     combined: set[str] = set()
     for combination in combinations:
         present = [path for path in combination if path in by_path]
         if not present:
             continue
         services.extend(resolver.project(present[0], *present[1:]))
+        formed.add(tuple(present))
         combined.update(present)
         directory = posixpath.dirname(present[0])
         combined.update(
@@ -177,7 +194,18 @@ def resolve_compose(
         if base is not None and override is not None:
             overrides[base] = override
             merged_overrides.add(override)
-    covered: set[str] = set(merged_overrides) | combined
+    command_lines = [
+        tuple(dict.fromkeys(path for path in listed if path in by_path))
+        for listed in invoked
+        if listed and listed[0] in by_path
+    ]
+    read_after_another = {
+        path
+        for listed in command_lines
+        for path in listed[1:]
+        if posixpath.basename(path) not in (*DEFAULT_FILES, *OVERRIDE_FILES)
+    }
+    covered: set[str] = set(merged_overrides) | combined | read_after_another
     roots = [p for p in sorted(by_path) if p not in covered and p not in included]
     # Files that only include each other (a cycle) have no outside root: the first of
     # them in path order stands for the project.
@@ -187,7 +215,11 @@ def resolve_compose(
             covered.add(root)
             covered.update(resolver.included(root, set()))
             services.extend(resolver.project(root, overrides.get(root)))
+            formed.add(tuple(p for p in (root, overrides.get(root)) if p))
         roots = [p for p in pending if p not in covered][:1]
+    for listed in dict.fromkeys(command_lines):
+        if listed not in formed:
+            services.extend(resolver.project(listed[0], *listed[1:], key="+".join(listed)))
     return services
 
 
@@ -250,6 +282,59 @@ class DeployModel(Struct, dict=True):
     k8s_services: list[K8sService] = field(default_factory=list)
     k8s_ingresses: list[K8sIngress] = field(default_factory=list)
     ingress_routes: list[TraefikIngressRoute] = field(default_factory=list)
+    image_builds: list[ImageBuild] = field(default_factory=list)
+    dockerfiles_read: set[str] = field(default_factory=set)
+
+    # -- images ---------------------------------------------------------------------------
+
+    @cached_property
+    def _images(self) -> ImageIndex:
+        """Every build of an image from a Dockerfile: compose services that build and
+        name their image, and the builds command lines and build files record (with
+        the first of their Dockerfile paths that was scanned)."""
+        builds: list[tuple[ImageRef, str, bool]] = []
+        for service in self.compose_services:
+            build = service.build
+            if build is not None and build.dockerfile is not None and service.image is not None:
+                builds.append((service.image, build.dockerfile, True))
+        for image_build in self.image_builds:
+            scanned = [path for path in image_build.dockerfiles if path in self.dockerfiles_read]
+            if scanned:
+                builds.append((image_build.image, scanned[0], image_build.deployment))
+        return ImageIndex(builds)
+
+    def dockerfiles_for_image(self, image: ImageRef) -> list[str]:
+        """The Dockerfiles of the repository that build ``image`` (see
+        ``stackaudit.model.images`` for when two image references name the same)."""
+        return self._images.dockerfiles_for(image)
+
+    def dockerfiles_run_by(self, service: ComposeService) -> list[str]:
+        """The Dockerfile whose image the service runs: the one it builds, else the one
+        that builds the image it names."""
+        if service.build is not None:
+            return [service.build.dockerfile] if service.build.dockerfile else []
+        if service.image is not None:
+            return self.dockerfiles_for_image(service.image)
+        return []
+
+    @cached_property
+    def _containers_by_dockerfile(self) -> dict[str, list[tuple[K8sWorkload, K8sContainer]]]:
+        index: dict[str, list[tuple[K8sWorkload, K8sContainer]]] = {}
+        for workload in self.k8s_workloads:
+            for container in workload.containers:
+                if container.image is None or not container.runs_image_command:
+                    continue
+                for dockerfile in self.dockerfiles_for_image(container.image):
+                    index.setdefault(dockerfile, []).append((workload, container))
+        return index
+
+    def containers_running(self, command: ServeCommand) -> list[tuple[K8sWorkload, K8sContainer]]:
+        """The Kubernetes containers that run the image whose final command is
+        ``command`` (a Dockerfile's CMD/ENTRYPOINT) and set neither ``command:`` nor
+        ``args:``."""
+        if not is_image_command(command):
+            return []
+        return list(self._containers_by_dockerfile.get(command.span.path, ()))
 
     # -- compose --------------------------------------------------------------------------
 
@@ -300,15 +385,16 @@ class DeployModel(Struct, dict=True):
 
     @cached_property
     def _by_dockerfile(self) -> dict[str, list[ComposeService]]:
-        """Services that build a Dockerfile, by its path, in the services' order."""
+        """Services that run a Dockerfile's image, by its path, in the services' order."""
         index: dict[str, list[ComposeService]] = {}
         for service in self.compose_services:
-            if service.build is not None and service.build.dockerfile is not None:
-                index.setdefault(service.build.dockerfile, []).append(service)
+            for dockerfile in self.dockerfiles_run_by(service):
+                index.setdefault(dockerfile, []).append(service)
         return index
 
     def services_building(self, dockerfile: str) -> list[ComposeService]:
-        """The services that build the Dockerfile at ``dockerfile``."""
+        """The services that run the image of the Dockerfile at ``dockerfile``: they
+        build it, or name the image another build makes of it."""
         return list(self._by_dockerfile.get(dockerfile, ()))
 
     def compose_service_for(self, command: ServeCommand) -> ComposeService | None:
@@ -346,14 +432,10 @@ class DeployModel(Struct, dict=True):
         )
         return Exposure(service, ports, service.host_network)
 
-    @staticmethod
-    def runs_image_command(service: ComposeService, command: ServeCommand) -> bool:
-        build = service.build
-        if build is None or build.dockerfile is None or command.carrier != "dockerfile":
+    def runs_image_command(self, service: ComposeService, command: ServeCommand) -> bool:
+        if not is_image_command(command) or service.command is not None:
             return False
-        if command.context.endswith("RUN") or service.command is not None:
-            return False
-        return command.span.path == build.dockerfile
+        return command.span.path in self.dockerfiles_run_by(service)
 
     def bokeh_evidence(
         self, service: ComposeService, commands: Iterable[ServeCommand]
@@ -432,11 +514,16 @@ class DeployModel(Struct, dict=True):
 
     # -- Kubernetes -------------------------------------------------------------------------
 
-    def workload_for(self, command: ServeCommand) -> K8sWorkload | None:
+    @cached_property
+    def _workload_by_container(self) -> dict[str, K8sWorkload]:
+        index: dict[str, K8sWorkload] = {}
         for workload in self.k8s_workloads:
-            if any(c.service_key == command.service for c in workload.containers):
-                return workload
-        return None
+            for container in workload.containers:
+                index.setdefault(container.service_key, workload)
+        return index
+
+    def workload_for(self, command: ServeCommand) -> K8sWorkload | None:
+        return self._workload_by_container.get(command.service)
 
     def k8s_bokeh_evidence(
         self, workload: K8sWorkload, commands: Iterable[ServeCommand]
@@ -519,6 +606,11 @@ class DeployModel(Struct, dict=True):
         return routes
 
 
+def is_image_command(command: ServeCommand) -> bool:
+    """A Dockerfile's final CMD/ENTRYPOINT: what a container of its image runs."""
+    return command.carrier == "dockerfile" and not command.context.endswith("RUN")
+
+
 def _ingress_route(ingress: K8sIngress, service: K8sService) -> ServiceRoute:
     label = f"Ingress `{ingress.name}` sends to Service `{service.name}`"
     if ingress.controller == "traefik":
@@ -563,13 +655,35 @@ def compose_file_variable(env_file: EnvFile) -> tuple[str, ...]:
     )
 
 
+def chosen_combination(
+    invocation: ComposeInvocation, scanned: set[str] | dict[str, ComposeFile]
+) -> tuple[str, ...]:
+    """The files a ``docker compose -f`` command line combines: of its resolutions
+    against the directories it may run in, the one naming the most scanned files (the
+    first file among them; the likeliest directory on a tie), without the files that
+    were not scanned."""
+    best: tuple[str, ...] = ()
+    for candidate in invocation.candidates:
+        present = tuple(path for path in candidate if path in scanned)
+        if present and present[0] == candidate[0] and len(present) > len(best):
+            best = present
+    return best
+
+
 def resolve_deployment(facts: Iterable[object]) -> DeployModel:
     model = DeployModel()
     compose_files: list[ComposeFile] = []
     combinations: list[tuple[str, ...]] = []
+    invocations: list[ComposeInvocation] = []
     for fact in facts:
         if isinstance(fact, ComposeFile):
             compose_files.append(fact)
+        elif isinstance(fact, ComposeInvocation):
+            invocations.append(fact)
+        elif isinstance(fact, ImageBuild):
+            model.image_builds.append(fact)
+        elif isinstance(fact, DockerfileRead):
+            model.dockerfiles_read.add(fact.path)
         elif isinstance(fact, EnvFile) and posixpath.basename(fact.path) == ".env":
             combination = compose_file_variable(fact)
             if combination:
@@ -582,7 +696,9 @@ def resolve_deployment(facts: Iterable[object]) -> DeployModel:
             model.k8s_ingresses.append(fact)
         elif isinstance(fact, TraefikIngressRoute):
             model.ingress_routes.append(fact)
-    services = resolve_compose(compose_files, combinations)
+    scanned = {compose.path: compose for compose in compose_files}
+    invoked = [chosen_combination(invocation, scanned) for invocation in invocations]
+    services = resolve_compose(compose_files, combinations, [c for c in invoked if c])
     if services:
         # Imported here: facts.traefik builds on this module's Traefik records.
         from stackaudit.facts.traefik import traefik_config

@@ -149,7 +149,8 @@ def _by_directory(services: list[ComposeService]) -> dict[str, list[ComposeServi
     configuration that holds any."""
     under: dict[str, list[ComposeService]] = {}
     for service in services:
-        for directory in _ancestors(posixpath.dirname(service.project)):
+        first = service.project_files[0] if service.project_files else service.project
+        for directory in _ancestors(posixpath.dirname(first)):
             under.setdefault(directory, []).append(service)
     return under
 
@@ -365,8 +366,11 @@ class Links:
         own = self._commands_of_services(set(service.sources))
         if own:
             return own
-        dockerfile = service.build.dockerfile if service.build is not None else None
-        candidates = self._by_file.get(dockerfile, []) if dockerfile else []
+        candidates = [
+            command
+            for dockerfile in self.deploy.dockerfiles_run_by(service)
+            for command in self._by_file.get(dockerfile, [])
+        ]
         return [c for c in candidates if self.deploy.runs_image_command(service, c)]
 
     def _commands_of_services(self, keys: set[str]) -> list[ServeCommand]:

@@ -34,9 +34,10 @@ class Stack:
 
     @cached_property
     def serve_commands(self) -> list[ServeCommand]:
-        """Every server process. A Dockerfile's command that compose services run (they
-        build that Dockerfile and set no ``command:``) is seen once per service, with the
-        service's ``environment:`` after the image's ENV, as Docker starts it."""
+        """Every server process. A Dockerfile's command that compose services or
+        Kubernetes containers run (they build that Dockerfile or name the image a build
+        of it is tagged with, and set no command of their own) is seen once per service
+        or container, with its environment after the image's ENV, as it is started."""
         commands = self.of(ServeCommand)
         deploy = self.deploy
         found: list[ServeCommand] = []
@@ -50,7 +51,19 @@ class Stack:
                 if command.carrier == "dockerfile"
                 else []
             )
-            if not services:
+            containers = deploy.containers_running(command)
+            found.extend(
+                replace(
+                    command,
+                    env=(*command.env, *container.env),
+                    service=container.service_key,
+                    context=f"{command.context} run by {workload.label} container "
+                    f"`{container.name}`",
+                    deployment=command.deployment and not is_development_path(workload.file),
+                )
+                for workload, container in containers
+            )
+            if not services and not containers:
                 # `env_file:` is below `environment:` in Compose's precedence: first.
                 loaded, unread = self._env_file_variables(command.env_files, command.span.path)
                 if loaded or unread != command.env_files:
