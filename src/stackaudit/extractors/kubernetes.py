@@ -19,6 +19,7 @@ from yaml.nodes import Node, ScalarNode
 from stackaudit.diagnostics import Span
 from stackaudit.extractors.base import Extraction
 from stackaudit.extractors.compose import command_tokens
+from stackaudit.extractors.images import skaffold_builds
 from stackaudit.extractors.traefik import ingress_route, middleware_cors
 from stackaudit.extractors.yamlnodes import (
     BUDGET_MESSAGE,
@@ -351,6 +352,9 @@ def _document(
 ) -> None:
     manifest = _Manifest(source, walker, document)
     kind = manifest.kind
+    if manifest.api.startswith("skaffold/"):
+        result.facts.extend(skaffold_builds(source, walker, document, deployment))
+        return
     if kind == "Service" and manifest.api == "v1":
         result.facts.append(manifest.service())
         return

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from stackaudit.extractors.base import Extraction
-from stackaudit.invocation.commandline import CommandContext, find_in_script
+from stackaudit.invocation.commandline import CommandContext, find_invocations_in_script
 from stackaudit.policy import is_development_name, is_development_path
 from stackaudit.source import SourceFile
 
@@ -58,5 +58,5 @@ def extract_makefile(source: SourceFile) -> Extraction:
         name = ", ".join(targets) or "recipe"
         development = file_is_dev or any(is_development_name(t) for t in targets)
         context = CommandContext(source, "makefile", f"make target `{name}`", not development)
-        result.facts.extend(find_in_script(context, text, origins))
+        result.facts.extend(find_invocations_in_script(context, text, origins))
     return result

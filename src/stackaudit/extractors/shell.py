@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from stackaudit.extractors.base import Extraction
-from stackaudit.invocation.commandline import CommandContext, find_in_script
+from stackaudit.invocation.commandline import CommandContext, find_invocations_in_script
 from stackaudit.policy import is_development_path
 from stackaudit.source import SourceFile
 
@@ -14,7 +14,7 @@ def extract_shell(source: SourceFile) -> Extraction:
     context = CommandContext(
         source, "shell", f"script {source.path}", not is_development_path(source.path)
     )
-    return Extraction(facts=list(find_in_script(context, source.text)))
+    return Extraction(facts=list(find_invocations_in_script(context, source.text)))
 
 
 # Procfile: "<process type>: <command>", one per line, run by a shell.
@@ -33,5 +33,7 @@ def extract_procfile(source: SourceFile) -> Extraction:
             f"Procfile process `{match.group(1)}`",
             not is_development_path(source.path),
         )
-        result.facts.extend(find_in_script(context, text[match.end() : end], base=match.end()))
+        result.facts.extend(
+            find_invocations_in_script(context, text[match.end() : end], base=match.end())
+        )
     return result

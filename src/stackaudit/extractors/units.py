@@ -17,7 +17,12 @@ from msgspec import Struct
 
 from stackaudit.extractors.base import Extraction
 from stackaudit.facts.common import EnvVar, Word
-from stackaudit.invocation.commandline import CommandContext, find_in_script, to_word, token_span
+from stackaudit.invocation.commandline import (
+    CommandContext,
+    find_invocations_in_script,
+    to_word,
+    token_span,
+)
 from stackaudit.invocation.shellwords import split_commands
 from stackaudit.policy import is_development_path
 from stackaudit.source import SourceFile
@@ -127,7 +132,9 @@ def extract_systemd(source: SourceFile) -> Extraction:
             service=f"systemd:{source.path}",
             env_files=tuple(env_files),
         )
-        result.facts.extend(find_in_script(context, value, entry.origins[skipped:], shell=False))
+        result.facts.extend(
+            find_invocations_in_script(context, value, entry.origins[skipped:], shell=False)
+        )
     return result
 
 
@@ -160,5 +167,5 @@ def extract_supervisord(source: SourceFile) -> Extraction:
                 list(env),
                 service=f"supervisord:{source.path}:{name}",
             )
-            result.facts.extend(find_in_script(context, value, origins, shell=False))
+            result.facts.extend(find_invocations_in_script(context, value, origins, shell=False))
     return result

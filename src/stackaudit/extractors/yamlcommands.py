@@ -10,6 +10,12 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from stackaudit.diagnostics import Span
 from stackaudit.extractors.base import Extraction
 from stackaudit.extractors.dependencies import conda_pin
+from stackaudit.extractors.images import (
+    build_push_action_builds,
+    cloudbuild_builds,
+    is_cloudbuild,
+    workflow_checkout,
+)
 from stackaudit.extractors.yamlnodes import (
     BUDGET_MESSAGE,
     BudgetExceeded,
@@ -20,7 +26,7 @@ from stackaudit.extractors.yamlnodes import (
 )
 from stackaudit.facts.common import ParseProblem
 from stackaudit.facts.deps import DependencyPin
-from stackaudit.invocation.commandline import CommandContext, find_in_script
+from stackaudit.invocation.commandline import CommandContext, find_invocations_in_script
 from stackaudit.invocation.shellwords import Token
 from stackaudit.policy import is_development_path
 from stackaudit.source import SourceFile
@@ -117,16 +123,23 @@ def extract_yaml_commands(source: SourceFile) -> Extraction:
     try:
         for document in documents:
             result.facts.extend(_conda_pins(source, walker, document))
+            if ci:
+                result.facts.extend(build_push_action_builds(source, walker, document, True))
+            elif is_cloudbuild(walker, document):
+                result.facts.extend(cloudbuild_builds(source, walker, document, deployment))
             found: list[tuple[str, ScalarNode, bool]] = []
             _walk(walker, document, None, found)
             for key, node, http_options in found:
                 token = scalar_token(source, node)
                 label = "workflow step `run:`" if ci else f"`{key}:` in {source.path}"
                 context = CommandContext(source, "ci" if ci else "manifest", label, deployment)
+                if ci:
+                    # A step runs in the checked-out repository unless told otherwise.
+                    context.directories = (workflow_checkout(source.path),)
                 if http_options:
                     context.extra_args = _launcher_http_options(token)
                     context.launcher = "anaconda-project"
-                result.facts.extend(find_in_script(context, token.text, token.origins))
+                result.facts.extend(find_invocations_in_script(context, token.text, token.origins))
     except BudgetExceeded:
         result.problems.append(ParseProblem(Span(source.path, 1, 1), BUDGET_MESSAGE))
     return result

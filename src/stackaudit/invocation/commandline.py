@@ -398,7 +398,9 @@ def _program(
         return _jhsingle(context, env, words, index + 1)
     if name in _CONTAINER_TOOLS:
         directories = context.working_directories()
-        deployment = context.deployment and branch_of(context.guards) != DEVELOPMENT
+        # A CI step builds the images a deployment runs, though it deploys no server.
+        released = context.deployment or context.carrier == "ci"
+        deployment = released and branch_of(context.guards) != DEVELOPMENT
         return [
             *container_tool_invocations(context.source, words, index, env, directories, deployment)
         ]

@@ -32,6 +32,7 @@ from stackaudit.facts.deploy import (
 from stackaudit.facts.envfile import EnvFile
 from stackaudit.facts.serve import ServeCommand
 from stackaudit.model.images import ImageIndex
+from stackaudit.policy import is_development_path
 
 T = TypeVar("T")
 
@@ -296,7 +297,8 @@ class DeployModel(Struct, dict=True):
         for service in self.compose_services:
             build = service.build
             if build is not None and build.dockerfile is not None and service.image is not None:
-                builds.append((service.image, build.dockerfile, True))
+                deployed = not is_development_path(service.file)
+                builds.append((service.image, build.dockerfile, deployed))
         for image_build in self.image_builds:
             scanned = [path for path in image_build.dockerfiles if path in self.dockerfiles_read]
             if scanned:
