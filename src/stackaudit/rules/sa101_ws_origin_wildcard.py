@@ -116,16 +116,10 @@ class WsOriginWildcard(Rule):
     )
 
     def check(self, stack: Stack) -> Iterator[Diagnostic]:
-        seen = set()
         for command in stack.serve_commands:
             if command.is_bokeh_family and not command.development_branch:
                 # The hosts the proxies in front serve it under, else `public-hosts`.
-                public = _public_hosts(stack, command)
-                for diagnostic in self._check_command(command, public):
-                    # One environment entry shared by several commands is one finding.
-                    if diagnostic.span not in seen:
-                        seen.add(diagnostic.span)
-                        yield diagnostic
+                yield from self._check_command(command, _public_hosts(stack, command))
 
     def _check_command(self, command: ServeCommand, public: list[str]) -> Iterator[Diagnostic]:
         suggestion = " ".join(f"--allow-websocket-origin={host}" for host in public) or (

@@ -85,6 +85,7 @@ class WsOriginProxyHostMissing(Rule):
     severity = Severity.WARNING
     category = "websocket-origin"
     applies_to = ("stack",)
+    one_finding_per_place = False  # one per host set / per route, at the allowlist
     examples = (
         Bad(
             "docker-compose.yml",
@@ -139,17 +140,13 @@ class WsOriginProxyHostMissing(Rule):
 
     def check(self, stack: Stack) -> Iterator[Diagnostic]:
         tornado = _tornado_pin(stack)
-        seen: set[tuple[Span, tuple[str, ...]]] = set()
         for frontend in stack.links.frontends:
             if not frontend.public_hosts or _static_location(frontend):
                 continue
             for backend in frontend.backends:
                 found = self._check(stack, frontend, backend, tornado)
-                # One finding per allowlist and host set (a location for / and one for
-                # /ws in the same server, a Dockerfile command run by two services).
-                if found is not None and (found[0].span, found[1]) not in seen:
-                    seen.add((found[0].span, found[1]))
-                    yield found[0]
+                if found is not None:
+                    yield found
 
     def _check(
         self,
@@ -157,7 +154,7 @@ class WsOriginProxyHostMissing(Rule):
         frontend: Frontend,
         backend: Backend,
         tornado: tuple[str, DependencyPin] | None,
-    ) -> tuple[Diagnostic, tuple[str, ...]] | None:
+    ) -> Diagnostic | None:
         command = backend.command
         patterns = _patterns(command)
         if patterns is None:
@@ -191,7 +188,7 @@ class WsOriginProxyHostMissing(Rule):
             related=related,
             confidence=confidence,
         )
-        return diagnostic, tuple(hosts)
+        return diagnostic
 
 
 def _patterns(command: ServeCommand) -> list[str] | None:

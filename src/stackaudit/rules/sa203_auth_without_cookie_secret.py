@@ -99,16 +99,12 @@ class AuthWithoutCookieSecret(Rule):
     )
 
     def check(self, stack: Stack) -> Iterator[Diagnostic]:
-        seen = set()
         for command in stack.serve_commands:
             auth = command.auth()
             if auth is None or auth.kind == "auth-module" or command.cookie_secret():
                 continue
             if command.carrier == "python" and _secret_in_code(stack, command):
                 continue
-            if auth.source.span in seen:
-                continue
-            seen.add(auth.source.span)
             if auth.kind == "oauth" and command.carrier != "python":
                 effect = "`panel serve` refuses to start"
             else:

@@ -98,15 +98,13 @@ class OauthWithoutEncryptionKey(Rule):
     )
 
     def check(self, stack: Stack) -> Iterator[Diagnostic]:
-        seen = set()
         for command in stack.serve_commands:
             auth = command.auth()
             if auth is None or auth.kind != "oauth" or auth.provider == "pam":
                 continue
             python = command.carrier == "python"
-            if (command.oauth_encryption_key() and not python) or auth.source.span in seen:
+            if command.oauth_encryption_key() and not python:
                 continue
-            seen.add(auth.source.span)
             if python:
                 detail = "`pn.serve` never applies an encryption key"
                 help_text = (
