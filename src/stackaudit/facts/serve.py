@@ -717,6 +717,14 @@ def is_loopback_address(text: str) -> bool:
         return False
 
 
+def only_loopback_addresses(text: str) -> bool:
+    """A comma-separated address list (a trusted-proxy list such as Uvicorn's
+    ``--forwarded-allow-ips``) naming loopback addresses only; ``*`` and networks
+    outside 127.0.0.0/8 are not."""
+    entries = [entry.strip() for entry in text.split(",") if entry.strip()]
+    return all(is_loopback_address(entry.split("/")[0]) for entry in entries)
+
+
 def literal_truth(text: str) -> bool:
     """A literal read as an on/off value: ``False``, ``0``, ``no``, ``off``, ``None``
     and the empty string are off, anything else is on."""

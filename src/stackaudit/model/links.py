@@ -123,6 +123,25 @@ class Frontend(Struct, frozen=True):
             return self.route.target.uri.strip("/")
         return ""
 
+    def host_matches(self, origin: str) -> bool | None:
+        """Whether the ``Host`` the server receives equals the browser's origin host
+        (``host[:port]``); None when the proxy's header is only known at run time."""
+        if self.route is None:
+            return self.forwards_host
+        header = self.route.proxy_header("Host")
+        if header is None:
+            return None if self.route.opaque_includes else False  # Host $proxy_host
+        value = header.value
+        if value is None:
+            return None
+        if value.text == "$http_host":
+            return True
+        if value.text == "$host":
+            return ":" not in origin  # $host has no port
+        if value.symbolic or "$" in value.text:
+            return None
+        return value.text.lower() == origin
+
     @property
     def proxy(self) -> str:
         """Who serves the route, for messages: ``nginx``, ``Traefik router `dash`

@@ -5,12 +5,13 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Iterable
 from functools import cached_property
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 from msgspec.structs import replace
 
 from stackaudit.config import Config
 from stackaudit.facts.common import EnvVar, ParseProblem, Word
+from stackaudit.facts.deps import DependencyPin
 from stackaudit.facts.envfile import EnvFile
 from stackaudit.facts.serve import ServeCommand
 from stackaudit.policy import is_development_path
@@ -114,6 +115,22 @@ class Stack:
         from stackaudit.model.links import Links
 
         return Links(self)
+
+    def installed_relative_to(
+        self, package: str, version: str
+    ) -> tuple[Literal["old", "new"], DependencyPin] | None:
+        """Whether the stack installs ``package`` before ``version`` ("old") or at or
+        after it ("new"), with the pin that says so; None when no valid pin decides. A
+        lock file's exact version decides over a requirement's range."""
+        pins = [pin for pin in self.of(DependencyPin) if pin.package == package and pin.valid]
+        deciding = [pin for pin in pins if pin.locked] or pins
+        for pin in deciding:
+            if pin.entirely_at_least(version) or pin.floor_at_least(version):
+                return "new", pin
+        for pin in deciding:
+            if pin.entirely_below(version):
+                return "old", pin
+        return None
 
     def problems(self) -> list[ParseProblem]:
         """Problems that appear only when files are put together (an include cycle)."""
