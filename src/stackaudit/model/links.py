@@ -27,6 +27,7 @@ from msgspec import Struct
 from stackaudit.diagnostics import Confidence, Span
 from stackaudit.facts.deploy import same_namespace
 from stackaudit.facts.serve import ServeCommand
+from stackaudit.model.origins import browser_origin_host
 
 if TYPE_CHECKING:
     from stackaudit.config import Config
@@ -632,6 +633,17 @@ class Links:
     def frontends_of_unit(self, unit: Span) -> list[Frontend]:
         """The frontends reaching a deployment unit (a compose service, a workload)."""
         return list(self._frontends_by_unit.get(unit, ()))
+
+    def browser_hosts_of(self, command: ServeCommand) -> list[str]:
+        """The ``host[:port]`` browsers put in their Origin for this server: the hosts of
+        the proxies in front of it (with a port only where it is not the scheme's
+        default), else `public-hosts` from the configuration."""
+        hosts = [
+            browser_origin_host(host, frontend.port, frontend.tls)
+            for frontend in self.frontends_of(command)
+            for host in frontend.public_hosts
+        ]
+        return list(dict.fromkeys(hosts)) or self.public_hosts_of(command)
 
     def public_hosts_of(self, command: ServeCommand) -> list[str]:
         hosts = [h for f in self.frontends_of(command) for h in f.public_hosts]

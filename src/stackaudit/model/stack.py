@@ -13,7 +13,7 @@ from stackaudit.config import Config
 from stackaudit.facts.common import EnvVar, ParseProblem, Word
 from stackaudit.facts.deps import DependencyPin
 from stackaudit.facts.envfile import EnvFile
-from stackaudit.facts.serve import ServeCommand
+from stackaudit.facts.serve import ASGI_SERVERS, ServeCommand
 from stackaudit.policy import is_development_path
 
 if TYPE_CHECKING:
@@ -101,6 +101,11 @@ class Stack:
         return configured_origins(self.config.public_hosts) or frontend_origins(
             self.links.frontends
         )
+
+    def asgi_servers_of(self, path: str) -> list[ServeCommand]:
+        """The ASGI server commands that import the module at ``path`` (``main:app``,
+        ``pkg.main:app``, ``main.py``)."""
+        return [c for c in self.serve_commands if _imports_module(c, path)]
 
     def origins_serving(self, commands: Iterable[ServeCommand]) -> list[str]:
         """The origins of the proxies in front of ``commands``, else the stack's."""
@@ -192,3 +197,11 @@ class Stack:
         from stackaudit.model.deploy import resolve_deployment
 
         return resolve_deployment(self.facts)
+
+
+def _imports_module(command: ServeCommand, path: str) -> bool:
+    if command.tool not in ASGI_SERVERS or not command.positionals:
+        return False
+    module = command.positionals[0].text.split(":")[0]
+    wanted = module if module.endswith(".py") else module.replace(".", "/") + ".py"
+    return path == wanted or path.endswith("/" + wanted)
