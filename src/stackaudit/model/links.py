@@ -482,6 +482,8 @@ class Links:
             backends = tuple(self._service_backends(service))
             middlewares = {m.name: m for m in traefik.middlewares}
             for router in traefik.routers:
+                if not router.reaches_own_container:
+                    continue  # api@internal, a service of another provider: not this app
                 auth = tuple(
                     f"traefik {middlewares[name.text.split('@')[0]].kind}"
                     for name in router.middlewares
