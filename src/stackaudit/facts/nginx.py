@@ -431,7 +431,12 @@ class LocationMatch(msgspec.Struct, frozen=True):
 
 
 class ProxyTarget(msgspec.Struct, frozen=True):
-    """What ``proxy_pass`` names: ``http://host:port/uri``, an upstream, a unix socket."""
+    """What ``proxy_pass`` names: ``http://host:port/uri``, an upstream, a unix socket.
+
+    A target written with variables (``proxy_pass http://$upstream;``) whose variables
+    ``set`` gives constant values is resolved: ``scheme``, ``host``, ``port`` and ``uri``
+    are then those of the value, ``resolved_by`` the ``set`` directives used (the scheme
+    stays "" when only ``$scheme`` is left unknown)."""
 
     word: Word
     scheme: str
@@ -439,9 +444,17 @@ class ProxyTarget(msgspec.Struct, frozen=True):
     port: str
     uri: str
     unix_socket: str = ""
+    resolved_by: tuple[Span, ...] = ()
 
     @property
     def symbolic(self) -> bool:
+        """Not known here: variables that no constant ``set`` resolves."""
+        return self.word.symbolic and not self.resolved_by
+
+    @property
+    def uses_variables(self) -> bool:
+        """Written with variables: nginx then passes a URI part as the whole request
+        URI, and looks the host up among the upstreams, then with the resolver."""
         return self.word.symbolic
 
     @property

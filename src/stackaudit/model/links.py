@@ -165,13 +165,17 @@ def _nginx_strips_path(route: ProxyRoute, rewritten: bool) -> bool | None:
     ``proxy_pass`` with a URI part (``http://app:5006/``) replaces it by that URI, one
     without (``http://app:5006``) passes the request URI unchanged (ngx_http_proxy_module,
     ``proxy_pass``). None when that is not known here: a regular-expression or named
-    location, a target with variables, or a ``rewrite`` in the location."""
+    location, a target with variables not resolved, or a ``rewrite`` in the location."""
     location = route.location
     if location is None or location.modifier not in ("", "^~", "=") or route.target.symbolic:
         return None
     if rewritten:
         return None
     uri = route.target.uri
+    if route.target.uses_variables:
+        # With variables, a URI part replaces the whole request URI; without one the
+        # request URI is passed unchanged (ngx_http_proxy_module, ``proxy_pass``).
+        return None if uri else False
     return bool(uri) and uri != location.path.text
 
 
