@@ -8,9 +8,22 @@ import textwrap
 import pytest
 
 from stackaudit.extractors.nginx import extract_nginx
-from stackaudit.facts.nginx import NginxFile, ProxyTarget
-from stackaudit.model.nginx import resolve_nginx
+from stackaudit.extractors.shell import extract_shell
+from stackaudit.facts.nginx import NginxFile, ProxyRoute, ProxyTarget
+from stackaudit.facts.serve import ServeCommand
+from stackaudit.model.nginx import carries_path, resolve_nginx
 from stackaudit.source import SourceFile
+
+
+def routes_of(text: str) -> list[ProxyRoute]:
+    extraction = extract_nginx(SourceFile("site.conf", "nginx", textwrap.dedent(text)))
+    return resolve_nginx([f for f in extraction.facts if isinstance(f, NginxFile)]).routes
+
+
+def started_by(script: str) -> ServeCommand:
+    facts = extract_shell(SourceFile("start.sh", "shell", "#!/bin/sh\n" + script)).facts
+    [command] = [fact for fact in facts if isinstance(fact, ServeCommand)]
+    return command
 
 
 def target_of(server: str, location: str) -> ProxyTarget:
@@ -120,3 +133,57 @@ def test_resolved_name_of_an_upstream_gives_the_upstream() -> None:
     files = [f for f in extraction.facts if isinstance(f, NginxFile)]
     [route] = resolve_nginx(files).routes
     assert route.upstream is not None and route.upstream.name == "pool"
+
+
+# -- the WebSocket path a location can carry ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "paths"),
+    [
+        ("panel serve app.py", ("/app/ws",)),
+        ("bokeh serve sales.py maps/ --prefix /dash/", ("/dash/sales/ws", "/dash/maps/ws")),
+        ("bokeh serve", ("/ws",)),
+        ("panel serve app.py other.ipynb --index app", ("/app/ws", "/other/ws", "/ws")),
+        ("panel serve app.py --index index.html", ("/app/ws",)),
+        ("panel serve apps/*.py", None),
+        ("panel serve app.py --glob", None),
+        ("panel serve $APP", None),
+        ("panel serve app.py --prefix $PREFIX", None),
+        ("uvicorn main:app", None),
+    ],
+)
+def test_websocket_paths_of_a_server(line: str, paths: tuple[str, ...] | None) -> None:
+    assert started_by(line).websocket_paths() == paths
+
+
+@pytest.mark.parametrize(
+    ("location", "target", "carries"),
+    [
+        ("/", "http://dash:5006", True),
+        ("/app/", "http://dash:5006", True),
+        ("/static/", "http://dash:5006", False),
+        ("/app/ws/extra", "http://dash:5006", False),
+        ("= /app/ws", "http://dash:5006", True),
+        ("= /app", "http://dash:5006", False),
+        ("/live/", "http://dash:5006/app/", True),
+        ("/live/", "http://dash:5006/static/", False),
+        ("~ /ws$", "http://dash:5006", True),
+        ("~ \\.js$", "http://dash:5006", False),
+        ("~* /WS$", "http://dash:5006", True),
+        ("~ ^/(", "http://dash:5006", True),  # not a pattern Python reads: unknown
+        ("@fallback", "http://dash:5006", True),
+        ("/static/", "http://dash:5006$request_uri", True),  # unknown target
+    ],
+)
+def test_location_carries_the_websocket_path(location: str, target: str, carries: bool) -> None:
+    [route] = routes_of(f"server {{ listen 80; location {location} {{ proxy_pass {target}; }} }}")
+    assert carries_path(route, ("/app/ws",)) is carries
+
+
+def test_a_rewrite_makes_the_path_unknown() -> None:
+    [route] = routes_of(
+        "server { location /static/ { rewrite ^/static/(.*)$ /$1 break; "
+        "proxy_pass http://dash:5006; } }"
+    )
+    assert carries_path(route, ("/app/ws",))

@@ -611,6 +611,9 @@ class BackendInfo(msgspec.Struct, frozen=True):
     span: Span | None = None
     serves_websocket: bool = False
     bokeh_family: bool = False
+    # The paths the backend serves WebSockets at (Bokeh/Panel: ``/app/ws``); None when
+    # not known.
+    websocket_paths: tuple[str, ...] | None = None
     # Seconds between the backend's WebSocket pings; 0 = it never pings; None = unknown.
     ping_interval: float | None = None
     ping_span: Span | None = None
@@ -644,6 +647,8 @@ class ProxyRoute(msgspec.Struct, frozen=True):
     websocket_evidence: tuple[WebSocketEvidence, ...]
     # Includes in scope that could not be followed: anything may be set there.
     opaque_includes: tuple[Word, ...] = ()
+    # A ``rewrite`` in the location changes the URI before ``proxy_pass`` sends it.
+    rewrites: bool = False
     via: tuple[Span, ...] = ()  # the include directives this location was reached through
     upstream: Upstream | None = None
     backend: BackendInfo | None = None

@@ -461,22 +461,10 @@ class Links:
                 backends,
                 route.auth.kinds,
                 forwards,
-                _nginx_strips_path(route, route.span in self._rewriting_locations),
+                _nginx_strips_path(route, route.rewrites),
                 affinity,
                 route,
             )
-
-    @cached_property
-    def _rewriting_locations(self) -> set[Span]:
-        """Locations whose URI a ``rewrite`` changes before ``proxy_pass`` sends it."""
-        return {
-            node.span
-            for root in self.stack.nginx.roots
-            for node in root.walk()
-            if node.name == "location"
-            and node.span is not None
-            and any(child.name == "rewrite" for child in node.walk())
-        }
 
     def _traefik_frontends(self) -> Iterable[Frontend]:
         for service in self.deploy.compose_services:

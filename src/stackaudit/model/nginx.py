@@ -893,6 +893,7 @@ class _FactBuilder:
             connection_upgrade=_connection_upgrade(connection, location, self.values),
             websocket_evidence=(),
             opaque_includes=tuple(opaque_in_chain(location)),
+            rewrites=any(node.name == "rewrite" for node in location.walk()),
             via=location.via,
             upstream=upstream,
             dropped_proxy_headers=tuple(self._dropped(location, header_level)),
@@ -1261,6 +1262,37 @@ def _with_backend(route: ProxyRoute, info: BackendInfo | None) -> ProxyRoute:
     if info is None:
         return route
     evidence = route.websocket_evidence
-    if info.serves_websocket:
+    if info.websocket_paths is not None and not carries_path(route, info.websocket_paths):
+        # `location /static/` in front of a Bokeh server: no WebSocket can pass here,
+        # whatever headers the location sets.
+        evidence = ()
+    elif info.serves_websocket:
         evidence = (*evidence, WebSocketEvidence(f"proxies to {info.description}", info.span))
     return replace(route, backend=info, websocket_evidence=evidence)
+
+
+def carries_path(route: ProxyRoute, paths: Sequence[str]) -> bool:
+    """Whether some request the location matches reaches the backend at one of
+    ``paths``: a prefix location passes the request URI on, or replaces the matched
+    prefix with the ``proxy_pass`` URI; an exact location sends that one URI; a
+    regular-expression location passes the URI on (ngx_http_core_module ``location``,
+    ngx_http_proxy_module ``proxy_pass``). True when that is not known here: a named
+    location, a ``rewrite``, a target not resolved, a pattern Python cannot read."""
+    location = route.location
+    target = route.target
+    if location is None or location.modifier == "@" or route.rewrites or target.symbolic:
+        return True
+    written = location.path.text
+    if location.is_regex:
+        flags = re.IGNORECASE if location.modifier == "~*" else 0
+        try:
+            pattern = re.compile(written, flags)
+        except (re.error, RecursionError):
+            return True
+        return any(pattern.search(path) for path in paths)
+    if target.uses_variables and target.uri:
+        return target.uri in paths  # the URI replaces the whole request URI
+    if location.modifier == "=":
+        return (target.uri or written) in paths
+    sent = target.uri or written
+    return any(path.startswith(sent) for path in paths)
