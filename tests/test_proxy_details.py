@@ -4,15 +4,22 @@ can carry, links made on a port alone, Traefik's internal services."""
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import pytest
 
+from stackaudit.config import Config
+from stackaudit.diagnostics import Confidence
 from stackaudit.extractors.nginx import extract_nginx
 from stackaudit.extractors.shell import extract_shell
 from stackaudit.facts.nginx import NginxFile, ProxyRoute, ProxyTarget
 from stackaudit.facts.serve import ServeCommand
+from stackaudit.graph import build_stack
 from stackaudit.model.nginx import carries_path, resolve_nginx
+from stackaudit.model.stack import Stack
 from stackaudit.source import SourceFile
+
+from .support import write_files
 
 
 def routes_of(text: str) -> list[ProxyRoute]:
@@ -187,3 +194,77 @@ def test_a_rewrite_makes_the_path_unknown() -> None:
         "proxy_pass http://dash:5006; } }"
     )
     assert carries_path(route, ("/app/ws",))
+
+
+# -- links made on a port alone -------------------------------------------------------
+
+
+def stack_of(tmp_path: Path, files: dict[str, str]) -> Stack:
+    write_files(tmp_path, {name: textwrap.dedent(text) for name, text in files.items()})
+    return build_stack([tmp_path], tmp_path, Config(), 1)
+
+
+SITE = "server { listen 80; location / { proxy_pass http://%s; } }\n"
+
+
+@pytest.mark.parametrize(
+    ("scripts", "target", "expected"),
+    [
+        # one server on the port: linked, medium confidence
+        (["panel serve app.py --port 5006"], "127.0.0.1:5006", [Confidence.MEDIUM]),
+        (["panel serve app.py"], "localhost:5006", [Confidence.MEDIUM]),
+        (["panel serve app.py"], "127.0.0.2:5006", [Confidence.MEDIUM]),
+        (["uvicorn main:app"], "127.0.0.1:8000", [Confidence.MEDIUM]),
+        (["gunicorn main:app"], "127.0.0.1:8000", [Confidence.MEDIUM]),
+        # a default counts only for the server whose default it is
+        (["panel serve app.py"], "127.0.0.1:8000", []),
+        (["uvicorn main:app"], "127.0.0.1:5006", []),
+        # another machine: the port alone says nothing
+        (["panel serve app.py"], "10.0.0.7:5006", []),
+        (["panel serve app.py"], "dash.internal:5006", []),
+        # bound to another interface only
+        (["panel serve app.py --address 10.0.0.5"], "127.0.0.1:5006", []),
+        (["uvicorn main:app --host 10.0.0.5"], "127.0.0.1:8000", []),
+        # several could hold the port: each, at low confidence
+        (["panel serve a.py", "panel serve b.py"], "127.0.0.1:5006", [Confidence.LOW] * 2),
+        # a development branch counts only when nothing else listens there
+        (
+            ['if [ "$ENV" = dev ]; then panel serve a.py --dev; fi', "panel serve b.py"],
+            "127.0.0.1:5006",
+            [Confidence.MEDIUM],
+        ),
+    ],
+)
+def test_links_on_a_port_alone(
+    tmp_path: Path, scripts: list[str], target: str, expected: list[Confidence]
+) -> None:
+    files = {f"run{i}.sh": "#!/bin/sh\n" + line + "\n" for i, line in enumerate(scripts)}
+    stack = stack_of(tmp_path, {**files, "site.conf": SITE % target})
+    [frontend] = stack.links.frontends
+    assert [backend.confidence for backend in frontend.backends] == expected
+
+
+def test_loopback_of_a_container_is_not_the_host(tmp_path: Path) -> None:
+    compose = """
+    services:
+      nginx:
+        image: nginx:1.27
+        %s
+        volumes: ["./site.conf:/etc/nginx/conf.d/default.conf:ro"]
+    """
+    script = {"run.sh": "#!/bin/sh\npanel serve app.py\n", "site.conf": SITE % "127.0.0.1:5006"}
+    own = stack_of(tmp_path / "own", {**script, "docker-compose.yml": compose % ""})
+    assert own.links.frontends[0].backends == ()
+    host = stack_of(
+        tmp_path / "host", {**script, "docker-compose.yml": compose % "network_mode: host"}
+    )
+    assert len(host.links.frontends[0].backends) == 1
+
+
+def test_websocket_finding_is_as_sure_as_the_link(tmp_path: Path) -> None:
+    stack = stack_of(
+        tmp_path,
+        {"run.sh": "#!/bin/sh\npanel serve app.py\n", "site.conf": SITE % "127.0.0.1:5006"},
+    )
+    [route] = stack.nginx_routes
+    assert route.is_websocket and route.websocket_confidence == Confidence.MEDIUM

@@ -17,7 +17,7 @@ from typing import Literal
 import msgspec
 import msgspec.structs
 
-from stackaudit.diagnostics import Edit, Span
+from stackaudit.diagnostics import Confidence, Edit, Span
 from stackaudit.facts.common import ParseProblem, Word
 from stackaudit.facts.cors import CorsPolicy
 from stackaudit.facts.durations import parse_duration
@@ -611,6 +611,8 @@ class BackendInfo(msgspec.Struct, frozen=True):
     span: Span | None = None
     serves_websocket: bool = False
     bokeh_family: bool = False
+    # How sure the link to the backend is (a link made on a port alone is not sure).
+    confidence: Confidence = Confidence.HIGH
     # The paths the backend serves WebSockets at (Bokeh/Panel: ``/app/ws``); None when
     # not known.
     websocket_paths: tuple[str, ...] | None = None
@@ -679,6 +681,15 @@ class ProxyRoute(msgspec.Struct, frozen=True):
     @property
     def is_websocket(self) -> bool:
         return bool(self.websocket_evidence)
+
+    @property
+    def websocket_confidence(self) -> Confidence:
+        """How sure it is that the route carries WebSockets: high when the location
+        shows it (its path, its headers) or a sure link does, else as sure as the link
+        to the backend that serves them."""
+        if any(evidence.strong for evidence in self.websocket_evidence):
+            return Confidence.HIGH
+        return self.backend.confidence if self.backend is not None else Confidence.HIGH
 
     @property
     def ssl(self) -> bool:

@@ -26,7 +26,7 @@ from msgspec import Struct
 
 from stackaudit.diagnostics import Confidence, Span
 from stackaudit.facts.deploy import same_namespace
-from stackaudit.facts.serve import ServeCommand
+from stackaudit.facts.serve import ServeCommand, is_loopback_address
 
 if TYPE_CHECKING:
     from stackaudit.config import Config
@@ -211,6 +211,17 @@ def split_address(text: str) -> tuple[str, str | None]:
     return text, None
 
 
+def _accepts_on_loopback(command: ServeCommand) -> bool:
+    """A server bound only to other addresses (``--address 10.0.0.5``) does not accept
+    connections to 127.0.0.1; one bound to every interface, to loopback, or to an
+    address not known here may."""
+    listeners = command.listeners()
+    return not listeners or any(
+        listener.host is None or listener.all_interfaces or is_loopback_address(listener.host)
+        for listener in listeners
+    )
+
+
 class Links:
     def __init__(self, stack: LinkedFacts) -> None:
         self.stack = stack
@@ -241,7 +252,8 @@ class Links:
         if host.startswith("unix:"):
             return self._unix(host[len("unix:") :])
         found = self._compose(host, port, origin) or self._kubernetes(host, port)
-        if not found and host in LOOPBACK:
+        on_this_host = host in LOOPBACK or is_loopback_address(host)
+        if not found and on_this_host and not self._in_own_network(origin):
             found = self._loopback(port)
         return found
 
@@ -389,15 +401,37 @@ class Links:
         return index
 
     def _loopback(self, port: str) -> list[Backend]:
+        """The processes started on the host that accept connections to the port on
+        loopback. Nothing but the port ties them to the route: a link of medium
+        confidence, or of low confidence to each when several processes could be the
+        one (only one can hold the port at a time); a command on a script's development
+        branch counts only when nothing else listens there."""
+        candidates = [
+            command
+            for command in self._host_listeners.get(port, ())
+            if _accepts_on_loopback(command)
+        ]
+        deployed = [command for command in candidates if not command.development_branch]
+        candidates = deployed or candidates
+        confidence = Confidence.MEDIUM if len(candidates) == 1 else Confidence.LOW
         return [
             Backend(
                 command,
                 f"{command.context} ({command.span}) starts {command.label} on port {port} "
                 "of the same host",
-                Confidence.MEDIUM,
+                confidence,
             )
-            for command in self._host_listeners.get(port, ())
+            for command in candidates
         ]
+
+    def _in_own_network(self, origin: Span | None) -> bool:
+        """Whether the proxy configuration written at ``origin`` runs in containers with
+        a network of their own (compose services mounting it, none with ``network_mode:
+        host``): loopback there is the container, not the host that runs the scripts."""
+        if origin is None:
+            return False
+        mounting = self.deploy.services_mounting(origin.path)
+        return bool(mounting) and not any(service.host_network for service in mounting)
 
     def _unix(self, path: str) -> list[Backend]:
         found = []

@@ -41,7 +41,7 @@ import msgspec
 import msgspec.structs
 from msgspec.structs import replace
 
-from stackaudit.diagnostics import Span
+from stackaudit.diagnostics import Confidence, Span
 from stackaudit.facts.common import ParseProblem, Word
 from stackaudit.facts.cors import CorsPolicy, OriginPattern
 from stackaudit.facts.nginx import (
@@ -1267,7 +1267,11 @@ def _with_backend(route: ProxyRoute, info: BackendInfo | None) -> ProxyRoute:
         # whatever headers the location sets.
         evidence = ()
     elif info.serves_websocket:
-        evidence = (*evidence, WebSocketEvidence(f"proxies to {info.description}", info.span))
+        sure = info.confidence == Confidence.HIGH
+        evidence = (
+            *evidence,
+            WebSocketEvidence(f"proxies to {info.description}", info.span, strong=sure),
+        )
     return replace(route, backend=info, websocket_evidence=evidence)
 
 

@@ -144,11 +144,13 @@ class Stack:
             min(known, key=lambda item: item[0][0] or 0.0) if known else ((None, None, ""), chosen)
         )
         paths = [b.command.websocket_paths() for b in backends]
+        sure = max((b.confidence for b in bokeh or backends), key=lambda c: c.rank)
         return BackendInfo(
             description=chosen.evidence,
             span=chosen.command.span,
             serves_websocket=bool(bokeh),
             bokeh_family=bool(bokeh),
+            confidence=sure,
             # Known only when every backend is a Bokeh/Panel server that tells its own.
             websocket_paths=None
             if any(p is None for p in paths)
