@@ -11,6 +11,8 @@ import pytest
 
 from stackaudit.config import Config
 from stackaudit.diagnostics import Span
+from stackaudit.facts.common import Word
+from stackaudit.facts.deploy import TraefikRouter
 from stackaudit.facts.deps import DependencyPin
 from stackaudit.facts.serve import only_loopback_addresses
 from stackaudit.graph import build_stack
@@ -297,3 +299,33 @@ services:
     write_files(tmp_path, {"docker-compose.yml": compose, "site.conf": conf})
     result = scan(tmp_path, select=["SA506"])
     assert bool(result.diagnostics) is flagged
+
+
+def test_traefik_router_to_an_internal_service_is_no_route_to_the_app(tmp_path: Path) -> None:
+    frontend = traefik(
+        tmp_path,
+        "traefik.http.routers.api.rule=Host(`traefik.example.com`)",
+        "traefik.http.routers.api.service=api@internal",
+        "traefik.http.routers.ping.rule=Path(`/ping`)",
+        "traefik.http.routers.ping.service=ping@internal",
+    )
+    assert frontend.where.startswith("Traefik router `dash`")
+
+
+@pytest.mark.parametrize(
+    ("service", "reaches"),
+    [
+        (None, True),
+        ("dash", True),
+        ("dash@docker", True),
+        ("api@internal", False),
+        ("dashboard@internal", False),
+        ("noop@internal", False),
+        ("acme-http@internal", False),
+        ("dash@file", False),
+    ],
+)
+def test_traefik_router_reaches_its_container(service: str | None, reaches: bool) -> None:
+    span = Span("docker-compose.yml", 1, 1, 1, 2)
+    router = TraefikRouter("r", span, service=Word(service, span) if service else None)
+    assert router.reaches_own_container is reaches

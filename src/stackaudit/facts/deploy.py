@@ -198,6 +198,18 @@ class TraefikRouter(Struct, frozen=True):
     tls: bool = False
 
     @property
+    def reaches_own_container(self) -> bool:
+        """Whether the router sends requests to the container whose labels declare it.
+        With no ``service`` the docker provider gives the router the container's own
+        service; ``name`` or ``name@docker`` names a service of the docker provider. A
+        name ``@internal`` is one of Traefik's own handlers (``api``, ``dashboard``,
+        ``rest``, ``ping``, ``prometheus``, ``acme-http``, ``noop``), never an
+        application, and ``name@file`` (any other provider) is defined elsewhere."""
+        if self.service is None:
+            return True
+        return traefik_service_provider(self.service.text) in ("", "docker", "swarm")
+
+    @property
     def hosts(self) -> tuple[str, ...]:
         """Host names of ``Host(`a`) || Host(`b`, `c`)`` (v2 and v3 syntax)."""
         if self.rule is None:
@@ -206,6 +218,14 @@ class TraefikRouter(Struct, frozen=True):
         for args in re.findall(r"\bHost\(([^)]*)\)", self.rule.text):
             found.extend(re.findall(r"[`\"']([^`\"']+)[`\"']", args))
         return tuple(found)
+
+
+def traefik_service_provider(reference: str) -> str:
+    """The provider a service reference names (``api@internal`` → ``internal``), ""
+    when it names none (the provider of the referring router). Traefik serves every
+    name ending in ``@internal`` with a handler of its own
+    (pkg/server/service/internalhandler.go)."""
+    return reference.strip().rpartition("@")[2] if "@" in reference else ""
 
 
 class TraefikService(Struct, frozen=True):
@@ -267,7 +287,11 @@ class TraefikConfig(Struct, frozen=True):
         router, per the docker provider docs)."""
         if self.disabled:
             return False
-        if self.routers or self.services:
+        if self.routers:
+            # Routers in the labels replace the default one: the container is routed
+            # only by those that send to its own service (not api@internal...).
+            return any(router.reaches_own_container for router in self.routers)
+        if self.services:
             return True
         return (
             self.enable is not None

@@ -3,6 +3,7 @@ semantics, and the environment it runs in."""
 
 from __future__ import annotations
 
+import posixpath
 import re
 from typing import Literal
 
@@ -548,6 +549,41 @@ class ServeCommand(Struct, frozen=True):
         return found
 
     # -- where it listens and how often it pings (for linking proxies to it) -----------
+
+    def websocket_paths(self) -> tuple[str, ...] | None:
+        """The paths of a Bokeh/Panel server's WebSocket endpoints: ``<prefix>/<app>/ws``
+        for every application, ``<prefix>/ws`` for one served at ``/`` (bokeh/server/
+        tornado.py adds each of bokeh/server/urls.py ``per_app_patterns`` under the
+        application's route; Panel keeps ``/ws``). An application's route is the name of
+        its file without the extension, or of its directory (``url_path`` of
+        bokeh/application/handlers/code.py and directory.py); with no file ``bokeh
+        serve`` serves an empty application at ``/``, and Panel's ``--index <app>`` serves
+        that application at ``/`` as well. None when not known here: not of the Bokeh
+        family, a prefix or file named by a variable or a glob, or an application given in
+        Python (``pn.serve``)."""
+        if not self.is_bokeh_family or self.carrier == "python" or self.has("glob"):
+            return None
+        prefix = self.value("prefix")
+        if prefix is not None and prefix.symbolic:
+            return None
+        base = "/" + prefix.text.strip("/") if prefix is not None and prefix.text.strip("/") else ""
+        routes: list[str] = []
+        for word in self.positionals:
+            if word.symbolic or any(c in word.text for c in "*?["):
+                return None
+            name = posixpath.basename(word.text.rstrip("/"))
+            directory = word.text.endswith("/")
+            routes.append("/" + (name if directory else posixpath.splitext(name)[0]))
+        if not routes:
+            routes.append("/")
+        index = self.value("index") if self.tool == "panel-serve" else None
+        if index is not None and not index.text.endswith(".html"):
+            stem = posixpath.basename(index.text)
+            for extension in (".py", ".ipynb", ".md"):
+                stem = stem.removesuffix(extension)
+            if "/" + stem in routes:
+                routes.append("/")
+        return tuple(dict.fromkeys(base + ("" if r == "/" else r) + "/ws" for r in routes))
 
     def listen_ports(self) -> list[str]:
         """The TCP ports the server listens on, as written (may be symbolic): Bokeh and

@@ -26,7 +26,7 @@ from msgspec import Struct
 
 from stackaudit.diagnostics import Confidence, Span
 from stackaudit.facts.deploy import same_namespace
-from stackaudit.facts.serve import ServeCommand
+from stackaudit.facts.serve import ServeCommand, is_loopback_address
 from stackaudit.model.origins import browser_origin_host
 
 if TYPE_CHECKING:
@@ -185,13 +185,17 @@ def _nginx_strips_path(route: ProxyRoute, rewritten: bool) -> bool | None:
     ``proxy_pass`` with a URI part (``http://app:5006/``) replaces it by that URI, one
     without (``http://app:5006``) passes the request URI unchanged (ngx_http_proxy_module,
     ``proxy_pass``). None when that is not known here: a regular-expression or named
-    location, a target with variables, or a ``rewrite`` in the location."""
+    location, a target with variables not resolved, or a ``rewrite`` in the location."""
     location = route.location
     if location is None or location.modifier not in ("", "^~", "=") or route.target.symbolic:
         return None
     if rewritten:
         return None
     uri = route.target.uri
+    if route.target.uses_variables:
+        # With variables, a URI part replaces the whole request URI; without one the
+        # request URI is passed unchanged (ngx_http_proxy_module, ``proxy_pass``).
+        return None if uri else False
     return bool(uri) and uri != location.path.text
 
 
@@ -227,6 +231,17 @@ def split_address(text: str) -> tuple[str, str | None]:
     return text, None
 
 
+def _accepts_on_loopback(command: ServeCommand) -> bool:
+    """A server bound only to other addresses (``--address 10.0.0.5``) does not accept
+    connections to 127.0.0.1; one bound to every interface, to loopback, or to an
+    address not known here may."""
+    listeners = command.listeners()
+    return not listeners or any(
+        listener.host is None or listener.all_interfaces or is_loopback_address(listener.host)
+        for listener in listeners
+    )
+
+
 class Links:
     def __init__(self, stack: LinkedFacts) -> None:
         self.stack = stack
@@ -257,7 +272,8 @@ class Links:
         if host.startswith("unix:"):
             return self._unix(host[len("unix:") :])
         found = self._compose(host, port, origin) or self._kubernetes(host, port)
-        if not found and host in LOOPBACK:
+        on_this_host = host in LOOPBACK or is_loopback_address(host)
+        if not found and on_this_host and not self._in_own_network(origin):
             found = self._loopback(port)
         return found
 
@@ -405,15 +421,37 @@ class Links:
         return index
 
     def _loopback(self, port: str) -> list[Backend]:
+        """The processes started on the host that accept connections to the port on
+        loopback. Nothing but the port ties them to the route: a link of medium
+        confidence, or of low confidence to each when several processes could be the
+        one (only one can hold the port at a time); a command on a script's development
+        branch counts only when nothing else listens there."""
+        candidates = [
+            command
+            for command in self._host_listeners.get(port, ())
+            if _accepts_on_loopback(command)
+        ]
+        deployed = [command for command in candidates if not command.development_branch]
+        candidates = deployed or candidates
+        confidence = Confidence.MEDIUM if len(candidates) == 1 else Confidence.LOW
         return [
             Backend(
                 command,
                 f"{command.context} ({command.span}) starts {command.label} on port {port} "
                 "of the same host",
-                Confidence.MEDIUM,
+                confidence,
             )
-            for command in self._host_listeners.get(port, ())
+            for command in candidates
         ]
+
+    def _in_own_network(self, origin: Span | None) -> bool:
+        """Whether the proxy configuration written at ``origin`` runs in containers with
+        a network of their own (compose services mounting it, none with ``network_mode:
+        host``): loopback there is the container, not the host that runs the scripts."""
+        if origin is None:
+            return False
+        mounting = self.deploy.services_mounting(origin.path)
+        return bool(mounting) and not any(service.host_network for service in mounting)
 
     def _unix(self, path: str) -> list[Backend]:
         found = []
@@ -477,22 +515,10 @@ class Links:
                 backends,
                 route.auth.kinds,
                 forwards,
-                _nginx_strips_path(route, route.span in self._rewriting_locations),
+                _nginx_strips_path(route, route.rewrites),
                 affinity,
                 route,
             )
-
-    @cached_property
-    def _rewriting_locations(self) -> set[Span]:
-        """Locations whose URI a ``rewrite`` changes before ``proxy_pass`` sends it."""
-        return {
-            node.span
-            for root in self.stack.nginx.roots
-            for node in root.walk()
-            if node.name == "location"
-            and node.span is not None
-            and any(child.name == "rewrite" for child in node.walk())
-        }
 
     def _traefik_frontends(self) -> Iterable[Frontend]:
         for service in self.deploy.compose_services:
@@ -502,6 +528,8 @@ class Links:
             backends = tuple(self._service_backends(service))
             middlewares = {m.name: m for m in traefik.middlewares}
             for router in traefik.routers:
+                if not router.reaches_own_container:
+                    continue  # api@internal, a service of another provider: not this app
                 auth = tuple(
                     f"traefik {middlewares[name.text.split('@')[0]].kind}"
                     for name in router.middlewares

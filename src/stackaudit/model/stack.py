@@ -165,11 +165,18 @@ class Stack:
         (interval, span, source), pinger = (
             min(known, key=lambda item: item[0][0] or 0.0) if known else ((None, None, ""), chosen)
         )
+        paths = [b.command.websocket_paths() for b in backends]
+        sure = max((b.confidence for b in bokeh or backends), key=lambda c: c.rank)
         return BackendInfo(
             description=chosen.evidence,
             span=chosen.command.span,
             serves_websocket=bool(bokeh),
             bokeh_family=bool(bokeh),
+            confidence=sure,
+            # Known only when every backend is a Bokeh/Panel server that tells its own.
+            websocket_paths=None
+            if any(p is None for p in paths)
+            else tuple(dict.fromkeys(path for found in paths for path in found or ())),
             ping_interval=interval,
             ping_span=span or pinger.command.span,
             ping_source=f"{pinger.command.label}: {source}",

@@ -257,6 +257,7 @@ class ProxyWsUpgradeMissing(Rule):
             fix_title="Forward the WebSocket upgrade headers",
             related=related,
             edits=[*edits, map_edit] if edits and map_edit is not None else edits,
+            confidence=route.websocket_confidence,
         )
 
     @staticmethod

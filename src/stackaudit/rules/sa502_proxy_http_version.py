@@ -161,6 +161,7 @@ class ProxyHttpVersion(Rule):
                     " proxies with HTTP/1.0 by default"
                 )
                 confidence = Confidence.HIGH
+            confidence = confidence.weaker(route.websocket_confidence)
             yield self.report(
                 route.span,
                 f"{route.where} proxies a WebSocket ({route.evidence_text()}) over HTTP/1.0: "
