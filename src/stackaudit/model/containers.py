@@ -266,6 +266,7 @@ class _Resolver:
             places = [posixpath.normpath(posixpath.join(image.workdir if image else "/", program))]
         for place in places:
             for candidate in self._repository_paths(place, runner, image):
+                candidate = posixpath.normpath(candidate)
                 if candidate in self.scripts:
                     return self.scripts[candidate]
         return None
