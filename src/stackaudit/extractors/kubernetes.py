@@ -43,7 +43,9 @@ from stackaudit.facts.deploy import (
     ServicePort,
     parse_image,
 )
+from stackaudit.facts.image import ArgWord
 from stackaudit.invocation.commandline import CommandContext, find_in_words
+from stackaudit.invocation.joined import arg_word
 from stackaudit.policy import is_development_path
 from stackaudit.source import SourceFile
 
@@ -197,7 +199,15 @@ class _Manifest:
             else None,
             ports=tuple(ports),
             env=tuple(container_env(self.source, self.walker, get(node, "env"))),
+            command_words=self.words(get(node, "command")),
+            args_words=self.words(get(node, "args")),
         )
+
+    def words(self, node: Node | None) -> tuple[ArgWord, ...] | None:
+        listed = command_tokens(self.source, self.walker, node)
+        if not isinstance(listed, list):
+            return None
+        return tuple(arg_word(self.source, token) for token in listed)
 
     # -- networking -----------------------------------------------------------------------
 
@@ -402,10 +412,8 @@ def _commands(
         env,
         service=manifest.container_key(name),
     )
-    found: list[object] = list(find_in_words(context, argv))
-    if not found and isinstance(args, list) and command:
-        found = list(find_in_words(context, args))
-    return found
+    # A `command:` that is a script running its arguments is followed by the model.
+    return list(find_in_words(context, argv))
 
 
 __all__ = ["NGINX_PREFIX", "container_env", "extract_kubernetes", "pod_spec"]

@@ -14,6 +14,7 @@ from msgspec import Struct, field
 
 from stackaudit.diagnostics import Span
 from stackaudit.facts.common import EnvVar, Word
+from stackaudit.facts.image import ArgWord
 
 if TYPE_CHECKING:
     pass
@@ -354,6 +355,10 @@ class ComposeService(Struct, frozen=True):
     command: Span | None = None
     entrypoint: Span | None = None
     command_args: tuple[str, ...] = ()  # the words of `command:`, as written
+    # `entrypoint:` and `command:` as words placed in the file; None when not set (or
+    # null), () when set to `[]` or `''`, which empties the image's own.
+    entrypoint_words: tuple[ArgWord, ...] | None = None
+    command_words: tuple[ArgWord, ...] | None = None
     ports: tuple[PortMapping, ...] = ()
     expose: tuple[Word, ...] = ()
     networks: tuple[str, ...] = ()
@@ -432,6 +437,10 @@ class K8sContainer(Struct, frozen=True):
     image: ImageRef | None = None
     ports: tuple[ContainerPort, ...] = ()
     env: tuple[EnvVar, ...] = ()
+    # `command:` (the image's ENTRYPOINT replaced) and `args:` (its CMD replaced) as
+    # words placed in the file; None when not set.
+    command_words: tuple[ArgWord, ...] | None = None
+    args_words: tuple[ArgWord, ...] | None = None
 
 
 class K8sWorkload(Struct, frozen=True):

@@ -19,6 +19,7 @@ from stackaudit.diagnostics import Confidence, Span
 from stackaudit.facts.deploy import (
     ComposeFile,
     ComposeService,
+    ImageRef,
     K8sIngress,
     K8sService,
     K8sWorkload,
@@ -77,6 +78,8 @@ def merge_services(base: ComposeService, over: ComposeService) -> ComposeService
         command=over.command or base.command,
         command_args=over.command_args if over.command is not None else base.command_args,
         entrypoint=over.entrypoint or base.entrypoint,
+        command_words=_replaced(base.command_words, over.command_words),
+        entrypoint_words=_replaced(base.entrypoint_words, over.entrypoint_words),
         ports=_merge_keyed(base.ports, over.ports, lambda p: p.key),
         expose=_merge_keyed(base.expose, over.expose, lambda w: w.text),
         networks=_union(base.networks, over.networks),
@@ -91,6 +94,10 @@ def merge_services(base: ComposeService, over: ComposeService) -> ComposeService
         extends=None,
         sources=_union(base.sources, over.sources),
     )
+
+
+def _replaced(base: T | None, over: T | None) -> T | None:
+    return over if over is not None else base
 
 
 class _Resolver(Struct):
@@ -311,6 +318,25 @@ class DeployModel(Struct, dict=True):
         """The services that build the Dockerfile at ``dockerfile``."""
         return list(self._by_dockerfile.get(dockerfile, ()))
 
+    @cached_property
+    def _dockerfiles_by_image(self) -> dict[str, list[str]]:
+        """Dockerfiles by the image name compose services tag their build with."""
+        index: dict[str, list[str]] = {}
+        for service in self.compose_services:
+            build, image = service.build, service.image
+            if build is None or build.dockerfile is None or image is None or image.symbolic:
+                continue
+            paths = index.setdefault(image_key(image), [])
+            if build.dockerfile not in paths:
+                paths.append(build.dockerfile)
+        return index
+
+    def dockerfiles_for_image(self, image: ImageRef) -> list[str]:
+        """The Dockerfiles (paths relative to the scanned root) that build ``image``,
+        matched by repository whatever the tag: a compose service with both ``build:``
+        and ``image:`` names the image it builds."""
+        return list(self._dockerfiles_by_image.get(image_key(image), ()))
+
     def compose_service_for(self, command: ServeCommand) -> ComposeService | None:
         """The compose service whose command (or Dockerfile) starts ``command``."""
         if command.service and command.service in self._by_source:
@@ -323,8 +349,10 @@ class DeployModel(Struct, dict=True):
     def commands_of(
         self, service: ComposeService, commands: Iterable[ServeCommand]
     ) -> list[ServeCommand]:
-        """The server commands a compose service runs: its own ``command:`` /
-        ``entrypoint:``, else the final CMD/ENTRYPOINT of the Dockerfile it builds."""
+        """The server commands a compose service runs: those filed under it (its
+        ``command:``/``entrypoint:``, and what ``Stack.serve_commands`` resolves for it
+        from the image), else the final CMD/ENTRYPOINT of the Dockerfile it builds when
+        it overrides neither."""
         pool = list(commands)
         own = [c for c in pool if c.service and c.service in service.sources]
         if own:
@@ -348,10 +376,15 @@ class DeployModel(Struct, dict=True):
 
     @staticmethod
     def runs_image_command(service: ComposeService, command: ServeCommand) -> bool:
+        """The service runs the Dockerfile's own ENTRYPOINT + CMD unchanged: it builds
+        that Dockerfile and sets neither ``command:`` (which replaces CMD) nor
+        ``entrypoint:`` (which replaces ENTRYPOINT and drops CMD)."""
         build = service.build
         if build is None or build.dockerfile is None or command.carrier != "dockerfile":
             return False
-        if command.context.endswith("RUN") or service.command is not None:
+        if command.context.endswith("RUN") or command.service:
+            return False
+        if service.command_words is not None or service.entrypoint_words is not None:
             return False
         return command.span.path == build.dockerfile
 
@@ -539,6 +572,17 @@ def _ingress_route(ingress: K8sIngress, service: K8sService) -> ServiceRoute:
     )
     confidence = Confidence.HIGH if ingress.controller == "ingress-nginx" else Confidence.MEDIUM
     return ServiceRoute(service, ingress.span, label, affinity, confidence)
+
+
+def image_key(image: ImageRef) -> str:
+    """An image's repository as Docker resolves it: ``nginx`` and
+    ``docker.io/library/nginx`` are one image."""
+    repository = image.repository.lower()
+    for prefix in ("docker.io/", "index.docker.io/", "registry-1.docker.io/"):
+        if repository.startswith(prefix):
+            repository = repository[len(prefix) :]
+            break
+    return repository.removeprefix("library/")
 
 
 def compose_file_variable(env_file: EnvFile) -> tuple[str, ...]:

@@ -14,7 +14,6 @@ from stackaudit.facts.common import EnvVar, ParseProblem, Word
 from stackaudit.facts.deps import DependencyPin
 from stackaudit.facts.envfile import EnvFile
 from stackaudit.facts.serve import ASGI_SERVERS, ServeCommand
-from stackaudit.policy import is_development_path
 
 if TYPE_CHECKING:
     from stackaudit.facts.cors import CorsPolicy
@@ -35,41 +34,28 @@ class Stack:
 
     @cached_property
     def serve_commands(self) -> list[ServeCommand]:
-        """Every server process. A Dockerfile's command that compose services run (they
-        build that Dockerfile and set no ``command:``) is seen once per service, with the
-        service's ``environment:`` after the image's ENV, as Docker starts it."""
-        commands = self.of(ServeCommand)
-        deploy = self.deploy
+        """Every server process, each container's as Docker puts it together: the
+        image's ENTRYPOINT + CMD, what a compose service or Kubernetes container sets
+        over them, and the entrypoint script they run (``model.containers``). A command
+        a container runs carries the container's environment after the image's ENV
+        (``env_file:`` below ``environment:``, as in Compose's precedence)."""
+        from stackaudit.facts.image import DockerImage, ShellScript
+        from stackaudit.model.containers import container_commands
+
+        resolution = container_commands(
+            self.of(ServeCommand),
+            self.of(DockerImage),
+            self.of(ShellScript),
+            self.deploy,
+            self._env_file_variables,
+        )
         found: list[ServeCommand] = []
-        for command in commands:
-            services = (
-                [
-                    s
-                    for s in deploy.services_building(command.span.path)
-                    if s.key not in command.service and deploy.runs_image_command(s, command)
-                ]
-                if command.carrier == "dockerfile"
-                else []
-            )
-            if not services:
-                # `env_file:` is below `environment:` in Compose's precedence: first.
-                loaded, unread = self._env_file_variables(command.env_files, command.span.path)
-                if loaded or unread != command.env_files:
-                    command = replace(command, env=(*loaded, *command.env), env_files=unread)
-                found.append(command)
-            for service in services:
-                loaded, unread = self._env_file_variables(service.env_files, service.file)
-                found.append(
-                    replace(
-                        command,
-                        env=(*command.env, *loaded, *service.env),
-                        env_files=(*command.env_files, *unread),
-                        service=service.key,
-                        context=f"{command.context} run by compose service `{service.name}`",
-                        deployment=command.deployment and not is_development_path(service.file),
-                    )
-                )
-        return found
+        for command in resolution.kept:
+            loaded, unread = self._env_file_variables(command.env_files, command.span.path)
+            if loaded or unread != command.env_files:
+                command = replace(command, env=(*loaded, *command.env), env_files=unread)
+            found.append(command)
+        return found + resolution.added
 
     @cached_property
     def _env_files(self) -> dict[str, EnvFile]:
