@@ -5,7 +5,10 @@ image), Services, Ingresses with their ingress-nginx annotations, and Traefik
 Kubernetes semantics: ``command`` replaces the image's ENTRYPOINT and ``args`` its CMD;
 ``$(VAR)`` in them is expanded by Kubernetes from the container's env (``$$(VAR)`` is a
 literal); an env entry with ``valueFrom`` (``secretKeyRef``, ``configMapKeyRef``…) is a
-reference, never a literal. ingress-nginx CORS (``enable-cors: "true"``) becomes a
+reference, never a literal; ``envFrom`` and ``configMapKeyRef`` are recorded for the model
+to resolve against the ConfigMaps and Secrets of the tree (also extracted here). A Knative
+``serving.knative.dev`` Service (Cloud Run's service YAML) is a platform service whose
+containers are read as a pod's. ingress-nginx CORS (``enable-cors: "true"``) becomes a
 ``CorsPolicy`` with the controller's defaults: ``cors-allow-origin`` ``*`` and
 ``cors-allow-credentials`` ``true`` when not given (internal/ingress/annotations/cors).
 A Helm template that does not parse as YAML is skipped without a finding."""

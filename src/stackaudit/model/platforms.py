@@ -27,9 +27,9 @@ platforms' behaviour, as documented:
 - Render: "Render's edge proxy accepts HTTPS from the public internet, terminates TLS,
   and forwards plain HTTP to your process"; a service's onrender.com host may carry a
   suffix, so its origin is not inferred. https://render.com/docs/web-services
-- Azure App Service: "TLS/SSL termination happens at the network load balancers, so
-  all HTTPS requests reach your app as unencrypted HTTP requests"; the app inspects
-  X-Forwarded-Proto. https://learn.microsoft.com/azure/app-service/configure-language-python
+- Azure App Service: TLS terminated in front of the app (third-party accounts: ARR adds
+  X-ARR-SSL); X-Forwarded-Proto not verified here (docs/upstream-facts.md, F11).
+- Cloud Run and Render: X-Forwarded-* not found in the pages checked; assumed.
 """
 
 from __future__ import annotations

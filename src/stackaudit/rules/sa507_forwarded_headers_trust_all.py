@@ -146,9 +146,12 @@ class ForwardedHeadersTrustAll(Rule):
             if exposure is not None and exposure.reachable_without_proxy is False:
                 continue  # in a container whose port is not published: only the proxy reaches it
             platform = stack.platform_for(command)
-            if platform is not None and platform.reached_only_through_router:
-                if platform.forwarded_headers:
-                    continue  # Heroku, Cloud Run...: every request comes through their router
+            if (
+                platform is not None
+                and platform.reached_only_through_router
+                and platform.forwarded_headers
+            ):
+                continue  # Heroku, Cloud Run...: every request comes through their router
             seen.add(trusted[0])
             yield self._report(command, trusted, listener)
 
