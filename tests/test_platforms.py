@@ -386,3 +386,31 @@ def test_model_cloud_run_timeout() -> None:
     assert platform is not None and platform.timeout is not None
     assert (platform.timeout.seconds, platform.timeout.idle) == (1800.0, False)
     assert platform.public_origin is None
+
+
+def test_settings_and_config_maps_go_to_the_nearest_project() -> None:
+    web = "web: panel serve app.py --port $PORT\n"
+    config_map = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: s}\ndata: {MODE: %s}\n"
+    workload = """
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: w}
+        spec:
+          template:
+            spec:
+              containers:
+                - {name: w, args: [uvicorn, m:app], envFrom: [{configMapRef: {name: s}}]}
+        """
+    stack = _stack(
+        _source("a/Procfile", "procfile", web),
+        _source("b/Procfile", "procfile", web),
+        _source("a/bin/setup", "shell", "heroku config:set MODE=a\n"),
+        _source("a/k8s/cm.yaml", "kubernetes", config_map % "a"),
+        _source("b/k8s/cm.yaml", "kubernetes", config_map % "b"),
+        _source("b/k8s/deploy.yaml", "kubernetes", workload),
+    )
+    modes = {}
+    for command in stack.serve_commands:
+        var = command.env_var("MODE")
+        modes[command.span.path] = var.value.text if var and var.value else None
+    assert modes == {"a/Procfile": "a", "b/Procfile": None, "b/k8s/deploy.yaml": "b"}

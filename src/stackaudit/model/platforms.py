@@ -35,7 +35,8 @@ platforms' behaviour, as documented:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
+from typing import TypeVar
 
 from msgspec import Struct
 
@@ -52,6 +53,8 @@ from stackaudit.facts.platform import (
     PlatformService,
 )
 from stackaudit.facts.serve import ServeCommand
+
+T = TypeVar("T")
 
 
 class PlatformTimeout(Struct, frozen=True):
@@ -188,19 +191,19 @@ class Platforms:
 
     def _index_env(self) -> dict[int, tuple[list[EnvVar], list[Word]]]:
         """Variables set apart from the deploy (``heroku config:set``...), per service
-        (by identity): on the services of that platform with the app's name, or on
-        every service of the platform when either side names none."""
+        (by identity): on the services of that platform with the app's name; when the
+        command or the services name no app, on the nearest services of that platform
+        (the CLI acts on the app of the directory it runs in)."""
         found: dict[int, tuple[list[EnvVar], list[Word]]] = {}
         for setting in self._settings:
-            for service in self._by_platform.get(setting.platform, ()):
-                if (
-                    setting.app is not None
-                    and service.name is not None
-                    and not setting.app.symbolic
-                    and not service.name.symbolic
-                    and setting.app.text != service.name.text
-                ):
-                    continue
+            services = self._by_platform.get(setting.platform, [])
+            app = setting.app.text if setting.app and not setting.app.symbolic else None
+            named = [s for s in services if app and s.name and not s.name.symbolic]
+            if named:
+                targets = [s for s in named if s.name and s.name.text == app]
+            else:
+                targets = nearest(setting.span.path, services, lambda s: s.span.path)
+            for service in targets:
                 env, sources = found.setdefault(id(service), ([], []))
                 env.extend(setting.env)
                 sources.extend(setting.env_sources)
@@ -243,6 +246,29 @@ class Platforms:
         unknown here."""
         env, sources = self._env.get(id(service), ([], []))
         return [*service.env, *env], [*service.env_sources, *sources]
+
+
+def nearest(path: str, items: Sequence[T], path_of: Callable[[T], str]) -> list[T]:
+    """The items whose file shares the longest leading directories with ``path`` (the
+    same file first): of two copies of a project in one tree, each one's own."""
+    here = path.split("/")
+
+    def shared(item: T) -> int:
+        there = path_of(item).split("/")
+        if there == here:
+            return len(here) + 1
+        depth = 0
+        for mine, theirs in zip(here[:-1], there[:-1], strict=False):
+            if mine != theirs:
+                break
+            depth += 1
+        return depth
+
+    if not items:
+        return []
+    scores = [shared(item) for item in items]
+    best = max(scores)
+    return [item for item, score in zip(items, scores, strict=True) if score == best]
 
 
 def _within(inner: Span, outer: Span) -> bool:

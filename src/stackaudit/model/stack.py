@@ -109,15 +109,24 @@ class Stack:
             index.setdefault((config_map.secret, config_map.name), []).append(config_map)
         return index
 
-    def _config_map(self, secret: bool, name: str, namespace: str | None) -> K8sConfigMap | None:
-        """The ConfigMap (Secret) ``name`` of the pod's namespace; one written without a
-        namespace matches any (it is applied to the namespace of the command's context)."""
-        for config_map in self._k8s_config_maps.get((secret, name), ()):
-            if config_map.namespace is None or namespace is None:
-                return config_map
-            if config_map.namespace == namespace:
-                return config_map
-        return None
+    def _config_map(
+        self, secret: bool, name: str, namespace: str | None, near: str
+    ) -> K8sConfigMap | None:
+        """The ConfigMap (Secret) ``name`` of the pod's namespace (one written without a
+        namespace matches any: it goes where it is applied), the one written nearest
+        the workload's file when several are: the same file, else the same
+        directory..."""
+        from stackaudit.model.platforms import nearest
+
+        candidates = [
+            config_map
+            for config_map in self._k8s_config_maps.get((secret, name), ())
+            if config_map.namespace is None
+            or namespace is None
+            or config_map.namespace == namespace
+        ]
+        closest = nearest(near, candidates, lambda config_map: config_map.span.path)
+        return closest[0] if closest else None
 
     def _with_k8s_env(self, command: ServeCommand) -> ServeCommand:
         """Kubernetes ``envFrom`` (each source's keys, in order, below ``env``) and
@@ -129,7 +138,9 @@ class Stack:
         loaded: list[EnvVar] = []
         unread: list[Word] = []
         for entry in sources.env_from:
-            found = self._config_map(entry.kind == "secret", entry.name, sources.namespace)
+            found = self._config_map(
+                entry.kind == "secret", entry.name, sources.namespace, command.span.path
+            )
             if found is None:
                 what = "Secret" if entry.kind == "secret" else "ConfigMap"
                 unread.append(Word(f"envFrom {what} `{entry.name}`", entry.span))
@@ -137,7 +148,9 @@ class Stack:
             loaded.extend(replace(var, name=entry.prefix + var.name) for var in found.data)
         resolved: dict[tuple[str, Span], EnvVar] = {}
         for ref in sources.key_refs:
-            config_map = self._config_map(False, ref.config_map, sources.namespace)
+            config_map = self._config_map(
+                False, ref.config_map, sources.namespace, command.span.path
+            )
             value = (
                 next((var for var in config_map.data if var.name == ref.key), None)
                 if config_map is not None
