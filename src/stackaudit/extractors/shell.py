@@ -1,14 +1,25 @@
-"""Shell scripts and Procfiles: every server started by a command in them, and for a
-script the commands that pass its arguments on (``exec "$@"``), which run what a
-Dockerfile's CMD or a compose ``command:`` gives a script used as ENTRYPOINT."""
+"""Shell scripts and Procfiles: every server started by a command in them, the
+platform commands (deploys, config) they run, and for a script the commands that pass
+its arguments on (``exec "$@"``), which run what a Dockerfile's CMD or a compose
+``command:`` gives a script used as ENTRYPOINT.
+
+Heroku starts the ``web`` process of the app's ``Procfile`` (that exact name, at the
+app's root) and routes HTTP to it only; the process must listen on ``$PORT``
+(https://devcenter.heroku.com/articles/procfile,
+https://devcenter.heroku.com/articles/dynos#web-dynos). ``Procfile.dev`` and the like
+are read by local process managers (honcho, foreman), not by the platform."""
 
 from __future__ import annotations
 
+import posixpath
 import re
 
 from stackaudit.diagnostics import Span
 from stackaudit.extractors.base import Extraction
+from stackaudit.extractors.platform_cli import platform_commands
 from stackaudit.facts.image import ArgumentUse, ShellScript
+from stackaudit.facts.platform import HEROKU, PlatformService
+from stackaudit.facts.serve import ServeCommand
 from stackaudit.invocation.commandline import (
     CommandContext,
     find_in_script,
@@ -43,24 +54,43 @@ def extract_shell(source: SourceFile) -> Extraction:
                 )
             )
     facts.append(ShellScript(source.path, tuple(uses)))
+    facts.extend(platform_commands(source, source.text, deployment=context.deployment))
     return Extraction(facts=facts)
 
 
 # Procfile: "<process type>: <command>", one per line, run by a shell.
 _PROCFILE_LINE = re.compile(r"^([A-Za-z0-9_-]+):[ \t]*", re.MULTILINE)
+_PORT = re.compile(r"\$\{?PORT\b")
+
+
+def _on_platform_port(line: str, commands: list[ServeCommand]) -> bool:
+    """The web process listens on the port the platform assigns: ``$PORT`` is written,
+    or gunicorn binds ``0.0.0.0:$PORT`` by itself (no ``--bind``, ``PORT`` set)."""
+    if _PORT.search(line):
+        return True
+    return any(
+        c.tool == "gunicorn" and any("PORT" in lis.written for lis in c.listeners())
+        for c in commands
+    )
 
 
 def extract_procfile(source: SourceFile) -> Extraction:
     result = Extraction()
     text = source.text
+    deployment = not is_development_path(source.path)
     for match in _PROCFILE_LINE.finditer(text):
         end = text.find("\n", match.end())
         end = len(text) if end < 0 else end
-        context = CommandContext(
-            source,
-            "procfile",
-            f"Procfile process `{match.group(1)}`",
-            not is_development_path(source.path),
-        )
-        result.facts.extend(find_in_script(context, text[match.end() : end], base=match.end()))
+        process = match.group(1)
+        context = CommandContext(source, "procfile", f"Procfile process `{process}`", deployment)
+        commands = find_in_script(context, text[match.end() : end], base=match.end())
+        result.facts.extend(commands)
+        if (
+            process == "web"
+            and posixpath.basename(source.path) == "Procfile"
+            and deployment
+            and _on_platform_port(text[match.end() : end], commands)
+        ):
+            line = source.span(match.start(), end)
+            result.facts.append(PlatformService(HEROKU, line, runs_in=line))
     return result

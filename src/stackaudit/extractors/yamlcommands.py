@@ -10,6 +10,8 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from stackaudit.diagnostics import Span
 from stackaudit.extractors.base import Extraction
 from stackaudit.extractors.dependencies import conda_pin
+from stackaudit.extractors.platform_cli import platform_commands
+from stackaudit.extractors.platform_manifests import platform_manifest
 from stackaudit.extractors.yamlnodes import (
     BUDGET_MESSAGE,
     BudgetExceeded,
@@ -113,7 +115,8 @@ def extract_yaml_commands(source: SourceFile) -> Extraction:
         result.problems.extend(problems)
     walker = Walker()
     ci = source.kind == "github-actions"
-    deployment = not ci and not is_development_path(source.path)
+    deployed_path = not is_development_path(source.path)
+    deployment = not ci and deployed_path
     try:
         for document in documents:
             result.facts.extend(_conda_pins(source, walker, document))
@@ -127,6 +130,12 @@ def extract_yaml_commands(source: SourceFile) -> Extraction:
                     context.extra_args = _launcher_http_options(token)
                     context.launcher = "anaconda-project"
                 result.facts.extend(find_in_script(context, token.text, token.origins))
+                # A deploy step (`gcloud run deploy`, `heroku config:set`...) sets up
+                # the platform whether it runs in CI or from a script.
+                result.facts.extend(
+                    platform_commands(source, token.text, token.origins, 0, context.carrier)
+                )
+            result.facts.extend(platform_manifest(source, walker, document, deployed_path))
     except BudgetExceeded:
         result.problems.append(ParseProblem(Span(source.path, 1, 1), BUDGET_MESSAGE))
     return result

@@ -443,6 +443,47 @@ class K8sContainer(Struct, frozen=True):
     args_words: tuple[ArgWord, ...] | None = None
 
 
+class K8sEnvFrom(Struct, frozen=True):
+    """A container's ``envFrom`` entry: every key of a ConfigMap or Secret becomes a
+    variable (``prefix`` before its name)."""
+
+    kind: str  # "configMap" or "secret"
+    name: str
+    span: Span
+    prefix: str = ""
+
+
+class K8sKeyRef(Struct, frozen=True):
+    """An ``env[].valueFrom.configMapKeyRef``: ``variable`` takes the value of ``key`` in
+    the ConfigMap ``config_map``. ``span`` is the env entry's, as on its ``EnvVar``."""
+
+    variable: str
+    config_map: str
+    key: str
+    span: Span
+
+
+class K8sContainerEnv(Struct, frozen=True):
+    """Where a container's environment comes from besides its literal ``env`` values,
+    keyed like ``ServeCommand.service``."""
+
+    container_key: str
+    namespace: str | None
+    env_from: tuple[K8sEnvFrom, ...] = ()
+    key_refs: tuple[K8sKeyRef, ...] = ()
+
+
+class K8sConfigMap(Struct, frozen=True):
+    """A ConfigMap (its ``data`` values are the variables' values) or a Secret (its keys
+    are known, their values are not read: ``value`` None)."""
+
+    name: str
+    namespace: str | None
+    secret: bool
+    span: Span
+    data: tuple[EnvVar, ...] = ()
+
+
 class K8sWorkload(Struct, frozen=True):
     """A Deployment, StatefulSet, DaemonSet, ReplicaSet or bare Pod."""
 

@@ -150,6 +150,17 @@ class ServeCommand(Struct, frozen=True):
         found = [var for var in self.env if var.name == name]
         return found[-1] if found else None
 
+    def unread_env_note(self) -> str:
+        """``", unless <source> sets it"`` when the process reads variables whose names
+        are not known here (``env_files``: an unscanned env file, an ``envFrom``
+        Secret, a platform env group), else ``""``: a setting missing here may be
+        set there, so findings on it are less certain."""
+        if not self.env_files:
+            return ""
+        first = self.env_files[0].text
+        more = f" (or {len(self.env_files) - 1} more)" if len(self.env_files) > 1 else ""
+        return f", unless {first}{more} sets it"
+
     def setting(self, dest: str, env_name: str | None = None) -> Word | EnvVar | None:
         """A setting given by option or, failing that, by its environment variable."""
         word = self.value(dest)
