@@ -508,6 +508,26 @@ def test_kubernetes_links() -> None:
     assert evidence is not None and evidence[2] == Confidence.HIGH
 
 
+def test_ingress_route_to_traefik_dashboard_reaches_no_workload() -> None:
+    dashboard = """
+apiVersion: traefik.io/v1alpha1
+kind: IngressRoute
+metadata: {name: dashboard, namespace: apps}
+spec:
+  routes:
+    - match: Host(`traefik.example.com`)
+      kind: Rule
+      services:
+        - name: api@internal
+          kind: TraefikService
+"""
+    model = deploy(("k8s/dash.yaml", K8S), ("k8s/dashboard.yaml", dashboard))
+    [workload] = model.k8s_workloads
+    labels = [r.label for r in model.routes_into(workload, {"5100", "http"})]
+    assert not any("dashboard" in label for label in labels)
+    assert len(labels) == 2
+
+
 def test_ingress_nginx_cors_defaults() -> None:
     facts = k8s_facts(K8S)
     [policy] = [f for f in facts if isinstance(f, CorsPolicy)]

@@ -395,10 +395,10 @@ def test_kubernetes_container_runs_the_dockerfile_of_its_image() -> None:
     ]
     stack = Stack(facts)
     [workload] = [f for f in facts if isinstance(f, K8sWorkload)]
-    assert [(c.has_command, c.has_args) for c in workload.containers] == [
-        (False, False),
-        (False, True),
-        (False, False),
+    assert [(c.command_words is None, c.args_words is None) for c in workload.containers] == [
+        (True, True),
+        (True, False),
+        (True, True),
     ]
     assert stack.deploy.dockerfiles_for_image(workload.containers[0].image or ref("x")) == [
         "web/Dockerfile"
@@ -424,3 +424,43 @@ def test_compose_service_naming_a_built_image_runs_its_command() -> None:
     # Without the build, the image's command is not known.
     unbuilt = [f for f in facts if not isinstance(f, ImageBuild)]
     assert [c.service for c in Stack(unbuilt).serve_commands] == [""]
+
+
+def test_arguments_reach_the_entrypoint_of_an_image_built_elsewhere() -> None:
+    """The image a `docker build -t` makes is put together with what the compose
+    service or Kubernetes container sets over it, as Docker does: `command:`/`args:`
+    replace CMD and follow the exec-form ENTRYPOINT."""
+    dockerfile = 'FROM python:3.12\nENTRYPOINT ["panel", "serve"]\nCMD ["app.py"]\n'
+    manifest = textwrap.dedent(
+        """
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: web}
+        spec:
+          template:
+            spec:
+              containers:
+                - name: board
+                  image: acme/dash:1
+                  args: [board.py, --allow-websocket-origin=board.example.com]
+        """
+    )
+    facts = [
+        *extract_dockerfile(SourceFile("Dockerfile", "dockerfile", dockerfile)).facts,
+        *compose_files(
+            {
+                "docker-compose.yml": "services:\n  dash:\n    image: acme/dash:1\n"
+                "    command: [other.py]\n"
+            }
+        ),
+        *extract_kubernetes(SourceFile("k8s.yaml", "kubernetes", manifest)).facts,
+        *extract_shell(SourceFile("build.sh", "shell", "docker build -t acme/dash:1 .\n")).facts,
+    ]
+    commands = Stack(facts).serve_commands
+    ran = {c.service: c for c in commands}
+    compose, k8s = "compose:docker-compose.yml:dash", "k8s:k8s.yaml:Deployment//web/board"
+    assert sorted(ran) == [compose, k8s]
+    assert [w.text for w in ran[compose].positionals] == ["other.py"]
+    assert [w.text for w in ran[k8s].positionals] == ["board.py"]
+    assert [o.flag.text for o in ran[k8s].options] == ["--allow-websocket-origin"]
+    assert ran[k8s].options[0].span.path == "k8s.yaml"

@@ -11,16 +11,13 @@ import pytest
 
 from stackaudit.config import Config
 from stackaudit.diagnostics import Span
+from stackaudit.facts.common import Word
+from stackaudit.facts.deploy import TraefikRouter
 from stackaudit.facts.deps import DependencyPin
+from stackaudit.facts.serve import only_loopback_addresses
 from stackaudit.graph import build_stack
 from stackaudit.model.links import Frontend
 from stackaudit.model.stack import Stack
-from stackaudit.rules.sa105_ws_origin_proxy_host_missing import (
-    _floor_at_least,
-    _host_matches,
-    _tornado_pin,
-)
-from stackaudit.rules.sa508_proxy_scheme_not_trusted import _loopback_only
 
 from .support import scan, write_files
 
@@ -107,7 +104,7 @@ def test_host_seen_by_the_server(
     tmp_path: Path, header: str, origin: str, matches: bool | None
 ) -> None:
     frontend = nginx_frontend(tmp_path, "/", f"proxy_pass http://dash:5006; {header}")
-    assert _host_matches(frontend, origin) is matches
+    assert frontend.host_matches(origin) is matches
 
 
 def test_backend_and_frontend_descriptions(tmp_path: Path) -> None:
@@ -229,7 +226,7 @@ def test_ingress_host_and_path(
     [(">=6.6", True), ("~=6.6", True), (">=6.6,<7", True), (">=6.5", False), ("==6.*", False)],
 )
 def test_floor_at_least(spec: str, at_least: bool) -> None:
-    assert _floor_at_least(spec) is at_least
+    assert pin(spec).floor_at_least("6.6") is at_least
 
 
 def pin(spec: str, locked: bool = False) -> DependencyPin:
@@ -238,17 +235,21 @@ def pin(spec: str, locked: bool = False) -> DependencyPin:
     )
 
 
+def installed(stack: Stack) -> tuple[str, DependencyPin] | None:
+    return stack.installed_relative_to("tornado", "6.6")
+
+
 def test_tornado_generation() -> None:
-    assert _tornado_pin(Stack([])) is None
+    assert installed(Stack([])) is None
     old = pin("==6.5.2")
-    assert _tornado_pin(Stack([old])) == ("old", old)
+    assert installed(Stack([old])) == ("old", old)
     new = pin(">=6.6")
-    assert _tornado_pin(Stack([new])) == ("new", new)
+    assert installed(Stack([new])) == ("new", new)
     # A lock file's exact version decides over a range.
     locked = pin("==6.5.2", locked=True)
-    assert _tornado_pin(Stack([new, locked])) == ("old", locked)
+    assert installed(Stack([new, locked])) == ("old", locked)
     # A requirement pip would refuse pins nothing.
-    assert _tornado_pin(Stack([pin("==6.5.2 !!")])) is None
+    assert installed(Stack([pin("==6.5.2 !!")])) is None
 
 
 # -- SA508: trust lists ----------------------------------------------------------------
@@ -267,7 +268,7 @@ def test_tornado_generation() -> None:
     ],
 )
 def test_loopback_only(text: str, loopback: bool) -> None:
-    assert _loopback_only(text) is loopback
+    assert only_loopback_addresses(text) is loopback
 
 
 # -- SA506: a sub-path that names an application -----------------------------------------
@@ -298,3 +299,33 @@ services:
     write_files(tmp_path, {"docker-compose.yml": compose, "site.conf": conf})
     result = scan(tmp_path, select=["SA506"])
     assert bool(result.diagnostics) is flagged
+
+
+def test_traefik_router_to_an_internal_service_is_no_route_to_the_app(tmp_path: Path) -> None:
+    frontend = traefik(
+        tmp_path,
+        "traefik.http.routers.api.rule=Host(`traefik.example.com`)",
+        "traefik.http.routers.api.service=api@internal",
+        "traefik.http.routers.ping.rule=Path(`/ping`)",
+        "traefik.http.routers.ping.service=ping@internal",
+    )
+    assert frontend.where.startswith("Traefik router `dash`")
+
+
+@pytest.mark.parametrize(
+    ("service", "reaches"),
+    [
+        (None, True),
+        ("dash", True),
+        ("dash@docker", True),
+        ("api@internal", False),
+        ("dashboard@internal", False),
+        ("noop@internal", False),
+        ("acme-http@internal", False),
+        ("dash@file", False),
+    ],
+)
+def test_traefik_router_reaches_its_container(service: str | None, reaches: bool) -> None:
+    span = Span("docker-compose.yml", 1, 1, 1, 2)
+    router = TraefikRouter("r", span, service=Word(service, span) if service else None)
+    assert router.reaches_own_container is reaches

@@ -32,6 +32,17 @@ class Confidence(str, enum.Enum):
     MEDIUM = "medium"
     LOW = "low"
 
+    @property
+    def rank(self) -> int:
+        return _CONFIDENCE_RANK[self]
+
+    def weaker(self, other: Confidence) -> Confidence:
+        """The less sure of the two: a conclusion is no surer than what it rests on."""
+        return self if self.rank <= other.rank else other
+
+
+_CONFIDENCE_RANK = {Confidence.LOW: 0, Confidence.MEDIUM: 1, Confidence.HIGH: 2}
+
 
 class Span(msgspec.Struct, frozen=True, order=True):
     """A region of one file: path relative to the scanned root (forward slashes),

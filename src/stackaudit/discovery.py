@@ -424,6 +424,8 @@ _NAME_RULES: list[tuple[re.Pattern[str], str]] = [
         "compose",
     ),
     (re.compile(r"(^|/)\.github/workflows/[^/]+\.ya?ml$"), "github-actions"),
+    # Fly.io's app configuration (`fly.toml`, `fly.staging.toml` passed with -c).
+    (re.compile(r"(^|/)fly(\.[A-Za-z0-9_-]+)?\.toml$"), "fly"),
     (re.compile(r"\.py$|\.pyw$"), "python"),
     # Environment files a compose `env_file:` or a unit's `EnvironmentFile=` may name.
     (re.compile(r"(^|/)\.env(\.[A-Za-z0-9_-]+)?$|(^|/)[^/]+\.env$"), "env"),

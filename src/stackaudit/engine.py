@@ -317,7 +317,7 @@ def run(
         if d.span.path in sources
     }
     diagnostics = sorted(
-        assign_fingerprints(_dedupe(diagnostics), line_text), key=lambda d: d.sort_key
+        assign_fingerprints(_dedupe(diagnostics, rules), line_text), key=lambda d: d.sort_key
     )
     file_skips = [Skipped(r.rel, r.skipped, analysable=True) for r in results if r.skipped]
     if cache is not None and run_key and not errors:
@@ -479,12 +479,16 @@ def _extract_with_cache(
     return sorted(results, key=lambda r: order[r.rel])
 
 
-def _dedupe(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
-    """One finding per rule, place and message (a fact seen through two carriers, such
-    as ENTRYPOINT + CMD and a RUN of the same words, is reported once)."""
+def _dedupe(diagnostics: Iterable[Diagnostic], rules: list[Rule]) -> list[Diagnostic]:
+    """One finding per rule and place: a fact seen through two carriers (ENTRYPOINT +
+    CMD and a RUN of the same words) or shared by several commands (one environment
+    entry, one proxy route in front of two servers) is reported once, by the first
+    report in rule order, so rules need not keep their own record of what they said."""
+    by_message = {rule.code for rule in rules if not rule.one_finding_per_place}
     seen: dict[tuple[str, Span, str], Diagnostic] = {}
     for diagnostic in diagnostics:
-        seen.setdefault((diagnostic.code, diagnostic.span, diagnostic.message), diagnostic)
+        said = diagnostic.message if diagnostic.code in by_message else ""
+        seen.setdefault((diagnostic.code, diagnostic.span, said), diagnostic)
     return list(seen.values())
 
 

@@ -114,6 +114,14 @@ class SourceFile(Struct, dict=True):
         end_line, end_column = self.position(max(start, end))
         return Span(self.path, line, column, end_line, end_column)
 
+    def origins_of(self, span: Span, text: str) -> list[int]:
+        """The offset of each character of ``text`` written at ``span``: exact when it
+        is written there as is, else the span's start for each."""
+        base = self.offset(span.line, span.column)
+        if self.text[base : base + len(text)] == text:
+            return list(range(base, base + len(text)))
+        return [base] * len(text)
+
     def line_span(self, line: int) -> Span:
         text = self.line_text(line)
         indent = len(text) - len(text.lstrip())

@@ -29,6 +29,7 @@ _EXTRACTORS: dict[str, str] = {
     "supervisord": "stackaudit.extractors.units:extract_supervisord",
     "nginx": "stackaudit.extractors.nginx:extract_nginx",
     "env": "stackaudit.extractors.envfile:extract_env_file",
+    "fly": "stackaudit.extractors.flytoml:extract_fly_toml",
 }
 
 

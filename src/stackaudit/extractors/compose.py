@@ -48,8 +48,10 @@ from stackaudit.facts.deploy import (
     VolumeMount,
     parse_image,
 )
+from stackaudit.facts.image import ArgWord
 from stackaudit.facts.traefik import traefik_config, traefik_cors_policies
 from stackaudit.invocation.commandline import CommandContext, find_in_script, find_in_words
+from stackaudit.invocation.joined import arg_word
 from stackaudit.invocation.shellwords import Token, split_commands
 from stackaudit.policy import is_development_path
 from stackaudit.source import SourceFile
@@ -259,6 +261,15 @@ def _words(source: SourceFile, walker: Walker, node: Node | None) -> list[Token]
         # not; a `$$` is a literal dollar. Judge each word on what is written in the file.
         return [replace(w, symbolic=_interpolated(source, w)) for w in words]
     return None
+
+
+def placed_words(
+    source: SourceFile, walker: Walker, node: Node | None
+) -> tuple[ArgWord, ...] | None:
+    """``entrypoint:``/``command:`` as placed words; None when absent or null."""
+    if node is None or (isinstance(node, ScalarNode) and node.tag.endswith(":null")):
+        return None
+    return tuple(arg_word(source, token) for token in _words(source, walker, node) or ())
 
 
 def _interpolated(source: SourceFile, word: Token) -> bool:
@@ -546,6 +557,8 @@ class _Reader(Struct):
             command=self.span(command) if command is not None and scalar(command) != "" else None,
             command_args=tuple(t.text for t in _words(self.source, self.walker, command) or ()),
             entrypoint=self.span(entrypoint) if entrypoint is not None else None,
+            entrypoint_words=placed_words(self.source, self.walker, entrypoint),
+            command_words=placed_words(self.source, self.walker, command),
             ports=self.ports(get(node, "ports")),
             expose=tuple(self.words(get(node, "expose"))),
             networks=self.names(get(node, "networks")),
@@ -644,11 +657,9 @@ def _commands(
     argv = (entrypoint or []) + (command or [])
     if not argv:
         return []
-    found: list[object] = list(find_in_words(context, argv))
-    if not found and command and entrypoint:
-        # An entrypoint script conventionally ends in `exec "$@"`.
-        found = list(find_in_words(context, command))
-    return found
+    # An `entrypoint:` that is a script running its arguments is followed by the model,
+    # which sees whether the script is in the repository.
+    return list(find_in_words(context, argv))
 
 
 __all__ = [

@@ -7,10 +7,16 @@ an exec form (a JSON array of strings; anything else is shell form, run by
 ``FROM`` an earlier one inherits them and its ``ENV``; setting ``ENTRYPOINT`` clears an
 inherited ``CMD``; an exec-form ``ENTRYPOINT`` receives ``CMD`` as extra arguments, a
 shell-form one ignores it.
+
+The final stage is also kept as a ``DockerImage``: ENTRYPOINT and CMD as words, ENV,
+the files ``COPY``/``ADD`` put into it and the ``WORKDIR``, so that the model can run
+them with what a compose service or a Kubernetes container adds, and follow an
+entrypoint script copied into the image (``stackaudit.model.containers``).
 """
 
 from __future__ import annotations
 
+import posixpath
 import re
 
 from msgspec import Struct, field
@@ -18,17 +24,17 @@ from msgspec import Struct, field
 from stackaudit.diagnostics import Span
 from stackaudit.extractors.base import Extraction
 from stackaudit.extractors.dependencies import pins_in_script
-from stackaudit.facts.build import DockerfileRead
 from stackaudit.facts.common import EnvVar, has_expansion
+from stackaudit.facts.image import CommandLine, DockerImage, ImageCopy
 from stackaudit.facts.serve import ServeCommand
 from stackaudit.invocation.commandline import (
     CommandContext,
-    basename,
     find_in_script,
     find_in_words,
     to_word,
     token_span,
 )
+from stackaudit.invocation.joined import arg_word
 from stackaudit.invocation.shellwords import Token, split_commands
 from stackaudit.policy import is_development_path
 from stackaudit.source import SourceFile
@@ -57,9 +63,12 @@ class Command(Struct):
 
 class Stage(Struct):
     name: str
+    line: int = 1
     env: list[EnvVar] = field(default_factory=list)
     cmd: Command | None = None
     entrypoint: Command | None = None
+    copies: list[ImageCopy] = field(default_factory=list)
+    workdir: str = "/"
 
 
 def read_instructions(source: SourceFile) -> list[Instruction]:
@@ -256,13 +265,6 @@ def _env(source: SourceFile, instruction: Instruction) -> list[EnvVar]:
     return found
 
 
-# An ENTRYPOINT script conventionally ends in `exec "$@"`, running CMD.
-_WRAPPER_ENTRYPOINT = re.compile(
-    r"(entrypoint|docker-entrypoint|start|run)[\w.-]*(\.sh)?$|"
-    r"^(tini|dumb-init)$"
-)
-
-
 def extract_dockerfile(source: SourceFile) -> Extraction:
     result = Extraction()
     deployment = not is_development_path(source.path)
@@ -276,11 +278,18 @@ def extract_dockerfile(source: SourceFile) -> Extraction:
             base = words[0] if words else ""
             name = words[2] if len(words) >= 3 and words[1].lower() == "as" else str(len(stages))
             parent = stages.get(base.lower())
-            stage = Stage(name.lower())
+            stage = Stage(name.lower(), instruction.line)
             if parent is not None:
                 stage.env = list(parent.env)
                 stage.cmd, stage.entrypoint = parent.cmd, parent.entrypoint
+                stage.copies, stage.workdir = list(parent.copies), parent.workdir
             stages[stage.name] = stage
+        elif keyword == "WORKDIR":
+            stage.workdir = _in_image(stage.workdir, instruction.args.strip())
+        elif keyword in ("COPY", "ADD"):
+            copy = _copy(source, stage.workdir, instruction)
+            if copy is not None:
+                stage.copies.append(copy)
         elif keyword == "ENV":
             variables = _env(source, instruction)
             stage.env.extend(variables)
@@ -304,8 +313,60 @@ def extract_dockerfile(source: SourceFile) -> Extraction:
             for body, origins in instruction.heredocs:
                 result.facts.extend(pins_in_script(source, body, origins, "Dockerfile RUN"))
     result.facts.extend(_final_command(source, stage, deployment))
-    result.facts.append(DockerfileRead(source.path, Span(source.path, 1)))
+    result.facts.append(_image(source, stage, deployment))
     return result
+
+
+def _in_image(directory: str, path: str) -> str:
+    """``path`` as an absolute path in the image (relative ones start at ``directory``,
+    the WORKDIR); a trailing ``/`` is kept."""
+    if not path:
+        return directory
+    joined = posixpath.normpath(posixpath.join(directory, path))
+    return joined + "/" if path.endswith(("/", "/.")) or path == "." else joined
+
+
+def _copy(source: SourceFile, workdir: str, instruction: Instruction) -> ImageCopy | None:
+    """A ``COPY``/``ADD`` of files of the build context (not ``--from`` another stage
+    or image, not a URL, not a heredoc)."""
+    tokens = parse_exec_form(instruction.args, instruction.origins)
+    words = [t.text for t in tokens] if tokens is not None else instruction.args.split()
+    if any(w.startswith("--from") for w in words) or instruction.heredocs:
+        return None
+    paths = [w for w in words if not w.startswith("--")]
+    if len(paths) < 2:
+        return None
+    sources = tuple(p for p in paths[:-1] if "://" not in p and not p.startswith("git@"))
+    if not sources:
+        return None
+    span = Span(source.path, instruction.line, 1)
+    return ImageCopy(sources, _in_image(workdir, paths[-1]), span)
+
+
+def _command_line(source: SourceFile, command: Command | None) -> CommandLine | None:
+    if command is None:
+        return None
+    span = source.line_span(command.line)
+    if command.exec_form is not None:
+        return CommandLine(tuple(arg_word(source, t) for t in command.exec_form), span)
+    assert command.shell is not None
+    text, origins = command.shell
+    start = origins[0] if origins else 0
+    token = Token(text, origins, start, origins[-1] + 1 if origins else start)
+    return CommandLine((arg_word(source, token),), span, shell_form=True)
+
+
+def _image(source: SourceFile, stage: Stage, deployment: bool) -> DockerImage:
+    return DockerImage(
+        source.path,
+        Span(source.path, stage.line, 1),
+        _command_line(source, stage.entrypoint),
+        _command_line(source, stage.cmd),
+        tuple(stage.env),
+        tuple(stage.copies),
+        stage.workdir,
+        deployment,
+    )
 
 
 def _run_command(context: CommandContext, command: Command | None) -> list[ServeCommand]:
@@ -333,8 +394,6 @@ def _final_command(source: SourceFile, stage: Stage, deployment: bool) -> list[S
         found = find_in_words(context, entrypoint.exec_form) + find_in_script(context, *cmd.shell)
     else:
         found = find_in_words(context, entrypoint.exec_form)
-    if not found and cmd is not None and entrypoint.exec_form:
-        program = basename(entrypoint.exec_form[0].text)
-        if _WRAPPER_ENTRYPOINT.search(program):
-            found = _run_command(context, cmd)
+    # An ENTRYPOINT that is a script (`["/start.sh"]`) is followed by the model, which
+    # knows whether the script is in the repository and passes its arguments on.
     return found

@@ -5,7 +5,10 @@ image), Services, Ingresses with their ingress-nginx annotations, and Traefik
 Kubernetes semantics: ``command`` replaces the image's ENTRYPOINT and ``args`` its CMD;
 ``$(VAR)`` in them is expanded by Kubernetes from the container's env (``$$(VAR)`` is a
 literal); an env entry with ``valueFrom`` (``secretKeyRef``, ``configMapKeyRef``…) is a
-reference, never a literal. ingress-nginx CORS (``enable-cors: "true"``) becomes a
+reference, never a literal; ``envFrom`` and ``configMapKeyRef`` are recorded for the model
+to resolve against the ConfigMaps and Secrets of the tree (also extracted here). A Knative
+``serving.knative.dev`` Service (Cloud Run's service YAML) is a platform service whose
+containers are read as a pod's. ingress-nginx CORS (``enable-cors: "true"``) becomes a
 ``CorsPolicy`` with the controller's defaults: ``cors-allow-origin`` ``*`` and
 ``cors-allow-credentials`` ``true`` when not given (internal/ingress/annotations/cors).
 A Helm template that does not parse as YAML is skipped without a finding."""
@@ -36,15 +39,22 @@ from stackaudit.facts.deploy import (
     NGINX_PREFIX,
     ContainerPort,
     IngressBackend,
+    K8sConfigMap,
     K8sContainer,
+    K8sContainerEnv,
+    K8sEnvFrom,
     K8sIngress,
+    K8sKeyRef,
     K8sService,
     K8sWorkload,
     Replicas,
     ServicePort,
     parse_image,
 )
+from stackaudit.facts.image import ArgWord
+from stackaudit.facts.platform import CLOUD_RUN, PlatformService
 from stackaudit.invocation.commandline import CommandContext, find_in_words
+from stackaudit.invocation.joined import arg_word
 from stackaudit.policy import is_development_path
 from stackaudit.source import SourceFile
 
@@ -100,14 +110,35 @@ def container_env(source: SourceFile, walker: Walker, node: Node | None) -> list
     return found
 
 
+def container_env_sources(
+    source: SourceFile, walker: Walker, node: Node, key: str, namespace: str | None
+) -> K8sContainerEnv | None:
+    """The container's ``envFrom`` entries and ``configMapKeyRef`` values, which the
+    model resolves against the ConfigMaps and Secrets of the scanned tree."""
+    env_from = []
+    for item in walker.sequence(walker.get(node, "envFrom")):
+        prefix = scalar(walker.get(item, "prefix")) or ""
+        for kind in ("configMap", "secret"):
+            name = scalar(walker.get(walker.get(item, f"{kind}Ref"), "name"))
+            if name:
+                env_from.append(K8sEnvFrom(kind, name, node_span(source, item), prefix))
+    key_refs = []
+    for item in walker.sequence(walker.get(node, "env")):
+        ref = walker.get(walker.get(item, "valueFrom"), "configMapKeyRef")
+        variable = scalar(walker.get(item, "name"))
+        config_map = scalar(walker.get(ref, "name"))
+        config_key = scalar(walker.get(ref, "key"))
+        if variable and config_map and config_key:
+            key_refs.append(K8sKeyRef(variable, config_map, config_key, node_span(source, item)))
+    if not env_from and not key_refs:
+        return None
+    return K8sContainerEnv(key, namespace, tuple(env_from), tuple(key_refs))
+
+
 def _word(source: SourceFile, node: Node | None) -> Word | None:
     if not isinstance(node, ScalarNode) or node.tag.endswith(":null"):
         return None
     return Word(node.value, node_span(source, node), k8s_symbolic(node.value))
-
-
-def _present(node: Node | None) -> bool:
-    return node is not None and not (isinstance(node, ScalarNode) and node.tag.endswith(":null"))
 
 
 def _string_map(walker: Walker, node: Node | None) -> tuple[tuple[str, str], ...]:
@@ -202,9 +233,30 @@ class _Manifest:
             else None,
             ports=tuple(ports),
             env=tuple(container_env(self.source, self.walker, get(node, "env"))),
-            has_command=_present(get(node, "command")),
-            has_args=_present(get(node, "args")),
+            command_words=self.words(get(node, "command")),
+            args_words=self.words(get(node, "args")),
         )
+
+    def words(self, node: Node | None) -> tuple[ArgWord, ...] | None:
+        listed = command_tokens(self.source, self.walker, node)
+        if not isinstance(listed, list):
+            return None
+        return tuple(arg_word(self.source, token) for token in listed)
+
+    def config_map(self) -> K8sConfigMap:
+        """A ConfigMap's ``data`` (values as written) or a Secret's ``data`` and
+        ``stringData`` keys (values not read: set, value unknown)."""
+        secret = self.kind == "Secret"
+        data: list[EnvVar] = []
+        for section in ("data", "stringData") if secret else ("data",):
+            for key, value in self.walker.key_items(self.walker.get(self.document, section)):
+                span = node_span(self.source, key)
+                word = None if secret else _word(self.source, value)
+                if word is not None:
+                    word = Word(word.text, word.span)  # Kubernetes expands nothing here
+                label = f"{self.kind} `{self.name}`"
+                data.append(EnvVar(key.value, word, span, label, reference=secret))
+        return K8sConfigMap(self.name, self.namespace, secret, self.span, tuple(data))
 
     # -- networking -----------------------------------------------------------------------
 
@@ -375,7 +427,25 @@ def _document(
             if cors is not None:
                 result.facts.append(cors)
         return
+    if kind in ("ConfigMap", "Secret") and manifest.api == "v1":
+        result.facts.append(manifest.config_map())
+        return
     kind, spec = pod_spec(walker, document)
+    if manifest.api.startswith("serving.knative.dev/") and kind == "Service":
+        # A Knative Service: the service YAML Cloud Run deploys (`gcloud run services
+        # replace`); its pods are reached through the platform's router only.
+        spec = walker.get(walker.get(walker.get(document, "spec"), "template"), "spec")
+        if spec is None:
+            return
+        result.facts.append(
+            PlatformService(
+                CLOUD_RUN,
+                manifest.span,
+                name=Word(manifest.name, manifest.span),
+                runs_containers=manifest.container_key(""),
+                timeout=_word(source, walker.get(spec, "timeoutSeconds")),
+            )
+        )
     if spec is None:
         return
     if kind in _SERVING:
@@ -383,6 +453,15 @@ def _document(
     for key in ("initContainers", "containers"):
         for container in walker.sequence(walker.get(spec, key)):
             env = container_env(source, walker, walker.get(container, "env"))
+            sources = container_env_sources(
+                source,
+                walker,
+                container,
+                manifest.container_key(scalar(walker.get(container, "name")) or "container"),
+                manifest.namespace,
+            )
+            if sources is not None:
+                result.facts.append(sources)
             found = _commands(source, walker, container, env, manifest, deployment)
             result.facts.extend(found)
             if not found:
@@ -412,10 +491,8 @@ def _commands(
         env,
         service=manifest.container_key(name),
     )
-    found: list[object] = list(find_in_words(context, argv))
-    if not found and isinstance(args, list) and command:
-        found = list(find_in_words(context, args))
-    return found
+    # A `command:` that is a script running its arguments is followed by the model.
+    return list(find_in_words(context, argv))
 
 
 __all__ = ["NGINX_PREFIX", "container_env", "extract_kubernetes", "pod_spec"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from stackaudit.extractors.base import Extraction
+from stackaudit.extractors.platform_cli import platform_commands
 from stackaudit.invocation.commandline import CommandContext, find_invocations_in_script
 from stackaudit.policy import is_development_name, is_development_path
 from stackaudit.source import SourceFile
@@ -59,4 +60,6 @@ def extract_makefile(source: SourceFile) -> Extraction:
         development = file_is_dev or any(is_development_name(t) for t in targets)
         context = CommandContext(source, "makefile", f"make target `{name}`", not development)
         result.facts.extend(find_invocations_in_script(context, text, origins))
+        # A deploy target's `gcloud run deploy --set-env-vars ...` sets up the platform.
+        result.facts.extend(platform_commands(source, text, origins, 0, "makefile", True))
     return result

@@ -16,6 +16,8 @@ from stackaudit.extractors.images import (
     is_cloudbuild,
     workflow_checkout,
 )
+from stackaudit.extractors.platform_cli import platform_commands
+from stackaudit.extractors.platform_manifests import platform_manifest
 from stackaudit.extractors.yamlnodes import (
     BUDGET_MESSAGE,
     BudgetExceeded,
@@ -119,7 +121,8 @@ def extract_yaml_commands(source: SourceFile) -> Extraction:
         result.problems.extend(problems)
     walker = Walker()
     ci = source.kind == "github-actions"
-    deployment = not ci and not is_development_path(source.path)
+    deployed_path = not is_development_path(source.path)
+    deployment = not ci and deployed_path
     try:
         for document in documents:
             result.facts.extend(_conda_pins(source, walker, document))
@@ -140,6 +143,12 @@ def extract_yaml_commands(source: SourceFile) -> Extraction:
                     context.extra_args = _launcher_http_options(token)
                     context.launcher = "anaconda-project"
                 result.facts.extend(find_invocations_in_script(context, token.text, token.origins))
+                # A deploy step (`gcloud run deploy`, `heroku config:set`...) sets up
+                # the platform whether it runs in CI or from a script.
+                result.facts.extend(
+                    platform_commands(source, token.text, token.origins, 0, context.carrier)
+                )
+            result.facts.extend(platform_manifest(source, walker, document, deployed_path))
     except BudgetExceeded:
         result.problems.append(ParseProblem(Span(source.path, 1, 1), BUDGET_MESSAGE))
     return result

@@ -2,7 +2,8 @@
 outside the files that run it: compose files read together as one project (``docker
 compose -f a.yml -f b.yml``), images built from a Dockerfile of the repository under a
 name (``docker build -t``, ``skaffold.yaml``, ``cloudbuild.yaml``,
-``docker/build-push-action``), and the Dockerfiles read.
+``docker/build-push-action``). Which Dockerfiles were scanned is known from their
+``DockerImage`` facts (``stackaudit.facts.image``).
 
 Paths are relative to the scanned root. A command line's relative paths are relative to
 the directory it runs in, which a script does not say: ``candidates`` hold the paths
@@ -41,11 +42,3 @@ class ImageBuild(Struct, frozen=True):
     # False for a developer's build (a development script or Makefile target): the
     # deployed image is built elsewhere when both tag the same name.
     deployment: bool = True
-
-
-class DockerfileRead(Struct, frozen=True):
-    """A Dockerfile that was scanned (so a build naming it can be told from one naming
-    a file that is not in the repository)."""
-
-    path: str
-    span: Span

@@ -14,6 +14,7 @@ from msgspec import Struct, field
 
 from stackaudit.diagnostics import Span
 from stackaudit.facts.common import EnvVar, Word
+from stackaudit.facts.image import ArgWord
 
 if TYPE_CHECKING:
     pass
@@ -198,6 +199,18 @@ class TraefikRouter(Struct, frozen=True):
     tls: bool = False
 
     @property
+    def reaches_own_container(self) -> bool:
+        """Whether the router sends requests to the container whose labels declare it.
+        With no ``service`` the docker provider gives the router the container's own
+        service; ``name`` or ``name@docker`` names a service of the docker provider. A
+        name ``@internal`` is one of Traefik's own handlers (``api``, ``dashboard``,
+        ``rest``, ``ping``, ``prometheus``, ``acme-http``, ``noop``), never an
+        application, and ``name@file`` (any other provider) is defined elsewhere."""
+        if self.service is None:
+            return True
+        return traefik_service_provider(self.service.text) in ("", "docker", "swarm")
+
+    @property
     def hosts(self) -> tuple[str, ...]:
         """Host names of ``Host(`a`) || Host(`b`, `c`)`` (v2 and v3 syntax)."""
         if self.rule is None:
@@ -206,6 +219,14 @@ class TraefikRouter(Struct, frozen=True):
         for args in re.findall(r"\bHost\(([^)]*)\)", self.rule.text):
             found.extend(re.findall(r"[`\"']([^`\"']+)[`\"']", args))
         return tuple(found)
+
+
+def traefik_service_provider(reference: str) -> str:
+    """The provider a service reference names (``api@internal`` → ``internal``), ""
+    when it names none (the provider of the referring router). Traefik serves every
+    name ending in ``@internal`` with a handler of its own
+    (pkg/server/service/internalhandler.go)."""
+    return reference.strip().rpartition("@")[2] if "@" in reference else ""
 
 
 class TraefikService(Struct, frozen=True):
@@ -267,7 +288,11 @@ class TraefikConfig(Struct, frozen=True):
         router, per the docker provider docs)."""
         if self.disabled:
             return False
-        if self.routers or self.services:
+        if self.routers:
+            # Routers in the labels replace the default one: the container is routed
+            # only by those that send to its own service (not api@internal...).
+            return any(router.reaches_own_container for router in self.routers)
+        if self.services:
             return True
         return (
             self.enable is not None
@@ -330,6 +355,10 @@ class ComposeService(Struct, frozen=True):
     command: Span | None = None
     entrypoint: Span | None = None
     command_args: tuple[str, ...] = ()  # the words of `command:`, as written
+    # `entrypoint:` and `command:` as words placed in the file; None when not set (or
+    # null), () when set to `[]` or `''`, which empties the image's own.
+    entrypoint_words: tuple[ArgWord, ...] | None = None
+    command_words: tuple[ArgWord, ...] | None = None
     ports: tuple[PortMapping, ...] = ()
     expose: tuple[Word, ...] = ()
     networks: tuple[str, ...] = ()
@@ -411,14 +440,51 @@ class K8sContainer(Struct, frozen=True):
     image: ImageRef | None = None
     ports: tuple[ContainerPort, ...] = ()
     env: tuple[EnvVar, ...] = ()
-    # `command:` replaces the image's ENTRYPOINT, `args:` its CMD.
-    has_command: bool = False
-    has_args: bool = False
+    # `command:` (the image's ENTRYPOINT replaced) and `args:` (its CMD replaced) as
+    # words placed in the file; None when not set.
+    command_words: tuple[ArgWord, ...] | None = None
+    args_words: tuple[ArgWord, ...] | None = None
 
-    @property
-    def runs_image_command(self) -> bool:
-        """The container runs its image's own ENTRYPOINT and CMD."""
-        return not self.has_command and not self.has_args
+
+class K8sEnvFrom(Struct, frozen=True):
+    """A container's ``envFrom`` entry: every key of a ConfigMap or Secret becomes a
+    variable (``prefix`` before its name)."""
+
+    kind: str  # "configMap" or "secret"
+    name: str
+    span: Span
+    prefix: str = ""
+
+
+class K8sKeyRef(Struct, frozen=True):
+    """An ``env[].valueFrom.configMapKeyRef``: ``variable`` takes the value of ``key`` in
+    the ConfigMap ``config_map``. ``span`` is the env entry's, as on its ``EnvVar``."""
+
+    variable: str
+    config_map: str
+    key: str
+    span: Span
+
+
+class K8sContainerEnv(Struct, frozen=True):
+    """Where a container's environment comes from besides its literal ``env`` values,
+    keyed like ``ServeCommand.service``."""
+
+    container_key: str
+    namespace: str | None
+    env_from: tuple[K8sEnvFrom, ...] = ()
+    key_refs: tuple[K8sKeyRef, ...] = ()
+
+
+class K8sConfigMap(Struct, frozen=True):
+    """A ConfigMap (its ``data`` values are the variables' values) or a Secret (its keys
+    are known, their values are not read: ``value`` None)."""
+
+    name: str
+    namespace: str | None
+    secret: bool
+    span: Span
+    data: tuple[EnvVar, ...] = ()
 
 
 class K8sWorkload(Struct, frozen=True):

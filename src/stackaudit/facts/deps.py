@@ -61,6 +61,23 @@ class DependencyPin(Struct, frozen=True):
             return False
         return top < wanted or (top == wanted and not ceiling[1])
 
+    def floor_at_least(self, version: str) -> bool:
+        """The requirement's lower bound is ``version`` or later (``>=6.6``, ``~=6.6``,
+        ``==6.6.1``; not ``==6.*``, whose floor is 6.0)."""
+        from packaging.specifiers import InvalidSpecifier, SpecifierSet
+        from packaging.version import InvalidVersion, Version
+
+        try:
+            wanted = Version(version)
+            return any(
+                s.operator in (">=", ">", "~=", "==", "===")
+                and not s.version.endswith(".*")
+                and Version(s.version) >= wanted
+                for s in SpecifierSet(self.spec)
+            )
+        except (InvalidSpecifier, InvalidVersion):
+            return False
+
     def entirely_at_least(self, version: str) -> bool:
         """The pin is exact (or locked) at ``version`` or later."""
         from packaging.version import InvalidVersion, Version

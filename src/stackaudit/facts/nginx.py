@@ -17,7 +17,7 @@ from typing import Literal
 import msgspec
 import msgspec.structs
 
-from stackaudit.diagnostics import Edit, Span
+from stackaudit.diagnostics import Confidence, Edit, Span
 from stackaudit.facts.common import ParseProblem, Word
 from stackaudit.facts.cors import CorsPolicy
 from stackaudit.facts.durations import parse_duration
@@ -431,7 +431,12 @@ class LocationMatch(msgspec.Struct, frozen=True):
 
 
 class ProxyTarget(msgspec.Struct, frozen=True):
-    """What ``proxy_pass`` names: ``http://host:port/uri``, an upstream, a unix socket."""
+    """What ``proxy_pass`` names: ``http://host:port/uri``, an upstream, a unix socket.
+
+    A target written with variables (``proxy_pass http://$upstream;``) whose variables
+    ``set`` gives constant values is resolved: ``scheme``, ``host``, ``port`` and ``uri``
+    are then those of the value, ``resolved_by`` the ``set`` directives used (the scheme
+    stays "" when only ``$scheme`` is left unknown)."""
 
     word: Word
     scheme: str
@@ -439,9 +444,17 @@ class ProxyTarget(msgspec.Struct, frozen=True):
     port: str
     uri: str
     unix_socket: str = ""
+    resolved_by: tuple[Span, ...] = ()
 
     @property
     def symbolic(self) -> bool:
+        """Not known here: variables that no constant ``set`` resolves."""
+        return self.word.symbolic and not self.resolved_by
+
+    @property
+    def uses_variables(self) -> bool:
+        """Written with variables: nginx then passes a URI part as the whole request
+        URI, and looks the host up among the upstreams, then with the resolver."""
         return self.word.symbolic
 
     @property
@@ -598,6 +611,11 @@ class BackendInfo(msgspec.Struct, frozen=True):
     span: Span | None = None
     serves_websocket: bool = False
     bokeh_family: bool = False
+    # How sure the link to the backend is (a link made on a port alone is not sure).
+    confidence: Confidence = Confidence.HIGH
+    # The paths the backend serves WebSockets at (Bokeh/Panel: ``/app/ws``); None when
+    # not known.
+    websocket_paths: tuple[str, ...] | None = None
     # Seconds between the backend's WebSocket pings; 0 = it never pings; None = unknown.
     ping_interval: float | None = None
     ping_span: Span | None = None
@@ -631,6 +649,8 @@ class ProxyRoute(msgspec.Struct, frozen=True):
     websocket_evidence: tuple[WebSocketEvidence, ...]
     # Includes in scope that could not be followed: anything may be set there.
     opaque_includes: tuple[Word, ...] = ()
+    # A ``rewrite`` in the location changes the URI before ``proxy_pass`` sends it.
+    rewrites: bool = False
     via: tuple[Span, ...] = ()  # the include directives this location was reached through
     upstream: Upstream | None = None
     backend: BackendInfo | None = None
@@ -661,6 +681,15 @@ class ProxyRoute(msgspec.Struct, frozen=True):
     @property
     def is_websocket(self) -> bool:
         return bool(self.websocket_evidence)
+
+    @property
+    def websocket_confidence(self) -> Confidence:
+        """How sure it is that the route carries WebSockets: high when the location
+        shows it (its path, its headers) or a sure link does, else as sure as the link
+        to the backend that serves them."""
+        if any(evidence.strong for evidence in self.websocket_evidence):
+            return Confidence.HIGH
+        return self.backend.confidence if self.backend is not None else Confidence.HIGH
 
     @property
     def ssl(self) -> bool:

@@ -3,6 +3,7 @@ semantics, and the environment it runs in."""
 
 from __future__ import annotations
 
+import posixpath
 import re
 from typing import Literal
 
@@ -148,6 +149,17 @@ class ServeCommand(Struct, frozen=True):
         """The definition that wins (the last one written for this process)."""
         found = [var for var in self.env if var.name == name]
         return found[-1] if found else None
+
+    def unread_env_note(self) -> str:
+        """``", unless <source> sets it"`` when the process reads variables whose names
+        are not known here (``env_files``: an unscanned env file, an ``envFrom``
+        Secret, a platform env group), else ``""``: a setting missing here may be
+        set there, so findings on it are less certain."""
+        if not self.env_files:
+            return ""
+        first = self.env_files[0].text
+        more = f" (or {len(self.env_files) - 1} more)" if len(self.env_files) > 1 else ""
+        return f", unless {first}{more} sets it"
 
     def setting(self, dest: str, env_name: str | None = None) -> Word | EnvVar | None:
         """A setting given by option or, failing that, by its environment variable."""
@@ -549,6 +561,41 @@ class ServeCommand(Struct, frozen=True):
 
     # -- where it listens and how often it pings (for linking proxies to it) -----------
 
+    def websocket_paths(self) -> tuple[str, ...] | None:
+        """The paths of a Bokeh/Panel server's WebSocket endpoints: ``<prefix>/<app>/ws``
+        for every application, ``<prefix>/ws`` for one served at ``/`` (bokeh/server/
+        tornado.py adds each of bokeh/server/urls.py ``per_app_patterns`` under the
+        application's route; Panel keeps ``/ws``). An application's route is the name of
+        its file without the extension, or of its directory (``url_path`` of
+        bokeh/application/handlers/code.py and directory.py); with no file ``bokeh
+        serve`` serves an empty application at ``/``, and Panel's ``--index <app>`` serves
+        that application at ``/`` as well. None when not known here: not of the Bokeh
+        family, a prefix or file named by a variable or a glob, or an application given in
+        Python (``pn.serve``)."""
+        if not self.is_bokeh_family or self.carrier == "python" or self.has("glob"):
+            return None
+        prefix = self.value("prefix")
+        if prefix is not None and prefix.symbolic:
+            return None
+        base = "/" + prefix.text.strip("/") if prefix is not None and prefix.text.strip("/") else ""
+        routes: list[str] = []
+        for word in self.positionals:
+            if word.symbolic or any(c in word.text for c in "*?["):
+                return None
+            name = posixpath.basename(word.text.rstrip("/"))
+            directory = word.text.endswith("/")
+            routes.append("/" + (name if directory else posixpath.splitext(name)[0]))
+        if not routes:
+            routes.append("/")
+        index = self.value("index") if self.tool == "panel-serve" else None
+        if index is not None and not index.text.endswith(".html"):
+            stem = posixpath.basename(index.text)
+            for extension in (".py", ".ipynb", ".md"):
+                stem = stem.removesuffix(extension)
+            if "/" + stem in routes:
+                routes.append("/")
+        return tuple(dict.fromkeys(base + ("" if r == "/" else r) + "/ws" for r in routes))
+
     def listen_ports(self) -> list[str]:
         """The TCP ports the server listens on, as written (may be symbolic): Bokeh and
         Panel ``--port`` (default 5006); uvicorn ``--port``/``UVICORN_PORT`` and
@@ -715,6 +762,14 @@ def is_loopback_address(text: str) -> bool:
         return ipaddress.ip_address(candidate.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def only_loopback_addresses(text: str) -> bool:
+    """A comma-separated address list (a trusted-proxy list such as Uvicorn's
+    ``--forwarded-allow-ips``) naming loopback addresses only; ``*`` and networks
+    outside 127.0.0.0/8 are not."""
+    entries = [entry.strip() for entry in text.split(",") if entry.strip()]
+    return all(is_loopback_address(entry.split("/")[0]) for entry in entries)
 
 
 def literal_truth(text: str) -> bool:

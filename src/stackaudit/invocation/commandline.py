@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Iterator
 from typing import TypeAlias
 
 from msgspec import Struct, field
@@ -169,7 +170,24 @@ def find_invocations_in_script(
     files combined with ``-f``, images built with ``docker build -t``): for the
     carriers that run in a checkout of the repository (scripts, Makefiles, CI steps,
     units), not inside an image."""
-    found: list[Invocation] = []
+    return [
+        found
+        for where, words in simple_commands(context, text, origins, base, shell)
+        for found in find_invocations_in_words(where, words)
+    ]
+
+
+def simple_commands(
+    context: CommandContext,
+    text: str,
+    origins: list[int] | None = None,
+    base: int = 0,
+    shell: bool = True,
+) -> Iterator[tuple[CommandContext, list[Token]]]:
+    """Each simple command of a script that is not an assignment or a ``cd``, with the
+    context it runs in: the environment the script has built by then, the conditions
+    around it, the directories it may run in, and its words with the variables the
+    script assigned before replaced."""
     env = list(context.env)
     # Variables the script assigns unconditionally, in order: their value (None when
     # it is not known here, e.g. assigned in one branch only).
@@ -197,8 +215,7 @@ def find_invocations_in_script(
             context = replace(context, directories=_changed_directory(context, env, words[1:]))
             continue
         guards = (*context.guards, *command.guards)
-        found.extend(find_invocations_in_words(replace(context, env=env, guards=guards), words))
-    return found
+        yield replace(context, env=list(env), guards=guards), words
 
 
 # `cd "$(dirname "$0")"`, `cd "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"/..`: the
@@ -331,6 +348,38 @@ def find_invocations_in_words(context: CommandContext, words: list[Token]) -> li
         else:
             return _program(context, env, words, index, name)
     return []
+
+
+def program_index(words: list[Token]) -> int:
+    """Where the program a command line runs is, past the launchers ``find_in_words``
+    looks through (``env K=V``, ``exec``, ``tini --``, ``gosu user``, ``uv run``...);
+    ``len(words)`` when there is none."""
+    index = 0
+    while index < len(words):
+        word = words[index]
+        name = basename(word.text)
+        if word.is_assignment:
+            index += 1
+        elif name == "env":
+            index += 1
+            while index < len(words) and (
+                words[index].is_assignment or words[index].text.startswith("-")
+            ):
+                takes_value = words[index].text in ("-u", "--unset", "-C", "--chdir", "-S")
+                index += 2 if takes_value else 1
+        elif name in _PASS_THROUGH:
+            index = _skip_options(words, index + 1, _PASS_THROUGH[name])
+        elif name in _AS_USER:
+            index += 2
+        elif name in _RUNNERS and index + 1 < len(words) and words[index + 1].text == "run":
+            index = _skip_options(words, index + 2, _RUNNERS[name])
+        else:
+            return index
+    return index
+
+
+def is_shell(name: str) -> bool:
+    return basename(name) in _SHELLS
 
 
 def _skip_options(words: list[Token], index: int, with_value: frozenset[str]) -> int:
@@ -550,17 +599,9 @@ def _serve_command(
         for option in parsed.options
     )
     guards = context.guards
-    condition = None
-    if guards:
-        condition = Word(
-            " && ".join(guard.written for guard in guards)[:300],
-            source.span(min(g.start for g in guards), max(g.end for g in guards)),
-        )
+    condition = guard_condition(source, guards)
     branch = branch_of(guards)
-    all_tokens = [program, *args]
-    first = token_span(source, program)
-    last = token_span(source, all_tokens[-1])
-    span = Span(first.path, first.line, first.column, last.end_line, last.end_column)
+    span = _command_span(source, [program, *args])
     return ServeCommand(
         tool=tool,
         program=to_word(source, program),
@@ -580,6 +621,30 @@ def _serve_command(
         condition=condition,
         branch=branch,
     )
+
+
+def guard_condition(source: SourceFile, guards: tuple[Guard, ...]) -> Word | None:
+    """The conditions a command runs under, as one word for messages."""
+    if not guards:
+        return None
+    return Word(
+        " && ".join(guard.written for guard in guards)[:300],
+        source.span(min(g.start for g in guards), max(g.end for g in guards)),
+    )
+
+
+def _command_span(source: SourceFile, tokens: list[Token]) -> Span:
+    """From the program to the last word written in the same file (an ENTRYPOINT's
+    words and a compose ``command:`` put together are in two files)."""
+    first = token_span(source, tokens[0])
+    for token in reversed(tokens):
+        last = token_span(source, token)
+        if last.path == first.path and (last.end_line, last.end_column) >= (
+            first.line,
+            first.column,
+        ):
+            return Span(first.path, first.line, first.column, last.end_line, last.end_column)
+    return first
 
 
 # panel/command/__init__.py ``transform_cmds``: options anaconda-project passes to a
@@ -625,9 +690,7 @@ def _env_args(source: SourceFile, env: list[EnvVar], tool: str) -> list[Token]:
     if not found or found[-1].value is None or found[-1].value.symbolic:
         return []
     value = found[-1].value
-    base = source.offset(value.span.line, value.span.column)
-    exact = source.text[base : base + len(value.text)] == value.text
-    origins = list(range(base, base + len(value.text))) if exact else [base] * len(value.text)
+    origins = source.origins_of(value.span, value.text)
     return [word for command in split_commands(value.text, origins) for word in command]
 
 

@@ -16,12 +16,11 @@ from msgspec import Struct, field
 from msgspec.structs import replace
 
 from stackaudit.diagnostics import Confidence, Span
-from stackaudit.facts.build import ComposeInvocation, DockerfileRead, ImageBuild
+from stackaudit.facts.build import ComposeInvocation, ImageBuild
 from stackaudit.facts.deploy import (
     ComposeFile,
     ComposeService,
     ImageRef,
-    K8sContainer,
     K8sIngress,
     K8sService,
     K8sWorkload,
@@ -30,6 +29,7 @@ from stackaudit.facts.deploy import (
     parse_port_range,
 )
 from stackaudit.facts.envfile import EnvFile
+from stackaudit.facts.image import DockerImage
 from stackaudit.facts.serve import ServeCommand
 from stackaudit.model.images import ImageIndex
 from stackaudit.policy import is_development_path
@@ -82,6 +82,8 @@ def merge_services(base: ComposeService, over: ComposeService) -> ComposeService
         command=over.command or base.command,
         command_args=over.command_args if over.command is not None else base.command_args,
         entrypoint=over.entrypoint or base.entrypoint,
+        command_words=_replaced(base.command_words, over.command_words),
+        entrypoint_words=_replaced(base.entrypoint_words, over.entrypoint_words),
         ports=_merge_keyed(base.ports, over.ports, lambda p: p.key),
         expose=_merge_keyed(base.expose, over.expose, lambda w: w.text),
         networks=_union(base.networks, over.networks),
@@ -96,6 +98,10 @@ def merge_services(base: ComposeService, over: ComposeService) -> ComposeService
         extends=None,
         sources=_union(base.sources, over.sources),
     )
+
+
+def _replaced(base: T | None, over: T | None) -> T | None:
+    return over if over is not None else base
 
 
 class _Resolver(Struct):
@@ -306,8 +312,9 @@ class DeployModel(Struct, dict=True):
         return ImageIndex(builds)
 
     def dockerfiles_for_image(self, image: ImageRef) -> list[str]:
-        """The Dockerfiles of the repository that build ``image`` (see
-        ``stackaudit.model.images`` for when two image references name the same)."""
+        """The Dockerfiles of the repository that build ``image``, over every build
+        source (see ``stackaudit.model.images`` for when two image references name the
+        same). ``model.containers`` finds a container's image through it."""
         return self._images.dockerfiles_for(image)
 
     def dockerfiles_run_by(self, service: ComposeService) -> list[str]:
@@ -318,25 +325,6 @@ class DeployModel(Struct, dict=True):
         if service.image is not None:
             return self.dockerfiles_for_image(service.image)
         return []
-
-    @cached_property
-    def _containers_by_dockerfile(self) -> dict[str, list[tuple[K8sWorkload, K8sContainer]]]:
-        index: dict[str, list[tuple[K8sWorkload, K8sContainer]]] = {}
-        for workload in self.k8s_workloads:
-            for container in workload.containers:
-                if container.image is None or not container.runs_image_command:
-                    continue
-                for dockerfile in self.dockerfiles_for_image(container.image):
-                    index.setdefault(dockerfile, []).append((workload, container))
-        return index
-
-    def containers_running(self, command: ServeCommand) -> list[tuple[K8sWorkload, K8sContainer]]:
-        """The Kubernetes containers that run the image whose final command is
-        ``command`` (a Dockerfile's CMD/ENTRYPOINT) and set neither ``command:`` nor
-        ``args:``."""
-        if not is_image_command(command):
-            return []
-        return list(self._containers_by_dockerfile.get(command.span.path, ()))
 
     # -- compose --------------------------------------------------------------------------
 
@@ -394,10 +382,14 @@ class DeployModel(Struct, dict=True):
                 index.setdefault(dockerfile, []).append(service)
         return index
 
-    def services_building(self, dockerfile: str) -> list[ComposeService]:
-        """The services that run the image of the Dockerfile at ``dockerfile``: they
-        build it, or name the image another build makes of it."""
-        return list(self._by_dockerfile.get(dockerfile, ()))
+    def build_context(self, dockerfile: str) -> str | None:
+        """The build context of the first compose service that builds ``dockerfile``
+        (None when no service builds it)."""
+        for service in self._by_dockerfile.get(dockerfile, ()):
+            build = service.build
+            if build is not None and build.dockerfile == dockerfile:
+                return build.context
+        return None
 
     def compose_service_for(self, command: ServeCommand) -> ComposeService | None:
         """The compose service whose command (or Dockerfile) starts ``command``."""
@@ -411,8 +403,10 @@ class DeployModel(Struct, dict=True):
     def commands_of(
         self, service: ComposeService, commands: Iterable[ServeCommand]
     ) -> list[ServeCommand]:
-        """The server commands a compose service runs: its own ``command:`` /
-        ``entrypoint:``, else the final CMD/ENTRYPOINT of the Dockerfile it builds."""
+        """The server commands a compose service runs: those filed under it (its
+        ``command:``/``entrypoint:``, and what ``Stack.serve_commands`` resolves for it
+        from the image), else the final CMD/ENTRYPOINT of the Dockerfile it builds when
+        it overrides neither."""
         pool = list(commands)
         own = [c for c in pool if c.service and c.service in service.sources]
         if own:
@@ -435,7 +429,14 @@ class DeployModel(Struct, dict=True):
         return Exposure(service, ports, service.host_network)
 
     def runs_image_command(self, service: ComposeService, command: ServeCommand) -> bool:
-        if not is_image_command(command) or service.command is not None:
+        """The service runs the Dockerfile's own ENTRYPOINT + CMD unchanged: it runs
+        that Dockerfile's image (builds it, or names the image a build of it is tagged
+        with) and sets neither ``command:`` (which replaces CMD) nor ``entrypoint:``
+        (which replaces ENTRYPOINT and drops CMD). ``command`` is the Dockerfile's own,
+        not one already resolved for a container (``model.containers``)."""
+        if not is_image_command(command) or command.service:
+            return False
+        if service.command_words is not None or service.entrypoint_words is not None:
             return False
         return command.span.path in self.dockerfiles_run_by(service)
 
@@ -684,7 +685,7 @@ def resolve_deployment(facts: Iterable[object]) -> DeployModel:
             invocations.append(fact)
         elif isinstance(fact, ImageBuild):
             model.image_builds.append(fact)
-        elif isinstance(fact, DockerfileRead):
+        elif isinstance(fact, DockerImage):
             model.dockerfiles_read.add(fact.path)
         elif isinstance(fact, EnvFile) and posixpath.basename(fact.path) == ".env":
             combination = compose_file_variable(fact)

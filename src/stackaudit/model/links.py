@@ -26,7 +26,8 @@ from msgspec import Struct
 
 from stackaudit.diagnostics import Confidence, Span
 from stackaudit.facts.deploy import same_namespace
-from stackaudit.facts.serve import ServeCommand
+from stackaudit.facts.serve import ServeCommand, is_loopback_address
+from stackaudit.model.origins import browser_origin_host
 
 if TYPE_CHECKING:
     from stackaudit.config import Config
@@ -123,6 +124,25 @@ class Frontend(Struct, frozen=True):
             return self.route.target.uri.strip("/")
         return ""
 
+    def host_matches(self, origin: str) -> bool | None:
+        """Whether the ``Host`` the server receives equals the browser's origin host
+        (``host[:port]``); None when the proxy's header is only known at run time."""
+        if self.route is None:
+            return self.forwards_host
+        header = self.route.proxy_header("Host")
+        if header is None:
+            return None if self.route.opaque_includes else False  # Host $proxy_host
+        value = header.value
+        if value is None:
+            return None
+        if value.text == "$http_host":
+            return True
+        if value.text == "$host":
+            return ":" not in origin  # $host has no port
+        if value.symbolic or "$" in value.text:
+            return None
+        return value.text.lower() == origin
+
     @property
     def proxy(self) -> str:
         """Who serves the route, for messages: ``nginx``, ``Traefik router `dash`
@@ -166,13 +186,17 @@ def _nginx_strips_path(route: ProxyRoute, rewritten: bool) -> bool | None:
     ``proxy_pass`` with a URI part (``http://app:5006/``) replaces it by that URI, one
     without (``http://app:5006``) passes the request URI unchanged (ngx_http_proxy_module,
     ``proxy_pass``). None when that is not known here: a regular-expression or named
-    location, a target with variables, or a ``rewrite`` in the location."""
+    location, a target with variables not resolved, or a ``rewrite`` in the location."""
     location = route.location
     if location is None or location.modifier not in ("", "^~", "=") or route.target.symbolic:
         return None
     if rewritten:
         return None
     uri = route.target.uri
+    if route.target.uses_variables:
+        # With variables, a URI part replaces the whole request URI; without one the
+        # request URI is passed unchanged (ngx_http_proxy_module, ``proxy_pass``).
+        return None if uri else False
     return bool(uri) and uri != location.path.text
 
 
@@ -208,6 +232,17 @@ def split_address(text: str) -> tuple[str, str | None]:
     return text, None
 
 
+def _accepts_on_loopback(command: ServeCommand) -> bool:
+    """A server bound only to other addresses (``--address 10.0.0.5``) does not accept
+    connections to 127.0.0.1; one bound to every interface, to loopback, or to an
+    address not known here may."""
+    listeners = command.listeners()
+    return not listeners or any(
+        listener.host is None or listener.all_interfaces or is_loopback_address(listener.host)
+        for listener in listeners
+    )
+
+
 class Links:
     def __init__(self, stack: LinkedFacts) -> None:
         self.stack = stack
@@ -238,7 +273,8 @@ class Links:
         if host.startswith("unix:"):
             return self._unix(host[len("unix:") :])
         found = self._compose(host, port, origin) or self._kubernetes(host, port)
-        if not found and host in LOOPBACK:
+        on_this_host = host in LOOPBACK or is_loopback_address(host)
+        if not found and on_this_host and not self._in_own_network(origin):
             found = self._loopback(port)
         return found
 
@@ -389,15 +425,37 @@ class Links:
         return index
 
     def _loopback(self, port: str) -> list[Backend]:
+        """The processes started on the host that accept connections to the port on
+        loopback. Nothing but the port ties them to the route: a link of medium
+        confidence, or of low confidence to each when several processes could be the
+        one (only one can hold the port at a time); a command on a script's development
+        branch counts only when nothing else listens there."""
+        candidates = [
+            command
+            for command in self._host_listeners.get(port, ())
+            if _accepts_on_loopback(command)
+        ]
+        deployed = [command for command in candidates if not command.development_branch]
+        candidates = deployed or candidates
+        confidence = Confidence.MEDIUM if len(candidates) == 1 else Confidence.LOW
         return [
             Backend(
                 command,
                 f"{command.context} ({command.span}) starts {command.label} on port {port} "
                 "of the same host",
-                Confidence.MEDIUM,
+                confidence,
             )
-            for command in self._host_listeners.get(port, ())
+            for command in candidates
         ]
+
+    def _in_own_network(self, origin: Span | None) -> bool:
+        """Whether the proxy configuration written at ``origin`` runs in containers with
+        a network of their own (compose services mounting it, none with ``network_mode:
+        host``): loopback there is the container, not the host that runs the scripts."""
+        if origin is None:
+            return False
+        mounting = self.deploy.services_mounting(origin.path)
+        return bool(mounting) and not any(service.host_network for service in mounting)
 
     def _unix(self, path: str) -> list[Backend]:
         found = []
@@ -461,22 +519,10 @@ class Links:
                 backends,
                 route.auth.kinds,
                 forwards,
-                _nginx_strips_path(route, route.span in self._rewriting_locations),
+                _nginx_strips_path(route, route.rewrites),
                 affinity,
                 route,
             )
-
-    @cached_property
-    def _rewriting_locations(self) -> set[Span]:
-        """Locations whose URI a ``rewrite`` changes before ``proxy_pass`` sends it."""
-        return {
-            node.span
-            for root in self.stack.nginx.roots
-            for node in root.walk()
-            if node.name == "location"
-            and node.span is not None
-            and any(child.name == "rewrite" for child in node.walk())
-        }
 
     def _traefik_frontends(self) -> Iterable[Frontend]:
         for service in self.deploy.compose_services:
@@ -486,6 +532,8 @@ class Links:
             backends = tuple(self._service_backends(service))
             middlewares = {m.name: m for m in traefik.middlewares}
             for router in traefik.routers:
+                if not router.reaches_own_container:
+                    continue  # api@internal, a service of another provider: not this app
                 auth = tuple(
                     f"traefik {middlewares[name.text.split('@')[0]].kind}"
                     for name in router.middlewares
@@ -617,6 +665,17 @@ class Links:
     def frontends_of_unit(self, unit: Span) -> list[Frontend]:
         """The frontends reaching a deployment unit (a compose service, a workload)."""
         return list(self._frontends_by_unit.get(unit, ()))
+
+    def browser_hosts_of(self, command: ServeCommand) -> list[str]:
+        """The ``host[:port]`` browsers put in their Origin for this server: the hosts of
+        the proxies in front of it (with a port only where it is not the scheme's
+        default), else `public-hosts` from the configuration."""
+        hosts = [
+            browser_origin_host(host, frontend.port, frontend.tls)
+            for frontend in self.frontends_of(command)
+            for host in frontend.public_hosts
+        ]
+        return list(dict.fromkeys(hosts)) or self.public_hosts_of(command)
 
     def public_hosts_of(self, command: ServeCommand) -> list[str]:
         hosts = [h for f in self.frontends_of(command) for h in f.public_hosts]

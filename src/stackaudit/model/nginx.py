@@ -41,7 +41,7 @@ import msgspec
 import msgspec.structs
 from msgspec.structs import replace
 
-from stackaudit.diagnostics import Span
+from stackaudit.diagnostics import Confidence, Span
 from stackaudit.facts.common import ParseProblem, Word
 from stackaudit.facts.cors import CorsPolicy, OriginPattern
 from stackaudit.facts.nginx import (
@@ -418,6 +418,97 @@ def _proxy_target(word: Word) -> ProxyTarget:
     return ProxyTarget(word, scheme, host, port, uri)
 
 
+# -- proxy_pass targets written with variables
+#
+# ``set`` belongs to the rewrite module, whose directives run in order: those of the
+# server level, then those of the location the request is found in (a nested location
+# does not run its enclosing location's: the module's configuration is not inherited),
+# an ``if`` block's when its condition holds. The last ``set`` that runs gives the value.
+# https://nginx.org/en/docs/http/ngx_http_rewrite_module.html
+
+_REWRITE_DIRECTIVES = frozenset({"set", "if", "break", "return", "rewrite"})
+# A variable's value after the directives that ran: the text and the `set` directives it
+# came from, or None when it may differ from run to run (set under a condition, or from
+# a value not known here). A variable absent from the table was never set.
+_Assigned = tuple[str, tuple[Span, ...]] | None
+
+
+def _ends_processing(node: NginxNode) -> bool:
+    """``break``, ``return`` and ``rewrite ... last|break`` end the rewrite directives
+    of the level (``rewrite`` with another flag redirects or goes on)."""
+    if node.name in ("break", "return"):
+        return True
+    return node.name == "rewrite" and any(a.text in ("last", "break") for a in node.args[2:])
+
+
+def _substituted(text: str, values: dict[str, _Assigned]) -> tuple[str, tuple[Span, ...]] | None:
+    """``text`` with the variables ``values`` knows replaced; None when one is unknown."""
+    spans: list[Span] = []
+    parts: list[str] = []
+    last = 0
+    for match in _VARIABLE.finditer(text):
+        found = values.get((match.group(1) or match.group(2)).lower())
+        if found is None:
+            return None
+        parts += [text[last : match.start()], found[0]]
+        spans.extend(found[1])
+        last = match.end()
+    parts.append(text[last:])
+    return "".join(parts), tuple(spans)
+
+
+def _run_rewrites(
+    directives: Iterable[NginxNode], values: dict[str, _Assigned], holding: NginxNode | None
+) -> bool:
+    """Apply the ``set`` directives of one level to ``values``, in order. ``holding`` is
+    the ``if`` block that holds the ``proxy_pass`` asked about: its condition holds
+    whenever that ``proxy_pass`` runs. False when the level stops the processing."""
+    certain = True
+    for node in directives:
+        if node.name == "set":
+            _assign(node, values, certain)
+        elif node.name == "if":
+            for inner in node.children:
+                if inner.name == "set":
+                    _assign(inner, values, certain and node is holding)
+                elif _ends_processing(inner):
+                    if node is holding:
+                        return False
+                    certain = False  # what follows runs only when the condition fails
+        elif _ends_processing(node):
+            return False
+    return True
+
+
+def _assign(node: NginxNode, values: dict[str, _Assigned], certain: bool) -> None:
+    if len(node.args) < 2 or node.span is None:
+        return
+    name = _var_name(node.args[0].text)
+    if not name:
+        return
+    found = _substituted(node.args[1].text, values) if certain else None
+    values[name] = None if found is None else (found[0], (*found[1], node.span))
+
+
+def _resolve_target(target: ProxyTarget, text: str, spans: tuple[Span, ...]) -> ProxyTarget | None:
+    """The target ``text`` (a ``proxy_pass`` argument with its variables replaced)
+    names; a scheme left as ``$scheme`` is unknown, which is enough when the port is
+    written."""
+    unknown_scheme = text.lower().startswith("$scheme://")
+    if unknown_scheme:
+        text = "http://" + text[len("$scheme://") :]
+    if is_symbolic(text):
+        return None
+    resolved = _proxy_target(Word(text, target.word.span))
+    if not resolved.host and not resolved.unix_socket:
+        return None
+    if unknown_scheme:
+        if not resolved.port:
+            return None  # 80 or 443: the request's scheme decides
+        resolved = replace(resolved, scheme="")
+    return replace(resolved, word=target.word, resolved_by=spans or (target.word.span,))
+
+
 def _listens(server: NginxNode | None) -> tuple[Listen, ...]:
     if server is None:
         return ()
@@ -655,6 +746,7 @@ class _FactBuilder:
         self.losses: list[HeaderLoss] = []
         self.cors: list[CorsPolicy] = []
         self.values = _Values({})
+        self._server_rewrites: dict[int, tuple[dict[str, _Assigned], bool]] = {}
 
     def build(self) -> None:
         maps: dict[str, list[NginxMap]] = {}
@@ -776,6 +868,8 @@ class _FactBuilder:
         proxy_headers = _headers(header_level, "proxy_set_header")
         add_headers = effective_add_headers(location)
         target = _proxy_target(pass_node.args[0])
+        if target.uses_variables:
+            target = self._resolved(target, location, pass_node)
         upstream = None
         if target.host and not target.symbolic and not target.unix_socket:
             upstream = self._upstream_named(target.host, _root_id(location))
@@ -799,6 +893,7 @@ class _FactBuilder:
             connection_upgrade=_connection_upgrade(connection, location, self.values),
             websocket_evidence=(),
             opaque_includes=tuple(opaque_in_chain(location)),
+            rewrites=any(node.name == "rewrite" for node in location.walk()),
             via=location.via,
             upstream=upstream,
             dropped_proxy_headers=tuple(self._dropped(location, header_level)),
@@ -809,6 +904,44 @@ class _FactBuilder:
             root_id=_root_id(location),
         )
         return replace(route, websocket_evidence=tuple(_ws_evidence(route)))
+
+    def _resolved(
+        self, target: ProxyTarget, location: NginxNode, pass_node: NginxNode
+    ) -> ProxyTarget:
+        """``target`` with the variables the rewrite directives give constant values
+        replaced, as they stand when ``proxy_pass`` runs; unchanged when one is unknown
+        (a ``map``, a request variable, a conditional ``set``)."""
+        server = location.enclosing("server")
+        values: dict[str, _Assigned] = {}
+        if server is not None:
+            at_server, goes_on = self._server_values(server)
+            if not goes_on:
+                return target  # the server level answers before any location
+            values.update(at_server)
+        holding = pass_node.parent if pass_node.parent is not location else None
+        own = [c for c in location.children if c.name in _REWRITE_DIRECTIVES]
+        if not _run_rewrites(own, values, holding) and holding is None:
+            return target
+        found = _substituted(target.word.text, values)
+        if found is None:
+            # `$scheme` alone may stay: it picks TLS or not, not the server reached.
+            values.setdefault("scheme", ("$scheme", ()))
+            found = _substituted(target.word.text, values)
+        if found is None:
+            return target
+        return _resolve_target(target, *found) or target
+
+    def _server_values(self, server: NginxNode) -> tuple[dict[str, _Assigned], bool]:
+        """The variables the server level's rewrite directives set, and whether the
+        processing goes on to a location; computed once per server, since its many
+        locations ask the same question."""
+        key = id(server)
+        if key not in self._server_rewrites:
+            values: dict[str, _Assigned] = {}
+            directives = [c for c in server.children if c.name in _REWRITE_DIRECTIVES]
+            goes_on = _run_rewrites(directives, values, None)
+            self._server_rewrites[key] = (values, goes_on)
+        return self._server_rewrites[key]
 
     def _dropped(self, location: NginxNode, header_level: NginxNode | None) -> list[Header]:
         if header_level is None or header_level.parent is None:
@@ -1129,6 +1262,41 @@ def _with_backend(route: ProxyRoute, info: BackendInfo | None) -> ProxyRoute:
     if info is None:
         return route
     evidence = route.websocket_evidence
-    if info.serves_websocket:
-        evidence = (*evidence, WebSocketEvidence(f"proxies to {info.description}", info.span))
+    if info.websocket_paths is not None and not carries_path(route, info.websocket_paths):
+        # `location /static/` in front of a Bokeh server: no WebSocket can pass here,
+        # whatever headers the location sets.
+        evidence = ()
+    elif info.serves_websocket:
+        sure = info.confidence == Confidence.HIGH
+        evidence = (
+            *evidence,
+            WebSocketEvidence(f"proxies to {info.description}", info.span, strong=sure),
+        )
     return replace(route, backend=info, websocket_evidence=evidence)
+
+
+def carries_path(route: ProxyRoute, paths: Sequence[str]) -> bool:
+    """Whether some request the location matches reaches the backend at one of
+    ``paths``: a prefix location passes the request URI on, or replaces the matched
+    prefix with the ``proxy_pass`` URI; an exact location sends that one URI; a
+    regular-expression location passes the URI on (ngx_http_core_module ``location``,
+    ngx_http_proxy_module ``proxy_pass``). True when that is not known here: a named
+    location, a ``rewrite``, a target not resolved, a pattern Python cannot read."""
+    location = route.location
+    target = route.target
+    if location is None or location.modifier == "@" or route.rewrites or target.symbolic:
+        return True
+    written = location.path.text
+    if location.is_regex:
+        flags = re.IGNORECASE if location.modifier == "~*" else 0
+        try:
+            pattern = re.compile(written, flags)
+        except (re.error, RecursionError):
+            return True
+        return any(pattern.search(path) for path in paths)
+    if target.uses_variables and target.uri:
+        return target.uri in paths  # the URI replaces the whole request URI
+    if location.modifier == "=":
+        return (target.uri or written) in paths
+    sent = target.uri or written
+    return any(path.startswith(sent) for path in paths)

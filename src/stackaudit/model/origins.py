@@ -9,12 +9,22 @@ port."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from msgspec import Struct
 
-if TYPE_CHECKING:
-    from stackaudit.model.links import Frontend
+
+class ServedHosts(Protocol):
+    """What a proxy route says about where browsers reach it (``links.Frontend``)."""
+
+    @property
+    def public_hosts(self) -> tuple[str, ...]: ...
+
+    @property
+    def port(self) -> int | None: ...
+
+    @property
+    def tls(self) -> bool: ...
 
 
 class OriginProblem(Struct, frozen=True):
@@ -180,7 +190,7 @@ def match_host(host: str, pattern: str) -> bool:
     return all(p in (h, "*") for h, p in zip(host_parts, pattern_parts, strict=True))
 
 
-def frontend_origins(frontends: Iterable[Frontend]) -> list[str]:
+def frontend_origins(frontends: Iterable[ServedHosts]) -> list[str]:
     """The page origins (``https://dash.example.com``) browsers use through these proxy
     routes: their public hosts with the scheme and, when not the default, the port."""
     found = [

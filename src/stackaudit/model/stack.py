@@ -5,21 +5,24 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Iterable
 from functools import cached_property
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 from msgspec.structs import replace
 
 from stackaudit.config import Config
+from stackaudit.diagnostics import Span
 from stackaudit.facts.common import EnvVar, ParseProblem, Word
+from stackaudit.facts.deps import DependencyPin
 from stackaudit.facts.envfile import EnvFile
-from stackaudit.facts.serve import ServeCommand
-from stackaudit.policy import is_development_path
+from stackaudit.facts.serve import ASGI_SERVERS, ServeCommand
 
 if TYPE_CHECKING:
     from stackaudit.facts.cors import CorsPolicy
+    from stackaudit.facts.deploy import K8sConfigMap, K8sContainerEnv
     from stackaudit.facts.nginx import BackendInfo, NginxModel, ProxyRoute, Upstream
     from stackaudit.model.deploy import DeployModel
     from stackaudit.model.links import Links
+    from stackaudit.model.platforms import Platform, Platforms
 
 T = TypeVar("T")
 
@@ -34,54 +37,133 @@ class Stack:
 
     @cached_property
     def serve_commands(self) -> list[ServeCommand]:
-        """Every server process. A Dockerfile's command that compose services or
-        Kubernetes containers run (they build that Dockerfile or name the image a build
-        of it is tagged with, and set no command of their own) is seen once per service
-        or container, with its environment after the image's ENV, as it is started."""
-        commands = self.of(ServeCommand)
-        deploy = self.deploy
+        """Every server process, each container's as Docker puts it together: the
+        image's ENTRYPOINT + CMD, what a compose service or Kubernetes container sets
+        over them, and the entrypoint script they run (``model.containers``). A command
+        a container runs carries the container's environment after the image's ENV
+        (``env_file:`` below ``environment:``, as in Compose's precedence)."""
+        from stackaudit.facts.image import DockerImage, ShellScript
+        from stackaudit.model.containers import container_commands
+
+        resolution = container_commands(
+            self.of(ServeCommand),
+            self.of(DockerImage),
+            self.of(ShellScript),
+            self.deploy,
+            self._env_file_variables,
+        )
         found: list[ServeCommand] = []
-        for command in commands:
-            services = (
-                [
-                    s
-                    for s in deploy.services_building(command.span.path)
-                    if s.key not in command.service and deploy.runs_image_command(s, command)
-                ]
-                if command.carrier == "dockerfile"
-                else []
+        for command in resolution.kept:
+            loaded, unread = self._env_file_variables(command.env_files, command.span.path)
+            if loaded or unread != command.env_files:
+                command = replace(command, env=(*loaded, *command.env), env_files=unread)
+            found.append(command)
+        return [self._with_deploy_env(command) for command in found + resolution.added]
+
+    # -- environment set at deploy time -------------------------------------------------
+
+    def _with_deploy_env(self, command: ServeCommand) -> ServeCommand:
+        """The command with what its Kubernetes container and its platform add to the
+        environment: values known here, variables set with a value not written here
+        (a Secret, ``--set-secrets``: set, value unknown), and sources whose names are
+        unknown (a Secret or ConfigMap not in the tree, an env group) in
+        ``env_files``."""
+        command = self._with_k8s_env(command)
+        platforms = self.platforms
+        service = platforms.service_for(command)
+        if service is None:
+            return command
+        env, sources = platforms.environment(service)
+        if not env and not sources:
+            return command
+        # The platform's variables override an image's ENV; a start command's own shell
+        # assignments (`web: FOO=1 gunicorn ...`) override the platform's.
+        merged = (*command.env, *env) if command.carrier == "dockerfile" else (*env, *command.env)
+        return replace(command, env=merged, env_files=(*command.env_files, *sources))
+
+    @cached_property
+    def _k8s_env_sources(self) -> dict[str, K8sContainerEnv]:
+        from stackaudit.facts.deploy import K8sContainerEnv
+
+        return {fact.container_key: fact for fact in self.of(K8sContainerEnv)}
+
+    @cached_property
+    def _k8s_config_maps(self) -> dict[tuple[bool, str], list[K8sConfigMap]]:
+        from stackaudit.facts.deploy import K8sConfigMap
+
+        index: dict[tuple[bool, str], list[K8sConfigMap]] = {}
+        for config_map in self.of(K8sConfigMap):
+            index.setdefault((config_map.secret, config_map.name), []).append(config_map)
+        return index
+
+    def _config_map(
+        self, secret: bool, name: str, namespace: str | None, near: str
+    ) -> K8sConfigMap | None:
+        """The ConfigMap (Secret) ``name`` of the pod's namespace (one written without a
+        namespace matches any: it goes where it is applied), the one written nearest
+        the workload's file when several are: the same file, else the same
+        directory..."""
+        from stackaudit.model.platforms import nearest
+
+        candidates = [
+            config_map
+            for config_map in self._k8s_config_maps.get((secret, name), ())
+            if config_map.namespace is None
+            or namespace is None
+            or config_map.namespace == namespace
+        ]
+        closest = nearest(near, candidates, lambda config_map: config_map.span.path)
+        return closest[0] if closest else None
+
+    def _with_k8s_env(self, command: ServeCommand) -> ServeCommand:
+        """Kubernetes ``envFrom`` (each source's keys, in order, below ``env``) and
+        ``configMapKeyRef`` values resolved against the tree's ConfigMaps and Secrets
+        (kubernetes.io/docs/tasks/configure-pod-container/configure-pod-configmap/)."""
+        sources = self._k8s_env_sources.get(command.service) if command.service else None
+        if sources is None:
+            return command
+        loaded: list[EnvVar] = []
+        unread: list[Word] = []
+        for entry in sources.env_from:
+            found = self._config_map(
+                entry.kind == "secret", entry.name, sources.namespace, command.span.path
             )
-            containers = deploy.containers_running(command)
-            found.extend(
-                replace(
-                    command,
-                    env=(*command.env, *container.env),
-                    service=container.service_key,
-                    context=f"{command.context} run by {workload.label} container "
-                    f"`{container.name}`",
-                    deployment=command.deployment and not is_development_path(workload.file),
-                )
-                for workload, container in containers
+            if found is None:
+                what = "Secret" if entry.kind == "secret" else "ConfigMap"
+                unread.append(Word(f"envFrom {what} `{entry.name}`", entry.span))
+                continue
+            loaded.extend(replace(var, name=entry.prefix + var.name) for var in found.data)
+        resolved: dict[tuple[str, Span], EnvVar] = {}
+        for ref in sources.key_refs:
+            config_map = self._config_map(
+                False, ref.config_map, sources.namespace, command.span.path
             )
-            if not services and not containers:
-                # `env_file:` is below `environment:` in Compose's precedence: first.
-                loaded, unread = self._env_file_variables(command.env_files, command.span.path)
-                if loaded or unread != command.env_files:
-                    command = replace(command, env=(*loaded, *command.env), env_files=unread)
-                found.append(command)
-            for service in services:
-                loaded, unread = self._env_file_variables(service.env_files, service.file)
-                found.append(
-                    replace(
-                        command,
-                        env=(*command.env, *loaded, *service.env),
-                        env_files=(*command.env_files, *unread),
-                        service=service.key,
-                        context=f"{command.context} run by compose service `{service.name}`",
-                        deployment=command.deployment and not is_development_path(service.file),
-                    )
+            value = (
+                next((var for var in config_map.data if var.name == ref.key), None)
+                if config_map is not None
+                else None
+            )
+            if value is not None and value.value is not None:
+                resolved[(ref.variable, ref.span)] = EnvVar(
+                    ref.variable, value.value, ref.span, f"{value.source} key `{ref.key}`"
                 )
-        return found
+        env = [resolved.get((var.name, var.span), var) for var in command.env]
+        return replace(command, env=(*loaded, *env), env_files=(*command.env_files, *unread))
+
+    # -- platforms ------------------------------------------------------------------------
+
+    @cached_property
+    def platforms(self) -> Platforms:
+        """The hosting platforms the files declare (Procfile, app.yaml, fly.toml,
+        render.yaml, gcloud/az deploys, Knative Services), indexed once."""
+        from stackaudit.model.platforms import Platforms
+
+        return Platforms(self.facts)
+
+    def platform_for(self, command: ServeCommand) -> Platform | None:
+        """The platform whose router is in front of ``command``: TLS, X-Forwarded-*,
+        its timeouts and, when known, its public origin. None off a platform."""
+        return self.platforms.platform_for(command)
 
     @cached_property
     def _env_files(self) -> dict[str, EnvFile]:
@@ -114,6 +196,11 @@ class Stack:
             self.links.frontends
         )
 
+    def asgi_servers_of(self, path: str) -> list[ServeCommand]:
+        """The ASGI server commands that import the module at ``path`` (``main:app``,
+        ``pkg.main:app``, ``main.py``)."""
+        return [c for c in self.serve_commands if _imports_module(c, path)]
+
     def origins_serving(self, commands: Iterable[ServeCommand]) -> list[str]:
         """The origins of the proxies in front of ``commands``, else the stack's."""
         from stackaudit.model.origins import frontend_origins
@@ -127,6 +214,22 @@ class Stack:
         from stackaudit.model.links import Links
 
         return Links(self)
+
+    def installed_relative_to(
+        self, package: str, version: str
+    ) -> tuple[Literal["old", "new"], DependencyPin] | None:
+        """Whether the stack installs ``package`` before ``version`` ("old") or at or
+        after it ("new"), with the pin that says so; None when no valid pin decides. A
+        lock file's exact version decides over a requirement's range."""
+        pins = [pin for pin in self.of(DependencyPin) if pin.package == package and pin.valid]
+        deciding = [pin for pin in pins if pin.locked] or pins
+        for pin in deciding:
+            if pin.entirely_at_least(version) or pin.floor_at_least(version):
+                return "new", pin
+        for pin in deciding:
+            if pin.entirely_below(version):
+                return "old", pin
+        return None
 
     def problems(self) -> list[ParseProblem]:
         """Problems that appear only when files are put together (an include cycle)."""
@@ -156,11 +259,18 @@ class Stack:
         (interval, span, source), pinger = (
             min(known, key=lambda item: item[0][0] or 0.0) if known else ((None, None, ""), chosen)
         )
+        paths = [b.command.websocket_paths() for b in backends]
+        sure = max((b.confidence for b in bokeh or backends), key=lambda c: c.rank)
         return BackendInfo(
             description=chosen.evidence,
             span=chosen.command.span,
             serves_websocket=bool(bokeh),
             bokeh_family=bool(bokeh),
+            confidence=sure,
+            # Known only when every backend is a Bokeh/Panel server that tells its own.
+            websocket_paths=None
+            if any(p is None for p in paths)
+            else tuple(dict.fromkeys(path for found in paths for path in found or ())),
             ping_interval=interval,
             ping_span=span or pinger.command.span,
             ping_source=f"{pinger.command.label}: {source}",
@@ -188,3 +298,11 @@ class Stack:
         from stackaudit.model.deploy import resolve_deployment
 
         return resolve_deployment(self.facts)
+
+
+def _imports_module(command: ServeCommand, path: str) -> bool:
+    if command.tool not in ASGI_SERVERS or not command.positionals:
+        return False
+    module = command.positionals[0].text.split(":")[0]
+    wanted = module if module.endswith(".py") else module.replace(".", "/") + ".py"
+    return path == wanted or path.endswith("/" + wanted)

@@ -127,6 +127,10 @@ class Rule:
     fix: ClassVar[FixSafety] = FixSafety.DISPLAY_ONLY
     cwe: ClassVar[int | None] = None
     examples: ClassVar[Sequence[Example]] = ()
+    # The engine keeps one finding per rule and place (an environment entry shared by
+    # two commands, a route in front of two servers); a rule whose findings at one
+    # place say different things (which route, which hosts) keeps one per message.
+    one_finding_per_place: ClassVar[bool] = True
 
     def check(self, stack: Stack) -> Iterator[Diagnostic]:
         return iter(())

@@ -2,7 +2,7 @@ from collections.abc import Iterator
 
 from stackaudit.diagnostics import Diagnostic, Edit, FixSafety, Severity
 from stackaudit.facts.serve import OriginEntry, ServeCommand
-from stackaudit.model.origins import admits_every_host, browser_origin_host, cli_origin_error
+from stackaudit.model.origins import admits_every_host, cli_origin_error
 from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
 
@@ -116,16 +116,10 @@ class WsOriginWildcard(Rule):
     )
 
     def check(self, stack: Stack) -> Iterator[Diagnostic]:
-        seen = set()
         for command in stack.serve_commands:
             if command.is_bokeh_family and not command.development_branch:
                 # The hosts the proxies in front serve it under, else `public-hosts`.
-                public = _public_hosts(stack, command)
-                for diagnostic in self._check_command(command, public):
-                    # One environment entry shared by several commands is one finding.
-                    if diagnostic.span not in seen:
-                        seen.add(diagnostic.span)
-                        yield diagnostic
+                yield from self._check_command(command, stack.links.browser_hosts_of(command))
 
     def _check_command(self, command: ServeCommand, public: list[str]) -> Iterator[Diagnostic]:
         suggestion = " ".join(f"--allow-websocket-origin={host}" for host in public) or (
@@ -168,17 +162,6 @@ class WsOriginWildcard(Rule):
                 fix_title="Replace the wildcard with the public host",
                 edits=_replace(entry, public),
             )
-
-
-def _public_hosts(stack: Stack, command: ServeCommand) -> list[str]:
-    """The ``host[:port]`` browsers put in their Origin for this server: the hosts of
-    the proxies in front of it, else `public-hosts` from the configuration."""
-    hosts = [
-        browser_origin_host(host, frontend.port, frontend.tls)
-        for frontend in stack.links.frontends_of(command)
-        for host in frontend.public_hosts
-    ]
-    return list(dict.fromkeys(hosts)) or stack.links.public_hosts_of(command)
 
 
 def _replace(entry: OriginEntry, hosts: list[str]) -> list[Edit]:

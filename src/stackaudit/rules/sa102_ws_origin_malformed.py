@@ -126,14 +126,10 @@ class WsOriginMalformed(Rule):
     )
 
     def check(self, stack: Stack) -> Iterator[Diagnostic]:
-        seen = set()
         for command in stack.serve_commands:
-            if not command.is_bokeh_family:
-                continue
-            for diagnostic in [*self._flags(command), *self._env(command)]:
-                if diagnostic.span not in seen:
-                    seen.add(diagnostic.span)
-                    yield diagnostic
+            if command.is_bokeh_family:
+                yield from self._flags(command)
+                yield from self._env(command)
 
     def _flags(self, command: ServeCommand) -> Iterator[Diagnostic]:
         overridden = command.origin_source() == "env"

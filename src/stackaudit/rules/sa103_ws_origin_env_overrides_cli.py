@@ -78,15 +78,11 @@ class WsOriginEnvOverridesCli(Rule):
     )
 
     def check(self, stack: Stack) -> Iterator[Diagnostic]:
-        seen = set()
         for command in stack.serve_commands:
             var = command.env_var("BOKEH_ALLOW_WS_ORIGIN")
             uses = command.uses("allow_websocket_origin")
             if not command.is_bokeh_family or var is None or not command.cli_origins():
                 continue
-            if var.span in seen:
-                continue
-            seen.add(var.span)
             count = len(command.cli_origins())
             flags = f"{count} --allow-websocket-origin value" + ("s" if count != 1 else "")
             yield self.report(

@@ -114,6 +114,10 @@ class WsOriginMissing(Rule):
                 admitted = f"admits only `localhost:{command.listen_port()}`"
             # The hosts the proxies in front serve it under, else `public-hosts`.
             hosts = stack.links.public_hosts_of(command)
+            platform = stack.platform_for(command)
+            if not hosts and platform is not None and platform.public_origin:
+                # The platform's own host for the app (`<app>.fly.dev`).
+                hosts = [platform.public_origin.split("://", 1)[1]]
             related = [
                 Related(f.span, f"{f.kind} serves {', '.join(f.public_hosts)}")
                 for f in stack.links.frontends_of(command)
@@ -125,7 +129,8 @@ class WsOriginMissing(Rule):
             yield self.report(
                 command.program.span,
                 f"{command.label} has no WebSocket origin allowlist (no "
-                f"--allow-websocket-origin, no BOKEH_ALLOW_WS_ORIGIN): Bokeh {admitted}; "
+                f"--allow-websocket-origin, no BOKEH_ALLOW_WS_ORIGIN"
+                f"{command.unread_env_note()}): Bokeh {admitted}; "
                 "browsers reaching it under its public name are refused (403) on Tornado "
                 "< 6.6, and on 6.6 unless Tornado sees the request as same-origin",
                 help=f"name the host(s) browsers use: {suggestion} (not `*`)"
@@ -136,4 +141,5 @@ class WsOriginMissing(Rule):
                 ),
                 fix_title="Add --allow-websocket-origin for the public host",
                 related=related,
+                confidence=Confidence.LOW if command.env_files else None,
             )

@@ -85,6 +85,7 @@ class WsOriginProxyHostMissing(Rule):
     severity = Severity.WARNING
     category = "websocket-origin"
     applies_to = ("stack",)
+    one_finding_per_place = False  # one per host set / per route, at the allowlist
     examples = (
         Bad(
             "docker-compose.yml",
@@ -138,18 +139,14 @@ class WsOriginProxyHostMissing(Rule):
     )
 
     def check(self, stack: Stack) -> Iterator[Diagnostic]:
-        tornado = _tornado_pin(stack)
-        seen: set[tuple[Span, tuple[str, ...]]] = set()
+        tornado = stack.installed_relative_to("tornado", SAME_ORIGIN_SHORTCUT)
         for frontend in stack.links.frontends:
             if not frontend.public_hosts or _static_location(frontend):
                 continue
             for backend in frontend.backends:
                 found = self._check(stack, frontend, backend, tornado)
-                # One finding per allowlist and host set (a location for / and one for
-                # /ws in the same server, a Dockerfile command run by two services).
-                if found is not None and (found[0].span, found[1]) not in seen:
-                    seen.add((found[0].span, found[1]))
-                    yield found[0]
+                if found is not None:
+                    yield found
 
     def _check(
         self,
@@ -157,7 +154,7 @@ class WsOriginProxyHostMissing(Rule):
         frontend: Frontend,
         backend: Backend,
         tornado: tuple[str, DependencyPin] | None,
-    ) -> tuple[Diagnostic, tuple[str, ...]] | None:
+    ) -> Diagnostic | None:
         command = backend.command
         patterns = _patterns(command)
         if patterns is None:
@@ -191,7 +188,7 @@ class WsOriginProxyHostMissing(Rule):
             related=related,
             confidence=confidence,
         )
-        return diagnostic, tuple(hosts)
+        return diagnostic
 
 
 def _patterns(command: ServeCommand) -> list[str] | None:
@@ -243,25 +240,6 @@ def _traefik_or_ingress_tls(stack: Stack, frontend: Frontend) -> bool | None:
     return None
 
 
-def _host_matches(frontend: Frontend, origin: str) -> bool | None:
-    """Whether the ``Host`` the server receives equals the browser's origin host."""
-    if frontend.route is None:
-        return frontend.forwards_host
-    header = frontend.route.proxy_header("Host")
-    if header is None:
-        return None if frontend.route.opaque_includes else False  # Host $proxy_host
-    value = header.value
-    if value is None:
-        return None
-    if value.text == "$http_host":
-        return True
-    if value.text == "$host":
-        return ":" not in origin  # $host has no port
-    if value.symbolic or "$" in value.text:
-        return None
-    return value.text.lower() == origin
-
-
 def _verdict(
     frontend: Frontend, origin: str, tls: bool | None, tornado: tuple[str, DependencyPin] | None
 ) -> tuple[Confidence, str] | None:
@@ -272,7 +250,7 @@ def _verdict(
             f"by tornado `{pin.spec}` ({pin.span.path}:{pin.span.line}), which asks Bokeh "
             "about every Origin"
         )
-    matches = _host_matches(frontend, origin)
+    matches = frontend.host_matches(origin)
     why_host = _why_host(frontend, origin)
     if tls is False and matches is False:
         when = "on every Tornado version"
@@ -337,35 +315,3 @@ def _static_location(frontend: Frontend) -> bool:
     if route is None or route.location is None:
         return False
     return route.location.modifier == "=" or "/static" in route.location.path.text
-
-
-def _tornado_pin(stack: Stack) -> tuple[str, DependencyPin] | None:
-    """("old", pin) when the stack installs Tornado < 6.6, ("new", pin) when >= 6.6."""
-    pins = [pin for pin in stack.of(DependencyPin) if pin.package == "tornado" and pin.valid]
-    deciding = [pin for pin in pins if pin.locked] or pins
-    for pin in deciding:
-        if pin.entirely_at_least(SAME_ORIGIN_SHORTCUT) or _floor_at_least(pin.spec):
-            return "new", pin
-    for pin in deciding:
-        if pin.entirely_below(SAME_ORIGIN_SHORTCUT):
-            return "old", pin
-    return None
-
-
-def _floor_at_least(spec: str, version: str = SAME_ORIGIN_SHORTCUT) -> bool:
-    """A requirement whose lower bound is ``version`` or later (``>=6.6``, ``~=6.6``)."""
-    # Imported here: only a stack with a tornado pin needs it.
-    from packaging.specifiers import InvalidSpecifier, SpecifierSet
-    from packaging.version import InvalidVersion, Version
-
-    try:
-        specifiers = SpecifierSet(spec)
-        wanted = Version(version)
-        return any(
-            s.operator in (">=", ">", "~=", "==", "===")
-            and not s.version.endswith(".*")
-            and Version(s.version) >= wanted
-            for s in specifiers
-        )
-    except (InvalidSpecifier, InvalidVersion):
-        return False

@@ -1,6 +1,6 @@
 from collections.abc import Iterator
 
-from stackaudit.diagnostics import Confidence, Diagnostic, Edit, FixSafety, Severity, Span
+from stackaudit.diagnostics import Confidence, Diagnostic, Edit, FixSafety, Severity
 from stackaudit.facts.app import AppSetting
 from stackaudit.facts.common import EnvVar, Word
 from stackaudit.facts.serve import (
@@ -168,27 +168,23 @@ class SecretInClear(Rule):
     )
 
     def check(self, stack: Stack) -> Iterator[Diagnostic]:
-        seen: set[Span] = set()
         for command in stack.serve_commands:
             for secret in command.written_secrets():
-                if secret.span not in seen:
-                    seen.add(secret.span)
-                    yield self.report(
-                        secret.span,
-                        f"{command.label}: `{secret.name}` is given a secret written "
-                        "literally: it is committed here and readable by every local "
-                        "user in the process list (value not shown)",
-                        help=_option_help(command, secret),
-                        fix_title="Move the secret to a secret store",
-                        edits=_reference(secret.value, _option_variable(command, secret))
-                        if command.carrier == "compose"
-                        else [],
-                    )
+                yield self.report(
+                    secret.span,
+                    f"{command.label}: `{secret.name}` is given a secret written "
+                    "literally: it is committed here and readable by every local "
+                    "user in the process list (value not shown)",
+                    help=_option_help(command, secret),
+                    fix_title="Move the secret to a secret store",
+                    edits=_reference(secret.value, _option_variable(command, secret))
+                    if command.carrier == "compose"
+                    else [],
+                )
         env = [*stack.of(EnvVar), *(v for c in stack.serve_commands for v in c.env)]
         for var in env:
-            if var.span in seen or not _is_written_secret(var):
+            if not _is_written_secret(var):
                 continue
-            seen.add(var.span)
             baked = " and baked into the image" if var.source.startswith("Dockerfile") else ""
             yield self.report(
                 var.value.span if var.value is not None else var.span,
@@ -208,11 +204,10 @@ class SecretInClear(Rule):
             if setting.name not in _APP_SECRETS.get(setting.framework, ()):
                 continue
             value = setting.value
-            if value.symbolic or value.text == "" or setting.span in seen:
+            if value.symbolic or value.text == "":
                 continue
             if setting.name == "basic_auth" and looks_like_file_path(value.text):
                 continue
-            seen.add(setting.span)
             yield self.report(
                 setting.span,
                 f"`{setting.name}` is set to a literal in the code: the secret is committed "

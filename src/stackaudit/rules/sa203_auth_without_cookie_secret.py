@@ -1,6 +1,6 @@
 from collections.abc import Iterator
 
-from stackaudit.diagnostics import Diagnostic, Severity
+from stackaudit.diagnostics import Confidence, Diagnostic, Severity
 from stackaudit.facts.app import AppSetting
 from stackaudit.facts.serve import ServeCommand
 from stackaudit.model.stack import Stack
@@ -99,16 +99,12 @@ class AuthWithoutCookieSecret(Rule):
     )
 
     def check(self, stack: Stack) -> Iterator[Diagnostic]:
-        seen = set()
         for command in stack.serve_commands:
             auth = command.auth()
             if auth is None or auth.kind == "auth-module" or command.cookie_secret():
                 continue
             if command.carrier == "python" and _secret_in_code(stack, command):
                 continue
-            if auth.source.span in seen:
-                continue
-            seen.add(auth.source.span)
             if auth.kind == "oauth" and command.carrier != "python":
                 effect = "`panel serve` refuses to start"
             else:
@@ -116,13 +112,16 @@ class AuthWithoutCookieSecret(Rule):
                     "every app page and every login fails with HTTP 500 (Tornado needs "
                     "`cookie_secret` for the signed login cookie)"
                 )
+            unknown = command.unread_env_note()
             yield self.report(
                 auth.source.span,
                 f"{command.label}: {auth.description} without a cookie secret (no "
-                f"--cookie-secret, PANEL_COOKIE_SECRET or BOKEH_COOKIE_SECRET): {effect}",
+                f"--cookie-secret, PANEL_COOKIE_SECRET or BOKEH_COOKIE_SECRET{unknown}): "
+                f"{effect}",
                 help="set PANEL_COOKIE_SECRET from a secret store (generate one with "
                 "`bokeh secret`)",
                 fix_title="Provide a cookie secret",
+                confidence=Confidence.LOW if unknown else None,
             )
 
 

@@ -1,6 +1,6 @@
 from collections.abc import Iterator
 
-from stackaudit.diagnostics import Diagnostic, Severity
+from stackaudit.diagnostics import Confidence, Diagnostic, Severity
 from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
 
@@ -98,15 +98,13 @@ class OauthWithoutEncryptionKey(Rule):
     )
 
     def check(self, stack: Stack) -> Iterator[Diagnostic]:
-        seen = set()
         for command in stack.serve_commands:
             auth = command.auth()
             if auth is None or auth.kind != "oauth" or auth.provider == "pam":
                 continue
             python = command.carrier == "python"
-            if (command.oauth_encryption_key() and not python) or auth.source.span in seen:
+            if command.oauth_encryption_key() and not python:
                 continue
-            seen.add(auth.source.span)
             if python:
                 detail = "`pn.serve` never applies an encryption key"
                 help_text = (
@@ -119,11 +117,14 @@ class OauthWithoutEncryptionKey(Rule):
                     "generate a key with `panel oauth-secret` and set PANEL_OAUTH_ENCRYPTION "
                     "from a secret store"
                 )
+            unknown = "" if python else command.unread_env_note()
             yield self.report(
                 auth.source.span,
-                f"{command.label}: {auth.description} without an encryption key ({detail}): "
+                f"{command.label}: {auth.description} without an encryption key "
+                f"({detail}{unknown}): "
                 "the access, id and refresh tokens are kept in cookies and in the page "
                 "unencrypted, and Panel prints no warning",
                 help=help_text,
                 fix_title="Add an OAuth encryption key",
+                confidence=Confidence.LOW if unknown else None,
             )

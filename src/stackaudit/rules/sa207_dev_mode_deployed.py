@@ -1,6 +1,6 @@
 from collections.abc import Iterator
 
-from stackaudit.diagnostics import Confidence, Diagnostic, Severity, Span
+from stackaudit.diagnostics import Confidence, Diagnostic, Severity
 from stackaudit.facts.app import AppSetting
 from stackaudit.facts.serve import ServeCommand
 from stackaudit.model.stack import Stack
@@ -187,12 +187,8 @@ class DevModeDeployed(Rule):
     )
 
     def check(self, stack: Stack) -> Iterator[Diagnostic]:
-        seen: set[Span] = set()
         for command in stack.serve_commands:
-            for diagnostic in self._command(command):
-                if diagnostic.span not in seen:
-                    seen.add(diagnostic.span)
-                    yield diagnostic
+            yield from self._command(command)
         for setting in stack.of(AppSetting):
             switches = _APP_SWITCHES.get(setting.framework, ())
             if (

@@ -1,6 +1,6 @@
 from collections.abc import Iterator
 
-from stackaudit.diagnostics import Confidence, Diagnostic, Related, Severity, Span
+from stackaudit.diagnostics import Confidence, Diagnostic, Related, Severity
 from stackaudit.facts.common import EnvVar
 from stackaudit.facts.serve import OptionUse, ServeCommand
 from stackaudit.model.stack import Stack
@@ -108,13 +108,9 @@ class SessionSigningMisconfigured(Rule):
     )
 
     def check(self, stack: Stack) -> Iterator[Diagnostic]:
-        seen: set[Span] = set()
         for command in stack.serve_commands:
-            if not command.is_bokeh_family:
-                continue
-            diagnostic = self._check(command)
-            if diagnostic is not None and diagnostic.span not in seen:
-                seen.add(diagnostic.span)
+            diagnostic = self._check(command) if command.is_bokeh_family else None
+            if diagnostic is not None:
                 yield diagnostic
 
     def _check(self, command: ServeCommand) -> Diagnostic | None:

@@ -117,14 +117,11 @@ class AuthCookiesInPage(Rule):
     )
 
     def check(self, stack: Stack) -> Iterator[Diagnostic]:
-        seen = set()
         for command in stack.serve_commands:
-            auth = command.auth()
-            if auth is None or command.development_branch:
+            if command.auth() is None or command.development_branch:
                 continue
             found = self._check(command)
-            if found is not None and found.span not in seen:
-                seen.add(found.span)
+            if found is not None:
                 yield found
 
     def _check(self, command: ServeCommand) -> Diagnostic | None:

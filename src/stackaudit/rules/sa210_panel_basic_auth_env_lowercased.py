@@ -1,6 +1,6 @@
 from collections.abc import Iterator
 
-from stackaudit.diagnostics import Diagnostic, Severity, Span
+from stackaudit.diagnostics import Diagnostic, Severity
 from stackaudit.facts.common import EnvVar
 from stackaudit.facts.serve import looks_like_file_path
 from stackaudit.model.stack import Stack
@@ -79,7 +79,6 @@ class PanelBasicAuthEnvLowercased(Rule):
     )
 
     def check(self, stack: Stack) -> Iterator[Diagnostic]:
-        seen: set[Span] = set()
         variables = [
             var
             for command in stack.serve_commands
@@ -87,9 +86,8 @@ class PanelBasicAuthEnvLowercased(Rule):
             for var in command.env
         ]
         for var in [*variables, *stack.of(EnvVar)]:
-            if var.name != "PANEL_BASIC_AUTH" or var.span in seen:
+            if var.name != "PANEL_BASIC_AUTH":
                 continue
-            seen.add(var.span)
             if not var.is_literal or var.value is None or var.value.text == var.value.text.lower():
                 continue
             yield self._report(var)

@@ -4,7 +4,6 @@ from stackaudit.diagnostics import Confidence, Diagnostic, Edit, FixSafety, Rela
 from stackaudit.facts.common import Word
 from stackaudit.facts.cors import CorsPolicy
 from stackaudit.facts.python import StarletteCorsCall, is_env_default
-from stackaudit.facts.serve import ASGI_SERVERS, ServeCommand
 from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
 
@@ -141,17 +140,7 @@ def _origins(stack: Stack, policy: CorsPolicy) -> list[str]:
     """The origins browsers load the front end from, as far as the stack tells: the
     proxies in front of the servers that run this module, else `public-hosts`, else the
     public hosts of every proxy of the stack."""
-    return stack.origins_serving(c for c in stack.serve_commands if _runs(c, policy.span.path))
-
-
-def _runs(command: ServeCommand, path: str) -> bool:
-    """Whether an ASGI server command imports the module at ``path`` (``main:app``,
-    ``pkg.main:app``, ``main.py``)."""
-    if command.tool not in ASGI_SERVERS or not command.positionals:
-        return False
-    module = command.positionals[0].text.split(":")[0]
-    wanted = module if module.endswith(".py") else module.replace(".", "/") + ".py"
-    return path == wanted or path.endswith("/" + wanted)
+    return stack.origins_serving(stack.asgi_servers_of(policy.span.path))
 
 
 def _replace(wildcard: Word, string: Word | None, origins: list[str]) -> list[Edit]:

@@ -154,21 +154,17 @@ class CorsOriginReflected(Rule):
     )
 
     def check(self, stack: Stack) -> Iterator[Diagnostic]:
-        seen: set[Span] = set()
         for policy in stack.cors_policies:
             span = policy.reflects_origin
             if (
                 span is not None
                 and not policy.reflection_guarded
-                and span not in seen
                 and not (policy.kind == "starlette" and self._wildcard_credentials(policy))
             ):
-                seen.add(span)
                 yield self._reflected(policy, span, _origins(stack))
             for pattern in policy.origin_patterns:
-                if pattern.span in seen or not matches_every_origin(pattern.pattern, pattern.match):
+                if not matches_every_origin(pattern.pattern, pattern.match):
                     continue
-                seen.add(pattern.span)
                 yield self.report(
                     pattern.span,
                     f"{policy.where}: the origin pattern `{pattern.pattern}` admits every "

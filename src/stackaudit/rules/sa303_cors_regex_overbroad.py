@@ -1,6 +1,6 @@
 from collections.abc import Iterator
 
-from stackaudit.diagnostics import Diagnostic, Related, Severity, Span
+from stackaudit.diagnostics import Diagnostic, Related, Severity
 from stackaudit.facts.origin_regex import analyse_origin_regex
 from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
@@ -131,13 +131,11 @@ class CorsRegexOverbroad(Rule):
     )
 
     def check(self, stack: Stack) -> Iterator[Diagnostic]:
-        seen: set[Span] = set()
         for policy in stack.cors_policies:
             for pattern in policy.origin_patterns:
                 findings = analyse_origin_regex(pattern.pattern, pattern.match)
-                if not findings or pattern.span in seen:
+                if not findings:
                     continue
-                seen.add(pattern.span)
                 first = findings[0]
                 also = [f.detail for f in findings[1:]]
                 message = (

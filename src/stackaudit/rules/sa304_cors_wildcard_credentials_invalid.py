@@ -1,6 +1,6 @@
 from collections.abc import Iterator
 
-from stackaudit.diagnostics import Diagnostic, Related, Severity, Span
+from stackaudit.diagnostics import Diagnostic, Related, Severity
 from stackaudit.facts.cors import CorsPolicy
 from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
@@ -168,7 +168,6 @@ class CorsWildcardCredentialsInvalid(Rule):
     )
 
     def check(self, stack: Stack) -> Iterator[Diagnostic]:
-        seen: set[Span] = set()
         # Tornado handlers (by file and class) that copy the request's Origin into the
         # header somewhere: their `*` is a default that the reflection replaces.
         reflecting = {
@@ -182,9 +181,8 @@ class CorsWildcardCredentialsInvalid(Rule):
             if (policy.span.path, policy.where) in reflecting:
                 continue
             wildcard = next((w for w in policy.allowed_origins if w.text.strip() == "*"), None)
-            if wildcard is None or policy.span in seen:
+            if wildcard is None:
                 continue
-            seen.add(policy.span)
             yield self.report(
                 policy.span,
                 f"{policy.where}: Access-Control-Allow-Origin `*` together with "

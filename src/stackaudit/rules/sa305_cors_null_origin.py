@@ -105,12 +105,8 @@ class CorsNullOrigin(Rule):
     )
 
     def check(self, stack: Stack) -> Iterator[Diagnostic]:
-        seen: set[Span] = set()
         for policy in stack.cors_policies:
             for span, what in self._null_entries(policy):
-                if span in seen:
-                    continue
-                seen.add(span)
                 credentials = policy.allow_credentials is not None
                 message = f"{policy.where}: {what} admits the origin `null`, which any site can "
                 message += "send from a sandboxed iframe or a data: document"

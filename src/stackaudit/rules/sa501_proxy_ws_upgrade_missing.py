@@ -195,15 +195,12 @@ class ProxyWsUpgradeMissing(Rule):
     )
 
     def check(self, stack: Stack) -> Iterator[Diagnostic]:
-        seen = set()
         for route in stack.nginx_routes:
-            if not route.is_websocket or route.opaque_includes or route.span in seen:
+            if not route.is_websocket or route.opaque_includes:
                 continue
             missing = self.missing_headers(route)
-            if not missing:
-                continue
-            seen.add(route.span)
-            yield self._report(route, missing, stack)
+            if missing:
+                yield self._report(route, missing, stack)
 
     @staticmethod
     def missing_headers(route: ProxyRoute) -> list[str]:
@@ -260,6 +257,7 @@ class ProxyWsUpgradeMissing(Rule):
             fix_title="Forward the WebSocket upgrade headers",
             related=related,
             edits=[*edits, map_edit] if edits and map_edit is not None else edits,
+            confidence=route.websocket_confidence,
         )
 
     @staticmethod

@@ -133,16 +133,14 @@ class ProxyHttpVersion(Rule):
 
     def check(self, stack: Stack) -> Iterator[Diagnostic]:
         recent = stack.nginx.version_at_least(*HTTP11_DEFAULT_SINCE)
-        seen = set()
         for route in stack.nginx_routes:
-            if not route.is_websocket or route.opaque_includes or route.span in seen:
+            if not route.is_websocket or route.opaque_includes:
                 continue
             setting = route.http_version
             if setting.text == "1.1" or (not setting.explicit and recent):
                 continue
             if setting.explicit and setting.text != "1.0":
                 continue  # "2" (HTTP/2 to the backend) or a typo: not judged here
-            seen.add(route.span)
             related = []
             if setting.explicit:
                 assert setting.span is not None
@@ -163,6 +161,7 @@ class ProxyHttpVersion(Rule):
                     " proxies with HTTP/1.0 by default"
                 )
                 confidence = Confidence.HIGH
+            confidence = confidence.weaker(route.websocket_confidence)
             yield self.report(
                 route.span,
                 f"{route.where} proxies a WebSocket ({route.evidence_text()}) over HTTP/1.0: "

@@ -115,11 +115,9 @@ class ProxyHeaderInheritance(Rule):
     )
 
     def check(self, stack: Stack) -> Iterator[Diagnostic]:
-        seen = set()
         for loss in stack.nginx.header_losses:
-            if loss.directive != "proxy_set_header" or loss.span in seen:
+            if loss.directive != "proxy_set_header":
                 continue
-            seen.add(loss.span)
             names = ", ".join(f"`{h.name}`" for h in loss.lost)
             lines = [h.written("proxy_set_header") for h in loss.lost]
             shown = "; ".join(f"`{line}`" for line in lines if line)

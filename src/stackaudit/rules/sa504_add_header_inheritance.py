@@ -105,11 +105,9 @@ class AddHeaderInheritance(Rule):
 
     def check(self, stack: Stack) -> Iterator[Diagnostic]:
         merge_available = stack.nginx.version_at_least(*ADD_HEADER_INHERIT_SINCE)
-        seen = set()
         for loss in stack.nginx.header_losses:
-            if loss.directive != "add_header" or loss.span in seen:
+            if loss.directive != "add_header":
                 continue
-            seen.add(loss.span)
             names = ", ".join(f"`{h.name}`" for h in loss.lost)
             help_text = "repeat the lost `add_header` lines at this level"
             if merge_available:

@@ -1,6 +1,6 @@
 from collections.abc import Iterator
 
-from stackaudit.diagnostics import Diagnostic, Related, Severity, Span
+from stackaudit.diagnostics import Diagnostic, Related, Severity
 from stackaudit.facts.durations import format_duration
 from stackaudit.facts.nginx import ProxyRoute
 from stackaudit.model.stack import Stack
@@ -134,7 +134,6 @@ class ProxyReadTimeoutShort(Rule):
     )
 
     def check(self, stack: Stack) -> Iterator[Diagnostic]:
-        seen: set[Span] = set()
         for route in stack.nginx_routes:
             if not route.is_websocket:
                 continue
@@ -144,9 +143,6 @@ class ProxyReadTimeoutShort(Rule):
             if problem is None:
                 continue
             span = route.read_timeout.span or route.span
-            if span in seen:
-                continue
-            seen.add(span)
             related = []
             if span != route.span:
                 related.append(Related(route.span, "WebSocket location"))

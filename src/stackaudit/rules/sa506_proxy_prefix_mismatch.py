@@ -74,6 +74,7 @@ class ProxyPrefixMismatch(Rule):
     severity = Severity.WARNING
     category = "proxy"
     applies_to = ("stack",)
+    one_finding_per_place = False  # one per mismatching route, at the server command
     examples = (
         Bad(
             "docker-compose.yml",

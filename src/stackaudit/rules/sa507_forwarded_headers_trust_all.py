@@ -19,7 +19,11 @@ class ForwardedHeadersTrustAll(Rule):
 
     "Reachable" means listening on every interface, unless the server runs in a compose
     service that publishes no port on every interface (then only containers of its
-    network, the proxy among them, reach it): Bokeh/Panel with no `--address` (Tornado's default)
+    network, the proxy among them, reach it), or a hosting platform starts it (a
+    Procfile's `web` process on `$PORT`, App Engine's `entrypoint`, Cloud Run, Fly.io,
+    Render, Azure App Service: their router, which sets these headers, is the only way
+    in, so trusting it is right there; not a Fly.io service whose ports pass TCP
+    through without the `http` handler, which sets none): Bokeh/Panel with no `--address` (Tornado's default)
     or `0.0.0.0`/`::`, uvicorn `--host 0.0.0.0` (its default is 127.0.0.1), `fastapi run`
     (default 0.0.0.0), gunicorn `--bind 0.0.0.0:…`, or no `--bind` with `PORT` set
     (gunicorn then binds `0.0.0.0:$PORT`). Inside a container this may only be the
@@ -54,6 +58,8 @@ class ForwardedHeadersTrustAll(Rule):
     - https://github.com/tornadoweb/tornado/blob/v6.6.1/tornado/httpserver.py#L339-L359
     - https://github.com/tornadoweb/tornado/blob/v6.6.1/tornado/netutil.py#L89-L92
     - https://fastapi.tiangolo.com/advanced/behind-a-proxy/
+    - https://devcenter.heroku.com/articles/http-routing#heroku-headers
+    - https://fly.io/docs/networking/request-headers/
     """
 
     code = "SA507"
@@ -112,6 +118,13 @@ class ForwardedHeadersTrustAll(Rule):
         """,
         ),
         Good(
+            "Procfile",
+            """
+            web: panel serve app.py --address 0.0.0.0 --port $PORT --use-xheaders
+        """,
+            title="Heroku's router is the only way to the web process, and sets the headers",
+        ),
+        Good(
             "Dockerfile",
             """
             FROM python:3.12-slim
@@ -132,6 +145,13 @@ class ForwardedHeadersTrustAll(Rule):
             exposure = stack.deploy.exposure(command)
             if exposure is not None and exposure.reachable_without_proxy is False:
                 continue  # in a container whose port is not published: only the proxy reaches it
+            platform = stack.platform_for(command)
+            if (
+                platform is not None
+                and platform.reached_only_through_router
+                and platform.forwarded_headers
+            ):
+                continue  # Heroku, Cloud Run...: every request comes through their router
             seen.add(trusted[0])
             yield self._report(command, trusted, listener)
 

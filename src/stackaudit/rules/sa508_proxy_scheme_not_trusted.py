@@ -3,7 +3,11 @@ from collections.abc import Iterator
 from msgspec import Struct
 
 from stackaudit.diagnostics import Confidence, Diagnostic, Related, Severity, Span
-from stackaudit.facts.serve import ServeCommand, click_bool, is_loopback_address
+from stackaudit.facts.serve import (
+    ServeCommand,
+    click_bool,
+    only_loopback_addresses,
+)
 from stackaudit.model.links import LOOPBACK, Backend, Frontend, split_address
 from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
@@ -287,7 +291,7 @@ def _distrust(command: ServeCommand) -> _Distrust | None:
     use = command.last("forwarded_allow_ips")
     if use is not None and use.values:
         word = use.values[-1]
-        if word.symbolic or not _loopback_only(word.text):
+        if word.symbolic or not only_loopback_addresses(word.text):
             return None
         return _Distrust(use.span, f"trusts X-Forwarded-Proto only from `{word.text}`")
     names = ["FORWARDED_ALLOW_IPS"]
@@ -297,7 +301,7 @@ def _distrust(command: ServeCommand) -> _Distrust | None:
         var = command.env_var(name)
         if var is None or (var.value is not None and var.value.text == ""):
             continue
-        if not var.is_literal or var.value is None or not _loopback_only(var.value.text):
+        if not var.is_literal or var.value is None or not only_loopback_addresses(var.value.text):
             return None
         return _Distrust(var.span, f"trusts X-Forwarded-Proto only from {name}={var.value.text}")
     default = "uvicorn's" if command.tool != "gunicorn" else "gunicorn's"
@@ -315,8 +319,3 @@ def _default_confidence(command: ServeCommand) -> Confidence | None:
     if command.env_files:
         return Confidence.LOW
     return Confidence.MEDIUM if command.tool == "gunicorn" else None
-
-
-def _loopback_only(text: str) -> bool:
-    entries = [entry.strip() for entry in text.split(",") if entry.strip()]
-    return all(is_loopback_address(entry.split("/")[0]) for entry in entries)
