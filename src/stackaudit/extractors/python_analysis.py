@@ -220,7 +220,7 @@ class Analyzer:
         self._module_constants(module)
         if "ServerProxy" in self.source.text or "serverproxy" in self.source.text:
             self._server_proxy(tree, module)
-        regions = _merged(self._development_lines)
+        regions = _only_called_in(tree, _merged(self._development_lines))
         return [_marked_development(fact, regions) for fact in self.facts]
 
     def _note_development(self, node: ast.If) -> None:
@@ -1529,11 +1529,47 @@ def _merged(regions: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return merged
 
 
+_HELPER_DEPTH = 8
+
+
+def _within(regions: list[tuple[int, int]], line: int) -> bool:
+    at = bisect.bisect_right(regions, (line, float("inf"))) - 1
+    return at >= 0 and regions[at][0] <= line <= regions[at][1]
+
+
+def _only_called_in(tree: ast.Module, regions: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The development regions grown by the module's functions used only inside them
+    (``if settings.LOCAL_MODE: register_cors(app)``): such a function's body runs only
+    on the development path. A function named anywhere else (called, passed as a
+    callback, exported) may run in the deployed app."""
+    if not regions:
+        return regions
+    bodies = {
+        node.name: (node.lineno, node.end_lineno or node.lineno)
+        for node in tree.body
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+    }
+    uses: dict[str, list[int]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id in bodies:
+            uses.setdefault(node.id, []).append(node.lineno)
+    # Each round follows one more level of helpers; a chain deeper than a few calls
+    # stays deployed (conservative), which also bounds the work on a hostile module.
+    for _ in range(min(len(bodies), _HELPER_DEPTH)):
+        grown = [
+            bodies[name]
+            for name, lines in uses.items()
+            if not _within(regions, bodies[name][0])
+            and all(_within(regions, line) for line in lines)
+        ]
+        if not grown:
+            break
+        regions = _merged([*regions, *grown])
+    return regions
+
+
 def _marked_development(fact: object, regions: list[tuple[int, int]]) -> object:
     """A CORS policy set up on a development path is marked so: it is not deployed."""
-    if not isinstance(fact, CorsPolicy) or not regions:
-        return fact
-    at = bisect.bisect_right(regions, (fact.span.line, float("inf"))) - 1
-    if at >= 0 and regions[at][0] <= fact.span.line <= regions[at][1]:
+    if isinstance(fact, CorsPolicy) and _within(regions, fact.span.line):
         return replace(fact, development_branch=True)
     return fact
