@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import textwrap
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stackaudit.extractors.notebook import extract_notebook
 from stackaudit.extractors.python import can_matter, extract_python, module_name
+from stackaudit.extractors.python_branches import branch_kinds
 from stackaudit.extractors.python_link import link_python_facts
 from stackaudit.facts.app import AppSetting
 from stackaudit.facts.cors import CorsPolicy
@@ -409,3 +412,30 @@ def test_main_guard_launchers_on_loopback_are_development_entry_points() -> None
         ("", None),
     ]
     assert commands[1].condition is not None and commands[1].condition.span.line == 6
+
+
+# -- development paths in Python code ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("test", "body", "orelse"),
+    [
+        ("DEBUG", "development", "production"),
+        ("settings.LOCAL_MODE", "development", "production"),
+        ("not app.testing", "production", "development"),
+        ('config["TESTING"]', "development", "production"),
+        ('os.getenv("DEV")', "development", "production"),
+        ('ENV == "dev"', "development", "production"),
+        ('os.environ["ENV"] != "production"', "development", "production"),
+        ('MODE in ("local", "test")', "development", "production"),
+        ('"prod" == ENV', "production", "development"),
+        ("DEBUG and user_is_admin", "development", "production"),
+        ("ENABLE_CORS", None, None),
+        ('ENV == "eu-west"', None, None),
+        ('MODE in ("local", "prod")', None, None),
+        ("DEBUG or VERBOSE", None, None),
+    ],
+)
+def test_development_branches_of_an_if(test: str, body: str | None, orelse: str | None) -> None:
+    expression = ast.parse(test, mode="eval").body
+    assert branch_kinds(expression) == (body, orelse)

@@ -23,6 +23,14 @@ def is_development_name(name: str) -> bool:
     return bool({word.lower() for word in _SPLIT.split(name)} & _DEV_WORDS)
 
 
+_PRODUCTION_WORDS = frozenset({"prod", "production", "staging", "stage", "live", "release"})
+
+
+def is_production_name(name: str) -> bool:
+    """A value that names a production setup (``prod``, ``production``, ``live``)."""
+    return name.strip().lower() in _PRODUCTION_WORDS
+
+
 def is_development_path(path: str) -> bool:
     parts = path.split("/")
     if any(is_development_name(part) for part in parts):

@@ -27,6 +27,7 @@ from msgspec.structs import replace
 
 from stackaudit.diagnostics import Span
 from stackaudit.extractors import python_names as names
+from stackaudit.extractors.python_branches import branch_kinds
 from stackaudit.extractors.python_build import Builder
 from stackaudit.facts.common import Word
 from stackaudit.facts.cors import CorsPolicy
@@ -203,6 +204,8 @@ class Analyzer:
         self._asgi_imported = False
         # The `if __name__ == "__main__":` tests around the statement being read.
         self._main_guards: list[Span] = []
+        # Lines of the statements only a development path runs (`if settings.DEBUG:`).
+        self._development_lines: list[tuple[int, int]] = []
 
     # -- driver -------------------------------------------------------------------------
 
@@ -217,7 +220,16 @@ class Analyzer:
         self._module_constants(module)
         if "ServerProxy" in self.source.text or "serverproxy" in self.source.text:
             self._server_proxy(tree, module)
-        return self.facts
+        regions = _only_called_in(tree, _merged(self._development_lines))
+        return [_marked_development(fact, regions) for fact in self.facts]
+
+    def _note_development(self, node: ast.If) -> None:
+        body, orelse = branch_kinds(node.test)
+        for kind, statements in ((body, node.body), (orelse, node.orelse)):
+            if kind == "development" and statements:
+                last = statements[-1]
+                end = last.end_lineno if last.end_lineno is not None else last.lineno
+                self._development_lines.append((statements[0].lineno, end))
 
     # -- statements ---------------------------------------------------------------------
 
@@ -271,6 +283,7 @@ class Analyzer:
             self._block(node.orelse, scope, True)
         elif isinstance(node, ast.If):
             self._test(node.test, scope)
+            self._note_development(node)
             main = _is_main_guard(node.test)
             branch = conditional or not main
             if main:
@@ -1502,3 +1515,61 @@ def _string_arguments(node: ast.expr) -> list[str]:
 
 def _mentions(node: ast.expr, names_: set[str]) -> bool:
     return any(isinstance(n, ast.Name) and n.id in names_ for n in ast.walk(node))
+
+
+def _merged(regions: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Line ranges sorted and joined where they overlap (nested ``if``s), so a line is
+    looked up with one bisection."""
+    merged: list[tuple[int, int]] = []
+    for first, last in sorted(regions):
+        if merged and first <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], last))
+        else:
+            merged.append((first, last))
+    return merged
+
+
+_HELPER_DEPTH = 8
+
+
+def _within(regions: list[tuple[int, int]], line: int) -> bool:
+    at = bisect.bisect_right(regions, (line, float("inf"))) - 1
+    return at >= 0 and regions[at][0] <= line <= regions[at][1]
+
+
+def _only_called_in(tree: ast.Module, regions: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The development regions grown by the module's functions used only inside them
+    (``if settings.LOCAL_MODE: register_cors(app)``): such a function's body runs only
+    on the development path. A function named anywhere else (called, passed as a
+    callback, exported) may run in the deployed app."""
+    if not regions:
+        return regions
+    bodies = {
+        node.name: (node.lineno, node.end_lineno or node.lineno)
+        for node in tree.body
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+    }
+    uses: dict[str, list[int]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id in bodies:
+            uses.setdefault(node.id, []).append(node.lineno)
+    # Each round follows one more level of helpers; a chain deeper than a few calls
+    # stays deployed (conservative), which also bounds the work on a hostile module.
+    for _ in range(min(len(bodies), _HELPER_DEPTH)):
+        grown = [
+            bodies[name]
+            for name, lines in uses.items()
+            if not _within(regions, bodies[name][0])
+            and all(_within(regions, line) for line in lines)
+        ]
+        if not grown:
+            break
+        regions = _merged([*regions, *grown])
+    return regions
+
+
+def _marked_development(fact: object, regions: list[tuple[int, int]]) -> object:
+    """A CORS policy set up on a development path is marked so: it is not deployed."""
+    if isinstance(fact, CorsPolicy) and _within(regions, fact.span.line):
+        return replace(fact, development_branch=True)
+    return fact

@@ -41,6 +41,9 @@ class CorsPolicy(Struct, frozen=True):
     # The value that turns credentials on (allow_credentials=True,
     # Access-Control-Allow-Credentials: true), None when credentials are off.
     allow_credentials: Word | None = None
+    # Set up only on a development path of the code (``if settings.LOCAL_MODE:``, the
+    # ``else`` of ``if ENV == "production":``): not what the deployed app answers.
+    development_branch: bool = False
 
 
 # starlette/middleware/cors.py (1.10.0) CORSMiddleware.__init__, after ``app``.

@@ -471,11 +471,15 @@ class DeployModel(Struct, dict=True):
             for arg in proxy.command_args
         )
 
-    def proxy_evidence(self, service: ComposeService) -> list[ProxyEvidence]:
+    def proxy_evidence(
+        self, service: ComposeService, configured: frozenset[Span] = frozenset()
+    ) -> list[ProxyEvidence]:
         """The proxies of the same compose project that route to ``service``: its
         Traefik labels, a proxy-image service that depends on it, nginx-proxy's
-        ``VIRTUAL_HOST``. (nginx ``proxy_pass`` to the service name joins here once the
-        stack links nginx routes to compose services.)"""
+        ``VIRTUAL_HOST``. ``depends_on`` only orders start-up: it counts for a proxy
+        whose configuration is not in the scanned files, not for one in ``configured``
+        (the spans of proxy services whose routes are known: those routes decide,
+        through ``Links.proxy_evidence``)."""
         if service.is_proxy_image:
             return []
         found: list[ProxyEvidence] = []
@@ -491,7 +495,7 @@ class DeployModel(Struct, dict=True):
             )
         others = [s for s in self.project_services(service) if s.is_proxy_image]
         for proxy in others:
-            if service.name in proxy.depends_on:
+            if service.name in proxy.depends_on and proxy.span not in configured:
                 found.append(
                     ProxyEvidence(
                         proxy.span,

@@ -27,6 +27,7 @@ from msgspec import Struct
 from stackaudit.diagnostics import Confidence, Span
 from stackaudit.facts.deploy import same_namespace
 from stackaudit.facts.serve import ServeCommand, is_loopback_address
+from stackaudit.model.deploy import ProxyEvidence
 from stackaudit.model.origins import browser_origin_host
 
 if TYPE_CHECKING:
@@ -665,6 +666,44 @@ class Links:
     def frontends_of_unit(self, unit: Span) -> list[Frontend]:
         """The frontends reaching a deployment unit (a compose service, a workload)."""
         return list(self._frontends_by_unit.get(unit, ()))
+
+    @cached_property
+    def _configured_proxies(self) -> frozenset[Span]:
+        """Compose services that read an nginx configuration of the scanned tree (a
+        bind mount of it, or a build context holding it): what they route is known."""
+        paths = {route.span.path for route in self.stack.nginx_routes}
+        configured = {s.span for path in paths for s in self.deploy.services_mounting(path)}
+        contexts = {
+            s.build.context.rstrip("/"): s
+            for s in self.deploy.compose_services
+            if s.is_proxy_image and s.build is not None and s.build.context is not None
+        }
+        for path in paths:
+            parts = path.split("/")
+            for depth in range(len(parts) - 1, -1, -1):
+                built = contexts.get("/".join(parts[:depth]) or ".")
+                if built is not None:
+                    configured.add(built.span)
+        return frozenset(configured)
+
+    def proxy_evidence(self, service: ComposeService) -> list[ProxyEvidence]:
+        """Why a proxy is believed to send traffic to ``service``: nginx locations
+        linked to it, its Traefik labels, nginx-proxy's ``VIRTUAL_HOST``, and a proxy
+        container that depends on it when that proxy's configuration is not known."""
+        found = self.deploy.proxy_evidence(service, self._configured_proxies)
+        for frontend in self.frontends_of_unit(service.span):
+            if frontend.kind != "nginx" or frontend.route is None:
+                continue
+            port = frontend.route.target.port
+            found.append(
+                ProxyEvidence(
+                    frontend.route.pass_span,
+                    f"nginx {frontend.where} proxies to it",
+                    Confidence.HIGH,
+                    (port,) if port else (),
+                )
+            )
+        return found
 
     def browser_hosts_of(self, command: ServeCommand) -> list[str]:
         """The ``host[:port]`` browsers put in their Origin for this server: the hosts of

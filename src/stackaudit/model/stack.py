@@ -286,10 +286,12 @@ class Stack:
 
     @cached_property
     def cors_policies(self) -> list[CorsPolicy]:
-        """CORS decisions from every source: extracted facts and nginx locations."""
+        """CORS decisions from every source: extracted facts and nginx locations, but
+        not those code sets up only on a development path."""
         from stackaudit.facts.cors import CorsPolicy
 
-        return [*self.of(CorsPolicy), *self.nginx.cors_policies]
+        deployed = [p for p in self.of(CorsPolicy) if not p.development_branch]
+        return [*deployed, *self.nginx.cors_policies]
 
     @cached_property
     def deploy(self) -> DeployModel:

@@ -105,21 +105,30 @@ class BokehOriginPrefixMatch(Rule):
                 Related(entry.span, f"allowlist entry `{entry.text}`") for entry in entries[:5]
             ]
             exact = pin.spec.startswith("==") or pin.locked
+            written = [entry for entry in entries if not entry.symbolic]
+            if written:
+                host = written[0].text.split(":")[0]
+                widened = f"`{written[0].text}` also admits `{host}.attacker.example`"
+                confidence = Confidence.HIGH if exact else Confidence.MEDIUM
+            else:
+                # Set at run time: whatever host the variable names, its prefix matches.
+                widened = f"whatever host `{entries[0].text}` names, `<host>.attacker.example` is admitted too"
+                confidence = Confidence.MEDIUM if exact else Confidence.LOW
             yield self.report(
                 pin.span,
                 f"bokeh `{pin.spec}` ({pin.source}) matches WebSocket origins by label "
-                f"prefix: `{entries[0].text}` also admits `{entries[0].text.split(':')[0]}"
-                ".attacker.example`, so the allowlist does not protect the app",
+                f"prefix: {widened}, so the allowlist does not protect the app",
                 help=f"require bokeh>={FIXED_IN}",
                 fix_title=f"Require bokeh>={FIXED_IN}",
                 related=related,
-                confidence=Confidence.HIGH if exact else Confidence.MEDIUM,
+                confidence=confidence,
             )
 
     @staticmethod
     def _explicit_entries(stack: Stack, directory: str) -> list[OriginEntry]:
-        """Allowlist entries a prefix match widens (named hosts, not `*`) of the servers
-        started from files under ``directory``."""
+        """Allowlist entries a prefix match widens (named hosts, not `*`, or a variable
+        that names one at run time) of the servers started from files under
+        ``directory``; written ones first."""
         found = []
         for command in stack.serve_commands:
             if command.is_bokeh_family and command.span.path.startswith(directory):
@@ -127,11 +136,10 @@ class BokehOriginPrefixMatch(Rule):
                     entry
                     for entry in command.effective_origins()
                     if entry.text
-                    and not entry.symbolic
-                    and not admits_every_host(entry.text)
-                    and "*" not in entry.text
+                    and (entry.symbolic or not admits_every_host(entry.text))
+                    and (entry.symbolic or "*" not in entry.text)
                 ]
-        return found
+        return sorted(found, key=lambda entry: entry.symbolic)
 
 
 def _directory(path: str) -> str:

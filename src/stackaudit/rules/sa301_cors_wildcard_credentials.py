@@ -111,7 +111,7 @@ class CorsWildcardCredentials(Rule):
 
     def check(self, stack: Stack) -> Iterator[Diagnostic]:
         strings = {c.span: c.origins_string for c in stack.of(StarletteCorsCall)}
-        for policy in stack.of(CorsPolicy):
+        for policy in stack.cors_policies:
             if policy.kind != "starlette" or policy.allow_credentials is None:
                 continue
             wildcard = _wildcard(policy, strings.get(policy.span))

@@ -2,7 +2,6 @@ import re
 from collections.abc import Iterator
 
 from stackaudit.diagnostics import Diagnostic, Severity
-from stackaudit.facts.cors import CorsPolicy
 from stackaudit.facts.python import StarletteCorsCall
 from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
@@ -72,7 +71,7 @@ class CorsLiteralWildcardOrigin(Rule):
 
     def check(self, stack: Stack) -> Iterator[Diagnostic]:
         strings = {c.span for c in stack.of(StarletteCorsCall) if c.origins_string is not None}
-        for policy in stack.of(CorsPolicy):
+        for policy in stack.cors_policies:
             if policy.kind != "starlette" or policy.span in strings:
                 continue
             if any(w.text == "*" and not w.symbolic for w in policy.allowed_origins):

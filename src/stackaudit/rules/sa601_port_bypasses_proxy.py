@@ -127,7 +127,7 @@ class PortBypassesProxy(Rule):
     def check(self, stack: Stack) -> Iterator[Diagnostic]:
         deploy = stack.deploy
         for service in deploy.compose_services:
-            evidence = deploy.proxy_evidence(service) + _nginx_evidence(stack, service)
+            evidence = stack.links.proxy_evidence(service)
             if not evidence:
                 continue
             for port in service.ports:
@@ -163,24 +163,6 @@ class PortBypassesProxy(Rule):
 
 
 _RANK = {Confidence.LOW: 0, Confidence.MEDIUM: 1, Confidence.HIGH: 2}
-
-
-def _nginx_evidence(stack: Stack, service: ComposeService) -> list[ProxyEvidence]:
-    """nginx locations whose ``proxy_pass`` the stack links to ``service``."""
-    found = []
-    for frontend in stack.links.frontends_of_unit(service.span):
-        if frontend.kind != "nginx" or frontend.route is None:
-            continue
-        port = frontend.route.target.port
-        found.append(
-            ProxyEvidence(
-                frontend.route.pass_span,
-                f"nginx {frontend.where} proxies to it",
-                Confidence.HIGH,
-                (port,) if port else (),
-            )
-        )
-    return found
 
 
 def _host_port(port: PortMapping) -> str:
