@@ -436,8 +436,6 @@ class Links:
             for command in self._host_listeners.get(port, ())
             if _accepts_on_loopback(command)
         ]
-        deployed = [command for command in candidates if not command.development_branch]
-        candidates = deployed or candidates
         confidence = Confidence.MEDIUM if len(candidates) == 1 else Confidence.LOW
         return [
             Backend(

@@ -58,7 +58,13 @@ class Stack:
             if loaded or unread != command.env_files:
                 command = replace(command, env=(*loaded, *command.env), env_files=unread)
             found.append(command)
-        return [self._with_deploy_env(command) for command in found + resolution.added]
+        # A command only a development branch of its script runs (`if [ "$ENV" = dev ]`)
+        # is not the deployed process: no rule judges it as one.
+        return [
+            self._with_deploy_env(command)
+            for command in found + resolution.added
+            if not command.development_branch
+        ]
 
     # -- environment set at deploy time -------------------------------------------------
 

@@ -117,7 +117,7 @@ class WsOriginWildcard(Rule):
 
     def check(self, stack: Stack) -> Iterator[Diagnostic]:
         for command in stack.serve_commands:
-            if command.is_bokeh_family and not command.development_branch:
+            if command.is_bokeh_family:
                 # The hosts the proxies in front serve it under, else `public-hosts`.
                 yield from self._check_command(command, stack.links.browser_hosts_of(command))
 

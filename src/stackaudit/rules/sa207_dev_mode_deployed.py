@@ -200,7 +200,7 @@ class DevModeDeployed(Rule):
 
     def _command(self, command: ServeCommand) -> Iterator[Diagnostic]:
         if command.carrier == "python":
-            if is_development_path(command.span.path) or command.development_branch:
+            if is_development_path(command.span.path):
                 return
             confidence: Confidence | None = Confidence.MEDIUM
             where = " if this file starts the deployed server"

@@ -118,7 +118,7 @@ class AuthCookiesInPage(Rule):
 
     def check(self, stack: Stack) -> Iterator[Diagnostic]:
         for command in stack.serve_commands:
-            if command.auth() is None or command.development_branch:
+            if command.auth() is None:
                 continue
             found = self._check(command)
             if found is not None:
