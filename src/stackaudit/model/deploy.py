@@ -529,6 +529,18 @@ class DeployModel(Struct, dict=True):
                 index.setdefault(container.service_key, workload)
         return index
 
+    def replicas_of(self, command: ServeCommand) -> int | None:
+        """How many copies of ``command`` run, when the stack says so: the replicas of
+        the compose service or Kubernetes workload that runs it (1 when it sets none);
+        None for a process no deployment unit runs, or a count set at run time."""
+        service = self.compose_service_for(command)
+        if service is not None:
+            return service.replicas.count if service.replicas is not None else 1
+        workload = self.workload_for(command)
+        if workload is not None:
+            return workload.replicas.count if workload.replicas is not None else 1
+        return None
+
     def workload_for(self, command: ServeCommand) -> K8sWorkload | None:
         return self._workload_by_container.get(command.service)
 

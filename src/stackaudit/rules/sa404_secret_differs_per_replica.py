@@ -111,7 +111,7 @@ class SecretDiffersPerReplica(Rule):
             group = list(members)
             ports = [_port(c) for c in group]
             for index, command in enumerate(group):
-                replicas = _replica_count(stack, command)
+                replicas = stack.deploy.replicas_of(command)
                 if replicas is not None and replicas > 1:
                     yield from self._replicas(command, replicas)
                     continue
@@ -171,15 +171,3 @@ def _port(command: ServeCommand) -> str:
     binds = command.values("bind") + command.values("binds")
     port = command.value("port")
     return " ".join(w.text for w in binds) if binds else (port.text if port else "")
-
-
-def _replica_count(stack: Stack, command: ServeCommand) -> int | None:
-    """How many copies of ``command`` run, when the stack says so: the replicas of the
-    compose service or Kubernetes workload that runs it."""
-    service = stack.deploy.compose_service_for(command)
-    if service is not None:
-        return service.replicas.count if service.replicas is not None else 1
-    for workload in stack.deploy.k8s_workloads:
-        if any(c.service_key == command.service for c in workload.containers):
-            return workload.replicas.count if workload.replicas is not None else 1
-    return None
