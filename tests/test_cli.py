@@ -371,3 +371,28 @@ def test_graph_shows_links_with_evidence(
     text = capsys.readouterr().out
     assert "location / (server dash.example.com)" in text and "→ panel serve" in text
     assert "2 replicas" in text
+
+
+def test_show_files_lists_what_a_check_reads(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The listing is discovery's: excludes, .gitignore and content classification
+    apply as in a check, and nothing is analysed (a finding would exit 1)."""
+    write_files(
+        project,
+        {
+            "start.sh": WILDCARD,
+            "app.py": "import panel\n",
+            "notes.md": "# notes\n",
+            "sites/site.conf": "server {\n  listen 80;\n}\n",
+            "other/settings.conf": "key = value\n",
+            "build/skip.py": "x = 1\n",
+            ".gitignore": "build/\n",
+        },
+    )
+    assert main(["check", "--show-files"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "python\tapp.py",
+        "nginx\tsites/site.conf",
+        "shell\tstart.sh",
+    ]

