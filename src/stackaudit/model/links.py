@@ -249,7 +249,9 @@ class Links:
         self.stack = stack
         self.deploy: DeployModel = stack.deploy
         self.commands: list[ServeCommand] = stack.serve_commands
-        self._named_under: dict[str, dict[str, list[ComposeService]]] = {}
+        # Same-named services by directory, per name and set of projects running the
+        # proxy's configuration (empty: none does).
+        self._named_under: dict[tuple[str, tuple[str, ...]], dict[str, list[ComposeService]]] = {}
         self._mounting: dict[str, set[str]] = {}
         self._resolved: dict[tuple[str, str | None, bool, str | None], list[Backend]] = {}
 
@@ -289,21 +291,24 @@ class Links:
 
     def _compose(self, host: str, port: str, origin: Span | None) -> list[Backend]:
         found = []
-        services = list(self._services_named.get(host, ()))
-        if origin is not None and len({s.project for s in services}) > 1:
+        services = self._services_named.get(host, [])
+        projects = self._projects_named.get(host, {})
+        if origin is not None and len(projects) > 1:
             # A name resolves on the networks of the proxy's own project: the project
             # whose container mounts this configuration, when one does (a local
             # docker-compose.yml and a docker-compose.prod.yml beside it are two).
-            running = self._projects_mounting(origin.path)
-            services = [s for s in services if s.project in running] or services
-        if origin is not None and len({s.project for s in services}) > 1:
-            if host not in self._named_under:
-                self._named_under[host] = _by_directory(services)
-            under = self._named_under[host]
-            services = next(
-                (under[d] for d in _ancestors(posixpath.dirname(origin.path)) if d in under),
-                services,
-            )
+            running = sorted(p for p in self._projects_mounting(origin.path) if p in projects)
+            if running:
+                services = [s for _, s in sorted(x for p in running for x in projects[p])]
+            if len(running) != 1:
+                key = (host, tuple(running))
+                if key not in self._named_under:
+                    self._named_under[key] = _by_directory(services)
+                under = self._named_under[key]
+                services = next(
+                    (under[d] for d in _ancestors(posixpath.dirname(origin.path)) if d in under),
+                    services,
+                )
         for service in services:
             for command in self._commands_of(service):
                 confidence = self._listens_on(command, port)
@@ -378,6 +383,16 @@ class Links:
         index: dict[str, list[ComposeService]] = {}
         for service in self.deploy.compose_services:
             index.setdefault(service.name, []).append(service)
+        return index
+
+    @cached_property
+    def _projects_named(self) -> dict[str, dict[str, list[tuple[int, ComposeService]]]]:
+        """Services by name, then by project, with their position: a route picks the
+        services of its proxy's project without going through every same-named one."""
+        index: dict[str, dict[str, list[tuple[int, ComposeService]]]] = {}
+        for position, service in enumerate(self.deploy.compose_services):
+            projects = index.setdefault(service.name, {})
+            projects.setdefault(service.project, []).append((position, service))
         return index
 
     @cached_property
