@@ -389,7 +389,7 @@ def test_arbitrary_unicode_never_raises(text: str) -> None:
     extract_python(SourceFile("r.py", "python", "import uvicorn\n" + text))
 
 
-def test_main_guard_launchers_on_loopback_are_development_entry_points() -> None:
+def test_main_guard_launchers_are_conditional_and_on_loopback_development() -> None:
     code = textwrap.dedent(
         """
         import uvicorn
@@ -407,9 +407,9 @@ def test_main_guard_launchers_on_loopback_are_development_entry_points() -> None
     assert [(c.branch, c.condition.text if c.condition else None) for c in commands] == [
         ("", None),
         ("development", 'if __name__ == "__main__"'),
-        ("", None),
+        ("conditional", 'if __name__ == "__main__"'),
         ("development", 'if __name__ == "__main__"'),
-        ("", None),
+        ("conditional", 'if __name__ == "__main__"'),
     ]
     assert commands[1].condition is not None and commands[1].condition.span.line == 6
 

@@ -51,7 +51,7 @@ from stackaudit.facts.python import (
     StarletteCorsCall,
     python_word,
 )
-from stackaudit.facts.serve import OptionUse, ServeCommand
+from stackaudit.facts.serve import MAIN_GUARD, OptionUse, ServeCommand
 
 _MS = {
     "keep_alive_milliseconds": "keep_alive",
@@ -453,10 +453,11 @@ def _literal_text(value: PyValue) -> str:
 
 
 def main_launcher(command: ServeCommand, site: CallSite) -> ServeCommand:
-    """A server started under ``if __name__ == "__main__":`` and bound to loopback only
-    is a developer's entry point (``python app.py`` on their machine), not what a
-    deployment runs: its branch is development."""
-    if site.main_guard is None or not command.loopback_only():
+    """A server started under ``if __name__ == "__main__":`` runs only when the file is
+    run as a script (``python app.py``). Bound to loopback only, it is a developer's
+    entry point: its branch is development. Otherwise it is conditional: whether a
+    deployment runs the file so is for the stack to tell (``Stack.serve_commands``)."""
+    if site.main_guard is None:
         return command
-    condition = Word('if __name__ == "__main__"', site.main_guard)
-    return replace(command, condition=condition, branch="development")
+    branch = "development" if command.loopback_only() else "conditional"
+    return replace(command, condition=Word(MAIN_GUARD, site.main_guard), branch=branch)

@@ -751,6 +751,11 @@ def looks_like_file_path(text: str) -> bool:
     return "/" in text or "\\" in text or text.lower().endswith(_FILE_SUFFIXES)
 
 
+# The condition of a server started under ``if __name__ == "__main__":`` (run as a
+# script only).
+MAIN_GUARD = 'if __name__ == "__main__"'
+
+
 def is_loopback_address(text: str) -> bool:
     """``localhost`` or an address in 127.0.0.0/8 or ``::1``."""
     import ipaddress

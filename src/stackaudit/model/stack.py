@@ -14,7 +14,7 @@ from stackaudit.diagnostics import Span
 from stackaudit.facts.common import EnvVar, ParseProblem, Word
 from stackaudit.facts.deps import DependencyPin
 from stackaudit.facts.envfile import EnvFile
-from stackaudit.facts.serve import ASGI_SERVERS, ServeCommand
+from stackaudit.facts.serve import ASGI_SERVERS, MAIN_GUARD, ServeCommand
 
 if TYPE_CHECKING:
     from stackaudit.facts.cors import CorsPolicy
@@ -58,12 +58,21 @@ class Stack:
             if loaded or unread != command.env_files:
                 command = replace(command, env=(*loaded, *command.env), env_files=unread)
             found.append(command)
+        commands = found + resolution.added
+        # Modules a server command line imports (`uvicorn main:app`): run that way, their
+        # `if __name__ == "__main__":` block never runs.
+        imported = {
+            path
+            for command in commands
+            if command.carrier != "python"
+            for path in _module_paths(command)
+        }
         # A command only a development branch of its script runs (`if [ "$ENV" = dev ]`)
         # is not the deployed process: no rule judges it as one.
         return [
             self._with_deploy_env(command)
-            for command in found + resolution.added
-            if not command.development_branch
+            for command in commands
+            if not command.development_branch and not _launcher_of(command, imported)
         ]
 
     # -- environment set at deploy time -------------------------------------------------
@@ -308,9 +317,28 @@ class Stack:
         return resolve_deployment(self.facts)
 
 
-def _imports_module(command: ServeCommand, path: str) -> bool:
+def _module_paths(command: ServeCommand) -> tuple[str, ...]:
+    """The file an ASGI server command line imports, as a path suffix (``main:app`` →
+    ``main.py``, ``pkg.main:app`` → ``pkg/main.py``)."""
     if command.tool not in ASGI_SERVERS or not command.positionals:
-        return False
+        return ()
     module = command.positionals[0].text.split(":")[0]
-    wanted = module if module.endswith(".py") else module.replace(".", "/") + ".py"
-    return path == wanted or path.endswith("/" + wanted)
+    if not module or "$" in module:
+        return ()
+    return (module if module.endswith(".py") else module.replace(".", "/") + ".py",)
+
+
+def _imports_module(command: ServeCommand, path: str) -> bool:
+    return any(path == w or path.endswith("/" + w) for w in _module_paths(command))
+
+
+def _launcher_of(command: ServeCommand, imported: set[str]) -> bool:
+    """A server started under ``if __name__ == "__main__":`` in a module that a server
+    command line of the stack imports: the deployment runs the module that way, so the
+    block is a developer's launcher."""
+    if command.carrier != "python" or command.condition is None:
+        return False
+    if command.condition.text != MAIN_GUARD:
+        return False
+    parts = command.span.path.split("/")
+    return any("/".join(parts[depth:]) in imported for depth in range(len(parts)))
