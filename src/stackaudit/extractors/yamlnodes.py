@@ -60,6 +60,10 @@ class Walker:
 
     def __init__(self, budget: int = NODE_BUDGET) -> None:
         self.remaining = budget
+        # Each mapping's keys (merges applied) once, for `get`: readers ask a service
+        # for a dozen keys, and a scan per key made that the cost of a compose file.
+        # Keyed by node identity; the documents outlive the walker.
+        self._keys: dict[int, tuple[MappingNode, dict[str, Node]]] = {}
 
     def _spend(self) -> None:
         self.remaining -= 1
@@ -91,10 +95,15 @@ class Walker:
         yield from ((key, value) for key, value in merged if key.value not in names)
 
     def get(self, node: Node | None, key: str) -> Node | None:
-        for name, value in self.items(node):
-            if name == key:
-                return value
-        return None
+        if not isinstance(node, MappingNode):
+            return None
+        known = self._keys.get(id(node))
+        if known is None or known[0] is not node:
+            keys: dict[str, Node] = {}
+            for name, value in self.items(node):
+                keys.setdefault(name, value)
+            known = self._keys[id(node)] = (node, keys)
+        return known[1].get(key)
 
     def sequence(self, node: Node | None) -> list[Node]:
         if not isinstance(node, SequenceNode):
