@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import posixpath
 from collections.abc import Iterable
 from functools import cached_property
 from typing import TYPE_CHECKING, Literal, TypeVar
@@ -10,17 +9,15 @@ from typing import TYPE_CHECKING, Literal, TypeVar
 from msgspec.structs import replace
 
 from stackaudit.config import Config
-from stackaudit.diagnostics import Span
-from stackaudit.facts.common import EnvVar, ParseProblem, Word
+from stackaudit.facts.common import ParseProblem
 from stackaudit.facts.deps import DependencyPin
-from stackaudit.facts.envfile import EnvFile
 from stackaudit.facts.serve import ASGI_SERVERS, MAIN_GUARD, ServeCommand
 
 if TYPE_CHECKING:
     from stackaudit.facts.cors import CorsPolicy
-    from stackaudit.facts.deploy import K8sConfigMap, K8sContainerEnv
     from stackaudit.facts.nginx import BackendInfo, NginxModel, ProxyRoute, Upstream
     from stackaudit.model.deploy import DeployModel
+    from stackaudit.model.environment import Environment
     from stackaudit.model.links import Links
     from stackaudit.model.platforms import Platform, Platforms
 
@@ -50,11 +47,11 @@ class Stack:
             self.of(DockerImage),
             self.of(ShellScript),
             self.deploy,
-            self._env_file_variables,
+            self.environment.from_env_files,
         )
         found: list[ServeCommand] = []
         for command in resolution.kept:
-            loaded, unread = self._env_file_variables(command.env_files, command.span.path)
+            loaded, unread = self.environment.from_env_files(command.env_files, command.span.path)
             if loaded or unread != command.env_files:
                 command = replace(command, env=(*loaded, *command.env), env_files=unread)
             found.append(command)
@@ -70,100 +67,18 @@ class Stack:
         # A command only a development branch of its script runs (`if [ "$ENV" = dev ]`)
         # is not the deployed process: no rule judges it as one.
         return [
-            self._with_deploy_env(command)
+            self.environment.at_deploy(command)
             for command in commands
             if not command.development_branch and not _launcher_of(command, imported)
         ]
 
-    # -- environment set at deploy time -------------------------------------------------
-
-    def _with_deploy_env(self, command: ServeCommand) -> ServeCommand:
-        """The command with what its Kubernetes container and its platform add to the
-        environment: values known here, variables set with a value not written here
-        (a Secret, ``--set-secrets``: set, value unknown), and sources whose names are
-        unknown (a Secret or ConfigMap not in the tree, an env group) in
-        ``env_files``."""
-        command = self._with_k8s_env(command)
-        platforms = self.platforms
-        service = platforms.service_for(command)
-        if service is None:
-            return command
-        env, sources = platforms.environment(service)
-        if not env and not sources:
-            return command
-        # The platform's variables override an image's ENV; a start command's own shell
-        # assignments (`web: FOO=1 gunicorn ...`) override the platform's.
-        merged = (*command.env, *env) if command.carrier == "dockerfile" else (*env, *command.env)
-        return replace(command, env=merged, env_files=(*command.env_files, *sources))
-
     @cached_property
-    def _k8s_env_sources(self) -> dict[str, K8sContainerEnv]:
-        from stackaudit.facts.deploy import K8sContainerEnv
+    def environment(self) -> Environment:
+        """Where a process's environment comes from beyond its own command line:
+        environment files, Kubernetes ConfigMaps and Secrets, platforms."""
+        from stackaudit.model.environment import Environment
 
-        return {fact.container_key: fact for fact in self.of(K8sContainerEnv)}
-
-    @cached_property
-    def _k8s_config_maps(self) -> dict[tuple[bool, str], list[K8sConfigMap]]:
-        from stackaudit.facts.deploy import K8sConfigMap
-
-        index: dict[tuple[bool, str], list[K8sConfigMap]] = {}
-        for config_map in self.of(K8sConfigMap):
-            index.setdefault((config_map.secret, config_map.name), []).append(config_map)
-        return index
-
-    def _config_map(
-        self, secret: bool, name: str, namespace: str | None, near: str
-    ) -> K8sConfigMap | None:
-        """The ConfigMap (Secret) ``name`` of the pod's namespace (one written without a
-        namespace matches any: it goes where it is applied), the one written nearest
-        the workload's file when several are: the same file, else the same
-        directory..."""
-        from stackaudit.model.platforms import nearest
-
-        candidates = [
-            config_map
-            for config_map in self._k8s_config_maps.get((secret, name), ())
-            if config_map.namespace is None
-            or namespace is None
-            or config_map.namespace == namespace
-        ]
-        closest = nearest(near, candidates, lambda config_map: config_map.span.path)
-        return closest[0] if closest else None
-
-    def _with_k8s_env(self, command: ServeCommand) -> ServeCommand:
-        """Kubernetes ``envFrom`` (each source's keys, in order, below ``env``) and
-        ``configMapKeyRef`` values resolved against the tree's ConfigMaps and Secrets
-        (kubernetes.io/docs/tasks/configure-pod-container/configure-pod-configmap/)."""
-        sources = self._k8s_env_sources.get(command.service) if command.service else None
-        if sources is None:
-            return command
-        loaded: list[EnvVar] = []
-        unread: list[Word] = []
-        for entry in sources.env_from:
-            found = self._config_map(
-                entry.kind == "secret", entry.name, sources.namespace, command.span.path
-            )
-            if found is None:
-                what = "Secret" if entry.kind == "secret" else "ConfigMap"
-                unread.append(Word(f"envFrom {what} `{entry.name}`", entry.span))
-                continue
-            loaded.extend(replace(var, name=entry.prefix + var.name) for var in found.data)
-        resolved: dict[tuple[str, Span], EnvVar] = {}
-        for ref in sources.key_refs:
-            config_map = self._config_map(
-                False, ref.config_map, sources.namespace, command.span.path
-            )
-            value = (
-                next((var for var in config_map.data if var.name == ref.key), None)
-                if config_map is not None
-                else None
-            )
-            if value is not None and value.value is not None:
-                resolved[(ref.variable, ref.span)] = EnvVar(
-                    ref.variable, value.value, ref.span, f"{value.source} key `{ref.key}`"
-                )
-        env = [resolved.get((var.name, var.span), var) for var in command.env]
-        return replace(command, env=(*loaded, *env), env_files=(*command.env_files, *unread))
+        return Environment(self.facts, self.platforms)
 
     # -- platforms ------------------------------------------------------------------------
 
@@ -179,27 +94,6 @@ class Stack:
         """The platform whose router is in front of ``command``: TLS, X-Forwarded-*,
         its timeouts and, when known, its public origin. None off a platform."""
         return self.platforms.platform_for(command)
-
-    @cached_property
-    def _env_files(self) -> dict[str, EnvFile]:
-        return {env_file.path: env_file for env_file in self.of(EnvFile)}
-
-    def _env_file_variables(
-        self, names: tuple[Word, ...], written_in: str
-    ) -> tuple[list[EnvVar], tuple[Word, ...]]:
-        """The variables the scanned environment files ``names`` (relative to the file
-        that names them) define, in order; and the names of those not scanned, whose
-        content stays unknown (``ServeCommand.env_files``)."""
-        found: list[EnvVar] = []
-        unread: list[Word] = []
-        for name in names:
-            path = posixpath.normpath(posixpath.join(posixpath.dirname(written_in), name.text))
-            env_file = None if name.symbolic else self._env_files.get(path)
-            if env_file is None:
-                unread.append(name)
-            else:
-                found.extend(env_file.variables)
-        return found, tuple(unread)
 
     @cached_property
     def public_origins(self) -> list[str]:
