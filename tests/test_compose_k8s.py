@@ -853,3 +853,13 @@ def test_a_proxy_reaches_the_project_that_mounts_its_configuration() -> None:
     stack = build_stack([root], root, Config(), 1)
     [frontend] = stack.links.frontends
     assert [b.command.span.path for b in frontend.backends] == ["docker-compose.prod.yml"]
+
+
+def test_unquoted_template_values_are_read_around_and_kept_as_written() -> None:
+    from stackaudit.extractors.yamlnodes import unbrace_placeholders
+
+    text = "a: {{.Env.X}} # c\nb:\n  - {{.Env.K}}:/k\nc: &x {{ y }}\nd: 'q{{z}}'\n"
+    assert unbrace_placeholders(text) == (
+        "a: _{.Env.X}} # c\nb:\n  - _{.Env.K}}:/k\nc: &x _{ y }}\nd: 'q{{z}}'\n"
+    )
+    assert unbrace_placeholders("a: plain\n") is None

@@ -31,8 +31,10 @@ from stackaudit.extractors.yamlnodes import (
     Walker,
     load_documents,
     node_span,
+    restore_placeholders,
     scalar,
     scalar_token,
+    unbrace_placeholders,
     unescape_dollars,
 )
 from stackaudit.facts.common import EnvVar, ParseProblem, Word, has_template, has_variable
@@ -599,6 +601,13 @@ def extract_compose(source: SourceFile) -> Extraction:
     result = Extraction()
     text, neutralised = blank_template_statements(source.text)
     documents, problems = load_documents(source, text if neutralised else None)
+    unbraced = unbrace_placeholders(text) if problems else None
+    if unbraced is not None:
+        # `password: {{.Env.DB}}`: read the rest of the template around the value.
+        retried, still = load_documents(source, unbraced)
+        if not still:
+            restore_placeholders(source, retried)
+            documents, problems, neutralised = retried, [], True
     if problems and (
         neutralised
         or TEMPLATE_NAME.search(source.path)

@@ -13,6 +13,7 @@ the scalar's start, so a finding still lands on the right line.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import yaml
@@ -53,6 +54,45 @@ def load_documents(
     except (yaml.YAMLError, RecursionError) as exc:
         return [], [ParseProblem(Span(source.path, 1, 1), f"invalid YAML: {exc}")]
     return documents, []
+
+
+# `{{` opening a plain scalar (`password: {{.Env.DB}}`, `- {{.Env.KEY}}:/app/key`): YAML
+# reads it as a flow mapping, so the file is no YAML until rendered.
+_PLACEHOLDER_START = re.compile(r"(?m)(?:^[ \t]*|[:-][ \t]+|[&!]\S+[ \t]+)(\{)\{")
+
+
+def unbrace_placeholders(text: str) -> str | None:
+    """``text`` with the first brace of each ``{{`` that opens a plain scalar written
+    ``_`` (same length, offsets kept), so that the rest of a template can be read; None
+    when there is none. ``restore_placeholders`` puts the values back as written."""
+    spots = [m.start(1) for m in _PLACEHOLDER_START.finditer(text)]
+    if not spots:
+        return None
+    chars = list(text)
+    for at in spots:
+        chars[at] = "_"
+    return "".join(chars)
+
+
+def restore_placeholders(source: SourceFile, documents: list[Node]) -> None:
+    """The plain scalars ``unbrace_placeholders`` changed get their text back as written
+    in the file (``{{ expr }}...``): a template value, known only once rendered."""
+    pending: list[Node] = list(documents)
+    seen: set[int] = set()
+    while pending:
+        node = pending.pop()
+        if id(node) in seen:
+            continue  # an alias: the same node reached again
+        seen.add(id(node))
+        if isinstance(node, ScalarNode):
+            start, end = node.start_mark.index, node.end_mark.index
+            if node.style is None and source.text.startswith("{{", start):
+                node.value = source.text[start:end]
+        elif isinstance(node, MappingNode):
+            for key, value in node.value:
+                pending.extend((key, value))
+        elif isinstance(node, SequenceNode):
+            pending.extend(node.value)
 
 
 class Walker:
