@@ -5,6 +5,8 @@ from __future__ import annotations
 import textwrap
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from stackaudit.diagnostics import Span
 from stackaudit.discovery import classify_content, classify_name
@@ -128,7 +130,9 @@ def test_other_actions_stay_unknown(action: str) -> None:
 def test_absent_key_renders_empty_and_unknown_actions_are_kept() -> None:
     chart = board()
     assert render("{{ .Values.image.missing }}app", chart) == "app"
-    assert render("{{- .Values.image.repository -}}", chart) == "registry.example.com/team/board"
+    for spaced in ("{{- .Values.image.repository -}}", "{{.Values.image.repository }}"):
+        assert render(spaced, chart) == "registry.example.com/team/board"
+    assert render("{{-3}}", chart) == "{{-3}}"  # the number -3, not a trim marker
     kept = '{{ .Values.image.repository }}:{{ include "tag" . }}'
     assert render(kept, chart) == 'registry.example.com/team/board:{{ include "tag" . }}'
     # The only action of the scalar, quoted: YAML reads the rendered quotes as its own.
@@ -181,3 +185,10 @@ def test_chart_at_the_scanned_root() -> None:
     index = charts(root="")
     assert index.chart_of("templates/d.yaml") is not None
     assert index.chart_of("src/templates/d.yaml") is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet='{}-|."`$%sv() abcVvaluesimgChrtApVrion\\', max_size=80))
+def test_any_text_renders_without_error(text: str) -> None:
+    rendered = render(text, board())
+    assert isinstance(rendered, str)

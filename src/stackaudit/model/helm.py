@@ -39,7 +39,7 @@ Value = str | _Nil
 
 # `{{ ... }}`, with the `{{-`/`-}}` trim markers (they trim the text around, which
 # within one scalar is none).
-_ACTION = re.compile(r"\{\{-?\s(.*?)\s-?\}\}|\{\{([^-\s].*?[^-\s]|[^-\s])\}\}", re.DOTALL)
+_ACTION = re.compile(r"\{\{(?:-\s)?\s*(.*?)\s*(?:\s-)?\}\}", re.DOTALL)
 _TOKEN = re.compile(
     r'\s*(?:(?P<pipe>\|)|"(?P<string>[^"\\\n]*)"|`(?P<raw>[^`]*)`'
     r"|(?P<field>(?:\.[A-Za-z_][A-Za-z0-9_]*)+)|(?P<name>[A-Za-z_][A-Za-z0-9_]*))"
@@ -47,6 +47,8 @@ _TOKEN = re.compile(
 # What a rendered action may hold to be substituted into an image reference unchanged
 # by the YAML that reads the rendered line.
 _IMAGE_TEXT = re.compile(r"[A-Za-z0-9._:/@+-]*")
+# Image references are at most 255 characters (as model.images bounds them).
+_LONGEST = 512
 _MAX_TOKENS = 32
 _MAX_ACTIONS = 8
 
@@ -125,7 +127,7 @@ class HelmCharts:
 
     def resolve_image(self, image: ImageRef) -> ImageRef:
         """``image`` with the Helm actions it holds evaluated where possible."""
-        if "{{" not in image.text:
+        if "{{" not in image.text or len(image.text) > _LONGEST:
             return image
         chart = self.chart_of(image.span.path)
         if chart is None:
@@ -154,7 +156,7 @@ def render(text: str, chart: HelmChart) -> str:
 
 def _rendered(action: re.Match[str], chart: HelmChart, whole: bool) -> str:
     try:
-        value = evaluate(action.group(1) or action.group(2) or "", chart)
+        value = evaluate(action.group(1), chart)
     except Unknown:
         return action.group()
     text = "" if isinstance(value, _Nil) else value
