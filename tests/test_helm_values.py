@@ -192,3 +192,9 @@ def test_chart_at_the_scanned_root() -> None:
 def test_any_text_renders_without_error(text: str) -> None:
     rendered = render(text, board())
     assert isinstance(rendered, str)
+
+
+def test_values_past_the_bound_are_unknown_not_absent() -> None:
+    many = "".join(f"k{i}: v\n" for i in range(20_001))
+    record = chart_file("helm/board/values.yaml", many)
+    assert (record.strings, record.mappings) == ((), ())

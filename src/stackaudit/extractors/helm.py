@@ -58,6 +58,9 @@ def helm_chart_file(source: SourceFile, walker: Walker, documents: list[Node]) -
         return HelmChartFile(source.path, "chart", tuple(strings))
     found = _Values(walker)
     found.visit("", documents[0], 0)
+    if found.truncated:
+        # Values past the bound would read as absent (empty) rather than unknown.
+        return HelmChartFile(source.path, "values")
     return HelmChartFile(
         source.path, "values", tuple(found.strings), tuple(found.mappings), tuple(found.others)
     )
@@ -69,9 +72,11 @@ class _Values:
         self.strings: list[tuple[str, str]] = []
         self.mappings: list[str] = []
         self.others: list[str] = []
+        self.truncated = False
 
     def visit(self, path: str, node: Node, depth: int) -> None:
         if len(self.strings) + len(self.mappings) + len(self.others) >= _MAX_VALUES:
+            self.truncated = True
             return
         if isinstance(node, MappingNode) and depth < _MAX_DEPTH:
             self.mappings.append(path)
