@@ -474,6 +474,9 @@ _NGINX_HINT = re.compile(
     rb"|^\s*(proxy_pass|listen|server_name)[ \t]+[^\n=;{}]+;",
     re.MULTILINE,
 )
+# A Helm chart's own files are no manifests, whatever they hold (`apiVersion: v2` in
+# Chart.yaml; a values.yaml may quote a manifest); extractors.helm reads them.
+_HELM_CHART_FILES = frozenset({"Chart.yaml", "values.yaml"})
 _K8S_HINT = re.compile(rb"^apiVersion:\s*\S+", re.MULTILINE)
 # Compose's `services:` is a mapping of names (other manifests, such as App Platform
 # specs, hold a list there).
@@ -562,6 +565,8 @@ def classify_name(rel: str) -> str | None:
 
 def classify_content(rel: str, head: bytes, by_name: str | None) -> str | None:
     if by_name == "yaml":
+        if rel.rsplit("/", 1)[-1] in _HELM_CHART_FILES:
+            return "yaml"
         if _K8S_HINT.search(head) and b"kind:" in head:
             return "kubernetes"
         if _COMPOSE_HINT.search(head):

@@ -10,6 +10,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from stackaudit.diagnostics import Span
 from stackaudit.extractors.base import Extraction
 from stackaudit.extractors.dependencies import conda_pin
+from stackaudit.extractors.helm import helm_chart_file, is_helm_chart_file
 from stackaudit.extractors.images import (
     build_push_action_builds,
     cloudbuild_builds,
@@ -124,6 +125,8 @@ def extract_yaml_commands(source: SourceFile) -> Extraction:
     deployed_path = not is_development_path(source.path)
     deployment = not ci and deployed_path
     try:
+        if is_helm_chart_file(source.path) and not problems:
+            result.facts.append(helm_chart_file(source, walker, documents))
         for document in documents:
             result.facts.extend(_conda_pins(source, walker, document))
             if ci:

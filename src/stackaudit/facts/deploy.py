@@ -643,3 +643,20 @@ class TraefikIngressRoute(Struct, frozen=True):
 def same_namespace(a: str | None, b: str | None) -> bool:
     # A manifest without a namespace is applied wherever `kubectl -n` says.
     return a is None or b is None or a == b
+
+
+class HelmChartFile(Struct, frozen=True):
+    """A Helm chart's ``Chart.yaml`` or ``values.yaml`` (the chart root is its
+    directory), as templates see it: ``strings`` maps each dotted path of a string
+    value (``image.repository``) to its text; ``mappings`` lists the paths that hold a
+    mapping (the root is ""); a path holding anything else (number, boolean, list) is
+    in neither, nor is a null or absent one, but ``others`` lists the former so that
+    they are told apart (an absent key renders empty, a number renders in Go's
+    notation, which is not reproduced). For ``Chart.yaml``, ``strings`` holds its
+    ``appVersion`` and ``version``."""
+
+    path: str
+    role: Literal["chart", "values"]
+    strings: tuple[tuple[str, str], ...] = ()
+    mappings: tuple[str, ...] = ()
+    others: tuple[str, ...] = ()

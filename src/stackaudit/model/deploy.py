@@ -20,6 +20,7 @@ from stackaudit.facts.build import ComposeInvocation, ImageBuild
 from stackaudit.facts.deploy import (
     ComposeFile,
     ComposeService,
+    HelmChartFile,
     ImageRef,
     K8sIngress,
     K8sService,
@@ -31,6 +32,7 @@ from stackaudit.facts.deploy import (
 from stackaudit.facts.envfile import EnvFile
 from stackaudit.facts.image import DockerImage
 from stackaudit.facts.serve import ServeCommand
+from stackaudit.model.helm import HelmCharts
 from stackaudit.model.images import ImageIndex
 from stackaudit.policy import is_development_path
 
@@ -291,6 +293,7 @@ class DeployModel(Struct, dict=True):
     ingress_routes: list[TraefikIngressRoute] = field(default_factory=list)
     image_builds: list[ImageBuild] = field(default_factory=list)
     dockerfiles_read: set[str] = field(default_factory=set)
+    helm_chart_files: list[HelmChartFile] = field(default_factory=list)
 
     # -- images ---------------------------------------------------------------------------
 
@@ -311,11 +314,17 @@ class DeployModel(Struct, dict=True):
                 builds.append((image_build.image, scanned[0], image_build.deployment))
         return ImageIndex(builds)
 
+    @cached_property
+    def _helm_charts(self) -> HelmCharts:
+        return HelmCharts(self.helm_chart_files)
+
     def dockerfiles_for_image(self, image: ImageRef) -> list[str]:
         """The Dockerfiles of the repository that build ``image``, over every build
         source (see ``stackaudit.model.images`` for when two image references name the
-        same). ``model.containers`` finds a container's image through it."""
-        return self._images.dockerfiles_for(image)
+        same), a Helm template's image read with its chart's values
+        (``stackaudit.model.helm``). ``model.containers`` finds a container's image
+        through it."""
+        return self._images.dockerfiles_for(self._helm_charts.resolve_image(image))
 
     def dockerfiles_run_by(self, service: ComposeService) -> list[str]:
         """The Dockerfile whose image the service runs: the one it builds, else the one
@@ -715,6 +724,8 @@ def resolve_deployment(facts: Iterable[object]) -> DeployModel:
             model.k8s_ingresses.append(fact)
         elif isinstance(fact, TraefikIngressRoute):
             model.ingress_routes.append(fact)
+        elif isinstance(fact, HelmChartFile):
+            model.helm_chart_files.append(fact)
     scanned = {compose.path: compose for compose in compose_files}
     invoked = [chosen_combination(invocation, scanned) for invocation in invocations]
     services = resolve_compose(compose_files, combinations, [c for c in invoked if c])
