@@ -30,8 +30,10 @@ from stackaudit.extractors.yamlnodes import (
     Walker,
     load_documents,
     node_span,
+    restore_placeholders,
     scalar,
     scalar_token,
+    unbrace_placeholders,
 )
 from stackaudit.facts.common import EnvVar, ParseProblem, Word, has_template
 from stackaudit.facts.cors import CorsPolicy
@@ -385,8 +387,16 @@ def _go_bool(text: str) -> bool | None:
 def extract_kubernetes(source: SourceFile) -> Extraction:
     result = Extraction()
     documents, problems = load_documents(source)
+    unbraced = unbrace_placeholders(source.text) if problems else None
+    if unbraced is not None:
+        # A Helm template (`replicas: {{ .Values.replicas }}`, `{{- if }}` lines): read
+        # around its template parts, which stay run-time values.
+        retried, still = load_documents(source, unbraced)
+        if not still:
+            restore_placeholders(source, retried)
+            documents, problems = retried, []
     if problems and "{{" in source.text:
-        # A Helm/Jinja template is not YAML until rendered; it cannot be judged here.
+        # Still no YAML: it cannot be judged before it is rendered.
         return result
     result.problems.extend(problems)
     walker = Walker()

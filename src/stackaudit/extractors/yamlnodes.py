@@ -61,14 +61,21 @@ def load_documents(
 _PLACEHOLDER_START = re.compile(r"(?m)(?:^[ \t]*|[:-][ \t]+|[&!]\S+[ \t]+)(\{)\{")
 
 
+# A line that is one template action and nothing else (`{{- if .Values.ingress }}`,
+# `{{- end }}`, `{{- include "labels" . | nindent 4 }}`): structure, not a value.
+_ACTION_LINE = re.compile(r"(?m)^[ \t]*\{\{[^\n]*\}\}[ \t]*$")
+
+
 def unbrace_placeholders(text: str) -> str | None:
-    """``text`` with the first brace of each ``{{`` that opens a plain scalar written
-    ``_`` (same length, offsets kept), so that the rest of a template can be read; None
-    when there is none. ``restore_placeholders`` puts the values back as written."""
-    spots = [m.start(1) for m in _PLACEHOLDER_START.finditer(text)]
-    if not spots:
+    """``text`` read around its template: lines that are one action blanked (so both
+    branches of an ``if`` are read, as for Jinja statements), and the first brace of
+    each ``{{`` that opens a plain scalar written ``_``; offsets kept. None when there
+    is nothing to change. ``restore_placeholders`` puts the values back as written."""
+    blanked = _ACTION_LINE.sub(lambda m: " " * len(m.group(0)), text)
+    spots = [m.start(1) for m in _PLACEHOLDER_START.finditer(blanked)]
+    if not spots and blanked == text:
         return None
-    chars = list(text)
+    chars = list(blanked)
     for at in spots:
         chars[at] = "_"
     return "".join(chars)
