@@ -1,8 +1,12 @@
 """Python sources: a byte prefilter first, so only files that can matter are parsed.
 
 A file passes when it names something a rule can trigger on (a sink: ``CORSMiddleware``,
-``allow_websocket_origin``, ``check_origin``...) or looks like a settings module that
-other modules import constants from. Everything else costs one read and a few substring
+``allow_websocket_origin``, ``check_origin``...), when it names an API keyword or a
+process launcher together with the framework or server program that alone makes it
+yield a fact (``debug=`` with ``tornado``, ``subprocess`` with ``uvicorn``), or when it
+looks like a settings module that other modules import constants from. A module's
+constants and classes are published only when it passes: one that passed for a mere
+``import subprocess`` no longer does. Everything else costs one read and a few substring
 scans. Files that pass are parsed once with ``ast`` and walked once
 (``python_analysis``); see there why ``ast`` rather than libcst."""
 
@@ -86,7 +90,7 @@ NEEDS_PROGRAM = (
     "create_subprocess",
 )
 PROGRAMS = ("panel", "bokeh", "fastapi", "uvicorn", "gunicorn", "hypercorn")
-_RELATIVE_IMPORT = re.compile(r"\bfrom[\s\\]+\.")
+_RELATIVE_IMPORT = re.compile(r"\bfrom[\s\\]*\.")
 # `.show(` is everywhere (matplotlib); only with Panel in the file can it start a server.
 _PANEL_SHOW = ".show("
 # Modules that other modules import settings from: parsed for their constants.
