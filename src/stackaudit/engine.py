@@ -192,6 +192,9 @@ def extract_all(
                 if pool is None:
                     from concurrent.futures import ProcessPoolExecutor
 
+                    from stackaudit.extractors import preload
+
+                    preload(candidate.kind for candidate in batch)
                     pool = stack.enter_context(
                         ProcessPoolExecutor(
                             max_workers=jobs,

@@ -4,7 +4,7 @@ parser; they are imported on first use so that a run over a few files stays fast
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from stackaudit.extractors.base import Extraction
 from stackaudit.source import SourceFile
@@ -40,3 +40,24 @@ def extractor_for(kind: str) -> Extractor | None:
     module_name, function = target.split(":")
     extractor: Extractor = getattr(importlib.import_module(module_name), function)
     return extractor
+
+
+# What an extractor imports only once a file needs it (the Python analysis runs only on
+# files that pass the pre-scan).
+_DEEPER: dict[str, tuple[str, ...]] = {
+    "python": ("stackaudit.extractors.python_analysis",),
+    "notebook": ("stackaudit.extractors.python_analysis",),
+}
+
+
+def preload(kinds: Iterable[str]) -> None:
+    """Import the extractors of these kinds now. Called before worker processes are
+    forked: they share what the parent imported, instead of each importing it again
+    (about 0.15 s of CPU per worker)."""
+    for kind in sorted(set(kinds)):
+        target = _EXTRACTORS.get(kind)
+        if target is None:
+            continue
+        importlib.import_module(target.split(":")[0])
+        for module in _DEEPER.get(kind, ()):
+            importlib.import_module(module)

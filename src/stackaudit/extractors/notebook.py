@@ -29,7 +29,7 @@ _IPYTHON_LINE = re.compile(r"^\s*[%!?]|^\s*[\w.]+\?\??\s*$|^\s*[\w.]+(\s*,\s*[\w
 
 def extract_notebook(source: SourceFile) -> Extraction:
     result = Extraction()
-    if not can_matter(source.text):
+    if not can_matter(source.text, source.path):
         return result
     try:
         data = json.loads(source.text)
