@@ -63,6 +63,9 @@ from stackaudit.source import SourceFile
 UNKNOWN = "\x00"
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _OPERATORS = (":-", ":?", ":+", "-", "?", "+")
+# Characters interpolation leaves as they are, at the top level and inside a default.
+_PLAIN = re.compile(r"[^$]+")
+_PLAIN_NESTED = re.compile(r"[^$}]+")
 
 
 class Interpolated(Struct):
@@ -125,7 +128,14 @@ def _interpolate(
 ) -> tuple[Interpolated, int]:
     out = Interpolated()
     length = len(text)
+    plain = _PLAIN_NESTED if nested else _PLAIN
     while index < length:
+        # Most of a value is plain text: taken as one run, not a character at a time.
+        run = plain.match(text, index)
+        if run is not None:
+            out.add(run.group(), origins[index : run.end()])
+            index = run.end()
+            continue
         char = text[index]
         if nested and char == "}":
             return out, index
