@@ -308,11 +308,18 @@ def _record_unpickler() -> Any:
 
     from msgspec import Struct
 
+    # The classes already admitted: a warm run loads thousands of entries, each naming
+    # the same few record classes.
+    admitted: dict[tuple[str, str], type] = {}
+
     class RecordUnpickler(pickle.Unpickler):
         """Resolves the Structs and enums of stackaudit's data modules, nothing else:
         not a function, not a module of the standard library."""
 
         def find_class(self, module: str, name: str) -> Any:
+            known = admitted.get((module, name))
+            if known is not None:
+                return known
             allowed = module in _RECORD_MODULES or (
                 module.startswith("stackaudit.facts.")
                 and module[len("stackaudit.facts.") :].isidentifier()
@@ -320,6 +327,7 @@ def _record_unpickler() -> Any:
             if allowed and not name.startswith("_") and name.isidentifier():
                 found = super().find_class(module, name)
                 if isinstance(found, type) and issubclass(found, (Struct, enum.Enum)):
+                    admitted[module, name] = found
                     return found
             raise pickle.UnpicklingError(f"not a stackaudit record: {module}.{name}")
 

@@ -180,10 +180,27 @@ def extract_all(
     Candidates may stream in: they are taken in batches through one process pool, and
     only results that hold something are kept (most files of a big tree hold nothing,
     and memory must not grow with them); ``each`` sees every result. Results come back
-    in the candidates' order, so output does not depend on ``jobs``."""
+    in the candidates' order, so output does not depend on ``jobs``.
+
+    With a pool, the next batch is handed to the workers before the results of the
+    current one are taken: the workers go on extracting while this process walks the
+    tree for more candidates and unpacks results, instead of waiting at each batch."""
     total = len(candidates) if isinstance(candidates, list) else 0
     kept: list[FileResult] = []
     done = 0
+    in_flight: list[tuple[list[Candidate], Iterable[FileResult]]] = []
+
+    def take(batch: list[Candidate], outcomes: Iterable[FileResult]) -> None:
+        nonlocal done
+        for candidate, result in zip(batch, outcomes, strict=True):
+            done += 1
+            if each is not None:
+                each(candidate, result)
+            if not _is_empty(result):
+                kept.append(result)
+            if progress is not None and done % 64 == 0:
+                progress(done, total)
+
     with contextlib.ExitStack() as stack:
         pool: ProcessPoolExecutor | None = None
         iterator = iter(candidates)
@@ -206,14 +223,11 @@ def extract_all(
                 outcomes: Iterable[FileResult] = pool.map(process_file, batch, chunksize=chunk)
             else:
                 outcomes = map(process_file, batch)
-            for candidate, result in zip(batch, outcomes, strict=True):
-                done += 1
-                if each is not None:
-                    each(candidate, result)
-                if not _is_empty(result):
-                    kept.append(result)
-                if progress is not None and done % 64 == 0:
-                    progress(done, total)
+            in_flight.append((batch, outcomes))
+            if len(in_flight) > 1:
+                take(*in_flight.pop(0))
+        for batch, outcomes in in_flight:
+            take(batch, outcomes)
     return kept
 
 

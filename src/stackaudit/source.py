@@ -80,16 +80,8 @@ class SourceFile(Struct, dict=True):
 
     @cached_property
     def _line_starts(self) -> list[int]:
-        starts = [0]
-        text = self.text
-        index = 0
-        length = len(text)
-        while index < length:
-            char = text[index]
-            if char == "\n" or (char == "\r" and text[index + 1 : index + 2] != "\n"):
-                starts.append(index + 1)
-            index += 1
-        return starts
+        # A line starts after each break; `\r\n` is one break (the regex prefers it).
+        return [0, *(match.end() for match in _LINE_BREAK.finditer(self.text))]
 
     def line_text(self, line: int) -> str:
         if 1 <= line <= len(self.lines):
@@ -98,8 +90,9 @@ class SourceFile(Struct, dict=True):
 
     def position(self, offset: int) -> tuple[int, int]:
         """1-based (line, column) of a character offset into the text."""
-        line_index = bisect.bisect_right(self._line_starts, offset) - 1
-        return line_index + 1, offset - self._line_starts[line_index] + 1
+        starts = self._line_starts
+        line_index = bisect.bisect_right(starts, offset) - 1
+        return line_index + 1, offset - starts[line_index] + 1
 
     def offset(self, line: int, column: int) -> int:
         """Character offset of a 1-based (line, column)."""
@@ -110,9 +103,13 @@ class SourceFile(Struct, dict=True):
 
     def span(self, start: int, end: int) -> Span:
         """The span of the character offsets ``[start, end)``."""
-        line, column = self.position(start)
-        end_line, end_column = self.position(max(start, end))
-        return Span(self.path, line, column, end_line, end_column)
+        starts = self._line_starts
+        line = bisect.bisect_right(starts, start)
+        end = max(start, end)
+        end_line = bisect.bisect_right(starts, end, max(line - 1, 0))
+        return Span(
+            self.path, line, start - starts[line - 1] + 1, end_line, end - starts[end_line - 1] + 1
+        )
 
     def origins_of(self, span: Span, text: str) -> list[int]:
         """The offset of each character of ``text`` written at ``span``: exact when it

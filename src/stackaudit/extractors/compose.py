@@ -65,6 +65,9 @@ from stackaudit.source import SourceFile
 UNKNOWN = "\x00"
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _OPERATORS = (":-", ":?", ":+", "-", "?", "+")
+# Characters interpolation leaves as they are, at the top level and inside a default.
+_PLAIN = re.compile(r"[^$]+")
+_PLAIN_NESTED = re.compile(r"[^$}]+")
 
 
 class Interpolated(Struct):
@@ -127,7 +130,14 @@ def _interpolate(
 ) -> tuple[Interpolated, int]:
     out = Interpolated()
     length = len(text)
+    plain = _PLAIN_NESTED if nested else _PLAIN
     while index < length:
+        # Most of a value is plain text: taken as one run, not a character at a time.
+        run = plain.match(text, index)
+        if run is not None:
+            out.add(run.group(), origins[index : run.end()])
+            index = run.end()
+            continue
         char = text[index]
         if nested and char == "}":
             return out, index
@@ -266,12 +276,13 @@ def _words(source: SourceFile, walker: Walker, node: Node | None) -> list[Token]
 
 
 def placed_words(
-    source: SourceFile, walker: Walker, node: Node | None
+    source: SourceFile, node: Node | None, words: list[Token] | None
 ) -> tuple[ArgWord, ...] | None:
-    """``entrypoint:``/``command:`` as placed words; None when absent or null."""
+    """``entrypoint:``/``command:`` (``node``, split into ``words`` by ``_words``) as
+    placed words; None when absent or null."""
     if node is None or (isinstance(node, ScalarNode) and node.tag.endswith(":null")):
         return None
-    return tuple(arg_word(source, token) for token in _words(source, walker, node) or ())
+    return tuple(arg_word(source, token) for token in words or ())
 
 
 def _interpolated(source: SourceFile, word: Token) -> bool:
@@ -282,6 +293,27 @@ def _interpolated(source: SourceFile, word: Token) -> bool:
 
 
 # -- service settings ---------------------------------------------------------------------
+
+
+class _Argv(Struct, frozen=True):
+    """A service's ``entrypoint:`` and ``command:`` nodes and their words, split once:
+    the service's settings and the command-line recognition both read them."""
+
+    entrypoint_node: Node | None
+    entrypoint: list[Token] | None
+    command_node: Node | None
+    command: list[Token] | None
+
+    @classmethod
+    def of(cls, source: SourceFile, walker: Walker, service: Node) -> _Argv:
+        entrypoint = walker.get(service, "entrypoint")
+        command = walker.get(service, "command")
+        return cls(
+            entrypoint,
+            _words(source, walker, entrypoint),
+            command,
+            _words(source, walker, command),
+        )
 
 
 class _Reader(Struct):
@@ -537,7 +569,7 @@ class _Reader(Struct):
                 found.append(IncludeRef(self.path(word.text), word.text, word.span))
         return tuple(found)
 
-    def service(self, key: ScalarNode, node: Node) -> ComposeService:
+    def service(self, key: ScalarNode, node: Node, argv: _Argv) -> ComposeService:
         get = self.walker.get
         image_word = self.word(get(node, "image"))
         image = (
@@ -548,8 +580,8 @@ class _Reader(Struct):
             else None
         )
         deploy = get(node, "deploy")
-        command = get(node, "command")
-        entrypoint = get(node, "entrypoint")
+        command = argv.command_node
+        entrypoint = argv.entrypoint_node
         return ComposeService(
             file=self.source.path,
             name=key.value,
@@ -557,10 +589,10 @@ class _Reader(Struct):
             image=image,
             build=self.build(get(node, "build")),
             command=self.span(command) if command is not None and scalar(command) != "" else None,
-            command_args=tuple(t.text for t in _words(self.source, self.walker, command) or ()),
+            command_args=tuple(t.text for t in argv.command or ()),
             entrypoint=self.span(entrypoint) if entrypoint is not None else None,
-            entrypoint_words=placed_words(self.source, self.walker, entrypoint),
-            command_words=placed_words(self.source, self.walker, command),
+            entrypoint_words=placed_words(self.source, entrypoint, argv.entrypoint),
+            command_words=placed_words(self.source, command, argv.command),
             ports=self.ports(get(node, "ports")),
             expose=tuple(self.words(get(node, "expose"))),
             networks=self.names(get(node, "networks")),
@@ -622,9 +654,10 @@ def extract_compose(source: SourceFile) -> Extraction:
         for document in documents:
             services: list[ComposeService] = []
             for key, node in walker.key_items(walker.get(document, "services")):
-                service = reader.service(key, node)
+                argv = _Argv.of(source, walker, node)
+                service = reader.service(key, node, argv)
                 services.append(service)
-                found = _commands(source, walker, service, node, deployment)
+                found = _commands(source, service, argv, deployment)
                 result.facts.extend(found)
                 if not found:
                     # No server command recognised here (the image's own CMD runs):
@@ -650,7 +683,7 @@ def _line(source: SourceFile, number: int) -> str:
 
 
 def _commands(
-    source: SourceFile, walker: Walker, service: ComposeService, node: Node, deployment: bool
+    source: SourceFile, service: ComposeService, argv: _Argv, deployment: bool
 ) -> list[object]:
     context = CommandContext(
         source,
@@ -661,14 +694,12 @@ def _commands(
         service=service.key,
         env_files=service.env_files,
     )
-    entrypoint = _words(source, walker, walker.get(node, "entrypoint"))
-    command = _words(source, walker, walker.get(node, "command"))
-    argv = (entrypoint or []) + (command or [])
-    if not argv:
+    words = (argv.entrypoint or []) + (argv.command or [])
+    if not words:
         return []
     # An `entrypoint:` that is a script running its arguments is followed by the model,
     # which sees whether the script is in the repository.
-    return list(find_in_words(context, argv))
+    return list(find_in_words(context, words))
 
 
 __all__ = [

@@ -878,6 +878,7 @@ class _FactBuilder:
         if target.host and not target.symbolic and not target.unix_socket:
             upstream = self._upstream_named(target.host, _root_id(location))
         connection = next((h for h in proxy_headers if h.name.lower() == "connection"), None)
+        http_block, http_anchor = _http_level(location)
         route = ProxyRoute(
             span=location.span,
             where=location.where,
@@ -903,8 +904,8 @@ class _FactBuilder:
             dropped_proxy_headers=tuple(self._dropped(location, header_level)),
             block=location.directive,
             headers_own=header_level is location,
-            http_block=_http_level(location)[0],
-            http_anchor=_http_level(location)[1],
+            http_block=http_block,
+            http_anchor=http_anchor,
             root_id=_root_id(location),
         )
         return replace(route, websocket_evidence=tuple(_ws_evidence(route)))
