@@ -11,6 +11,7 @@ interpreter's exit 1, which CI would read as "findings" — or worse, a pass."""
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 
@@ -22,8 +23,16 @@ if TYPE_CHECKING:
 EXIT_INTERNAL = 3
 
 
+# A run builds hundreds of thousands of small records that live until it ends; with
+# Python's default threshold (700 allocations) the cyclic collector walks them over and
+# over, a cost that grows faster than the tree (a 20,000-file tree: about 13 s of CPU,
+# 10 s with this threshold; peak memory within 10 %). Worker processes inherit it.
+_GC_THRESHOLD = (50_000, 20, 100)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
+    gc.set_threshold(*_GC_THRESHOLD)
     try:
         from stackaudit.snapshot import replay
 
