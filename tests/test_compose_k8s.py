@@ -863,3 +863,17 @@ def test_unquoted_template_values_are_read_around_and_kept_as_written() -> None:
         "a: _{.Env.X}} # c\nb:\n  - _{.Env.K}}:/k\nc: &x _{ y }}\nd: 'q{{z}}'\n"
     )
     assert unbrace_placeholders("a: plain\n") is None
+
+
+def test_masking_template_braces_stays_linear_on_a_hostile_line() -> None:
+    """A compose or Kubernetes file that is no YAML is retried with its template braces
+    masked; a long run of `&` or `!` must not make that search quadratic."""
+    import time
+
+    from stackaudit.extractors.yamlnodes import unbrace_placeholders
+
+    started = time.process_time()
+    for char in "&!:-":
+        assert unbrace_placeholders("a: " + char * 200_000 + "\n") is None
+    assert unbrace_placeholders("a: &anchor {{ x }}\n") == "a: &anchor _{ x }}\n"
+    assert time.process_time() - started < 5  # quadratic: minutes

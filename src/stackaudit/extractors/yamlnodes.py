@@ -58,7 +58,9 @@ def load_documents(
 
 # `{{` opening a plain scalar (`password: {{.Env.DB}}`, `- {{.Env.KEY}}:/app/key`): YAML
 # reads it as a flow mapping, so the file is no YAML until rendered.
-_PLACEHOLDER_START = re.compile(r"(?m)(?:^[ \t]*|[:-][ \t]+|[&!]\S+[ \t]+)(\{)\{")
+# An anchor or tag before the value (`&name `, `!!str `) is at most 128 characters here:
+# an unbounded `\S+` retried from every `&` of a long line would be quadratic.
+_PLACEHOLDER_START = re.compile(r"(?m)(?:^[ \t]*|[:-][ \t]+|[&!][^\s&!{]{1,128}[ \t]+)(\{)\{")
 
 
 # A line that is one template action and nothing else (`{{- if .Values.ingress }}`,

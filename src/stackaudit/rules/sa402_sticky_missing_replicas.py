@@ -2,6 +2,7 @@ from collections.abc import Iterator
 
 from stackaudit.diagnostics import Confidence, Diagnostic, Related, Severity, Span
 from stackaudit.facts.deploy import ComposeService, K8sWorkload
+from stackaudit.facts.serve import ServeCommand
 from stackaudit.model.deploy import ServiceRoute
 from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
@@ -182,6 +183,10 @@ class StickyMissingReplicas(Rule):
     def check(self, stack: Stack) -> Iterator[Diagnostic]:
         deploy = stack.deploy
         commands = stack.serve_commands
+        # A workload's commands by its containers' keys, gathered once for all workloads.
+        by_key: dict[str, list[ServeCommand]] = {}
+        for command in commands:
+            by_key.setdefault(command.service, []).append(command)
         for service in deploy.compose_services:
             count = service.replicas.count if service.replicas else None
             if service.replicas is None or count is None or count <= 1:
@@ -196,10 +201,15 @@ class StickyMissingReplicas(Rule):
             count = workload.replicas.count if workload.replicas else None
             if workload.replicas is None or count is None or count <= 1:
                 continue
-            evidence = deploy.k8s_bokeh_evidence(workload, commands)
+            own = [
+                c
+                for container in workload.containers
+                for c in by_key.get(container.service_key, ())
+            ]
+            evidence = deploy.k8s_bokeh_evidence(workload, own)
             if evidence is None:
                 continue
-            for route in deploy.routes_into(workload, deploy.app_ports(workload, commands)):
+            for route in deploy.routes_into(workload, deploy.app_ports(workload, own)):
                 if not route.affinity:
                     yield self._k8s(workload, count, route, evidence)
 
