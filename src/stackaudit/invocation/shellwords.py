@@ -16,6 +16,8 @@ import re
 
 from msgspec import Struct, field
 
+from stackaudit.policy import is_production_name
+
 _OPERATOR_CHARS = frozenset(";&|()\n")
 _BLANKS = frozenset(" \t\r")
 # A run of characters that stand for themselves in a word: taken in one step rather than
@@ -387,11 +389,11 @@ DEVELOPMENT = "development"
 PRODUCTION = "production"
 CONDITIONAL = "conditional"
 
-# Values of an environment-like variable that name a development or a production setup.
+# Values of an environment-like variable that name a development setup (production:
+# policy.is_production_name).
 _DEVELOPMENT_VALUES = frozenset(
     {"dev", "devel", "develop", "development", "local", "debug", "test", "testing"}
 )
-_PRODUCTION_VALUES = frozenset({"prod", "production", "staging", "stage", "live", "release"})
 # Variables that switch development mode on when set or true (DEBUG, DEV_MODE, RELOAD).
 _FLAG_VARIABLE = re.compile(r"DEBUG|(^|_)(DEV|DEVEL|DEVELOPMENT|RELOAD|AUTORELOAD)(_|$)", re.I)
 _VARIABLE_NAME = re.compile(r"^\$\{?([A-Za-z_][A-Za-z0-9_]*)")
@@ -465,7 +467,7 @@ def _value_kind(variable: str, value: str) -> str:
     value = value.strip("*'\" ").lower()
     if value in _DEVELOPMENT_VALUES:
         return DEVELOPMENT
-    if value in _PRODUCTION_VALUES:
+    if is_production_name(value):
         return PRODUCTION
     if _FLAG_VARIABLE.search(variable):
         if value in _TRUE_VALUES:
