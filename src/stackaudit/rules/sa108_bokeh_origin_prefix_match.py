@@ -15,7 +15,9 @@ class BokehOriginPrefixMatch(Rule):
     ## What it does
     Flags a stack that pins bokeh below 3.8.2 (requirements, pyproject, lock files,
     conda environments, `pip install` in a Dockerfile) and serves a Bokeh or Panel app
-    with an explicit WebSocket origin allowlist.
+    with an explicit WebSocket origin allowlist. An entry set at run time
+    (`--allow-websocket-origin=$PUBLIC_HOST`) is widened whatever host it names, and is
+    reported one confidence step lower than a written host.
 
     ## Why is this bad?
     Before 3.8.2, Bokeh's `match_host` compared an allowlist entry with the *first*

@@ -16,7 +16,9 @@ class CorsWildcardCredentials(Rule):
     `fastapi.middleware.cors`) whose `allow_origins` contains `"*"` while
     `allow_credentials` is true. Values are followed through module constants, simple
     settings classes and `os.environ.get(NAME, default)` defaults (reported with a lower
-    confidence: the deployment may set the variable).
+    confidence: the deployment may set the variable). A middleware added only on a
+    development path of the code (`if settings.LOCAL_MODE:`, the `else` of
+    `if ENV == "production":`, or a helper called only there) is not the deployed app's.
 
     ## Why is this bad?
     Browsers refuse `Access-Control-Allow-Origin: *` on credentialed requests, so

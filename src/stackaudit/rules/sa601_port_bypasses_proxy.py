@@ -14,9 +14,12 @@ class PortBypassesProxy(Rule):
     Flags a compose service that a proxy of the same compose project routes to, and
     that also publishes the port the proxy uses on every host interface: `"5006:5006"`,
     `"5006"` (a random host port), `"0.0.0.0:5006:5006"`, or the long syntax without
-    `host_ip`. A proxy routes to the service when Traefik labels route to it, when a
-    proxy container (nginx, Traefik, Caddy, HAProxy…) `depends_on` it (medium
-    confidence), or when nginx-proxy serves its `VIRTUAL_HOST`.
+    `host_ip`. A proxy routes to the service when Traefik labels route to it, when an
+    nginx location of the scanned configuration proxies to it, when nginx-proxy serves
+    its `VIRTUAL_HOST`, or when a proxy container (nginx, Traefik, Caddy, HAProxy…)
+    `depends_on` it and that proxy's configuration is not among the scanned files
+    (medium confidence: `depends_on` only orders start-up, so a proxy whose routes are
+    known is judged by its routes).
 
     A port bound to one address (`127.0.0.1:5006:5006`), a service reached only through
     `expose:`, and ports written in development files (`compose.override.yml`,
