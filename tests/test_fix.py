@@ -475,3 +475,39 @@ def test_diff_counts_lines_as_git_does() -> None:
         "--- a/a.py\n+++ b/a.py\n@@ -1,2 +1,2 @@\n x = 1\x0c\n-y = 2\n"
         "\\ No newline at end of file\n+y = 3\n\\ No newline at end of file\n"
     )
+
+
+def test_fix_safety_is_decided_per_fix(tmp_path: Path) -> None:
+    """SA501's fix is safe where it edits only the flagged file, unsafe where the `map`
+    it needs goes into an http block of another file that every site shares; a finding
+    without edits has no fix to apply at all."""
+    location = """
+        server {
+            listen 80;
+            location /app/ws {
+                proxy_pass http://127.0.0.1:5006;
+                proxy_http_version 1.1;
+            }
+        }
+    """
+    write_files(tmp_path / "own", {"nginx.conf": location})
+    write_files(
+        tmp_path / "shared",
+        {
+            "nginx.conf": "events {}\nhttp {\n    include sites/*.conf;\n}\n",
+            "sites/app.conf": location,
+        },
+    )
+    own = scan(tmp_path / "own", select=["SA501"]).diagnostics
+    shared = scan(tmp_path / "shared", select=["SA501"]).diagnostics
+    assert [(d.code, d.fix_safety) for d in own] == [("SA501", FixSafety.SAFE)]
+    assert [(d.code, d.fix_safety) for d in shared] == [("SA501", FixSafety.UNSAFE)]
+    assert {e.span.path for e in shared[0].edits} == {"nginx.conf", "sites/app.conf"}
+
+
+@pytest.mark.parametrize("rule", all_rules(), ids=[r.code for r in all_rules()])
+def test_a_finding_without_edits_offers_no_fix(rule: type[Rule], tmp_path: Path) -> None:
+    for index, example in enumerate(rule.examples):
+        write_files(tmp_path / str(index), example.files)
+    for diagnostic in scan(tmp_path, select=[rule.code]).diagnostics:
+        assert (diagnostic.fix_safety is FixSafety.DISPLAY_ONLY) == (not diagnostic.edits)

@@ -10,6 +10,7 @@ import pytest
 from stackaudit.docs import expected_files
 from stackaudit.rules import all_rules
 from stackaudit.rules.base import DOC_SECTIONS, Rule
+from stackaudit.rules.taxonomy import Category, FileKind
 
 from .support import FIXTURES, REPO
 
@@ -37,6 +38,9 @@ def test_rule_metadata(rule: type[Rule]) -> None:
     )
     module = rule.__module__.rsplit(".", 1)[-1]
     assert module.startswith(rule.code.lower() + "_")
+    # Closed vocabularies: a new category or file kind is a change to rules/taxonomy.py.
+    assert isinstance(rule.category, Category)
+    assert rule.applies_to and all(isinstance(kind, FileKind) for kind in rule.applies_to)
 
 
 @pytest.mark.parametrize("rule", RULES, ids=[r.code for r in RULES])

@@ -22,6 +22,7 @@ from stackaudit.diagnostics import (
     Severity,
     Span,
 )
+from stackaudit.rules.taxonomy import Category, FileKind
 
 if TYPE_CHECKING:
     from stackaudit.facts.serve import ServeCommand
@@ -122,8 +123,10 @@ class Rule:
     name: ClassVar[str]
     severity: ClassVar[Severity]
     confidence: ClassVar[Confidence] = Confidence.HIGH
-    category: ClassVar[str]
-    applies_to: ClassVar[tuple[str, ...]]
+    category: ClassVar[Category]
+    applies_to: ClassVar[tuple[FileKind, ...]]
+    # The safety of the rule's usual fix (docs, ``rules``); each finding may declare
+    # its own (``report(safety=...)``).
     fix: ClassVar[FixSafety] = FixSafety.DISPLAY_ONLY
     cwe: ClassVar[int | None] = None
     examples: ClassVar[Sequence[Example]] = ()
@@ -148,7 +151,11 @@ class Rule:
         edits: Sequence[Edit] = (),
         confidence: Confidence | None = None,
         severity: Severity | None = None,
+        safety: FixSafety | None = None,
     ) -> Diagnostic:
+        """A finding at ``span``. Its fix's safety is the rule's ``fix`` unless this
+        fix says otherwise (``safety``): a rule whose fix is safe in one place may have
+        to infer a value, or edit a shared file, in another. No edits, no fix."""
         # Messages quote scanned values and related places can number thousands: both
         # are bounded here, for every rule and every output format.
         shown, left_out = first(related)
@@ -166,7 +173,7 @@ class Rule:
             help=clip(help),
             fix_title=clip(fix_title),
             edits=tuple(edits),
-            fix_safety=self.fix,
+            fix_safety=(safety or self.fix) if edits else FixSafety.DISPLAY_ONLY,
         )
 
     # -- documentation ------------------------------------------------------------------

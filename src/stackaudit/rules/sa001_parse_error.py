@@ -1,5 +1,6 @@
 from stackaudit.diagnostics import Severity
 from stackaudit.rules.base import Bad, Good, Rule
+from stackaudit.rules.taxonomy import Category, FileKind
 
 
 class ParseError(Rule):
@@ -29,8 +30,8 @@ class ParseError(Rule):
     code = "SA001"
     name = "parse-error"
     severity = Severity.ERROR
-    category = "run"
-    applies_to = ("any",)
+    category = Category.RUN
+    applies_to = (FileKind.ANY,)
     examples = (
         Bad(
             "nginx.conf",

@@ -1,5 +1,6 @@
 from stackaudit.diagnostics import Severity
 from stackaudit.rules.base import Bad, Good, Rule
+from stackaudit.rules.taxonomy import Category, FileKind
 
 
 class UnusedSuppression(Rule):
@@ -25,8 +26,8 @@ class UnusedSuppression(Rule):
     code = "SA002"
     name = "unused-suppression"
     severity = Severity.WARNING
-    category = "run"
-    applies_to = ("any",)
+    category = Category.RUN
+    applies_to = (FileKind.ANY,)
     examples = (
         Bad(
             "start.sh",

@@ -1,5 +1,6 @@
 from stackaudit.diagnostics import Severity
 from stackaudit.rules.base import Bad, Good, Rule
+from stackaudit.rules.taxonomy import Category, FileKind
 
 
 class FileNotAnalysed(Rule):
@@ -35,8 +36,8 @@ class FileNotAnalysed(Rule):
     code = "SA003"
     name = "file-not-analysed"
     severity = Severity.WARNING
-    category = "run"
-    applies_to = ("any",)
+    category = Category.RUN
+    applies_to = (FileKind.ANY,)
     examples = (
         Bad(
             "start.sh",

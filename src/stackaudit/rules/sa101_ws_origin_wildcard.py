@@ -5,6 +5,7 @@ from stackaudit.facts.serve import OriginEntry, ServeCommand
 from stackaudit.model.origins import admits_every_host, cli_origin_error
 from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
+from stackaudit.rules.taxonomy import Category, FileKind
 
 
 class WsOriginWildcard(Rule):
@@ -48,8 +49,8 @@ class WsOriginWildcard(Rule):
     code = "SA101"
     name = "ws-origin-wildcard"
     severity = Severity.ERROR
-    category = "websocket-origin"
-    applies_to = ("cli", "env", "py")
+    category = Category.WEBSOCKET_ORIGIN
+    applies_to = (FileKind.COMMAND_LINE, FileKind.ENVIRONMENT, FileKind.PYTHON)
     cwe = 1385
     fix = FixSafety.UNSAFE
     examples = (

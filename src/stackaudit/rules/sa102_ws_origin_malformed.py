@@ -5,6 +5,7 @@ from stackaudit.facts.serve import ServeCommand
 from stackaudit.model.origins import origin_problem
 from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
+from stackaudit.rules.taxonomy import Category, FileKind
 
 
 class WsOriginMalformed(Rule):
@@ -53,8 +54,8 @@ class WsOriginMalformed(Rule):
     code = "SA102"
     name = "ws-origin-malformed"
     severity = Severity.ERROR
-    category = "websocket-origin"
-    applies_to = ("cli", "env", "py")
+    category = Category.WEBSOCKET_ORIGIN
+    applies_to = (FileKind.COMMAND_LINE, FileKind.ENVIRONMENT, FileKind.PYTHON)
     examples = (
         Bad(
             "Dockerfile",

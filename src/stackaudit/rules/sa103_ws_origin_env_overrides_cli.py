@@ -4,6 +4,7 @@ from stackaudit.diagnostics import Confidence, Diagnostic, Related, Severity
 from stackaudit.facts.serve import ServeCommand
 from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
+from stackaudit.rules.taxonomy import Category, FileKind
 
 
 class WsOriginEnvOverridesCli(Rule):
@@ -39,8 +40,8 @@ class WsOriginEnvOverridesCli(Rule):
     code = "SA103"
     name = "ws-origin-env-overrides-cli"
     severity = Severity.WARNING
-    category = "websocket-origin"
-    applies_to = ("cli", "env")
+    category = Category.WEBSOCKET_ORIGIN
+    applies_to = (FileKind.COMMAND_LINE, FileKind.ENVIRONMENT)
     examples = (
         Bad(
             "Dockerfile",

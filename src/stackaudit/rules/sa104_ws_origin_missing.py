@@ -3,6 +3,7 @@ from collections.abc import Iterator
 from stackaudit.diagnostics import Confidence, Diagnostic, Related, Severity
 from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
+from stackaudit.rules.taxonomy import Category, FileKind
 
 
 class WsOriginMissing(Rule):
@@ -55,8 +56,8 @@ class WsOriginMissing(Rule):
     name = "ws-origin-missing"
     severity = Severity.WARNING
     confidence = Confidence.MEDIUM
-    category = "websocket-origin"
-    applies_to = ("cli", "env")
+    category = Category.WEBSOCKET_ORIGIN
+    applies_to = (FileKind.COMMAND_LINE, FileKind.ENVIRONMENT)
     examples = (
         Bad(
             "Dockerfile",

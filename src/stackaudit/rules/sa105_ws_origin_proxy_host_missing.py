@@ -12,6 +12,7 @@ from stackaudit.model.origins import (
 )
 from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
+from stackaudit.rules.taxonomy import Category, FileKind
 
 # Tornado 6.6 lets a handshake through without asking Bokeh when it looks same-origin.
 SAME_ORIGIN_SHORTCUT = "6.6"
@@ -83,8 +84,8 @@ class WsOriginProxyHostMissing(Rule):
     code = "SA105"
     name = "ws-origin-proxy-host-missing"
     severity = Severity.WARNING
-    category = "websocket-origin"
-    applies_to = ("stack",)
+    category = Category.WEBSOCKET_ORIGIN
+    applies_to = (FileKind.STACK,)
     one_finding_per_place = False  # one per host set / per route, at the allowlist
     examples = (
         Bad(

@@ -4,6 +4,7 @@ from stackaudit.diagnostics import Diagnostic, Related, Severity
 from stackaudit.facts.python import PermissiveCheckOrigin, PythonClass, is_websocket_handler
 from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
+from stackaudit.rules.taxonomy import Category, FileKind
 
 
 class TornadoCheckOriginPermissive(Rule):
@@ -49,8 +50,8 @@ class TornadoCheckOriginPermissive(Rule):
     code = "SA106"
     name = "tornado-check-origin-permissive"
     severity = Severity.ERROR
-    category = "websocket-origin"
-    applies_to = ("py",)
+    category = Category.WEBSOCKET_ORIGIN
+    applies_to = (FileKind.PYTHON,)
     cwe = 1385
     examples = (
         Bad(

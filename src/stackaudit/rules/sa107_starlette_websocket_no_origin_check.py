@@ -4,6 +4,7 @@ from stackaudit.diagnostics import Confidence, Diagnostic, Related, Severity
 from stackaudit.facts.python import WebSocketEndpoint
 from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
+from stackaudit.rules.taxonomy import Category, FileKind
 
 
 class StarletteWebsocketNoOriginCheck(Rule):
@@ -52,8 +53,8 @@ class StarletteWebsocketNoOriginCheck(Rule):
     name = "starlette-websocket-no-origin-check"
     severity = Severity.WARNING
     confidence = Confidence.MEDIUM
-    category = "websocket-origin"
-    applies_to = ("py",)
+    category = Category.WEBSOCKET_ORIGIN
+    applies_to = (FileKind.PYTHON,)
     cwe = 1385
     examples = (
         Bad(

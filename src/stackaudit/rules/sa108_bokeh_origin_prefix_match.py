@@ -6,6 +6,7 @@ from stackaudit.facts.serve import OriginEntry
 from stackaudit.model.origins import admits_every_host
 from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
+from stackaudit.rules.taxonomy import Category, FileKind
 
 FIXED_IN = "3.8.2"
 
@@ -45,8 +46,8 @@ class BokehOriginPrefixMatch(Rule):
     code = "SA108"
     name = "bokeh-origin-prefix-match"
     severity = Severity.ERROR
-    category = "websocket-origin"
-    applies_to = ("stack", "dependencies")
+    category = Category.WEBSOCKET_ORIGIN
+    applies_to = (FileKind.STACK, FileKind.DEPENDENCIES)
     cwe = 1385
     examples = (
         Bad(

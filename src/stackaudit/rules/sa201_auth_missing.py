@@ -7,6 +7,7 @@ from stackaudit.model.deploy import Exposure
 from stackaudit.model.links import Frontend
 from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
+from stackaudit.rules.taxonomy import Category, FileKind
 
 
 class AuthMissing(Rule):
@@ -68,8 +69,8 @@ class AuthMissing(Rule):
     name = "auth-missing"
     severity = Severity.WARNING
     confidence = Confidence.MEDIUM
-    category = "authentication"
-    applies_to = ("cli", "env", "py")
+    category = Category.AUTHENTICATION
+    applies_to = (FileKind.COMMAND_LINE, FileKind.ENVIRONMENT, FileKind.PYTHON)
     cwe = 306
     examples = (
         Bad(

@@ -12,6 +12,7 @@ from stackaudit.facts.serve import (
 )
 from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
+from stackaudit.rules.taxonomy import Category, FileKind
 
 # Settings in Python code whose value is a credential (framework -> names).
 _APP_SECRETS = {
@@ -79,8 +80,14 @@ class SecretInClear(Rule):
     code = "SA202"
     name = "secret-in-clear"
     severity = Severity.ERROR
-    category = "secrets"
-    applies_to = ("cli", "env", "py", "compose", "k8s")
+    category = Category.SECRETS
+    applies_to = (
+        FileKind.COMMAND_LINE,
+        FileKind.ENVIRONMENT,
+        FileKind.PYTHON,
+        FileKind.COMPOSE,
+        FileKind.KUBERNETES,
+    )
     cwe = 798
     fix = FixSafety.UNSAFE
     examples = (

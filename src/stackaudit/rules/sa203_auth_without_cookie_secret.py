@@ -5,6 +5,7 @@ from stackaudit.facts.app import AppSetting
 from stackaudit.facts.serve import ServeCommand
 from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
+from stackaudit.rules.taxonomy import Category, FileKind
 
 
 class AuthWithoutCookieSecret(Rule):
@@ -50,8 +51,8 @@ class AuthWithoutCookieSecret(Rule):
     code = "SA203"
     name = "auth-without-cookie-secret"
     severity = Severity.ERROR
-    category = "authentication"
-    applies_to = ("cli", "env", "py")
+    category = Category.AUTHENTICATION
+    applies_to = (FileKind.COMMAND_LINE, FileKind.ENVIRONMENT, FileKind.PYTHON)
     examples = (
         Bad(
             "Dockerfile",

@@ -3,6 +3,7 @@ from collections.abc import Iterator
 from stackaudit.diagnostics import Confidence, Diagnostic, Severity
 from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
+from stackaudit.rules.taxonomy import Category, FileKind
 
 
 class OauthWithoutEncryptionKey(Rule):
@@ -45,8 +46,8 @@ class OauthWithoutEncryptionKey(Rule):
     code = "SA204"
     name = "oauth-without-encryption-key"
     severity = Severity.WARNING
-    category = "authentication"
-    applies_to = ("cli", "env", "py")
+    category = Category.AUTHENTICATION
+    applies_to = (FileKind.COMMAND_LINE, FileKind.ENVIRONMENT, FileKind.PYTHON)
     examples = (
         Bad(
             "Dockerfile",

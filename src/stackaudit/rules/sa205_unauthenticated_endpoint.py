@@ -4,6 +4,7 @@ from stackaudit.diagnostics import Diagnostic, Severity
 from stackaudit.facts.serve import ServeCommand
 from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
+from stackaudit.rules.taxonomy import Category, FileKind
 
 _PROVIDERS = {
     "param": "serves every object the app publishes with `pn.state.publish` at "
@@ -61,8 +62,8 @@ class UnauthenticatedEndpoint(Rule):
     code = "SA205"
     name = "unauthenticated-endpoint"
     severity = Severity.ERROR
-    category = "auth"
-    applies_to = ("cli", "py")
+    category = Category.AUTHENTICATION
+    applies_to = (FileKind.COMMAND_LINE, FileKind.PYTHON)
     cwe = 306
     examples = (
         Bad(

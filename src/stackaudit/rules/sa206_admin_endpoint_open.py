@@ -4,6 +4,7 @@ from stackaudit.diagnostics import Diagnostic, Related, Severity, Span
 from stackaudit.facts.serve import ServeCommand
 from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
+from stackaudit.rules.taxonomy import Category, FileKind
 
 
 class AdminEndpointOpen(Rule):
@@ -48,8 +49,8 @@ class AdminEndpointOpen(Rule):
     code = "SA206"
     name = "admin-endpoint-open"
     severity = Severity.ERROR
-    category = "auth"
-    applies_to = ("cli", "env", "py")
+    category = Category.AUTHENTICATION
+    applies_to = (FileKind.COMMAND_LINE, FileKind.ENVIRONMENT, FileKind.PYTHON)
     cwe = 306
     examples = (
         Bad(

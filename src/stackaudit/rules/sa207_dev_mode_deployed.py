@@ -6,6 +6,7 @@ from stackaudit.facts.serve import ServeCommand
 from stackaudit.model.stack import Stack
 from stackaudit.policy import is_development_path
 from stackaudit.rules.base import Bad, Good, Rule
+from stackaudit.rules.taxonomy import Category, FileKind
 
 # What each development switch does once deployed (see References).
 _COMMAND_EFFECTS = {
@@ -93,8 +94,8 @@ class DevModeDeployed(Rule):
     code = "SA207"
     name = "dev-mode-deployed"
     severity = Severity.WARNING
-    category = "hardening"
-    applies_to = ("cli", "env", "py")
+    category = Category.HARDENING
+    applies_to = (FileKind.COMMAND_LINE, FileKind.ENVIRONMENT, FileKind.PYTHON)
     cwe = 489
     examples = (
         Bad(

@@ -5,6 +5,7 @@ from stackaudit.facts.common import EnvVar
 from stackaudit.facts.serve import OptionUse, ServeCommand
 from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
+from stackaudit.rules.taxonomy import Category, FileKind
 
 # Carriers that declare the whole environment of the process they start.
 _DECLARED_ENVIRONMENT = frozenset({"compose", "kubernetes", "systemd", "supervisord"})
@@ -55,8 +56,8 @@ class SessionSigningMisconfigured(Rule):
     code = "SA208"
     name = "session-signing-misconfigured"
     severity = Severity.ERROR
-    category = "auth"
-    applies_to = ("cli", "env")
+    category = Category.AUTHENTICATION
+    applies_to = (FileKind.COMMAND_LINE, FileKind.ENVIRONMENT)
     cwe = 1188
     examples = (
         Bad(

@@ -4,6 +4,7 @@ from stackaudit.diagnostics import Confidence, Diagnostic, Related, Severity
 from stackaudit.facts.serve import ServeCommand
 from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
+from stackaudit.rules.taxonomy import Category, FileKind
 
 
 class AuthCookiesInPage(Rule):
@@ -51,8 +52,8 @@ class AuthCookiesInPage(Rule):
     code = "SA209"
     name = "auth-cookies-in-page"
     severity = Severity.WARNING
-    category = "authentication"
-    applies_to = ("cli", "env", "py")
+    category = Category.AUTHENTICATION
+    applies_to = (FileKind.COMMAND_LINE, FileKind.ENVIRONMENT, FileKind.PYTHON)
     cwe = 1004
     examples = (
         Bad(

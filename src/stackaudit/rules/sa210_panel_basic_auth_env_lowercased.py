@@ -5,6 +5,7 @@ from stackaudit.facts.common import EnvVar
 from stackaudit.facts.serve import looks_like_file_path
 from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
+from stackaudit.rules.taxonomy import Category, FileKind
 
 
 class PanelBasicAuthEnvLowercased(Rule):
@@ -41,8 +42,8 @@ class PanelBasicAuthEnvLowercased(Rule):
     code = "SA210"
     name = "panel-basic-auth-env-lowercased"
     severity = Severity.WARNING
-    category = "auth"
-    applies_to = ("env",)
+    category = Category.AUTHENTICATION
+    applies_to = (FileKind.ENVIRONMENT,)
     cwe = 287
     examples = (
         Bad(

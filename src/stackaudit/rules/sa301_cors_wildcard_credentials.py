@@ -6,6 +6,7 @@ from stackaudit.facts.cors import CorsPolicy
 from stackaudit.facts.python import StarletteCorsCall, is_env_default
 from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
+from stackaudit.rules.taxonomy import Category, FileKind
 
 
 class CorsWildcardCredentials(Rule):
@@ -52,8 +53,8 @@ class CorsWildcardCredentials(Rule):
     code = "SA301"
     name = "cors-wildcard-credentials"
     severity = Severity.ERROR
-    category = "cors"
-    applies_to = ("py",)
+    category = Category.CORS
+    applies_to = (FileKind.PYTHON,)
     cwe = 942
     fix = FixSafety.UNSAFE
     examples = (

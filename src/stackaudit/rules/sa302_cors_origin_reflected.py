@@ -6,6 +6,7 @@ from stackaudit.facts.origin_regex import matches_every_origin
 from stackaudit.model.origins import origin_pattern
 from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
+from stackaudit.rules.taxonomy import Category, FileKind
 
 
 class CorsOriginReflected(Rule):
@@ -58,8 +59,8 @@ class CorsOriginReflected(Rule):
     code = "SA302"
     name = "cors-origin-reflected"
     severity = Severity.ERROR
-    category = "cors"
-    applies_to = ("nginx", "py")
+    category = Category.CORS
+    applies_to = (FileKind.NGINX, FileKind.PYTHON)
     cwe = 942
     examples = (
         Bad(

@@ -4,6 +4,7 @@ from stackaudit.diagnostics import Diagnostic, Related, Severity
 from stackaudit.facts.origin_regex import analyse_origin_regex
 from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
+from stackaudit.rules.taxonomy import Category, FileKind
 
 
 class CorsRegexOverbroad(Rule):
@@ -48,8 +49,8 @@ class CorsRegexOverbroad(Rule):
     code = "SA303"
     name = "cors-regex-overbroad"
     severity = Severity.ERROR
-    category = "cors"
-    applies_to = ("py", "nginx")
+    category = Category.CORS
+    applies_to = (FileKind.PYTHON, FileKind.NGINX)
     cwe = 942
     examples = (
         Bad(

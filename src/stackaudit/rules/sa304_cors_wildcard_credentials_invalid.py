@@ -4,6 +4,7 @@ from stackaudit.diagnostics import Diagnostic, Related, Severity
 from stackaudit.facts.cors import CorsPolicy
 from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
+from stackaudit.rules.taxonomy import Category, FileKind
 
 
 class CorsWildcardCredentialsInvalid(Rule):
@@ -47,8 +48,8 @@ class CorsWildcardCredentialsInvalid(Rule):
     code = "SA304"
     name = "cors-wildcard-credentials-invalid"
     severity = Severity.WARNING
-    category = "cors"
-    applies_to = ("nginx", "compose", "k8s")
+    category = Category.CORS
+    applies_to = (FileKind.NGINX, FileKind.COMPOSE, FileKind.KUBERNETES)
     examples = (
         Bad(
             "nginx.conf",

@@ -5,6 +5,7 @@ from stackaudit.facts.cors import CorsPolicy
 from stackaudit.facts.origin_regex import matches_every_origin, may_match_null
 from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
+from stackaudit.rules.taxonomy import Category, FileKind
 
 
 class CorsNullOrigin(Rule):
@@ -40,8 +41,8 @@ class CorsNullOrigin(Rule):
     code = "SA305"
     name = "cors-null-origin"
     severity = Severity.WARNING
-    category = "cors"
-    applies_to = ("py", "nginx")
+    category = Category.CORS
+    applies_to = (FileKind.PYTHON, FileKind.NGINX)
     cwe = 942
     examples = (
         Bad(

@@ -5,6 +5,7 @@ from stackaudit.diagnostics import Diagnostic, Severity
 from stackaudit.facts.python import StarletteCorsCall
 from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
+from stackaudit.rules.taxonomy import Category, FileKind
 
 
 class CorsLiteralWildcardOrigin(Rule):
@@ -37,8 +38,8 @@ class CorsLiteralWildcardOrigin(Rule):
     code = "SA306"
     name = "cors-literal-wildcard-origin"
     severity = Severity.WARNING
-    category = "cors"
-    applies_to = ("py",)
+    category = Category.CORS
+    applies_to = (FileKind.PYTHON,)
     examples = (
         Bad(
             "main.py",

@@ -6,6 +6,7 @@ from stackaudit.facts.cors import CORS_PARAMETERS
 from stackaudit.facts.python import StarletteCorsCall
 from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
+from stackaudit.rules.taxonomy import Category, FileKind
 
 _WHEN = (
     "TypeError when Starlette builds the middleware stack at the app's first ASGI event: "
@@ -49,8 +50,8 @@ class CorsUnknownArgument(Rule):
     code = "SA307"
     name = "cors-unknown-argument"
     severity = Severity.ERROR
-    category = "cors"
-    applies_to = ("py",)
+    category = Category.CORS
+    applies_to = (FileKind.PYTHON,)
     examples = (
         Bad(
             "main.py",

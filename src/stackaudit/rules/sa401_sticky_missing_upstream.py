@@ -4,6 +4,7 @@ from stackaudit.diagnostics import Confidence, Diagnostic, Edit, FixSafety, Rela
 from stackaudit.facts.nginx import ProxyRoute, Upstream
 from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
+from stackaudit.rules.taxonomy import Category, FileKind
 
 STICKY_OPEN_SOURCE_SINCE = (1, 29, 6)
 
@@ -62,9 +63,9 @@ class StickyMissingUpstream(Rule):
     name = "sticky-missing-upstream"
     severity = Severity.WARNING
     confidence = Confidence.MEDIUM
-    category = "scaling"
+    category = Category.SCALING
     fix = FixSafety.SAFE
-    applies_to = ("nginx", "stack")
+    applies_to = (FileKind.NGINX, FileKind.STACK)
     examples = (
         Bad(
             "nginx.conf",

@@ -6,6 +6,7 @@ from stackaudit.facts.serve import ServeCommand
 from stackaudit.model.deploy import ServiceRoute
 from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
+from stackaudit.rules.taxonomy import Category, FileKind
 
 
 class StickyMissingReplicas(Rule):
@@ -72,8 +73,8 @@ class StickyMissingReplicas(Rule):
     code = "SA402"
     name = "sticky-missing-replicas"
     severity = Severity.WARNING
-    category = "scaling"
-    applies_to = ("compose", "k8s", "stack")
+    category = Category.SCALING
+    applies_to = (FileKind.COMPOSE, FileKind.KUBERNETES, FileKind.STACK)
     examples = (
         Bad(
             "docker-compose.yml",

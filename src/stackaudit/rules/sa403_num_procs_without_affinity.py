@@ -3,6 +3,7 @@ from collections.abc import Iterator
 from stackaudit.diagnostics import Diagnostic, Severity
 from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
+from stackaudit.rules.taxonomy import Category, FileKind
 
 
 class NumProcsWithoutAffinity(Rule):
@@ -49,8 +50,8 @@ class NumProcsWithoutAffinity(Rule):
     code = "SA403"
     name = "num-procs-without-affinity"
     severity = Severity.WARNING
-    category = "scaling"
-    applies_to = ("cli", "py")
+    category = Category.SCALING
+    applies_to = (FileKind.COMMAND_LINE, FileKind.PYTHON)
     examples = (
         Bad(
             "Dockerfile",

@@ -6,6 +6,7 @@ from stackaudit.diagnostics import Diagnostic, Related, Severity
 from stackaudit.facts.serve import GeneratedSecret, ServeCommand
 from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
+from stackaudit.rules.taxonomy import Category, FileKind
 
 
 class SecretDiffersPerReplica(Rule):
@@ -58,8 +59,8 @@ class SecretDiffersPerReplica(Rule):
     code = "SA404"
     name = "secret-differs-per-replica"
     severity = Severity.WARNING
-    category = "scaling"
-    applies_to = ("cli", "compose", "stack")
+    category = Category.SCALING
+    applies_to = (FileKind.COMMAND_LINE, FileKind.COMPOSE, FileKind.STACK)
     examples = (
         Bad(
             "start.sh",

@@ -4,6 +4,7 @@ from stackaudit.diagnostics import Diagnostic, Edit, FixSafety, Related, Severit
 from stackaudit.facts.nginx import ProxyRoute, restore_headers
 from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
+from stackaudit.rules.taxonomy import Category, FileKind
 
 
 class ProxyWsUpgradeMissing(Rule):
@@ -51,6 +52,10 @@ class ProxyWsUpgradeMissing(Rule):
     ```
     A hard-coded `proxy_set_header Connection "upgrade";` works as well.
 
+    `--fix` writes the headers into the location. When it also has to add the `map`
+    and the http block lives in another file (an `nginx.conf` every site includes), that
+    fix is unsafe: it applies only with `--unsafe-fixes`.
+
     ## References
     - https://nginx.org/en/docs/http/websocket.html
     - https://nginx.org/en/docs/http/ngx_http_proxy_module.html#proxy_set_header
@@ -61,8 +66,8 @@ class ProxyWsUpgradeMissing(Rule):
     code = "SA501"
     name = "proxy-ws-upgrade-missing"
     severity = Severity.ERROR
-    category = "reverse-proxy"
-    applies_to = ("nginx", "stack")
+    category = Category.REVERSE_PROXY
+    applies_to = (FileKind.NGINX, FileKind.STACK)
     fix = FixSafety.SAFE
     examples = (
         Bad(
@@ -250,6 +255,9 @@ class ProxyWsUpgradeMissing(Rule):
         if not route.headers_own and route.proxy_headers:
             help_text += ", and repeat the inherited proxy_set_header lines there"
         edits = self._edits(route, connection)
+        # The map belongs to the http block: when that block lives in another file
+        # (nginx.conf shared by every site), the fix edits what other sites read too.
+        shared_file = map_edit is not None and map_edit.span.path != route.span.path
         return self.report(
             route.span,
             message,
@@ -258,6 +266,7 @@ class ProxyWsUpgradeMissing(Rule):
             related=related,
             edits=[*edits, map_edit] if edits and map_edit is not None else edits,
             confidence=route.websocket_confidence,
+            safety=FixSafety.UNSAFE if shared_file else None,
         )
 
     @staticmethod

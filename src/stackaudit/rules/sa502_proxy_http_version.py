@@ -4,6 +4,7 @@ from stackaudit.diagnostics import Confidence, Diagnostic, Edit, FixSafety, Rela
 from stackaudit.facts.nginx import ProxyRoute
 from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
+from stackaudit.rules.taxonomy import Category, FileKind
 
 # nginx 1.29.7 made HTTP/1.1 (with keep-alive) the default for proxied requests.
 HTTP11_DEFAULT_SINCE = (1, 29, 7)
@@ -53,8 +54,8 @@ class ProxyHttpVersion(Rule):
     code = "SA502"
     name = "proxy-http-version"
     severity = Severity.ERROR
-    category = "reverse-proxy"
-    applies_to = ("nginx",)
+    category = Category.REVERSE_PROXY
+    applies_to = (FileKind.NGINX,)
     fix = FixSafety.SAFE
     examples = (
         Bad(

@@ -4,6 +4,7 @@ from stackaudit.diagnostics import Diagnostic, Edit, FixSafety, Related, Severit
 from stackaudit.facts.nginx import HeaderLoss, restore_headers
 from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
+from stackaudit.rules.taxonomy import Category, FileKind
 
 
 class ProxyHeaderInheritance(Rule):
@@ -52,8 +53,8 @@ class ProxyHeaderInheritance(Rule):
     code = "SA503"
     name = "proxy-header-inheritance"
     severity = Severity.WARNING
-    category = "reverse-proxy"
-    applies_to = ("nginx",)
+    category = Category.REVERSE_PROXY
+    applies_to = (FileKind.NGINX,)
     fix = FixSafety.SAFE
     examples = (
         Bad(

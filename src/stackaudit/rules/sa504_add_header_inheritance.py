@@ -3,6 +3,7 @@ from collections.abc import Iterator
 from stackaudit.diagnostics import Diagnostic, Related, Severity
 from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
+from stackaudit.rules.taxonomy import Category, FileKind
 
 ADD_HEADER_INHERIT_SINCE = (1, 29, 3)
 
@@ -56,8 +57,8 @@ class AddHeaderInheritance(Rule):
     code = "SA504"
     name = "add-header-inheritance"
     severity = Severity.WARNING
-    category = "reverse-proxy"
-    applies_to = ("nginx",)
+    category = Category.REVERSE_PROXY
+    applies_to = (FileKind.NGINX,)
     examples = (
         Bad(
             "nginx.conf",

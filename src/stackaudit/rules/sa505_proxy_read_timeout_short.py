@@ -5,6 +5,7 @@ from stackaudit.facts.durations import format_duration
 from stackaudit.facts.nginx import ProxyRoute
 from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
+from stackaudit.rules.taxonomy import Category, FileKind
 
 # Bokeh's (and Panel's) default WebSocket ping interval: --keep-alive 37000 ms.
 BOKEH_DEFAULT_PING = 37.0
@@ -83,8 +84,8 @@ class ProxyReadTimeoutShort(Rule):
     code = "SA505"
     name = "proxy-read-timeout-short"
     severity = Severity.ERROR
-    category = "reverse-proxy"
-    applies_to = ("nginx", "stack")
+    category = Category.REVERSE_PROXY
+    applies_to = (FileKind.NGINX, FileKind.STACK)
     examples = (
         Bad(
             "nginx.conf",

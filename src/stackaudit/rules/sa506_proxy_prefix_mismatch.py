@@ -6,6 +6,7 @@ from stackaudit.facts.serve import ServeCommand
 from stackaudit.model.links import Backend, Frontend
 from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
+from stackaudit.rules.taxonomy import Category, FileKind
 
 
 class ProxyPrefixMismatch(Rule):
@@ -72,8 +73,8 @@ class ProxyPrefixMismatch(Rule):
     code = "SA506"
     name = "proxy-prefix-mismatch"
     severity = Severity.WARNING
-    category = "proxy"
-    applies_to = ("stack",)
+    category = Category.REVERSE_PROXY
+    applies_to = (FileKind.STACK,)
     one_finding_per_place = False  # one per mismatching route, at the server command
     examples = (
         Bad(

@@ -4,6 +4,7 @@ from stackaudit.diagnostics import Confidence, Diagnostic, Related, Severity, Sp
 from stackaudit.facts.serve import Listener, ServeCommand
 from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
+from stackaudit.rules.taxonomy import Category, FileKind
 
 _UVICORN_FAMILY = ("uvicorn", "fastapi-run", "fastapi-dev")
 
@@ -66,8 +67,8 @@ class ForwardedHeadersTrustAll(Rule):
     name = "forwarded-headers-trust-all"
     severity = Severity.ERROR
     confidence = Confidence.MEDIUM
-    category = "proxy"
-    applies_to = ("cli", "env", "py", "stack")
+    category = Category.REVERSE_PROXY
+    applies_to = (FileKind.COMMAND_LINE, FileKind.ENVIRONMENT, FileKind.PYTHON, FileKind.STACK)
     cwe = 348
     examples = (
         Bad(

@@ -11,6 +11,7 @@ from stackaudit.facts.serve import (
 from stackaudit.model.links import LOOPBACK, Backend, Frontend, split_address
 from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
+from stackaudit.rules.taxonomy import Category, FileKind
 
 _UVICORN_FAMILY = ("uvicorn", "fastapi-run", "fastapi-dev")
 
@@ -95,8 +96,8 @@ class ProxySchemeNotTrusted(Rule):
     code = "SA508"
     name = "proxy-scheme-not-trusted"
     severity = Severity.WARNING
-    category = "proxy"
-    applies_to = ("stack",)
+    category = Category.REVERSE_PROXY
+    applies_to = (FileKind.STACK,)
     examples = (
         Bad(
             "docker-compose.yml",

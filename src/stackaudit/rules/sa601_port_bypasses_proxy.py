@@ -6,6 +6,7 @@ from stackaudit.model.deploy import ProxyEvidence
 from stackaudit.model.stack import Stack
 from stackaudit.policy import is_development_path
 from stackaudit.rules.base import Bad, Good, Rule
+from stackaudit.rules.taxonomy import Category, FileKind
 
 
 class PortBypassesProxy(Rule):
@@ -62,8 +63,8 @@ class PortBypassesProxy(Rule):
     code = "SA601"
     name = "port-bypasses-proxy"
     severity = Severity.WARNING
-    category = "exposure"
-    applies_to = ("compose", "stack")
+    category = Category.EXPOSURE
+    applies_to = (FileKind.COMPOSE, FileKind.STACK)
     cwe = 284
     examples = (
         Bad(
