@@ -171,7 +171,8 @@ def _from_variable(var: EnvVar, what: str) -> Auth:
     value = var.value
     if value is None or var.reference:
         return Auth("runtime", f"{what} comes from {var.name}, set at deploy time", var.span)
-    if value.symbolic:
+    if value.symbolic or has_variable(value.text):
+        # `${VAR}`, or a template placeholder filled in before the file is used.
         return Auth("runtime", f"{what} is interpolated at run time ({var.name})", value.span)
     known = " (a well-known default)" if value.text.strip().lower() in PUBLIC_DEFAULTS else ""
     where = "the default of its variable" if value.default_used else "written in the file"
