@@ -63,6 +63,10 @@ def load_documents(
 _PLACEHOLDER_START = re.compile(r"(?m)(?:^[ \t]*|[:-][ \t]+|[&!][^\s&!{]{1,128}[ \t]+)(\{)\{")
 
 
+# An anchor and a tag written before a scalar's value (bounded as above).
+_PROPERTIES = re.compile(r"(?:[&!][^\s&!{]{1,128}[ \t]+){1,2}")
+
+
 # A line that is one template action and nothing else (`{{- if .Values.ingress }}`,
 # `{{- end }}`, `{{- include "labels" . | nindent 4 }}`): structure, not a value.
 _ACTION_LINE = re.compile(r"(?m)^[ \t]*\{\{[^\n]*\}\}[ \t]*$")
@@ -95,8 +99,11 @@ def restore_placeholders(source: SourceFile, documents: list[Node]) -> None:
         seen.add(id(node))
         if isinstance(node, ScalarNode):
             start, end = node.start_mark.index, node.end_mark.index
-            if node.style is None and source.text.startswith("{{", start):
-                node.value = source.text[start:end]
+            # A scalar's marks start at its anchor or tag (`&pass {{.Env.DB}}`).
+            properties = _PROPERTIES.match(source.text, start)
+            value_start = properties.end() if properties else start
+            if not node.style and source.text.startswith("{{", value_start):
+                node.value = source.text[value_start:end]
         elif isinstance(node, MappingNode):
             for key, value in node.value:
                 pending.extend((key, value))
