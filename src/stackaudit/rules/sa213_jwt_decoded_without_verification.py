@@ -1,6 +1,7 @@
 from collections.abc import Iterator
 
 from stackaudit.diagnostics import Confidence, Diagnostic, Related, Severity, Span
+from stackaudit.facts.deps import DependencyPin
 from stackaudit.facts.python import (
     JOSE_DECODERS,
     PYJWT_DECODERS,
@@ -123,38 +124,23 @@ class JwtDecodedWithoutVerification(Rule):
             for call in stack.of(LibraryCall)
             if call.api in PYJWT_DECODERS or call.api in JOSE_DECODERS
         ]
-        # Functions that decode with verification on: a decode with it off beside one
-        # reads the claims before choosing the key.
-        verifying = {
-            call.function
-            for call in calls
-            if call.function is not None and _turned_off(call) is None
-        }
-        old_pyjwt = stack.installed_relative_to("pyjwt", "2.0.0")
+        installed = stack.installed_relative_to("pyjwt", "2.0.0")
+        old_pin = installed[1] if installed is not None and installed[0] == "old" else None
+        off = {id(call): _verification_off(call, old_pin) for call in calls}
+        # Functions that also decode with verification on: a decode with it off beside
+        # one reads the claims before choosing the key.
+        verifying = {c.function for c in calls if c.function is not None and not off[id(c)]}
         for call in calls:
-            if call.development_branch or is_development_path(call.span.path):
+            found = off[id(call)]
+            if found is None or call.development_branch or is_development_path(call.span.path):
                 continue
             if call.function is not None and call.function in verifying:
                 continue
-            off = _turned_off(call)
-            if off is not None:
-                yield self._report(call, off, 'options "verify_signature" is false')
-                continue
-            verify = call.argument("verify")
-            if (
-                call.api in PYJWT_DECODERS
-                and verify is not None
-                and _falsy(verify)
-                and old_pyjwt is not None
-                and old_pyjwt[0] == "old"
-            ):
-                pin = old_pyjwt[1]
-                yield self._report(
-                    call,
-                    verify,
-                    f"verify=False under PyJWT 1.x (`{pin.requirement}`)",
-                    related=[Related(pin.span, "PyJWT pinned below 2.0 here")],
-                )
+            value, what = found
+            related = []
+            if old_pin is not None and what.startswith("verify="):
+                related.append(Related(old_pin.span, "PyJWT pinned below 2.0 here"))
+            yield self._report(call, value, what, related)
 
     def _report(
         self,
@@ -179,6 +165,20 @@ class JwtDecodedWithoutVerification(Rule):
             related=notes,
             confidence=Confidence.MEDIUM if value.env_name else None,
         )
+
+
+def _verification_off(
+    call: LibraryCall, old_pyjwt: DependencyPin | None
+) -> tuple[PyValue, str] | None:
+    """The argument that turns the signature check off, and how it reads."""
+    off = _turned_off(call)
+    if off is not None:
+        return off, 'options "verify_signature" false'
+    verify = call.argument("verify")
+    pyjwt_1 = call.api in PYJWT_DECODERS and old_pyjwt is not None
+    if pyjwt_1 and old_pyjwt is not None and verify is not None and _falsy(verify):
+        return verify, f"verify=False under PyJWT 1.x (`{old_pyjwt.requirement}`)"
+    return None
 
 
 def _turned_off(call: LibraryCall) -> PyValue | None:

@@ -139,7 +139,7 @@ class SessionCookieNotSecure(Rule):
     def _behind_tls(
         self, call: LibraryCall, https: PyValue | None, evidence: list[TlsEvidence]
     ) -> Diagnostic:
-        how = "https_only=False" if https is not None else "without https_only=True"
+        how = "with https_only=False" if https is not None else "without https_only=True"
         direct = any(e.direct for e in evidence)
         lower = not direct or (https is not None and https.env_name is not None)
         return self.report(
@@ -157,7 +157,7 @@ class SessionCookieNotSecure(Rule):
     def _same_site_none(
         self, call: LibraryCall, same_site: PyValue, https: PyValue | None
     ) -> Diagnostic:
-        how = "https_only=False" if https is not None else "without https_only=True"
+        how = "with https_only=False" if https is not None else "without https_only=True"
         return self.report(
             same_site.span if same_site.span.path == call.span.path else call.span,
             f'{call.label} with same_site="none" {how}: browsers refuse a SameSite=None '
