@@ -37,6 +37,7 @@ from stackaudit.facts.python import (
     CookieRead,
     KeywordValue,
     LibraryCall,
+    PendingPythonFacts,
     PermissiveCheckOrigin,
     PythonClass,
     PythonModule,
@@ -229,7 +230,17 @@ class Analyzer:
         if self._socketio_server:
             self._cookie_reads(tree, module)
         regions = _only_called_in(tree, _merged(self._development_lines))
-        return [_marked_development(fact, regions) for fact in self.facts]
+        marked = [_marked_development(fact, regions) for fact in self.facts]
+        renamed = {id(old): new for old, new in zip(self.facts, marked) if new is not old}
+        if not renamed:
+            return marked
+        # A pending record names the facts the link step replaces: the marked ones.
+        return [
+            replace(fact, facts=tuple(renamed.get(id(f), f) for f in fact.facts))
+            if isinstance(fact, PendingPythonFacts)
+            else fact
+            for fact in marked
+        ]
 
     def _note_development(self, node: ast.If) -> None:
         body, orelse = branch_kinds(node.test)

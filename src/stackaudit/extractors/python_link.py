@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from msgspec.structs import replace
 
 from stackaudit.extractors.python_build import Builder
+from stackaudit.facts.cors import CorsPolicy
 from stackaudit.facts.python import (
     CallSite,
     KeywordValue,
@@ -117,7 +118,7 @@ def _resolve_site(site: CallSite, constants: _Constants) -> CallSite:
 
 
 def _development(fact: object) -> object:
-    if isinstance(fact, LibraryCall):
+    if isinstance(fact, (CorsPolicy, LibraryCall)):
         return replace(fact, development_branch=True)
     return fact
 
