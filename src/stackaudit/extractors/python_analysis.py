@@ -231,7 +231,9 @@ class Analyzer:
             self._cookie_reads(tree, module)
         regions = _only_called_in(tree, _merged(self._development_lines))
         marked = [_marked_development(fact, regions) for fact in self.facts]
-        renamed = {id(old): new for old, new in zip(self.facts, marked) if new is not old}
+        renamed = {
+            id(old): new for old, new in zip(self.facts, marked, strict=True) if new is not old
+        }
         if not renamed:
             return marked
         # A pending record names the facts the link step replaces: the marked ones.
