@@ -29,6 +29,11 @@ class JwtDecodedWithoutVerification(Rule):
     verification on (reading the claims first to pick the key, then verifying), nor in
     test and development files, nor on a development path of the code.
 
+    Confidence is medium: whether the claims decide anything is not followed. Reading
+    a token the application minted itself, or an OpenID Connect `id_token` taken
+    straight from the provider's token endpoint over TLS, is sound; suppress such a
+    line with its reason (`# stackaudit: ignore[SA213] -- own token, display only`).
+
     Not reported, as they fail closed: PyJWT 2 `jwt.decode(token, key)` without
     `algorithms=`, or with `algorithm=` by mistake, raises `DecodeError` on every token;
     python-jose raises `TypeError` for `algorithm=`. `"none"` in `algorithms` accepts
@@ -70,6 +75,7 @@ class JwtDecodedWithoutVerification(Rule):
     code = "SA213"
     name = "jwt-decoded-without-verification"
     severity = Severity.ERROR
+    confidence = Confidence.MEDIUM
     category = "authentication"
     applies_to = ("py",)
     cwe = 347
@@ -163,7 +169,7 @@ class JwtDecodedWithoutVerification(Rule):
             "token, read jwt.get_unverified_header(token) first",
             fix_title="Verify the signature",
             related=notes,
-            confidence=Confidence.MEDIUM if value.env_name else None,
+            confidence=Confidence.LOW if value.env_name else None,
         )
 
 
