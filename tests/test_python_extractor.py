@@ -17,6 +17,9 @@ from stackaudit.extractors.python_link import link_python_facts
 from stackaudit.facts.app import AppSetting
 from stackaudit.facts.cors import CorsPolicy
 from stackaudit.facts.python import (
+    SESSION_PARAMETERS,
+    CookieRead,
+    LibraryCall,
     PendingPythonFacts,
     PermissiveCheckOrigin,
     PythonClass,
@@ -439,3 +442,124 @@ def test_main_guard_launchers_are_conditional_and_on_loopback_development() -> N
 def test_development_branches_of_an_if(test: str, body: str | None, orelse: str | None) -> None:
     expression = ast.parse(test, mode="eval").body
     assert branch_kinds(expression) == (body, orelse)
+
+
+# -- library calls judged by their arguments (SA213, SA214, SA308, SA603) ------------------
+
+
+def test_judged_middleware_is_recorded_however_it_is_added() -> None:
+    found = only(
+        facts(
+            """
+            from fastapi import FastAPI
+            from fastapi.middleware.trustedhost import TrustedHostMiddleware as Hosts
+            from starlette.middleware import Middleware
+            from starlette.middleware.sessions import SessionMiddleware
+
+            app = FastAPI(middleware=[Middleware(Hosts, allowed_hosts=["*"])])
+            app.add_middleware(SessionMiddleware, "key", https_only=False)
+            wrapped = SessionMiddleware(app, secret_key="key", same_site="none")
+            """
+        ),
+        LibraryCall,
+    )
+    assert [(c.api.rsplit(".", 1)[-1], c.label) for c in found] == [
+        ("TrustedHostMiddleware", "Middleware(TrustedHostMiddleware)"),
+        ("SessionMiddleware", "add_middleware(SessionMiddleware)"),
+        ("SessionMiddleware", "SessionMiddleware()"),
+    ]
+    hosts, added, wrapped = found
+    assert [item.value for item in hosts.argument("allowed_hosts").items] == ["*"]
+    # Positional arguments count after the class (add_middleware) or the app (a call).
+    assert added.argument("secret_key", SESSION_PARAMETERS).value == "key"
+    assert added.argument("https_only", SESSION_PARAMETERS).value is False
+    assert wrapped.argument("same_site", SESSION_PARAMETERS).value == "none"
+    assert wrapped.argument("secret_key", SESSION_PARAMETERS).value == "key"
+
+
+def test_jwt_decoders_are_told_apart_by_their_imports() -> None:
+    found = only(
+        facts(
+            """
+            import json
+            import jwt as pyjwt
+            from jose import jwt as jose_jwt
+            from jwt import decode
+            from tokens import decode as own_decode
+
+            def user(token):
+                pyjwt.decode(token, options={"verify_signature": False})
+                decode(token, "k", algorithms=["HS256"])
+                jose_jwt.decode(token, "k")
+                own_decode(token, options={"verify_signature": False})
+                json.loads(token)
+            """
+        ),
+        LibraryCall,
+    )
+    assert [c.api for c in found] == ["jwt.decode", "jwt.decode", "jose.jwt.decode"]
+    # Each knows the function it is in (a decode that verifies beside one that does not).
+    assert {c.function.line for c in found if c.function is not None} == {8}
+
+
+def test_socketio_module_cookie_reads_are_recorded() -> None:
+    found = facts(
+        """
+        import socketio
+
+        sio = socketio.Server(cors_allowed_origins="*")
+
+        @sio.event
+        def connect(sid, environ):
+            return "sid=" in environ.get("HTTP_COOKIE", "")
+        """
+    )
+    (call,) = only(found, LibraryCall)
+    assert call.api == "socketio.Server"
+    (read,) = only(found, CookieRead)
+    assert read.span.line == 8
+    # Without a Socket.IO server in the module, cookie reads are not recorded.
+    assert only(facts("from flask import session\nuser = session.get('user')\n"), CookieRead) == []
+
+
+def test_library_call_values_imported_from_settings_are_linked() -> None:
+    settings = facts('ALLOWED_HOSTS = ["*"]\n', "config.py")
+    main = facts(
+        """
+        from fastapi import FastAPI
+        from fastapi.middleware.trustedhost import TrustedHostMiddleware
+        from config import ALLOWED_HOSTS
+
+        app = FastAPI()
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=ALLOWED_HOSTS)
+        if DEBUG:
+            app.add_middleware(TrustedHostMiddleware, allowed_hosts=ALLOWED_HOSTS)
+        """,
+        "main.py",
+    )
+    deployed, development = only(link_python_facts([*settings, *main]), LibraryCall)
+    for call in (deployed, development):
+        hosts = call.argument("allowed_hosts")
+        assert hosts is not None and [item.value for item in hosts.items] == ["*"]
+        assert hosts.defined_at is not None and hosts.defined_at.path == "config.py"
+    # The mark of a development path survives the link step.
+    assert (deployed.development_branch, development.development_branch) == (False, True)
+
+
+def test_cors_policy_on_a_development_path_stays_marked_once_linked() -> None:
+    settings = facts('ORIGINS = ["*"]\n', "config.py")
+    main = facts(
+        """
+        from fastapi import FastAPI
+        from fastapi.middleware.cors import CORSMiddleware
+        from config import ORIGINS
+
+        app = FastAPI()
+        if DEBUG:
+            app.add_middleware(CORSMiddleware, allow_origins=ORIGINS, allow_credentials=True)
+        """,
+        "main.py",
+    )
+    (policy,) = only(link_python_facts([*settings, *main]), CorsPolicy)
+    assert [w.text for w in policy.allowed_origins] == ["*"]
+    assert policy.development_branch

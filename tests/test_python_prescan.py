@@ -191,3 +191,10 @@ def test_every_process_trigger_passes_with_a_server_program_only(trigger: str) -
     assert not can_matter(f"x = {trigger!r}\n")
     assert not can_matter(f"import tornado\nx = {trigger!r}\n")
     assert can_matter(f"x = {trigger!r}\ncommand = ['hypercorn', 'app:app']\n")
+
+
+@pytest.mark.parametrize("trigger", python.NEEDS_JWT)
+def test_every_jwt_trigger_passes_with_the_library_named_only(trigger: str) -> None:
+    # `verify=False` is everywhere (requests); only beside `jwt` can it be PyJWT's.
+    assert not can_matter(f"requests.get(url, {trigger}=False)\n")
+    assert can_matter(f"import jwt\njwt.decode(token, key, {trigger}=False)\n")

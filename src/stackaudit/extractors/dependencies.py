@@ -32,6 +32,8 @@ WATCHED = frozenset(
         "gunicorn",
         "bokeh-fastapi",
         "hypercorn",
+        # SA213: PyJWT 1.x honours decode(verify=False), PyJWT 2 ignores it.
+        "pyjwt",
     }
 )
 # The project name at the start of a PEP 508 requirement.

@@ -52,6 +52,12 @@ TRIGGERS = (
     "num_procs",
     "forwarded_allow_ips",
     "session_history",
+    # Starlette middleware judged by their arguments, a Socket.IO server's origins and
+    # JWT decoding with verification turned off (SA213, SA214, SA308, SA603).
+    "SessionMiddleware",
+    "TrustedHostMiddleware",
+    "cors_allowed_origins",
+    "verify_signature",
 )
 # Names that matter only in a file that also names a modelled framework. An API call
 # (``serve(``, ``Server(``, ``Application(``, ``debug=``, ``autoreload``,
@@ -90,6 +96,10 @@ NEEDS_PROGRAM = (
     "create_subprocess",
 )
 PROGRAMS = ("panel", "bokeh", "fastapi", "uvicorn", "gunicorn", "hypercorn")
+# PyJWT 1.x's ``decode(token, verify=False)``: the keyword matters only in a file that
+# names the library.
+NEEDS_JWT = ("verify",)
+JWT = ("jwt",)
 _RELATIVE_IMPORT = re.compile(r"\bfrom[\s\\]*\.")
 # `.show(` is everywhere (matplotlib); only with Panel in the file can it start a server.
 _PANEL_SHOW = ".show("
@@ -99,11 +109,12 @@ _SETTINGS_MODULE = re.compile(
 )
 
 
-_Need = Literal["alone", "framework", "program"]
+_Need = Literal["alone", "framework", "program", "jwt"]
 _NEEDS: tuple[tuple[str, _Need], ...] = (
     *((trigger, "alone") for trigger in TRIGGERS),
     *((trigger, "framework") for trigger in NEEDS_FRAMEWORK),
     *((trigger, "program") for trigger in NEEDS_PROGRAM),
+    *((trigger, "jwt") for trigger in NEEDS_JWT),
 )
 # Plain substring tests cost less than half of one pass of a regex alternation of the
 # triggers (CPython's `re` tries the branches at nearly every position; `in` skips
@@ -148,6 +159,8 @@ def can_matter(text: str, path: str = "") -> bool:
     if "framework" in needed and _names_framework(text, path):
         return True
     if "program" in needed and any(name in text for name in PROGRAMS):
+        return True
+    if "jwt" in needed and any(name in text for name in JWT):
         return True
     if _PANEL_SHOW in text and "panel" in text:
         return True

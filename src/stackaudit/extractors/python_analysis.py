@@ -34,7 +34,10 @@ from stackaudit.facts.cors import CorsPolicy
 from stackaudit.facts.python import (
     CallSite,
     CheckOriginFlaw,
+    CookieRead,
     KeywordValue,
+    LibraryCall,
+    PendingPythonFacts,
     PermissiveCheckOrigin,
     PythonClass,
     PythonModule,
@@ -202,8 +205,12 @@ class Analyzer:
         self._classes: dict[str, ClassInfo] = {}
         self._evaluating: set[int] = set()
         self._asgi_imported = False
+        # A Socket.IO server is created here: where the module reads cookies matters.
+        self._socketio_server = False
         # The `if __name__ == "__main__":` tests around the statement being read.
         self._main_guards: list[Span] = []
+        # The name of the function whose body is being read, when it is one.
+        self._function_name: Span | None = None
         # Lines of the statements only a development path runs (`if settings.DEBUG:`).
         self._development_lines: list[tuple[int, int]] = []
 
@@ -220,8 +227,22 @@ class Analyzer:
         self._module_constants(module)
         if "ServerProxy" in self.source.text or "serverproxy" in self.source.text:
             self._server_proxy(tree, module)
+        if self._socketio_server:
+            self._cookie_reads(tree, module)
         regions = _only_called_in(tree, _merged(self._development_lines))
-        return [_marked_development(fact, regions) for fact in self.facts]
+        marked = [_marked_development(fact, regions) for fact in self.facts]
+        renamed = {
+            id(old): new for old, new in zip(self.facts, marked, strict=True) if new is not old
+        }
+        if not renamed:
+            return marked
+        # A pending record names the facts the link step replaces: the marked ones.
+        return [
+            replace(fact, facts=tuple(renamed.get(id(f), f) for f in fact.facts))
+            if isinstance(fact, PendingPythonFacts)
+            else fact
+            for fact in marked
+        ]
 
     def _note_development(self, node: ast.If) -> None:
         body, orelse = branch_kinds(node.test)
@@ -452,7 +473,9 @@ class Analyzer:
         ]:
             if arg is not None:
                 scope.bind(arg.arg, Binding("unknown"))
+        self._function_name = self.pos.span(*self._def_name(node))
         self._block(node.body, scope, False)
+        self._function_name = None
 
     # -- expressions and calls ----------------------------------------------------------
 
@@ -509,15 +532,23 @@ class Analyzer:
         elif qual in names.UVICORN_APIS:
             self._emit(self._site(node, scope, qual, names.UVICORN_APIS[qual]))
         elif qual == names.MIDDLEWARE or method == "add_middleware":
-            if node.args and self._qualify(node.args[0], scope) == names.CORS_MIDDLEWARE:
-                label = (
-                    "Middleware(CORSMiddleware)"
-                    if qual == names.MIDDLEWARE
-                    else "add_middleware(CORSMiddleware)"
-                )
-                self._emit(self._site(node, scope, "cors", label, skip=1))
+            middleware = self._qualify(node.args[0], scope) if node.args else None
+            wrapper = "Middleware" if qual == names.MIDDLEWARE else "add_middleware"
+            if middleware == names.CORS_MIDDLEWARE:
+                self._emit(self._site(node, scope, "cors", f"{wrapper}(CORSMiddleware)", skip=1))
+            elif middleware in names.JUDGED_MIDDLEWARE:
+                label = f"{wrapper}({names.JUDGED_MIDDLEWARE[middleware]})"
+                self._emit(self._site(node, scope, middleware, label, skip=1))
         elif qual == names.CORS_MIDDLEWARE:
             self._emit(self._site(node, scope, "cors", "CORSMiddleware()", skip=1))
+        elif qual in names.JUDGED_MIDDLEWARE:
+            # `app = SessionMiddleware(app, ...)`: the first argument is the app.
+            label = f"{names.JUDGED_MIDDLEWARE[qual]}()"
+            self._emit(self._site(node, scope, qual, label, skip=1))
+        elif qual in names.JUDGED_CALLS:
+            self._emit(self._site(node, scope, qual, names.JUDGED_CALLS[qual]))
+            if qual in names.SOCKETIO_LABELS:
+                self._socketio_server = True
         elif qual == names.TORNADO_APPLICATION:
             self._emit(self._site(node, scope, "tornado", "tornado.web.Application()"))
         elif qual in ("fastapi.FastAPI", "starlette.Starlette"):
@@ -582,6 +613,7 @@ class Analyzer:
             open_keywords,
             label,
             self._main_guards[-1] if self._main_guards else None,
+            self._function_name,
         )
 
     # -- values -------------------------------------------------------------------------
@@ -998,6 +1030,27 @@ class Analyzer:
         start = self.pos.file_offset_of(value.span.line, value.span.column)
         end = max(start + 1, self.pos.file_offset_of(value.span.end_line, value.span.end_column))
         return [min(start + i, end - 1) for i in range(count)]
+
+    def _cookie_reads(self, tree: ast.Module, module: Scope) -> None:
+        """Where the module reads the request's cookies or the cookie session: the WSGI
+        ``HTTP_COOKIE`` entry a Socket.IO ``connect`` handler gets in ``environ``, a
+        ``.cookies`` attribute, Flask's ``session`` or flask-login's ``current_user``
+        (names resolved through the module's imports)."""
+        for node in ast.walk(tree):
+            how = ""
+            if isinstance(node, ast.Constant) and node.value == "HTTP_COOKIE":
+                how = "the `HTTP_COOKIE` entry of the WSGI/ASGI environ"
+            elif isinstance(node, ast.Attribute) and node.attr == "cookies":
+                how = f"`{self.pos.text(node)}`"
+            elif isinstance(node, (ast.Name, ast.Attribute)) and isinstance(
+                getattr(node, "ctx", None), ast.Load
+            ):
+                qual = self._qualify(node, module)
+                if qual in names.COOKIE_READERS:
+                    how = f"`{self.pos.text(node)}` ({qual})"
+            if how:
+                self.facts.append(CookieRead(self.pos.node_span(node), how))
+                return
 
     # -- Tornado / Starlette handlers that write CORS headers --------------------------
 
@@ -1569,7 +1622,8 @@ def _only_called_in(tree: ast.Module, regions: list[tuple[int, int]]) -> list[tu
 
 
 def _marked_development(fact: object, regions: list[tuple[int, int]]) -> object:
-    """A CORS policy set up on a development path is marked so: it is not deployed."""
-    if isinstance(fact, CorsPolicy) and _within(regions, fact.span.line):
+    """A CORS policy or a judged library call set up on a development path is marked
+    so: it is not deployed."""
+    if isinstance(fact, (CorsPolicy, LibraryCall)) and _within(regions, fact.span.line):
         return replace(fact, development_branch=True)
     return fact

@@ -38,13 +38,14 @@ from functools import cache
 from msgspec.structs import replace
 
 from stackaudit.diagnostics import Span
-from stackaudit.extractors.python_names import TORNADO_SETTINGS
+from stackaudit.extractors.python_names import JUDGED_CALLS, JUDGED_MIDDLEWARE, TORNADO_SETTINGS
 from stackaudit.facts.app import AppSetting
 from stackaudit.facts.common import Word
 from stackaudit.facts.cors import CORS_PARAMETERS, CorsPolicy, OriginPattern
 from stackaudit.facts.python import (
     CallSite,
     KeywordValue,
+    LibraryCall,
     PendingPythonFacts,
     PythonWord,
     PyValue,
@@ -255,6 +256,18 @@ class Builder:
             return [self._setting("panel-config", kw, site) for kw in site.keywords]
         if api.startswith("assign:"):
             return [self._setting(api.split(":", 1)[1], kw, site) for kw in site.keywords]
+        if api in JUDGED_MIDDLEWARE or api in JUDGED_CALLS:
+            return [
+                LibraryCall(
+                    api,
+                    site.label,
+                    site.span,
+                    site.positional,
+                    site.keywords,
+                    site.open_keywords,
+                    function=site.function,
+                )
+            ]
         return []
 
     # -- words --------------------------------------------------------------------------

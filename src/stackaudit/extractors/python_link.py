@@ -13,10 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from msgspec.structs import replace
+
 from stackaudit.extractors.python_build import Builder
+from stackaudit.facts.cors import CorsPolicy
 from stackaudit.facts.python import (
     CallSite,
     KeywordValue,
+    LibraryCall,
     PendingPythonFacts,
     PythonModule,
     PyValue,
@@ -109,7 +113,14 @@ def _resolve_site(site: CallSite, constants: _Constants) -> CallSite:
         site.open_keywords,
         site.label,
         site.main_guard,
+        site.function,
     )
+
+
+def _development(fact: object) -> object:
+    if isinstance(fact, (CorsPolicy, LibraryCall)):
+        return replace(fact, development_branch=True)
+    return fact
 
 
 def link_python_facts(facts: list[object]) -> list[object]:
@@ -124,6 +135,9 @@ def link_python_facts(facts: list[object]) -> list[object]:
     dropped: set[int] = set()
     for entry in pending:
         rebuilt = builder.facts_of(_resolve_site(entry.site, constants))
+        if entry.facts and getattr(entry.facts[0], "development_branch", False) is True:
+            # Rebuilt facts keep the mark of a development path the analysis gave them.
+            rebuilt = [_development(fact) for fact in rebuilt]
         if entry.facts:
             replacement[id(entry.facts[0])] = rebuilt
             dropped.update(id(f) for f in entry.facts[1:])

@@ -6,6 +6,13 @@ is Starlette's), so the rest of the extractor compares one string."""
 
 from __future__ import annotations
 
+from stackaudit.facts.python import (
+    JOSE_DECODERS,
+    PYJWT_DECODERS,
+    SESSION_MIDDLEWARE,
+    TRUSTED_HOST_MIDDLEWARE,
+)
+
 ALIASES = {
     # panel/__init__.py and panel/io/__init__.py re-export serve; config is an object.
     "panel.serve": "panel.io.server.serve",
@@ -22,6 +29,19 @@ ALIASES = {
     "fastapi.websockets.WebSocket": "starlette.websockets.WebSocket",
     "fastapi.middleware.cors.CORSMiddleware": "starlette.middleware.cors.CORSMiddleware",
     "fastapi.middleware.Middleware": "starlette.middleware.Middleware",
+    "fastapi.middleware.trustedhost.TrustedHostMiddleware": (
+        "starlette.middleware.trustedhost.TrustedHostMiddleware"
+    ),
+    "fastapi.middleware.sessions.SessionMiddleware": (
+        "starlette.middleware.sessions.SessionMiddleware"
+    ),
+    # PyJWT's module functions are bound methods of one PyJWT() instance.
+    "jwt.api_jwt.decode": "jwt.decode",
+    "jwt.api_jwt.decode_complete": "jwt.decode_complete",
+    "socketio.server.Server": "socketio.Server",
+    "socketio.async_server.AsyncServer": "socketio.AsyncServer",
+    "engineio.server.Server": "engineio.Server",
+    "engineio.async_server.AsyncServer": "engineio.AsyncServer",
     "fastapi.routing.APIWebSocketRoute": "starlette.routing.WebSocketRoute",
     "starlette.applications.Starlette": "starlette.Starlette",
     "uvicorn.main.run": "uvicorn.run",
@@ -34,6 +54,34 @@ ALIASES = {
 
 CORS_MIDDLEWARE = "starlette.middleware.cors.CORSMiddleware"
 MIDDLEWARE = "starlette.middleware.Middleware"
+# Library calls recorded with their arguments (``LibraryCall``) for the rules that judge
+# them; value: the label of the call. Middleware classes are recorded however they are
+# added: ``app.add_middleware(C, ...)``, ``Middleware(C, ...)`` or ``C(app, ...)``.
+JUDGED_MIDDLEWARE = {
+    SESSION_MIDDLEWARE: "SessionMiddleware",
+    TRUSTED_HOST_MIDDLEWARE: "TrustedHostMiddleware",
+}
+JWT_DECODERS = {api: f"{api}()" for api in sorted(PYJWT_DECODERS | JOSE_DECODERS)}
+SOCKETIO_LABELS: dict[str, str] = {
+    "socketio.Server": "socketio.Server()",
+    "socketio.AsyncServer": "socketio.AsyncServer()",
+    "engineio.Server": "engineio.Server()",
+    "engineio.AsyncServer": "engineio.AsyncServer()",
+    "flask_socketio.SocketIO": "SocketIO()",
+    "flask_socketio.SocketIO().init_app": "SocketIO.init_app()",
+}
+JUDGED_CALLS = {**JWT_DECODERS, **SOCKETIO_LABELS}
+# What reads the request's cookies, or the session kept in one: evidence that a
+# Socket.IO server's users are recognised by cookie.
+COOKIE_READERS = frozenset(
+    {
+        "flask.session",
+        "flask.globals.session",
+        "flask_login.current_user",
+        "flask_login.utils.current_user",
+        "flask.request.cookies",
+    }
+)
 
 # Callables that start a Panel/Bokeh server; value: (tool, label of the call).
 SERVE_APIS = {

@@ -218,6 +218,8 @@ class CallSite(Struct, frozen=True):
     # The ``if __name__ == "__main__":`` test the call runs under, when it does: the
     # module is run as a script, a developer's launcher more often than a deployment.
     main_guard: Span | None = None
+    # The name of the function the call is in, when it is in one.
+    function: Span | None = None
 
 
 class PendingPythonFacts(Struct, frozen=True):
@@ -228,3 +230,90 @@ class PendingPythonFacts(Struct, frozen=True):
 
     site: CallSite
     facts: tuple[object, ...]
+
+
+# -- library calls judged by their arguments ----------------------------------------------
+
+SESSION_MIDDLEWARE = "starlette.middleware.sessions.SessionMiddleware"
+TRUSTED_HOST_MIDDLEWARE = "starlette.middleware.trustedhost.TrustedHostMiddleware"
+# PyJWT's module functions are bound methods of one ``PyJWT()`` instance.
+PYJWT_DECODERS = frozenset(
+    {"jwt.decode", "jwt.decode_complete", "jwt.PyJWT().decode", "jwt.PyJWT().decode_complete"}
+)
+JOSE_DECODERS = frozenset({"jose.jwt.decode"})
+# python-socketio passes these keywords to python-engineio's server; Flask-SocketIO to
+# python-socketio (its constructor, or ``init_app``).
+SOCKETIO_SERVERS = frozenset(
+    {
+        "socketio.Server",
+        "socketio.AsyncServer",
+        "engineio.Server",
+        "engineio.AsyncServer",
+        "flask_socketio.SocketIO",
+        "flask_socketio.SocketIO().init_app",
+    }
+)
+
+# starlette/middleware/sessions.py (1.10.0) SessionMiddleware.__init__, after ``app``.
+SESSION_PARAMETERS = (
+    "secret_key",
+    "session_cookie",
+    "max_age",
+    "path",
+    "same_site",
+    "https_only",
+    "domain",
+    "partitioned",
+)
+# starlette/middleware/trustedhost.py (1.10.0) TrustedHostMiddleware.__init__.
+TRUSTED_HOST_PARAMETERS = ("allowed_hosts", "www_redirect")
+
+
+class LibraryCall(Struct, frozen=True):
+    """A call of a library API that a rule judges by its arguments: a Starlette
+    middleware (``SessionMiddleware``, ``TrustedHostMiddleware``) however it is added,
+    a JWT decoder (PyJWT, python-jose), a Socket.IO server.
+
+    ``api`` is the canonical name (``starlette.middleware.sessions.SessionMiddleware``,
+    ``jwt.decode``...); ``positional`` holds the arguments after the app for a
+    middleware (after the class for ``add_middleware``/``Middleware``).
+    ``open_keywords``: a ``**kwargs`` or ``*args`` whose content is unknown may give
+    any argument."""
+
+    api: str
+    label: str
+    span: Span
+    positional: tuple[PyValue, ...] = ()
+    keywords: tuple[KeywordValue, ...] = ()
+    open_keywords: bool = False
+    development_branch: bool = False
+    # The name of the function the call is in (``CallSite.function``).
+    function: Span | None = None
+
+    def argument(self, name: str, parameters: tuple[str, ...] = ()) -> PyValue | None:
+        """The value given for parameter ``name``, by keyword or by its position in
+        ``parameters``; the last keyword wins as Python would refuse a duplicate."""
+        for keyword in reversed(self.keywords):
+            if keyword.name == name:
+                return keyword.value
+        if name in parameters:
+            index = parameters.index(name)
+            if index < len(self.positional):
+                return self.positional[index]
+        return None
+
+    def keyword_span(self, name: str) -> Span | None:
+        for keyword in reversed(self.keywords):
+            if keyword.name == name:
+                return keyword.name_span
+        return None
+
+
+class CookieRead(Struct, frozen=True):
+    """Where a module that creates a Socket.IO server reads the request's cookies or
+    the cookie session (``environ["HTTP_COOKIE"]``, ``request.cookies``,
+    ``flask.session``, ``flask_login.current_user``): its users are recognised by a
+    cookie the browser sends on any site's connection."""
+
+    span: Span
+    how: str

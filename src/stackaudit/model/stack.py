@@ -6,9 +6,11 @@ from collections.abc import Iterable
 from functools import cached_property
 from typing import TYPE_CHECKING, Literal, TypeVar
 
+from msgspec import Struct
 from msgspec.structs import replace
 
 from stackaudit.config import Config
+from stackaudit.diagnostics import Span
 from stackaudit.facts.common import ParseProblem
 from stackaudit.facts.deps import DependencyPin
 from stackaudit.facts.serve import ASGI_SERVERS, MAIN_GUARD, ServeCommand
@@ -110,6 +112,34 @@ class Stack:
         ``pkg.main:app``, ``main.py``)."""
         return [c for c in self.serve_commands if _imports_module(c, path)]
 
+    def tls_in_front_of_module(self, path: str) -> list[TlsEvidence]:
+        """Where TLS reaches the ASGI app of the module at ``path``: a proxy route with
+        TLS (nginx ``listen ... ssl``, a Traefik router with TLS, an Ingress host under
+        ``spec.tls``), a platform router that terminates TLS, or the server's own
+        certificate (``--ssl-certfile``/``--certfile``). The servers are those whose
+        command line imports the module; when none does, those that import a module of
+        the same top-level package (the module is then imported indirectly, which is
+        likely but not certain: ``direct`` is False)."""
+        direct = self.asgi_servers_of(path)
+        commands = direct or [c for c in self.serve_commands if _same_package(c, path)]
+        found: list[TlsEvidence] = []
+        for command in commands:
+            for frontend in self.links.frontends_of(command):
+                if frontend.tls:
+                    found.append(TlsEvidence(frontend.span, frontend.where, bool(direct)))
+            platform = self.platform_for(command)
+            if platform is not None and platform.terminates_tls:
+                found.append(
+                    TlsEvidence(platform.span, f"{platform.label} serves HTTPS", bool(direct))
+                )
+            for dest in ("ssl_certfile", "certfile"):
+                use = command.last(dest)
+                if use is not None and use.values:
+                    found.append(
+                        TlsEvidence(use.flag.span, f"{command.label} {use.flag.text}", bool(direct))
+                    )
+        return list(dict.fromkeys(found))
+
     def origins_serving(self, commands: Iterable[ServeCommand]) -> list[str]:
         """The origins of the proxies in front of ``commands``, else the stack's."""
         from stackaudit.model.origins import frontend_origins
@@ -209,6 +239,24 @@ class Stack:
         from stackaudit.model.deploy import resolve_deployment
 
         return resolve_deployment(self.facts)
+
+
+class TlsEvidence(Struct, frozen=True):
+    """A place that puts TLS in front of a server (``Stack.tls_in_front_of_module``)."""
+
+    span: Span
+    what: str
+    direct: bool
+
+
+def _same_package(command: ServeCommand, path: str) -> bool:
+    """Whether the module a server command imports (``app/main.py``) and ``path`` are in
+    one top-level package; a top-level module (``main.py``) shares the whole tree."""
+    for module in _module_paths(command):
+        top = module.split("/")[0] if "/" in module else ""
+        if not top or path.startswith(top + "/") or f"/{top}/" in path:
+            return True
+    return False
 
 
 def _module_paths(command: ServeCommand) -> tuple[str, ...]:
