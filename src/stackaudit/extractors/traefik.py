@@ -201,7 +201,9 @@ def _toml_options(source: SourceFile) -> list[Option]:
     return options
 
 
-def _flatten_toml(value: Any, path: str, places: _TomlPlaces, out: list[Option], depth: int) -> None:
+def _flatten_toml(
+    value: Any, path: str, places: _TomlPlaces, out: list[Option], depth: int
+) -> None:
     if depth > _MAX_DEPTH:
         return
     if isinstance(value, dict):

@@ -278,7 +278,9 @@ def _entrypoint(name: str, span: Span, settings: dict[str, list[Word]]) -> Traef
     address = settings.get("address", [None])[-1]
     insecure = settings.get("forwardedheaders.insecure", [None])[-1]
     trusted = [
-        part for word in settings.get("forwardedheaders.trustedips", []) for part in _split_list(word)
+        part
+        for word in settings.get("forwardedheaders.trustedips", [])
+        for part in _split_list(word)
     ]
     return TraefikEntryPoint(
         name=name,

@@ -125,8 +125,10 @@ class TraefikExposesInternalService(Rule):
                 continue
             for service in stack.deploy.project_services(proxy):
                 what = _internal_http(service)
-                if what is None or service.span == proxy.span or not _shares_network(
-                    service, proxy
+                if (
+                    what is None
+                    or service.span == proxy.span
+                    or not _shares_network(service, proxy)
                 ):
                     continue
                 if service.traefik.enable is not None or service.traefik.routers:
