@@ -33,6 +33,7 @@ KIND_NAMES = {
     "requirements": "requirements.txt",
     "dependencies": "pyproject.toml",
     "notebook": "app.ipynb",
+    "traefik": "traefik.yml",
 }
 
 

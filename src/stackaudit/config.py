@@ -66,8 +66,32 @@ def suggest(value: str, choices: list[str]) -> str:
     """ " (did you mean `x`?)" when a close match exists."""
     import difflib  # only on the way to an error message
 
-    close = difflib.get_close_matches(value, choices, n=1, cutoff=0.6)
-    return f" (did you mean `{close[0]}`?)" if close else ""
+    close = difflib.get_close_matches(value, choices, n=5, cutoff=0.6)
+    if not close:
+        return ""
+    # Of matches equally similar to difflib (`SA1O1` is as near `SA511` as `SA101`), the
+    # one fewest edits away: new rule codes must not change the suggestion for a typo.
+    best = min(close, key=lambda c: (-round(_ratio(value, c), 6), _edits(value[:64], c[:64])))
+    return f" (did you mean `{best}`?)"
+
+
+def _ratio(a: str, b: str) -> float:
+    import difflib
+
+    return difflib.SequenceMatcher(None, a, b).ratio()
+
+
+def _edits(a: str, b: str) -> int:
+    """Levenshtein distance (both strings are short: a typed name and a rule code)."""
+    previous = list(range(len(b) + 1))
+    for i, char in enumerate(a, start=1):
+        current = [i]
+        for j, other in enumerate(b, start=1):
+            current.append(
+                min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char != other))
+            )
+        previous = current
+    return previous[-1]
 
 
 CONFIG_LIMIT = 1024 * 1024

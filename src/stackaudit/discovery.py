@@ -399,7 +399,9 @@ def gitignore_lines(data: bytes) -> list[str]:
 
 # -- classification ---------------------------------------------------------------------
 
-AMBIGUOUS = frozenset({"yaml", "conf", "conf-dir", "maybe-shell", "maybe-dockerfile"})
+AMBIGUOUS = frozenset(
+    {"yaml", "conf", "conf-dir", "maybe-shell", "maybe-dockerfile", "maybe-traefik"}
+)
 
 _NAME_RULES: list[tuple[re.Pattern[str], str]] = [
     # BuildKit's per-Dockerfile ignore file (`Dockerfile.dockerignore`) is no Dockerfile.
@@ -424,6 +426,15 @@ _NAME_RULES: list[tuple[re.Pattern[str], str]] = [
         "compose",
     ),
     (re.compile(r"(^|/)\.github/workflows/[^/]+\.ya?ml$"), "github-actions"),
+    # Traefik's configuration files (`traefik.yml`, `traefik.dev.toml`, `traefik.toml.tpl`,
+    # anything in a `traefik/` directory): the content tells them from manifests.
+    (
+        re.compile(
+            r"((^|/)traefik[^/]*|(^|/)traefik/.*)\.(ya?ml|toml)(\.(tpl|tmpl|template|j2|jinja2?))?$",
+            re.IGNORECASE,
+        ),
+        "maybe-traefik",
+    ),
     # Fly.io's app configuration (`fly.toml`, `fly.staging.toml` passed with -c).
     (re.compile(r"(^|/)fly(\.[A-Za-z0-9_-]+)?\.toml$"), "fly"),
     (re.compile(r"\.py$|\.pyw$"), "python"),
@@ -484,6 +495,12 @@ _COMPOSE_HINT = re.compile(
     rb"^services:[ \t]*\r?\n(?:[ \t]*(?:#[^\n]*)?\r?\n)*[ \t]+[A-Za-z0-9_.-]+:", re.MULTILINE
 )
 _SUPERVISOR_HINT = re.compile(rb"^\[program:", re.MULTILINE)
+# A Traefik configuration's top-level keys, in YAML (`entryPoints:`) or TOML
+# (`[entryPoints]`, `[entryPoints.web]`, `[http.routers.dash]`).
+_TRAEFIK_HINT = re.compile(
+    rb"^(\[\[?\s*)?(entryPoints|providers|api|certificatesResolvers|http|tcp)\b[\].:\s]",
+    re.MULTILINE | re.IGNORECASE,
+)
 # A line shaped like an nginx simple directive: a lower-case name, arguments, `;`. Files
 # in nginx's directories are often fragments with no block (`proxy_set_header ...;`).
 _NGINX_DIRECTIVE = re.compile(
@@ -572,6 +589,16 @@ def classify_content(rel: str, head: bytes, by_name: str | None) -> str | None:
         if _COMPOSE_HINT.search(head):
             return "compose"
         return "yaml"
+    if by_name == "maybe-traefik":
+        if rel.rsplit("/", 1)[-1] in _HELM_CHART_FILES:
+            return "yaml"
+        if _K8S_HINT.search(head) and b"kind:" in head:
+            return "kubernetes"
+        if _COMPOSE_HINT.search(head):
+            return "compose"
+        if _TRAEFIK_HINT.search(head):
+            return "traefik"
+        return "yaml" if re.search(r"\.ya?ml(\.[a-z0-9]+)?$", rel, re.IGNORECASE) else None
     if by_name in ("conf", "conf-dir"):
         if _SUPERVISOR_HINT.search(head):
             return "supervisord"

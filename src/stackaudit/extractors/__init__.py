@@ -30,6 +30,7 @@ _EXTRACTORS: dict[str, str] = {
     "nginx": "stackaudit.extractors.nginx:extract_nginx",
     "env": "stackaudit.extractors.envfile:extract_env_file",
     "fly": "stackaudit.extractors.flytoml:extract_fly_toml",
+    "traefik": "stackaudit.extractors.traefik:extract_traefik_file",
 }
 
 

@@ -320,6 +320,112 @@ class TraefikConfig(Struct, frozen=True):
         return self.enable.span if self.enable is not None else None
 
 
+class TraefikEntryPoint(Struct, frozen=True):
+    """``entryPoints.<name>`` of a static configuration: where it listens and whose
+    ``X-Forwarded-*`` headers it keeps. ``forwarded_insecure`` is the setting that
+    turns ``forwardedHeaders.insecure`` on (None when off); ``trusted_ips`` are the
+    entries of ``forwardedHeaders.trustedIPs``."""
+
+    name: str
+    span: Span
+    address: Word | None = None
+    forwarded_insecure: Word | None = None
+    trusted_ips: tuple[Word, ...] = ()
+    has_middlewares: bool = False  # `http.middlewares`: applied to every router on it
+
+    @property
+    def port(self) -> int | None:
+        """The TCP/UDP port of ``[host]:port[/protocol]``."""
+        if self.address is None or self.address.symbolic:
+            return None
+        match = re.search(r":(\d+)(?:/[a-z]+)?$", self.address.text.strip())
+        return int(match.group(1)) if match else None
+
+    @property
+    def loopback_only(self) -> bool:
+        """Listening on a loopback address only (``127.0.0.1:8080``, ``[::1]:8080``)."""
+        if self.address is None:
+            return False
+        host = self.address.text.strip().rpartition(":")[0].strip("[]").lower()
+        return host == "localhost" or host == "::1" or host.startswith("127.")
+
+    @property
+    def trusts_everyone(self) -> Word | None:
+        """The setting that makes Traefik keep the forwarded headers of every client:
+        ``forwardedHeaders.insecure``, or a trusted range covering every IPv4 or IPv6
+        address."""
+        if self.forwarded_insecure is not None:
+            return self.forwarded_insecure
+        for word in self.trusted_ips:
+            if word.text.strip() in ("0.0.0.0/0", "::/0", "0::0/0"):
+                return word
+        return None
+
+
+class TraefikStaticConfig(Struct, frozen=True):
+    """One Traefik static configuration, from one of its three sources (exclusive:
+    Traefik reads the first it finds of a configuration file, command-line arguments,
+    ``TRAEFIK_*`` environment variables). ``file`` is the file it was read from ("" for
+    arguments and variables, which belong to a container). ``api`` is where the API is
+    enabled, ``api_insecure`` the setting that serves it on the ``traefik`` entry point;
+    ``docker`` where the docker provider is enabled, with its ``exposedByDefault`` and
+    ``constraints`` as written."""
+
+    span: Span
+    origin: Literal["file", "cli", "env"]
+    file: str = ""
+    api: Word | None = None
+    api_insecure: Word | None = None
+    dashboard: bool = True
+    entrypoints: tuple[TraefikEntryPoint, ...] = ()
+    docker: Word | None = None
+    exposed_by_default: Word | None = None
+    docker_constraints: Word | None = None
+    config_file: Word | None = None
+
+    def effective_entrypoints(self) -> tuple[TraefikEntryPoint, ...]:
+        """The entry points Traefik opens: those written, ``http`` on ``:80`` when none
+        is, and ``traefik`` on ``:8080`` when the insecure API needs it and it is not
+        written (``SetEffectiveConfiguration``, pkg/config/static/static_config.go)."""
+        found = list(self.entrypoints)
+        if not found:
+            found.append(TraefikEntryPoint("http", self.span, Word(":80", self.span)))
+        if self.api_insecure is not None and not any(e.name == "traefik" for e in found):
+            span = self.api_insecure.span
+            found.append(TraefikEntryPoint("traefik", span, Word(":8080", span)))
+        return tuple(found)
+
+    @property
+    def exposes_by_default(self) -> bool:
+        """The docker provider routes every container not labelled
+        ``traefik.enable=false``: ``exposedByDefault`` defaults to true, and no
+        ``constraints`` expression narrows the containers."""
+        if self.docker is None or self.docker_constraints is not None:
+            return False
+        setting = self.exposed_by_default
+        if setting is None:
+            return True
+        return not setting.symbolic and go_bool(setting.text) is True
+
+
+def go_bool(text: str) -> bool | None:
+    """Go's ``strconv.ParseBool``, which Traefik's configuration parser uses."""
+    value = text.strip()
+    if value in ("1", "t", "T", "TRUE", "true", "True"):
+        return True
+    if value in ("0", "f", "F", "FALSE", "false", "False"):
+        return False
+    return None
+
+
+class TraefikFileConfig(Struct, frozen=True):
+    """The dynamic configuration of a file read by Traefik's file provider (its
+    ``http.routers`` and ``http.middlewares``, referred to as ``name@file``)."""
+
+    path: str
+    config: TraefikConfig
+
+
 # -- compose ------------------------------------------------------------------------------
 
 PROXY_IMAGES = frozenset(

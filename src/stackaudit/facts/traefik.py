@@ -21,9 +21,12 @@ from stackaudit.facts.cors import CorsPolicy, OriginPattern
 from stackaudit.facts.deploy import (
     Label,
     TraefikConfig,
+    TraefikEntryPoint,
     TraefikMiddleware,
     TraefikRouter,
     TraefikService,
+    TraefikStaticConfig,
+    go_bool,
 )
 
 _ROUTERS = "traefik.http.routers."
@@ -151,6 +154,161 @@ def _middleware(name: str, options: dict[str, Label]) -> list[TraefikMiddleware]
         )
         for kind, settings in kinds.items()
     ]
+
+
+# -- static configuration -------------------------------------------------------------------
+
+# Options are handled as Traefik's parser (github.com/traefik/paerser) sees every source:
+# dotted paths, case-insensitive (`--entryPoints.web.address=:80`, `entryPoints: web:
+# address:` in YAML, `[entryPoints.web]` in TOML, `TRAEFIK_ENTRYPOINTS_WEB_ADDRESS`).
+Option = tuple[str, Word]
+
+# Options whose flag takes no value (a bool or a section): `--api.insecure` is
+# `--api.insecure=true`; any other flag without `=` takes the next argument.
+_FLAG_LEAVES = frozenset(
+    {
+        "api",
+        "insecure",
+        "dashboard",
+        "debug",
+        "docker",
+        "swarm",
+        "exposedbydefault",
+        "watch",
+        "tls",
+        "accesslog",
+        "ping",
+        "prometheus",
+    }
+)
+
+
+def static_options_from_args(words: Sequence[Word]) -> list[Option]:
+    """The options of a Traefik command line (``traefik --api.insecure ...``, or the
+    image's arguments alone: its entrypoint prepends ``traefik`` to arguments that start
+    with ``-``). Values of list options are split on commas, as paerser does."""
+    options: list[Option] = []
+    index = 0
+    while index < len(words):
+        word = words[index]
+        index += 1
+        text = word.text
+        if not text.startswith("-") or text in ("-", "--"):
+            continue
+        name, equals, value = text.lstrip("-").partition("=")
+        key = name.lower()
+        if equals:
+            options.append((key, Word(value, word.span, word.symbolic, word.default_used)))
+        elif key.rsplit(".", 1)[-1] in _FLAG_LEAVES:
+            options.append((key, Word("true", word.span)))
+        elif index < len(words) and not words[index].text.startswith("-"):
+            following = words[index]
+            index += 1
+            options.append(
+                (key, Word(following.text, word.span, following.symbolic, following.default_used))
+            )
+    return options
+
+
+def static_options_from_env(variables: Sequence[tuple[str, Word]]) -> list[Option]:
+    """``TRAEFIK_API_INSECURE=true`` as ``api.insecure``: ``_`` separates the path (an
+    entry point whose name holds ``_`` cannot be told apart, and is read as a path)."""
+    return [
+        (name[len("TRAEFIK_") :].lower().replace("_", "."), value)
+        for name, value in variables
+        if name.upper().startswith("TRAEFIK_") and len(name) > len("TRAEFIK_")
+    ]
+
+
+def static_config(
+    options: Sequence[Option], span: Span, origin: str, file: str = ""
+) -> TraefikStaticConfig:
+    """The settings of one static configuration that the rules need."""
+    api: Word | None = None
+    insecure: Word | None = None
+    dashboard = True
+    docker: Word | None = None
+    exposed: Word | None = None
+    constraints: Word | None = None
+    config_file: Word | None = None
+    entrypoints: dict[str, dict[str, list[Word]]] = {}
+    spans: dict[str, Span] = {}
+    for key, word in options:
+        parts = key.split(".")
+        root = parts[0]
+        if root == "api":
+            on = go_bool(word.text) is not False or len(parts) > 1
+            api = api or (word if on else None)
+            if parts[1:] == ["insecure"]:
+                insecure = word if go_bool(word.text) else None
+            elif parts[1:] == ["dashboard"]:
+                dashboard = go_bool(word.text) is not False
+        elif root == "entrypoints" and len(parts) >= 2:
+            spans.setdefault(parts[1], word.span)
+            entrypoints.setdefault(parts[1], {}).setdefault(".".join(parts[2:]), []).append(word)
+        elif root == "providers" and len(parts) >= 2 and parts[1] == "docker":
+            if len(parts) == 2 and go_bool(word.text) is False:
+                continue
+            docker = docker or word
+            setting = parts[2] if len(parts) == 3 else ""
+            if setting == "exposedbydefault":
+                exposed = word
+            elif setting == "constraints":
+                constraints = word
+        elif key == "configfile":
+            config_file = word
+    return TraefikStaticConfig(
+        span=span,
+        origin="file" if origin == "file" else "cli" if origin == "cli" else "env",
+        file=file,
+        api=api,
+        api_insecure=insecure if api is not None else None,
+        dashboard=dashboard,
+        entrypoints=tuple(
+            _entrypoint(name, spans[name], settings) for name, settings in entrypoints.items()
+        ),
+        docker=docker,
+        exposed_by_default=exposed,
+        docker_constraints=constraints,
+        config_file=config_file,
+    )
+
+
+def _entrypoint(name: str, span: Span, settings: dict[str, list[Word]]) -> TraefikEntryPoint:
+    address = settings.get("address", [None])[-1]
+    insecure = settings.get("forwardedheaders.insecure", [None])[-1]
+    trusted = [
+        part
+        for word in settings.get("forwardedheaders.trustedips", [])
+        for part in _split_list(word)
+    ]
+    return TraefikEntryPoint(
+        name=name,
+        span=address.span if address is not None else span,
+        address=address,
+        forwarded_insecure=insecure if insecure is not None and go_bool(insecure.text) else None,
+        trusted_ips=tuple(trusted),
+        has_middlewares=any(key.startswith("http.middlewares") for key in settings),
+    )
+
+
+def file_dynamic_config(options: Sequence[Option]) -> TraefikConfig:
+    """A file provider's ``http`` routers and middlewares, read as the labels that say
+    the same (``http.routers.dash.service`` is ``traefik.http.routers.dash.service``)."""
+    grouped: dict[str, list[Word]] = {}
+    for key, word in options:
+        if key.startswith("http."):
+            grouped.setdefault(key, []).append(word)
+    labels = [
+        Label(f"traefik.{key}", _joined(words), words[0].span) for key, words in grouped.items()
+    ]
+    return traefik_config(labels)
+
+
+def _joined(words: list[Word]) -> Word:
+    if len(words) == 1:
+        return words[0]
+    return Word(",".join(w.text for w in words), words[0].span, any(w.symbolic for w in words))
 
 
 # -- CORS ---------------------------------------------------------------------------------

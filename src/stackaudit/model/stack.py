@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from stackaudit.model.environment import Environment
     from stackaudit.model.links import Links
     from stackaudit.model.platforms import Platform, Platforms
+    from stackaudit.model.traefik import Traefik
 
 T = TypeVar("T")
 
@@ -239,6 +240,15 @@ class Stack:
         from stackaudit.model.deploy import resolve_deployment
 
         return resolve_deployment(self.facts)
+
+    @cached_property
+    def traefik(self) -> Traefik:
+        """The Traefik containers with their static configuration, and the routers to
+        Traefik's own API, once per run."""
+        from stackaudit.facts.deploy import TraefikFileConfig, TraefikStaticConfig
+        from stackaudit.model.traefik import Traefik
+
+        return Traefik(self.of(TraefikStaticConfig), self.of(TraefikFileConfig), self.deploy)
 
 
 class TlsEvidence(Struct, frozen=True):
