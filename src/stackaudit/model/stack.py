@@ -18,7 +18,9 @@ if TYPE_CHECKING:
     from stackaudit.facts.nginx import BackendInfo, NginxModel, ProxyRoute, Upstream
     from stackaudit.model.deploy import DeployModel
     from stackaudit.model.environment import Environment
+    from stackaudit.model.apps import Apps
     from stackaudit.model.links import Links
+    from stackaudit.model.nginx_servers import NginxServers
     from stackaudit.model.platforms import Platform, Platforms
 
 T = TypeVar("T")
@@ -62,7 +64,7 @@ class Stack:
             path
             for command in commands
             if command.carrier != "python"
-            for path in _module_paths(command)
+            for path in imported_module_paths(command)
         }
         # A command only a development branch of its script runs (`if [ "$ENV" = dev ]`)
         # is not the deployed process: no rule judges it as one.
@@ -116,6 +118,22 @@ class Stack:
 
         frontends = [f for command in commands for f in self.links.frontends_of(command)]
         return frontend_origins(frontends) or self.public_origins
+
+    @cached_property
+    def nginx_servers(self) -> NginxServers:
+        """The nginx ``server`` blocks: their TLS, their plain-HTTP redirects, and the
+        location a path selects in each."""
+        from stackaudit.model.nginx_servers import NginxServers
+
+        return NginxServers(self.nginx)
+
+    @cached_property
+    def apps(self) -> Apps:
+        """What the application code behind each server process states: how it
+        authenticates, which endpoints libraries add to it (``/docs``, ``/metrics``)."""
+        from stackaudit.model.apps import Apps
+
+        return Apps(self.facts, imported_module_paths)
 
     @cached_property
     def links(self) -> Links:
@@ -211,7 +229,7 @@ class Stack:
         return resolve_deployment(self.facts)
 
 
-def _module_paths(command: ServeCommand) -> tuple[str, ...]:
+def imported_module_paths(command: ServeCommand) -> tuple[str, ...]:
     """The file an ASGI server command line imports, as a path suffix (``main:app`` →
     ``main.py``, ``pkg.main:app`` → ``pkg/main.py``)."""
     if command.tool not in ASGI_SERVERS or not command.positionals:
@@ -223,7 +241,7 @@ def _module_paths(command: ServeCommand) -> tuple[str, ...]:
 
 
 def _imports_module(command: ServeCommand, path: str) -> bool:
-    return any(path == w or path.endswith("/" + w) for w in _module_paths(command))
+    return any(path == w or path.endswith("/" + w) for w in imported_module_paths(command))
 
 
 def _launcher_of(command: ServeCommand, imported: set[str]) -> bool:
