@@ -42,6 +42,8 @@ WEAK_FAMILY_LABELS: dict[WeakFamily, str] = {
 _ALL_BUT_NULL: frozenset[WeakFamily] = frozenset({"EXPORT", "RC4", "DES", "3DES", "ADH", "AECDH"})
 _ANONYMOUS: frozenset[WeakFamily] = frozenset({"ADH", "AECDH"})
 _OLD_BULK: frozenset[WeakFamily] = frozenset({"RC4", "NULL", "EXPORT", "DES", "3DES"})
+_NULL: frozenset[WeakFamily] = frozenset({"NULL"})
+_EVERY: frozenset[WeakFamily] = _ALL_BUT_NULL | _NULL
 
 # alias (upper-cased) -> (families it holds a suite of, families it holds entirely)
 _ALIASES: dict[str, tuple[frozenset[WeakFamily], frozenset[WeakFamily]]] = {
@@ -56,18 +58,18 @@ _ALIASES: dict[str, tuple[frozenset[WeakFamily], frozenset[WeakFamily]]] = {
     "LOW": (frozenset({"DES", "ADH"}), frozenset({"DES"})),
     "MEDIUM": (frozenset({"RC4", "3DES", "ADH", "AECDH"}), frozenset()),
     "HIGH": (_ANONYMOUS, frozenset()),
-    "ANULL": (_ANONYMOUS | {"EXPORT", "RC4", "DES", "3DES", "NULL"}, _ANONYMOUS),
+    "ANULL": (_ANONYMOUS | _OLD_BULK, _ANONYMOUS),
     "ADH": (frozenset({"ADH", "EXPORT", "RC4", "DES", "3DES"}), frozenset({"ADH"})),
     "AECDH": (frozenset({"AECDH", "RC4", "3DES", "NULL"}), frozenset({"AECDH"})),
-    "RC4": (frozenset({"RC4", "EXPORT"}) | _ANONYMOUS, frozenset({"RC4"})),
+    "RC4": (frozenset({"RC4", "EXPORT", "ADH", "AECDH"}), frozenset({"RC4"})),
     "DES": (frozenset({"DES", "EXPORT", "ADH"}), frozenset({"DES"})),
-    "3DES": (frozenset({"3DES"}) | _ANONYMOUS, frozenset({"3DES"})),
+    "3DES": (frozenset({"3DES", "ADH", "AECDH"}), frozenset({"3DES"})),
     "MD5": (frozenset({"RC4", "NULL", "EXPORT", "ADH"}), frozenset()),
-    "SHA": (_ALL_BUT_NULL | {"NULL"}, frozenset()),
-    "SHA1": (_ALL_BUT_NULL | {"NULL"}, frozenset()),
-    "SSLV3": (_ALL_BUT_NULL | {"NULL"}, frozenset()),
-    "TLSV1": (_ALL_BUT_NULL | {"NULL"}, frozenset()),
-    "TLSV1.2": (_ANONYMOUS | {"NULL"}, frozenset()),
+    "SHA": (_EVERY, frozenset()),
+    "SHA1": (_EVERY, frozenset()),
+    "SSLV3": (_EVERY, frozenset()),
+    "TLSV1": (_EVERY, frozenset()),
+    "TLSV1.2": (_ANONYMOUS | _NULL, frozenset()),
     "RSA": (_OLD_BULK, frozenset()),
     "KRSA": (_OLD_BULK, frozenset()),
     "ARSA": (_OLD_BULK, frozenset()),
@@ -87,7 +89,7 @@ _ALIASES: dict[str, tuple[frozenset[WeakFamily], frozenset[WeakFamily]]] = {
     "AESGCM": (_ANONYMOUS, frozenset()),
     "CAMELLIA": (_ANONYMOUS, frozenset()),
     "SEED": (frozenset({"ADH"}), frozenset()),
-    "SHA256": (_ANONYMOUS | {"NULL"}, frozenset()),
+    "SHA256": (_ANONYMOUS | _NULL, frozenset()),
     "SHA384": (frozenset({"AECDH", "NULL"}), frozenset()),
 }
 # Names of single suites (``ECDHE-RSA-AES128-GCM-SHA256``, ``DES-CBC3-SHA``): what their
@@ -157,9 +159,14 @@ def weak_cipher_families(cipher_string: str) -> list[WeakFamily]:
 WEAK_PROTOCOLS = ("SSLv2", "SSLv3", "TLSv1", "TLSv1.1")
 
 
+_CHANGED_IN = frozenset({(1, 23), (1, 27)})
+
+
 def default_protocols(version: tuple[int, ...] | None) -> tuple[str, ...] | None:
-    """nginx's ``ssl_protocols`` default for a version; None when not known."""
-    if version is None:
+    """nginx's ``ssl_protocols`` default for a version; None when not known. A version
+    without its patch number reads as ``x.y.0``, yet an ``nginx:1.27`` image follows the
+    newest 1.27.x: within the two lines where the default changed it is not judged."""
+    if version is None or (len(version) == 3 and version[2] == 0 and version[:2] in _CHANGED_IN):
         return None
     if version >= (1, 27, 3):
         return ("TLSv1.2", "TLSv1.3")

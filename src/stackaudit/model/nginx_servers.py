@@ -149,9 +149,12 @@ class NginxServer:
                 return True
             if child.name == "rewrite" and _rewrites_every_path_away(child.args):
                 return True
-            if child.name == "if" and _tests_scheme(child.args):
-                if any(_redirects_to_https(inner) for inner in child.own("return")):
-                    return True
+            if (
+                child.name == "if"
+                and _tests_scheme(child.args)
+                and any(_redirects_to_https(inner) for inner in child.own("return"))
+            ):
+                return True
         return False
 
     @property
@@ -209,9 +212,9 @@ def _select(level: NginxNode, path: str, depth: int) -> NginxNode | None:
         modifier, text = parts
         if modifier == "=" and text == path:
             return node
-        if modifier in ("", "^~") and path.startswith(text):
-            if best is None or len(text) > len(best[1]):
-                best = (node, text)
+        longer = best is None or len(text) > len(best[1])
+        if modifier in ("", "^~") and path.startswith(text) and longer:
+            best = (node, text)
     if best is not None and depth < _MAX_NESTING:
         inner = _select(best[0], path, depth + 1) if best[0].own("location") else None
         if inner is not None and inner is not best[0]:

@@ -16,9 +16,9 @@ from stackaudit.facts.serve import ASGI_SERVERS, MAIN_GUARD, ServeCommand
 if TYPE_CHECKING:
     from stackaudit.facts.cors import CorsPolicy
     from stackaudit.facts.nginx import BackendInfo, NginxModel, ProxyRoute, Upstream
+    from stackaudit.model.apps import Apps
     from stackaudit.model.deploy import DeployModel
     from stackaudit.model.environment import Environment
-    from stackaudit.model.apps import Apps
     from stackaudit.model.links import Links
     from stackaudit.model.nginx_servers import NginxServers
     from stackaudit.model.platforms import Platform, Platforms

@@ -108,7 +108,7 @@ class ProxyTlsWeak(Rule):
 
     def check(self, stack: Stack) -> Iterator[Diagnostic]:
         found: dict[tuple[Span, str], list[tuple[ProxyRoute, list[Backend]]]] = {}
-        problems: dict[tuple[Span, str], tuple[str, bool]] = {}
+        problems: dict[tuple[Span, str], tuple[str, Confidence]] = {}
         for route in stack.nginx_routes:
             server = stack.nginx_servers.server_of(route)
             if server is None or not server.tls_listens or not server.public:
@@ -126,10 +126,10 @@ class ProxyTlsWeak(Rule):
         self,
         stack: Stack,
         span: Span,
-        problem: tuple[str, bool],
+        problem: tuple[str, Confidence],
         reached: list[tuple[ProxyRoute, list[Backend]]],
     ) -> Diagnostic:
-        text, live_everywhere = problem
+        text, sure = problem
         backends = list(dict.fromkeys(b for _, routed in reached for b in routed))
         authenticated = [
             (b, auth) for b in backends if (auth := stack.apps.authentication(b.command))
@@ -143,7 +143,6 @@ class ProxyTlsWeak(Rule):
         related = [Related(r.span, f"proxies to the app ({r.where})") for r, _ in reached]
         related += [Related(b.command.span, "the app") for b in backends]
         link = min((b.confidence for b in backends), key=lambda c: c.rank)
-        sure = Confidence.HIGH if live_everywhere else Confidence.MEDIUM
         return self.report(
             span,
             f"{text} on the TLS that {route.where} puts in front of {whom}: a network "
@@ -158,8 +157,8 @@ class ProxyTlsWeak(Rule):
         )
 
 
-def _weaknesses(server: NginxServer) -> Iterator[tuple[tuple[Span, str], tuple[str, bool]]]:
-    """((where, what), (message, live on every OpenSSL)) for each weak setting in
+def _weaknesses(server: NginxServer) -> Iterator[tuple[tuple[Span, str], tuple[str, Confidence]]]:
+    """((where, what), (message, how sure)) for each weak setting in
     effect: the protocol list (where the deciding server writes it, else its TLS
     listen), then the cipher string."""
     deciding = server.protocols_server()
@@ -168,12 +167,15 @@ def _weaknesses(server: NginxServer) -> Iterator[tuple[tuple[Span, str], tuple[s
     if weak:
         span = protocols.span or deciding.tls_listens[0].span or deciding.span
         written = "" if protocols.written is not None else " (nginx's default for its version)"
+        # Asked for in the configuration: medium (OpenSSL 3 refuses them at its default
+        # security level); only nginx's default: low (images that old are rare).
+        sure = Confidence.MEDIUM if protocols.written is not None else Confidence.LOW
         where = "" if deciding is server else f" of the default server {deciding.label}"
         yield (
             (span, "protocols"),
             (
                 f"`ssl_protocols {protocols.text}`{written}{where} enables {' and '.join(weak)}",
-                False,
+                sure,
             ),
         )
     modern_only = protocols.words is not None and all(
@@ -188,5 +190,9 @@ def _weaknesses(server: NginxServer) -> Iterator[tuple[tuple[Span, str], tuple[s
         assert ciphers.span is not None
         yield (
             (ciphers.span, "ciphers"),
-            (f"`ssl_ciphers` enables weak suites: {labels}", "3DES" in families),
+            (
+                f"`ssl_ciphers` enables weak suites: {labels}",
+                # 3DES passes OpenSSL's security levels up to 2; the others do not.
+                Confidence.HIGH if "3DES" in families else Confidence.MEDIUM,
+            ),
         )
