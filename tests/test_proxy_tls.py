@@ -17,7 +17,6 @@ from stackaudit.model.nginx_servers import NginxServers
 from stackaudit.source import SourceFile
 
 
-
 def nginx_file(path: str, text: str) -> NginxFile:
     facts = extract_nginx(SourceFile(path, "nginx", textwrap.dedent(text).lstrip("\n"))).facts
     return next(f for f in facts if isinstance(f, NginxFile))
@@ -84,9 +83,9 @@ server {
 
 
 def test_the_default_server_decides_the_protocols_before_nginx_1_29_2() -> None:
-    old = [s for s in _servers(SITE) if s.names == ("dash.example.com",)][0]
+    old = next(s for s in _servers(SITE) if s.names == ("dash.example.com",))
     assert old.protocols().words == ("TLSv1", "TLSv1.2")
-    new = [s for s in _servers(SITE, "1.29.2") if s.names == ("dash.example.com",)][0]
+    new = next(s for s in _servers(SITE, "1.29.2") if s.names == ("dash.example.com",))
     assert new.protocols().words == ("TLSv1.2", "TLSv1.3")
 
 
@@ -102,7 +101,7 @@ def test_the_default_server_decides_the_protocols_before_nginx_1_29_2() -> None:
     ],
 )
 def test_location_selection_follows_nginx(path: str, chosen: str) -> None:
-    server = [s for s in _servers(SITE) if s.names == ("dash.example.com",)][0]
+    server = next(s for s in _servers(SITE) if s.names == ("dash.example.com",))
     found = server.location_for(path)
     assert found is not None and found.label == chosen
 
