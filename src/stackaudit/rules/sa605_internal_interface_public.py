@@ -25,7 +25,8 @@ class InternalInterfacePublic(Rule):
     }` or an `allow 10.0.0.0/8; deny all;`, `auth_basic`, `auth_request` or `internal`
     on the chosen location keeps it quiet) and that proxies to the server process
     serving the app; a Traefik router or Ingress rule with no authentication whose path
-    covers it; or a compose port published on every interface. The app's own
+    covers it (a route only for `localhost` names is a developer's); or a compose port
+    published on every interface. The app's own
     `dependencies=` do not protect FastAPI's pages: they are plain Starlette routes.
 
     ## Why is this bad?
@@ -51,6 +52,7 @@ class InternalInterfacePublic(Rule):
     - https://github.com/trallnag/prometheus-fastapi-instrumentator/blob/v8.1.0/src/prometheus_fastapi_instrumentator/instrumentation.py
     - https://github.com/stephenhillier/starlette_exporter/blob/v0.24.0/starlette_exporter/__init__.py
     - https://nginx.org/en/docs/http/ngx_http_core_module.html#location
+    - https://www.rfc-editor.org/rfc/rfc6761#section-6.3
     """
 
     code = "SA605"
@@ -128,6 +130,8 @@ def _public_way(
     """How a request for ``path`` on the app reaches ``command`` from outside without
     authentication: (what, where, how sure), or None."""
     for frontend in stack.links.frontends_of(command):
+        if _local_names_only(frontend.hosts):
+            continue  # `localhost` names resolve to the developer's own machine
         link = next(b.confidence for b in frontend.backends if b.command == command)
         if frontend.route is not None:
             public = _nginx_public_path(stack, frontend.route, path)
@@ -141,6 +145,13 @@ def _public_way(
         what = f"{exposure.service.label}'s port `{published.describe()}` on every interface"
         return what, published.span, Confidence.HIGH
     return None
+
+
+def _local_names_only(hosts: tuple[str, ...]) -> bool:
+    """Every host name is ``localhost`` or under ``.localhost``, which resolvers and
+    browsers answer with loopback (RFC 6761, section 6.3): a developer's route."""
+    names = [host.lower().rstrip(".") for host in hosts]
+    return bool(names) and all(n == "localhost" or n.endswith(".localhost") for n in names)
 
 
 def _nginx_public_path(stack: Stack, route: ProxyRoute, path: str) -> str | None:
