@@ -58,6 +58,13 @@ TRIGGERS = (
     "TrustedHostMiddleware",
     "cors_allowed_origins",
     "verify_signature",
+    # Endpoints a library adds to an ASGI app, and FastAPI's security schemes
+    # (``facts.asgi``).
+    "make_asgi_app",
+    "Instrumentator",
+    "handle_metrics",
+    "handle_openmetrics",
+    "fastapi.security",
 )
 # Names that matter only in a file that also names a modelled framework. An API call
 # (``serve(``, ``Server(``, ``Application(``, ``debug=``, ``autoreload``,
@@ -76,6 +83,8 @@ NEEDS_FRAMEWORK = (
     ".debug = ",
     "autoreload",
     "serve_traceback",
+    # FastAPI's own pages (/docs, /redoc, /openapi.json) are on unless turned off.
+    "FastAPI(",
 )
 FRAMEWORKS = ("panel", "bokeh", "tornado", "fastapi", "starlette", "uvicorn")
 # Process launches yield a fact only when their words run ``panel``/``bokeh serve``,

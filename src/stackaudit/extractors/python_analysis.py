@@ -557,6 +557,11 @@ class Analyzer:
             self._emit(self._site(node, scope, framework, label))
         elif qual == "panel.extension":
             self._emit(self._site(node, scope, "panel-config", "pn.extension()"))
+        elif qual in names.AUTH_SCHEMES:
+            name = qual.rsplit(".", 1)[1]
+            self._emit(self._site(node, scope, f"auth-scheme:{name}", f"{name}()"))
+        elif (metrics := self._metrics_api(node, scope, qual, method)) is not None:
+            self._emit(self._site(node, scope, *metrics))
         elif qual in names.ARGV_APIS or qual in names.SHELL_APIS:
             self._process(node, scope, qual)
         elif method == "set_header" and len(node.args) >= 2:
@@ -566,6 +571,20 @@ class Analyzer:
             or method in ("add_websocket_route", "add_api_websocket_route")
         ):
             self._route_endpoint(node.args[1], scope, node)
+
+    def _metrics_api(
+        self, node: ast.Call, scope: Scope, qual: str | None, method: str
+    ) -> tuple[str, str] | None:
+        """A call that serves Prometheus metrics from the app: (api, label)."""
+        if method == "expose" and qual and qual.startswith(names.INSTRUMENTATOR + "()"):
+            return "metrics:expose", "Instrumentator().expose()"
+        if method in ("mount", "add_route") and len(node.args) >= 2:
+            handler = self._qualify(node.args[1], scope)
+            if method == "mount" and handler == names.PROMETHEUS_ASGI_APP + "()":
+                return "metrics:mount", "mount(make_asgi_app())"
+            if method == "add_route" and handler in names.STARLETTE_EXPORTER_HANDLERS:
+                return "metrics:route", f"add_route({handler.rsplit('.', 1)[1]})"
+        return None
 
     def _emit(self, site: CallSite) -> None:
         self.facts.extend(self.builder.build(site))

@@ -40,6 +40,7 @@ from msgspec.structs import replace
 from stackaudit.diagnostics import Span
 from stackaudit.extractors.python_names import JUDGED_CALLS, JUDGED_MIDDLEWARE, TORNADO_SETTINGS
 from stackaudit.facts.app import AppSetting
+from stackaudit.facts.asgi import AsgiApplication, AuthScheme, BuiltinEndpoint, EndpointKind
 from stackaudit.facts.common import Word
 from stackaudit.facts.cors import CORS_PARAMETERS, CorsPolicy, OriginPattern
 from stackaudit.facts.python import (
@@ -251,7 +252,16 @@ class Builder:
             if api == "starlette" and site.positional:
                 first = site.positional[0]
                 keywords.append(KeywordValue("debug", first.span, first))
-            return [self._setting(api, kw, site) for kw in keywords if kw.name == "debug"]
+            settings: list[object] = [
+                self._setting(api, kw, site) for kw in keywords if kw.name == "debug"
+            ]
+            if api == "fastapi":
+                settings += [AsgiApplication(api, site.span), *_fastapi_endpoints(site)]
+            return settings
+        if api.startswith("metrics:"):
+            return _metrics_endpoint(site)
+        if api.startswith("auth-scheme:"):
+            return [AuthScheme(api.split(":", 1)[1], site.span)]
         if api in ("panel-config", "assign:panel-config"):
             return [self._setting("panel-config", kw, site) for kw in site.keywords]
         if api.startswith("assign:"):
@@ -474,3 +484,58 @@ def main_launcher(command: ServeCommand, site: CallSite) -> ServeCommand:
         return command
     branch = "development" if command.loopback_only() else "conditional"
     return replace(command, condition=Word(MAIN_GUARD, site.main_guard), branch=branch)
+
+
+# -- endpoints libraries add ----------------------------------------------------------------
+
+# FastAPI's own pages: (keyword, kind, default path) (fastapi/applications.py, 0.165.0).
+_FASTAPI_PAGES: tuple[tuple[str, EndpointKind, str], ...] = (
+    ("openapi_url", "openapi", "/openapi.json"),
+    ("docs_url", "docs", "/docs"),
+    ("redoc_url", "redoc", "/redoc"),
+)
+
+
+def _fastapi_endpoints(site: CallSite) -> list[BuiltinEndpoint]:
+    """The pages ``FastAPI(...)`` serves: each at its keyword's path or the default;
+    ``None`` turns one off, and the pages need the schema (``openapi_url``). A value not
+    known here (computed, from settings, or ``**kwargs``) is not judged."""
+    if site.open_keywords:
+        return []
+    given = {kw.name: kw.value for kw in site.keywords}
+    paths: dict[EndpointKind, str | None] = {}
+    for keyword, kind, default in _FASTAPI_PAGES:
+        value = given.get(keyword)
+        if value is None:
+            paths[kind] = default
+        elif value.kind == "none" or (value.kind == "str" and not value.value):
+            paths[kind] = None
+        elif value.kind == "str":
+            paths[kind] = str(value.value)
+        else:
+            return []  # not known: neither this page nor those that need the schema
+    if paths["openapi"] is None:
+        return []
+    return [
+        BuiltinEndpoint(kind, path, site.span, "FastAPI()")
+        for kind, path in paths.items()
+        if path is not None
+    ]
+
+
+def _metrics_endpoint(site: CallSite) -> list[object]:
+    """``app.mount(path, make_asgi_app())``, ``app.add_route(path, handle_metrics)``
+    (the path first), ``Instrumentator().expose(app, endpoint=...)`` (``/metrics`` by
+    default)."""
+    if site.api == "metrics:expose":
+        endpoint = next((kw.value for kw in site.keywords if kw.name == "endpoint"), None)
+        if endpoint is None and len(site.positional) >= 3:
+            endpoint = site.positional[2]
+        if site.open_keywords or (endpoint is not None and endpoint.kind != "str"):
+            return []
+        path = str(endpoint.value) if endpoint is not None else "/metrics"
+    else:
+        if not site.positional or site.positional[0].kind != "str":
+            return []
+        path = str(site.positional[0].value)
+    return [BuiltinEndpoint("metrics", path, site.span, site.label)]

@@ -50,6 +50,11 @@ ALIASES = {
     "pydantic.BaseSettings": "pydantic_settings.BaseSettings",
     "pydantic.main.BaseModel": "pydantic.BaseModel",
     "pydantic.fields.Field": "pydantic.Field",
+    "prometheus_client.asgi.make_asgi_app": "prometheus_client.make_asgi_app",
+    "prometheus_client.exposition.make_asgi_app": "prometheus_client.make_asgi_app",
+    "prometheus_fastapi_instrumentator.instrumentation.PrometheusFastApiInstrumentator": (
+        "prometheus_fastapi_instrumentator.Instrumentator"
+    ),
 }
 
 CORS_MIDDLEWARE = "starlette.middleware.cors.CORSMiddleware"
@@ -152,6 +157,31 @@ COOKIE_PARAM = "fastapi.Cookie"
 DEPENDS = "fastapi.Depends"
 ASGI_APPS = frozenset(
     {"fastapi.FastAPI", "starlette.Starlette", "fastapi.APIRouter", "starlette.routing.Router"}
+)
+
+# Endpoints a metrics library adds to an ASGI app (``facts.asgi``).
+PROMETHEUS_ASGI_APP = "prometheus_client.make_asgi_app"
+INSTRUMENTATOR = "prometheus_fastapi_instrumentator.Instrumentator"
+STARLETTE_EXPORTER_HANDLERS = frozenset(
+    {"starlette_exporter.handle_metrics", "starlette_exporter.handle_openmetrics"}
+)
+# fastapi.security's schemes (fastapi/security/__init__.py), by every import path.
+_SECURITY_CLASSES = (
+    "APIKeyCookie",
+    "APIKeyHeader",
+    "APIKeyQuery",
+    "HTTPBasic",
+    "HTTPBearer",
+    "HTTPDigest",
+    "OAuth2",
+    "OAuth2AuthorizationCodeBearer",
+    "OAuth2PasswordBearer",
+    "OpenIdConnect",
+)
+AUTH_SCHEMES = frozenset(
+    f"fastapi.security{module}.{name}"
+    for name in _SECURITY_CLASSES
+    for module in ("", ".api_key", ".http", ".oauth2", ".open_id_connect_url")
 )
 
 TORNADO_APPLICATION = "tornado.web.Application"

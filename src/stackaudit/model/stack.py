@@ -18,9 +18,11 @@ from stackaudit.facts.serve import ASGI_SERVERS, MAIN_GUARD, ServeCommand
 if TYPE_CHECKING:
     from stackaudit.facts.cors import CorsPolicy
     from stackaudit.facts.nginx import BackendInfo, NginxModel, ProxyRoute, Upstream
+    from stackaudit.model.apps import Apps
     from stackaudit.model.deploy import DeployModel
     from stackaudit.model.environment import Environment
     from stackaudit.model.links import Links
+    from stackaudit.model.nginx_servers import NginxServers
     from stackaudit.model.platforms import Platform, Platforms
     from stackaudit.model.traefik import Traefik
 
@@ -65,7 +67,7 @@ class Stack:
             path
             for command in commands
             if command.carrier != "python"
-            for path in _module_paths(command)
+            for path in imported_module_paths(command)
         }
         # A command only a development branch of its script runs (`if [ "$ENV" = dev ]`)
         # is not the deployed process: no rule judges it as one.
@@ -147,6 +149,22 @@ class Stack:
 
         frontends = [f for command in commands for f in self.links.frontends_of(command)]
         return frontend_origins(frontends) or self.public_origins
+
+    @cached_property
+    def nginx_servers(self) -> NginxServers:
+        """The nginx ``server`` blocks: their TLS, their plain-HTTP redirects, and the
+        location a path selects in each."""
+        from stackaudit.model.nginx_servers import NginxServers
+
+        return NginxServers(self.nginx)
+
+    @cached_property
+    def apps(self) -> Apps:
+        """What the application code behind each server process states: how it
+        authenticates, which endpoints libraries add to it (``/docs``, ``/metrics``)."""
+        from stackaudit.model.apps import Apps
+
+        return Apps(self.facts, imported_module_paths)
 
     @cached_property
     def links(self) -> Links:
@@ -262,14 +280,14 @@ class TlsEvidence(Struct, frozen=True):
 def _same_package(command: ServeCommand, path: str) -> bool:
     """Whether the module a server command imports (``app/main.py``) and ``path`` are in
     one top-level package; a top-level module (``main.py``) shares the whole tree."""
-    for module in _module_paths(command):
+    for module in imported_module_paths(command):
         top = module.split("/")[0] if "/" in module else ""
         if not top or path.startswith(top + "/") or f"/{top}/" in path:
             return True
     return False
 
 
-def _module_paths(command: ServeCommand) -> tuple[str, ...]:
+def imported_module_paths(command: ServeCommand) -> tuple[str, ...]:
     """The file an ASGI server command line imports, as a path suffix (``main:app`` →
     ``main.py``, ``pkg.main:app`` → ``pkg/main.py``)."""
     if command.tool not in ASGI_SERVERS or not command.positionals:
@@ -281,7 +299,7 @@ def _module_paths(command: ServeCommand) -> tuple[str, ...]:
 
 
 def _imports_module(command: ServeCommand, path: str) -> bool:
-    return any(path == w or path.endswith("/" + w) for w in _module_paths(command))
+    return any(path == w or path.endswith("/" + w) for w in imported_module_paths(command))
 
 
 def _launcher_of(command: ServeCommand, imported: set[str]) -> bool:
