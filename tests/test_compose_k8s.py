@@ -877,3 +877,40 @@ def test_masking_template_braces_stays_linear_on_a_hostile_line() -> None:
         assert unbrace_placeholders("a: " + char * 200_000 + "\n") is None
     assert unbrace_placeholders("a: &anchor {{ x }}\n") == "a: &anchor _{ x }}\n"
     assert time.process_time() - started < 5  # quadratic: minutes
+
+
+@pytest.mark.parametrize(
+    ("tag", "supported"),
+    [
+        ("v3.6.2", True),
+        ("3.6", True),
+        ("v3.7", True),
+        ("v4.0", True),
+        ("v3.5.3", False),
+        ("v2.11", False),
+        ("v3", None),  # 3.x spans both sides of 3.6
+        ("latest", None),
+        (None, None),
+    ],
+)
+def test_traefik_hrw_needs_3_6(tag: str | None, supported: bool | None) -> None:
+    """Traefik's `hrw` strategy exists from 3.6; the image tag tells, when it names a
+    minor version."""
+    image = f"traefik:{tag}" if tag else "traefik"
+    model = deploy(
+        (
+            "docker-compose.yml",
+            f"""
+            services:
+              app:
+                image: example/app
+                labels:
+                  traefik.http.services.app.loadbalancer.strategy: hrw
+              proxy:
+                image: {image}
+            """,
+        )
+    )
+    runtime = model.compose_traefik(service(model, "app"))
+    assert runtime.hrw_supported is supported
+    assert model.traefik_pins(service(model, "app")) is (supported is not False)

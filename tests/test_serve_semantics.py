@@ -351,3 +351,30 @@ def test_development_dockerfile_is_not_a_deployment() -> None:
     ).facts
     (cmd,) = [fact for fact in facts if isinstance(fact, ServeCommand)]
     assert not cmd.deployment
+
+
+@pytest.mark.parametrize(
+    ("script", "worker", "uvicorn"),
+    [
+        ("gunicorn -b 0.0.0.0:8000 app:app", "gunicorn", False),  # the default sync worker
+        ("gunicorn -k gthread app:app", "gunicorn", False),
+        ("gunicorn --worker-class=egg:gunicorn#gevent app:app", "gunicorn", False),
+        ("gunicorn -k gunicorn.workers.gasgi.ASGIWorker app:app", "gunicorn", False),
+        ("gunicorn -k uvicorn.workers.UvicornWorker main:app", "uvicorn", True),
+        ("gunicorn -k uvicorn_worker.UvicornH11Worker main:app", "uvicorn", True),
+        ("gunicorn -k tornado app:app", "tornado", False),
+        ("gunicorn -k myapp.workers.Custom main:app", "unknown", False),
+        ('gunicorn -k "$WORKER" main:app', "unknown", False),
+        ("gunicorn -c gunicorn_conf.py main:app", "unknown", False),  # the file may set it
+        ("GUNICORN_CMD_ARGS='-k uvicorn.workers.UvicornWorker' gunicorn main:app", "uvicorn", True),
+        ("uvicorn main:app", None, True),
+        ("fastapi run main.py", None, True),
+        ("hypercorn main:app", None, False),
+    ],
+)
+def test_gunicorn_worker_class(script: str, worker: str | None, uvicorn: bool) -> None:
+    """Which code parses the requests: gunicorn's own workers, or uvicorn's protocols
+    (gunicorn/workers/__init__.py SUPPORTED_WORKERS, uvicorn/workers.py)."""
+    found = command(script)
+    assert found.gunicorn_worker() == worker
+    assert found.runs_uvicorn is uvicorn

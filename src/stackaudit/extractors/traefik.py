@@ -68,6 +68,7 @@ def ingress_route(
                     kind=scalar(walker.get(target, "kind")) or "Service",
                     sticky_cookie=sticky,
                     strategy=_word(source, walker.get(target, "strategy")),
+                    native_lb=_word(source, walker.get(target, "nativeLB")),
                 )
             )
         for middleware in walker.sequence(walker.get(route, "middlewares")):

@@ -721,6 +721,8 @@ class IngressRouteService(Struct, frozen=True):
     kind: str = "Service"
     sticky_cookie: Word | None = None
     strategy: Word | None = None
+    # ``nativeLB``: Traefik's only server is the Service's ClusterIP (None: not set).
+    native_lb: Word | None = None
 
     @property
     def session_affinity(self) -> bool:

@@ -620,6 +620,9 @@ class BackendInfo(msgspec.Struct, frozen=True):
     ping_interval: float | None = None
     ping_span: Span | None = None
     ping_source: str = ""
+    # Every backend runs uvicorn's protocols (uvicorn, fastapi run, gunicorn's uvicorn
+    # workers), which upgrade a WebSocket sent as HTTP/1.0 and keep it open.
+    uvicorn_only: bool = False
 
 
 ConnectionUpgrade = Literal["yes", "no", "unknown"]

@@ -14,6 +14,13 @@ from stackaudit.facts.common import EnvVar, Word
 
 BOKEH_FAMILY = frozenset({"bokeh-serve", "panel-serve"})
 ASGI_SERVERS = frozenset({"uvicorn", "gunicorn", "hypercorn", "fastapi-run", "fastapi-dev"})
+UVICORN_FAMILY = frozenset({"uvicorn", "fastapi-run", "fastapi-dev"})
+# gunicorn's own worker classes by their short names (gunicorn/workers/__init__.py
+# SUPPORTED_WORKERS; eventlet until gunicorn 26).
+_GUNICORN_OWN_WORKERS = frozenset(
+    {"sync", "gthread", "gevent", "gevent_wsgi", "gevent_pywsgi", "eventlet", "asgi"}
+)
+GunicornWorker = Literal["gunicorn", "uvicorn", "tornado", "unknown"]
 
 TOOL_LABELS = {
     "bokeh-serve": "bokeh serve",
@@ -123,6 +130,39 @@ class ServeCommand(Struct, frozen=True):
     @property
     def is_bokeh_family(self) -> bool:
         return self.tool in BOKEH_FAMILY
+
+    def gunicorn_worker(self) -> GunicornWorker | None:
+        """What serves requests in a gunicorn command's workers (None for another tool):
+        "gunicorn" for its own workers (the default ``sync``, ``gthread``, ``gevent``,
+        ``eventlet``, ``asgi``), which parse requests with gunicorn's own header policy
+        (gunicorn/http/message.py); "uvicorn" for ``uvicorn.workers.UvicornWorker`` /
+        ``UvicornH11Worker`` and the ``uvicorn-worker`` package, which run uvicorn's
+        protocols and middleware (uvicorn/workers.py); "tornado" for gunicorn's Tornado
+        worker; "unknown" for a class of the app's own, a value known only at run time,
+        or no ``-k`` with a ``-c`` configuration file that may set ``worker_class``."""
+        if self.tool != "gunicorn":
+            return None
+        values = self.values("worker_class")
+        if not values:
+            return "unknown" if self.has("config") else "gunicorn"
+        word = values[-1]
+        if word.symbolic:
+            return "unknown"
+        name = word.text.strip().removeprefix("egg:gunicorn#")
+        if name.startswith(("uvicorn.workers.", "uvicorn_worker.")):
+            return "uvicorn"
+        if name == "tornado" or name.startswith("gunicorn.workers.gtornado."):
+            return "tornado"
+        if name in _GUNICORN_OWN_WORKERS or name.startswith("gunicorn.workers."):
+            return "gunicorn"
+        return "unknown"
+
+    @property
+    def runs_uvicorn(self) -> bool:
+        """uvicorn's HTTP and WebSocket protocols serve the requests: uvicorn itself,
+        ``fastapi run``/``dev`` (fastapi-cli calls ``uvicorn.run``), or gunicorn with a
+        uvicorn worker class."""
+        return self.tool in UVICORN_FAMILY or self.gunicorn_worker() == "uvicorn"
 
     def uses(self, dest: str) -> list[OptionUse]:
         return [use for use in self.options if use.dest == dest]

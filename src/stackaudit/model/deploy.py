@@ -17,11 +17,13 @@ from msgspec.structs import replace
 
 from stackaudit.diagnostics import Confidence, Span
 from stackaudit.facts.build import ComposeInvocation, ImageBuild
+from stackaudit.facts.common import Word
 from stackaudit.facts.deploy import (
     ComposeFile,
     ComposeService,
     HelmChartFile,
     ImageRef,
+    IngressRouteService,
     K8sIngress,
     K8sService,
     K8sWorkload,
@@ -253,6 +255,76 @@ class ServiceRoute(Struct, frozen=True):
     label: str
     affinity: bool
     confidence: Confidence = Confidence.HIGH
+    # Traefik sends to the Service's ClusterIP (``nativeLB``), where kube-proxy picks a
+    # pod per connection: only the Service's own ``sessionAffinity`` can pin a client.
+    native_lb: Span | None = None
+    # The route asks for Traefik's ``hrw`` strategy, which its Traefik is too old for.
+    hrw_unsupported: bool = False
+
+
+# Traefik's `hrw` (highest random weight) load-balancing strategy exists from Traefik
+# 3.6: older versions accept only wrr and p2c (the IngressRoute CRD's validation enum,
+# the providers' strategy switch) and reject the service.
+TRAEFIK_HRW_SINCE = (3, 6)
+
+
+class TraefikRuntime(Struct, frozen=True):
+    """The Traefik that routes a compose project or a cluster, as far as its images and
+    arguments tell: which versions run, and whether its Kubernetes providers send to
+    Services' ClusterIPs by default (``--providers.kubernetescrd.nativeLBByDefault``,
+    ``--providers.kubernetesingress.nativeLBByDefault``)."""
+
+    images: tuple[ImageRef, ...] = ()
+    native_lb_crd: Span | None = None
+    native_lb_ingress: Span | None = None
+
+    @property
+    def image_text(self) -> str:
+        return ", ".join(sorted({image.text for image in self.images}))
+
+    @property
+    def hrw_supported(self) -> bool | None:
+        """Whether every Traefik that runs has the ``hrw`` strategy (None: unknown, or
+        some have it and some do not)."""
+        verdicts = {_version_at_least(image, TRAEFIK_HRW_SINCE) for image in self.images}
+        return verdicts.pop() if len(verdicts) == 1 else None
+
+    def pins(self, sticky_cookie: Word | None, strategy: Word | None) -> bool:
+        """A Traefik load balancer keeps a client on one server: a sticky cookie, or the
+        ``hrw`` strategy where the Traefik version has it (taken to, when unknown)."""
+        if sticky_cookie is not None:
+            return True
+        return _is_hrw(strategy) and self.hrw_supported is not False
+
+    def hrw_too_old(self, strategy: Word | None) -> bool:
+        return _is_hrw(strategy) and self.hrw_supported is False
+
+
+def _is_hrw(strategy: Word | None) -> bool:
+    return strategy is not None and strategy.text.strip().lower() == "hrw"
+
+
+def _version_at_least(image: ImageRef, wanted: tuple[int, ...]) -> bool | None:
+    """Whether the image's tag names a version at least ``wanted``; None when the tag
+    does not say (``latest``, no tag, or ``v3`` where 3.x spans both sides)."""
+    if image.symbolic or image.version is None:
+        return None
+    have = tuple(int(part) for part in image.version.split("."))
+    known = min(len(have), len(wanted))
+    if have[:known] != wanted[:known]:
+        return have[:known] > wanted[:known]
+    return True if len(have) >= len(wanted) else None
+
+
+def _native_lb_flag(words: Sequence[str], provider: str) -> bool:
+    """``--providers.<provider>.nativeLBByDefault`` (``=true``, or bare) among a Traefik
+    container's arguments; Traefik's flags are case-insensitive."""
+    flag = f"--providers.{provider}.nativelbbydefault"
+    for word in words:
+        name, equals, value = word.strip().lower().partition("=")
+        if name == flag:
+            return not equals or value == "true"
+    return False
 
 
 class Exposure(Struct, frozen=True):
@@ -464,6 +536,43 @@ class DeployModel(Struct, dict=True):
             )
         return None
 
+    def compose_traefik(self, service: ComposeService) -> TraefikRuntime:
+        """The Traefik services of the service's compose project (their images)."""
+        images = tuple(
+            proxy.image
+            for proxy in self.project_services(service)
+            if proxy.image is not None and proxy.image.name == "traefik"
+        )
+        return TraefikRuntime(images)
+
+    def traefik_pins(self, service: ComposeService) -> bool:
+        """Every Traefik load balancer the service's labels define keeps a client on one
+        replica. With no service label, Traefik creates a default service, which has no
+        affinity."""
+        traefik = self.compose_traefik(service)
+        services = service.traefik.services
+        return bool(services) and all(traefik.pins(s.sticky_cookie, s.strategy) for s in services)
+
+    @cached_property
+    def k8s_traefik(self) -> TraefikRuntime:
+        """The Traefik containers of the scanned Kubernetes manifests: their images, and
+        whether their arguments turn on native load balancing by default."""
+        images: list[ImageRef] = []
+        crd: Span | None = None
+        ingress: Span | None = None
+        for workload in self.k8s_workloads:
+            for container in workload.containers:
+                if container.image is None or container.image.name != "traefik":
+                    continue
+                images.append(container.image)
+                words = [*(container.command_words or ()), *(container.args_words or ())]
+                texts = [word.text for word in words]
+                if crd is None and _native_lb_flag(texts, "kubernetescrd"):
+                    crd = container.span
+                if ingress is None and _native_lb_flag(texts, "kubernetesingress"):
+                    ingress = container.span
+        return TraefikRuntime(tuple(images), crd, ingress)
+
     def routed_by_traefik(self, service: ComposeService) -> bool:
         """Traefik labels route to the service. When the project's Traefik runs with
         ``--providers.docker.exposedbydefault=false``, only containers labelled
@@ -608,18 +717,11 @@ class DeployModel(Struct, dict=True):
                 if not backends:
                     continue
                 entered = True
-                routes.append(_ingress_route(ingress, service))
+                routes.append(_ingress_route(ingress, service, self.k8s_traefik))
             for route in self.ingress_routes:
                 for target in route.routes_to(service):
                     entered = True
-                    routes.append(
-                        ServiceRoute(
-                            service,
-                            target.span,
-                            f"IngressRoute `{route.name}` sends to Service `{service.name}`",
-                            target.session_affinity,
-                        )
-                    )
+                    routes.append(self._ingress_route_target(route, target, service))
             if not entered:
                 routes.append(
                     ServiceRoute(
@@ -633,15 +735,55 @@ class DeployModel(Struct, dict=True):
                 )
         return routes
 
+    def _ingress_route_target(
+        self, route: TraefikIngressRoute, target: IngressRouteService, service: K8sService
+    ) -> ServiceRoute:
+        """An IngressRoute service entry. Traefik balances over the pod endpoints itself,
+        unless ``nativeLB`` (the entry's own, else the provider's
+        ``nativeLBByDefault``) makes the Service's ClusterIP its only server: then its
+        sticky cookie or ``hrw`` pins that one server, and kube-proxy picks the pod."""
+        traefik = self.k8s_traefik
+        label = f"IngressRoute `{route.name}` sends to Service `{service.name}`"
+        native = _native_lb(target.native_lb, traefik.native_lb_crd)
+        if native is not None:
+            return ServiceRoute(
+                service, target.span, label, service.client_ip_affinity, native_lb=native
+            )
+        return ServiceRoute(
+            service,
+            target.span,
+            label,
+            traefik.pins(target.sticky_cookie, target.strategy),
+            hrw_unsupported=traefik.hrw_too_old(target.strategy),
+        )
+
+
+def _native_lb(own: Word | None, by_default: Span | None) -> Span | None:
+    """Where native load balancing is turned on for a Traefik service: its own setting
+    (``nativeLB``, the ``service.nativelb`` annotation) wins over the provider default."""
+    if own is not None:
+        return own.span if own.text.strip().lower() == "true" else None
+    return by_default
+
 
 def is_image_command(command: ServeCommand) -> bool:
     """A Dockerfile's final CMD/ENTRYPOINT: what a container of its image runs."""
     return command.carrier == "dockerfile" and not command.context.endswith("RUN")
 
 
-def _ingress_route(ingress: K8sIngress, service: K8sService) -> ServiceRoute:
+def _ingress_route(
+    ingress: K8sIngress, service: K8sService, traefik: TraefikRuntime
+) -> ServiceRoute:
     label = f"Ingress `{ingress.name}` sends to Service `{service.name}`"
     if ingress.controller == "traefik":
+        native = _native_lb(
+            service.annotation("traefik.ingress.kubernetes.io/service.nativelb"),
+            traefik.native_lb_ingress,
+        )
+        if native is not None:
+            return ServiceRoute(
+                service, ingress.span, label, service.client_ip_affinity, native_lb=native
+            )
         sticky = service.annotation("traefik.ingress.kubernetes.io/service.sticky.cookie")
         affinity = sticky is not None and sticky.text.strip().lower() == "true"
         return ServiceRoute(service, ingress.span, label, affinity)

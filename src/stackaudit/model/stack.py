@@ -232,6 +232,7 @@ class Stack:
             ping_interval=interval,
             ping_span=span or pinger.command.span,
             ping_source=f"{pinger.command.label}: {source}",
+            uvicorn_only=all(b.command.runs_uvicorn for b in backends),
         )
 
     @property

@@ -3,7 +3,7 @@ from collections.abc import Iterator
 from stackaudit.diagnostics import Confidence, Diagnostic, Related, Severity, Span
 from stackaudit.facts.deploy import ComposeService, K8sWorkload
 from stackaudit.facts.serve import ServeCommand
-from stackaudit.model.deploy import ServiceRoute
+from stackaudit.model.deploy import ServiceRoute, TraefikRuntime
 from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
 from stackaudit.rules.taxonomy import Category, FileKind
@@ -22,9 +22,20 @@ class StickyMissingReplicas(Rule):
       `IngressRoute` service without `sticky.cookie` or `strategy: hrw`, or directly
       through a Service without `sessionAffinity: ClientIP`.
 
+    The `hrw` strategy exists from Traefik 3.6 (3.5 and older accept only `wrr` and
+    `p2c`): it counts unless the project's (or cluster's) Traefik image tag names an
+    older version, and it is suggested only where the tag does not rule it out.
+
     ingress-nginx and Traefik send requests to the pod endpoints themselves: a
     Service's `sessionAffinity` plays no part behind them (only with ingress-nginx
-    `service-upstream: "true"`). The service is known to be Bokeh/Panel from its
+    `service-upstream: "true"`). Traefik's native load balancing is the other way round
+    (an IngressRoute service's `nativeLB: true`, a Service's
+    `traefik.ingress.kubernetes.io/service.nativelb` annotation, or a Traefik container
+    started with `--providers.kubernetescrd.nativeLBByDefault` /
+    `--providers.kubernetesingress.nativeLBByDefault`): Traefik's only server is then
+    the Service's ClusterIP, its sticky cookie pins nothing, and only the Service's
+    `sessionAffinity: ClientIP` keeps a client on one pod. The service is known to be
+    Bokeh/Panel from its
     command (`command:`, container `args`, or the CMD of the Dockerfile it builds), or,
     with medium confidence, from an image named after Bokeh or Panel.
 
@@ -64,6 +75,11 @@ class StickyMissingReplicas(Rule):
     - https://kubernetes.github.io/ingress-nginx/user-guide/nginx-configuration/annotations/#session-affinity
     - https://kubernetes.github.io/ingress-nginx/user-guide/nginx-configuration/annotations/#service-upstream
     - https://kubernetes.io/docs/reference/networking/virtual-ips/#session-affinity
+    - https://doc.traefik.io/traefik/v3.6/reference/routing-configuration/http/load-balancing/service/
+    - https://doc.traefik.io/traefik/v3.5/reference/routing-configuration/kubernetes/crd/http/traefikservice/
+    - https://github.com/traefik/traefik/pull/12061
+    - https://github.com/traefik/traefik/blob/3c0071594a09e8f509167c3365652a630b3fb446/pkg/provider/kubernetes/crd/kubernetes_http.go
+    - https://doc.traefik.io/traefik/v3.6/reference/install-configuration/providers/kubernetes/kubernetes-crd/
     - https://docs.docker.com/reference/compose-file/deploy/#replicas
     - https://github.com/bokeh/bokeh/blob/3.9.2/src/bokeh/server/views/ws.py#L200-L205
     - https://github.com/bokeh/bokeh/issues/7091
@@ -195,8 +211,8 @@ class StickyMissingReplicas(Rule):
             evidence = deploy.bokeh_evidence(service, commands)
             if evidence is None:
                 continue
-            if deploy.routed_by_traefik(service) and not service.traefik.session_affinity:
-                yield self._compose(service, count, evidence)
+            if deploy.routed_by_traefik(service) and not deploy.traefik_pins(service):
+                yield self._compose(service, count, evidence, deploy.compose_traefik(service))
             yield from self._nginx(stack, service, count, evidence)
         for workload in deploy.k8s_workloads:
             count = workload.replicas.count if workload.replicas else None
@@ -212,10 +228,14 @@ class StickyMissingReplicas(Rule):
                 continue
             for route in deploy.routes_into(workload, deploy.app_ports(workload, own)):
                 if not route.affinity:
-                    yield self._k8s(workload, count, route, evidence)
+                    yield self._k8s(workload, count, route, evidence, deploy.k8s_traefik)
 
     def _compose(
-        self, service: ComposeService, count: int, evidence: tuple[Span, str, Confidence]
+        self,
+        service: ComposeService,
+        count: int,
+        evidence: tuple[Span, str, Confidence],
+        runtime: TraefikRuntime,
     ) -> Diagnostic:
         assert service.replicas is not None
         span, why, confidence = evidence
@@ -223,17 +243,28 @@ class StickyMissingReplicas(Rule):
         where = traefik.first_span
         related = [Related(where, "Traefik routes here")] if where is not None else []
         related.append(Related(span, f"the service {why}"))
-        unpinned = [s.name for s in traefik.services if not s.session_affinity]
-        names = ", ".join(f"`{name}`" for name in unpinned)
+        unpinned = [s for s in traefik.services if not runtime.pins(s.sticky_cookie, s.strategy)]
+        names = ", ".join(f"`{s.name}`" for s in unpinned)
         balancer = f"Traefik service {names}" if names else "the default Traefik service"
-        label = f"traefik.http.services.{unpinned[0] if unpinned else service.name}.loadbalancer"
+        label = f"traefik.http.services.{unpinned[0].name if unpinned else service.name}"
+        label += ".loadbalancer"
+        too_old = [s for s in unpinned if runtime.hrw_too_old(s.strategy)]
+        if too_old:
+            missing = (
+                f"with no sticky cookie, and `strategy=hrw` needs Traefik 3.6 while the "
+                f"project runs `{runtime.image_text}`"
+            )
+            for s in too_old:
+                if s.strategy is not None:
+                    related.append(Related(s.strategy.span, "hrw: Traefik 3.6 and later"))
+        else:
+            missing = "with no sticky cookie and no `hrw` strategy"
         return self.report(
             service.replicas.value.span,
-            f"{service.label} ({why}) runs {count} replicas behind {balancer}, with no "
-            "sticky cookie and no `hrw` strategy: a session's WebSocket can reach another "
-            "replica than its page",
-            help=f"add the label `{label}.sticky.cookie=true` (or `{label}.strategy=hrw`) to "
-            f"{service.label}",
+            f"{service.label} ({why}) runs {count} replicas behind {balancer}, {missing}: a "
+            "session's WebSocket can reach another replica than its page",
+            help=f"add the label `{label}.sticky.cookie=true`"
+            f"{_hrw_alternative(runtime, f'`{label}.strategy=hrw`')} to {service.label}",
             fix_title="Pin clients to one replica",
             related=related,
             confidence=_lower(confidence, Confidence.HIGH),
@@ -280,17 +311,36 @@ class StickyMissingReplicas(Rule):
         count: int,
         route: ServiceRoute,
         evidence: tuple[Span, str, Confidence],
+        runtime: TraefikRuntime,
     ) -> Diagnostic:
         assert workload.replicas is not None
         _, why, confidence = evidence
+        related = [Related(route.span, route.label)]
         if route.service.span == route.span:
             help_text = "set `sessionAffinity: ClientIP` on the Service"
             what = "without `sessionAffinity: ClientIP`"
+        elif route.native_lb is not None:
+            help_text = (
+                "set `sessionAffinity: ClientIP` on the Service, or let Traefik balance "
+                "over the pods (no nativeLB) with a sticky cookie"
+            )
+            what = (
+                "with native load balancing: Traefik's only server is the Service's "
+                "ClusterIP, so no Traefik sticky cookie can pin a pod, and the Service has "
+                "no `sessionAffinity: ClientIP`"
+            )
+            related.append(Related(route.native_lb, "native load balancing turned on here"))
         elif "IngressRoute" in route.label:
             help_text = (
-                "add `sticky: {cookie: {}}` (or `strategy: hrw`) to the IngressRoute service"
+                "add `sticky: {cookie: {}}`"
+                f"{_hrw_alternative(runtime, '`strategy: hrw`')} to the IngressRoute service"
             )
             what = "without a sticky cookie"
+            if route.hrw_unsupported:
+                what += (
+                    f" (its `strategy: hrw` needs Traefik 3.6; the cluster runs "
+                    f"`{runtime.image_text}`, which rejects it)"
+                )
         else:
             help_text = "add `nginx.ingress.kubernetes.io/affinity: cookie` to the Ingress"
             what = "without cookie affinity (the Service's own affinity does not apply there)"
@@ -300,9 +350,17 @@ class StickyMissingReplicas(Rule):
             "session's WebSocket can reach another pod than its page",
             help=help_text,
             fix_title="Pin clients to one pod",
-            related=[Related(route.span, route.label)],
+            related=related,
             confidence=_lower(confidence, route.confidence),
         )
+
+
+def _hrw_alternative(runtime: TraefikRuntime, setting: str) -> str:
+    """Traefik's ``hrw`` strategy as a second remedy, only where its version has it."""
+    supported = runtime.hrw_supported
+    if supported is None:
+        return f" (or {setting} on Traefik 3.6 and later)"
+    return f" (or {setting})" if supported else ""
 
 
 def _lower(a: Confidence, b: Confidence) -> Confidence:

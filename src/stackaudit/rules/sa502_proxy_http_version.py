@@ -19,11 +19,22 @@ class ProxyHttpVersion(Rule):
     `nginx-version` in the configuration; when it is unknown, nginx is assumed older
     and the message says so.
 
+    What happens then depends on the backend, which the stack links to the route: a
+    Bokeh/Panel (Tornado) server is an error; a backend that runs uvicorn (uvicorn,
+    `fastapi run`, gunicorn with a uvicorn worker class) is left alone, since uvicorn
+    keeps such a WebSocket open; an unknown backend is reported with medium confidence.
+
     ## Why is this bad?
-    A WebSocket handshake is an HTTP/1.1 upgrade. Proxied over HTTP/1.0, the backend
-    sees no upgradable request and refuses it, whatever `Upgrade`/`Connection` headers
-    are set. nginx's own WebSocket guide requires `proxy_http_version 1.1`; nginx
-    1.29.7 changed the default to 1.1, but most deployed versions are older.
+    A WebSocket handshake is an HTTP/1.1 upgrade. Tornado, which serves Bokeh and
+    Panel, answers an HTTP/1.0 handshake with `101 Switching Protocols` and then closes
+    the connection: an HTTP/1.0 request without `Connection: keep-alive` ends the
+    connection with its response (`HTTP1Connection._can_keep_alive`), so the browser's
+    WebSocket closes at once and the app never loads. nginx's own WebSocket guide
+    requires `proxy_http_version 1.1`; nginx 1.29.7 changed the default to 1.1, but most
+    deployed versions are older. uvicorn (h11 and httptools alike) hands the upgrade to
+    its WebSocket protocol with the request line rewritten to HTTP/1.1, and the
+    connection stays open: measured through nginx 1.22.1 with `proxy_http_version 1.0`
+    (docs/upstream-facts.md, "Existing rules corrected").
 
     ## Example
     ```nginx
@@ -49,6 +60,11 @@ class ProxyHttpVersion(Rule):
     - https://nginx.org/en/docs/http/ngx_http_proxy_module.html#proxy_http_version
     - https://nginx.org/en/CHANGES
     - https://nginxblog.azurewebsites.net/blog/keep-alive-to-upstreams-is-now-default-in-nginx-1-29-7
+    - https://github.com/tornadoweb/tornado/blob/v6.6.1/tornado/http1connection.py#L602-L620
+    - https://github.com/tornadoweb/tornado/blob/v6.6.1/tornado/http1connection.py#L622-L626
+    - https://github.com/tornadoweb/tornado/blob/v6.6.1/tornado/websocket.py#L982-L988
+    - https://github.com/Kludex/uvicorn/blob/0.55.0/uvicorn/protocols/http/h11_impl.py#L276-L293
+    - https://github.com/Kludex/uvicorn/blob/0.55.0/uvicorn/protocols/http/httptools_impl.py#L179-L203
     """
 
     code = "SA502"
@@ -137,6 +153,9 @@ class ProxyHttpVersion(Rule):
         for route in stack.nginx_routes:
             if not route.is_websocket or route.opaque_includes:
                 continue
+            backend = route.backend
+            if backend is not None and backend.uvicorn_only:
+                continue  # uvicorn upgrades an HTTP/1.0 handshake and keeps it open
             setting = route.http_version
             if setting.text == "1.1" or (not setting.explicit and recent):
                 continue
@@ -162,11 +181,27 @@ class ProxyHttpVersion(Rule):
                     " proxies with HTTP/1.0 by default"
                 )
                 confidence = Confidence.HIGH
+            if backend is not None and backend.bokeh_family:
+                outcome = (
+                    "the Bokeh/Panel server (Tornado) answers the handshake and closes the "
+                    "connection at once, since an HTTP/1.0 request without keep-alive ends "
+                    "with its response"
+                )
+                if backend.span is not None:
+                    related.append(Related(backend.span, backend.description))
+                confidence = confidence.weaker(backend.confidence)
+            else:
+                outcome = (
+                    "a Tornado backend (Bokeh, Panel, Jupyter) closes the connection right "
+                    "after answering the handshake (uvicorn would keep it open; the backend "
+                    "is not known here)"
+                )
+                confidence = confidence.weaker(Confidence.MEDIUM)
             confidence = confidence.weaker(route.websocket_confidence)
             yield self.report(
                 route.span,
                 f"{route.where} proxies a WebSocket ({route.evidence_text()}) over HTTP/1.0: "
-                f"{reason}; the backend cannot upgrade the connection",
+                f"{reason}; {outcome}",
                 help=f"{'set' if _own(route) else 'add'} `proxy_http_version 1.1;` in this "
                 "location",
                 fix_title="Proxy with HTTP/1.1",
