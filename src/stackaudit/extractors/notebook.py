@@ -33,17 +33,22 @@ _MAGIC_CALL = re.compile(r"\s*([\w.*]+)(.*)")
 # `magics_manager.magics["line"]`, the shell aliases `ls`, `cat`, `mkdir`... included),
 # which automagic runs without a `%`. None is a builtin or keyword, so none is shadowed
 # by default (IPython/core/prefilter.py `is_shadowed`).
-AUTOMAGIC_NAMES = frozenset(
-    """alias alias_magic autoawait autocall automagic autosave bookmark cat cd clear
-    code_wrap colors conda config connect_info cp debug dhist dirs doctest_mode ed edit
-    env gui hist history killbgscripts ldir less lf lk ll load load_ext loadpy logoff
-    logon logstart logstate logstop ls lsmagic lx macro magic mamba man matplotlib
-    micromamba mkdir more mv notebook page pastebin pdb pdef pdoc pfile pinfo pinfo2 pip
-    popd pprint precision prun psearch psource pushd pwd pycat pylab qtconsole quickref
-    recall rehashx reload_ext rep rerun reset reset_selective rm rmdir run save sc
-    set_env subshell sx system tb time timeit unalias unload_ext uv who who_ls whos xdel
-    xmode""".split()
-)
+# fmt: off
+AUTOMAGIC_NAMES = frozenset((
+    "alias", "alias_magic", "autoawait", "autocall", "automagic", "autosave", "bookmark",
+    "cat", "cd", "clear", "code_wrap", "colors", "conda", "config", "connect_info", "cp",
+    "debug", "dhist", "dirs", "doctest_mode", "ed", "edit", "env", "gui", "hist", "history",
+    "killbgscripts", "ldir", "less", "lf", "lk", "ll", "load", "load_ext", "loadpy",
+    "logoff", "logon", "logstart", "logstate", "logstop", "ls", "lsmagic", "lx", "macro",
+    "magic", "mamba", "man", "matplotlib", "micromamba", "mkdir", "more", "mv", "notebook",
+    "page", "pastebin", "pdb", "pdef", "pdoc", "pfile", "pinfo", "pinfo2", "pip", "popd",
+    "pprint", "precision", "prun", "psearch", "psource", "pushd", "pwd", "pycat", "pylab",
+    "qtconsole", "quickref", "recall", "rehashx", "reload_ext", "rep", "rerun", "reset",
+    "reset_selective", "rm", "rmdir", "run", "save", "sc", "set_env", "subshell", "sx",
+    "system", "tb", "time", "timeit", "unalias", "unload_ext", "uv", "who", "who_ls",
+    "whos", "xdel", "xmode",
+))
+# fmt: on
 
 
 def extract_notebook(source: SourceFile) -> Extraction:

@@ -20,8 +20,7 @@ _PROVIDERS = {
     ),
 }
 _EXTENSION_PROVIDER = (
-    "adds the routes of a REST provider from a Panel extension, with no login check of "
-    "Panel's own",
+    "adds the routes of a REST provider from a Panel extension, with no login check of Panel's own",
     Severity.WARNING,
 )
 
