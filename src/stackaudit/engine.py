@@ -114,6 +114,7 @@ def process_file(candidate: Candidate) -> FileResult:
         extraction = extractor(source)
         result.facts = extraction.facts
         result.problems = extraction.problems
+        result.skipped = extraction.skipped
     except RecursionError:
         result.problems.append(
             ParseProblem(Span(candidate.rel, 1, 1), "nesting too deep to analyse")
@@ -365,8 +366,8 @@ def _not_analysed(skipped: list[Skipped], selection: Selection, config: Config) 
         rule.report(
             Span(entry.rel, 1, 1),
             f"not analysed: {entry.reason}; findings in it are missing from this report",
-            help="raise `max-file-size` or fix the file, or accept the gap with "
-            '`per-file-ignores = { "<path>" = ["SA003"] }`',
+            help="do what the reason says (raise `max-file-size`, fix the file, run a newer "
+            'Python), or accept the gap with `per-file-ignores = { "<path>" = ["SA003"] }`',
         )
         for entry in sorted(set(skipped), key=lambda s: s.rel)
         if entry.analysable

@@ -8,7 +8,9 @@ from stackaudit.facts.common import ParseProblem
 
 
 class Extraction(Struct):
-    """Facts read from one file, and the places where reading it failed (SA001)."""
+    """Facts read from one file, the places where reading it failed (SA001), and why
+    the file (or part of it) was left unanalysed although it is valid (SA003)."""
 
     facts: list[object] = field(default_factory=list)
     problems: list[ParseProblem] = field(default_factory=list)
+    skipped: str | None = None

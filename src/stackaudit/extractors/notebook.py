@@ -17,6 +17,7 @@ from typing import Any
 from stackaudit.diagnostics import Span
 from stackaudit.extractors.base import Extraction
 from stackaudit.extractors.python import analyse, can_matter, parse
+from stackaudit.extractors.python_grammar import NewerSyntax, newer_grammar
 from stackaudit.facts.common import ParseProblem
 from stackaudit.source import SourceFile
 
@@ -25,6 +26,29 @@ _STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _LITERAL = re.compile(r"[^\s,\]}]+")
 # Line magics, shell escapes, help, and `files = !ls` / `t = %timeit f()` assignments.
 _IPYTHON_LINE = re.compile(r"^\s*[%!?]|^\s*[\w.]+\?\??\s*$|^\s*[\w.]+(\s*,\s*[\w.]+)*\s*=\s*[!%]")
+# IPython's split of a line (IPython/core/splitinput.py `line_split`) for a line with
+# no escape character: the first word (`ifun`) and the rest.
+_MAGIC_CALL = re.compile(r"\s*([\w.*]+)(.*)")
+# The line magics of an ipykernel 7.4.0 / IPython 9.18.1 kernel on POSIX (its
+# `magics_manager.magics["line"]`, the shell aliases `ls`, `cat`, `mkdir`... included),
+# which automagic runs without a `%`. None is a builtin or keyword, so none is shadowed
+# by default (IPython/core/prefilter.py `is_shadowed`).
+# fmt: off
+AUTOMAGIC_NAMES = frozenset((
+    "alias", "alias_magic", "autoawait", "autocall", "automagic", "autosave", "bookmark",
+    "cat", "cd", "clear", "code_wrap", "colors", "conda", "config", "connect_info", "cp",
+    "debug", "dhist", "dirs", "doctest_mode", "ed", "edit", "env", "gui", "hist", "history",
+    "killbgscripts", "ldir", "less", "lf", "lk", "ll", "load", "load_ext", "loadpy",
+    "logoff", "logon", "logstart", "logstate", "logstop", "ls", "lsmagic", "lx", "macro",
+    "magic", "mamba", "man", "matplotlib", "micromamba", "mkdir", "more", "mv", "notebook",
+    "page", "pastebin", "pdb", "pdef", "pdoc", "pfile", "pinfo", "pinfo2", "pip", "popd",
+    "pprint", "precision", "prun", "psearch", "psource", "pushd", "pwd", "pycat", "pylab",
+    "qtconsole", "quickref", "recall", "rehashx", "reload_ext", "rep", "rerun", "reset",
+    "reset_selective", "rm", "rmdir", "run", "save", "sc", "set_env", "subshell", "sx",
+    "system", "tb", "time", "timeit", "unalias", "unload_ext", "uv", "who", "who_ls",
+    "whos", "xdel", "xmode",
+))
+# fmt: on
 
 
 def extract_notebook(source: SourceFile) -> Extraction:
@@ -95,6 +119,15 @@ def _repair(
     tree = parse(candidate, source.path)
     if not isinstance(tree, ParseProblem):
         return candidate
+    if _is_automagic_cell(lines):
+        return "".join(_neutralise(ln) if ln.strip() else ln for ln in lines)
+    explained = newer_grammar(candidate, source.path, tree.span.line)
+    if isinstance(explained, NewerSyntax):
+        # Valid where it runs: the cell is left out, and the file reported as not
+        # (wholly) analysed rather than broken.
+        result.skipped = result.skipped or f"cell {cell + 1} {explained.reason}"
+        return None
+    tree = explained or tree
     number = tree.span.line
     start = sum(len(line) for line in lines[: max(number - 1, 0)])
     where = offsets[min(start, len(offsets) - 1)] if offsets else 0
@@ -105,6 +138,26 @@ def _repair(
         )
     )
     return None
+
+
+def _is_automagic_cell(lines: list[str]) -> bool:
+    """A cell IPython runs as a line magic written without its ``%``: with automagic
+    on (the default) ``InteractiveShell.transform_cell`` passes a cell that is one line
+    once leading blank lines are dropped (a trailing blank line counts) to the
+    prefilter, whose ``AutoMagicChecker`` runs it as the magic its first word names,
+    unless the rest of the line starts with ``=`` or ``,`` (an assignment:
+    ``AssignmentChecker``). A cell of several lines gets no such treatment: there
+    ``cd dir`` is a SyntaxError in IPython too. (A name the session has bound shadows
+    the magic; that state is not known here.)"""
+    start = 0
+    while start < len(lines) and lines[start].isspace():
+        start += 1
+    if len(lines) - start != 1:
+        return False
+    match = _MAGIC_CALL.match(lines[start])
+    if match is None or match.group(1) not in AUTOMAGIC_NAMES:
+        return False
+    return not match.group(2).lstrip().startswith(("=", ","))
 
 
 def _neutralise(line: str) -> str:

@@ -22,6 +22,7 @@ from typing import Literal
 
 from stackaudit.diagnostics import Span
 from stackaudit.extractors.base import Extraction
+from stackaudit.extractors.python_grammar import NewerSyntax, newer_grammar
 from stackaudit.facts.common import ParseProblem
 from stackaudit.source import SourceFile
 
@@ -233,7 +234,11 @@ def extract_python(source: SourceFile) -> Extraction:
     with _no_cycle_collection():
         tree = parse(source.text, source.path)
         if isinstance(tree, ParseProblem):
-            result.problems.append(tree)
+            explained = newer_grammar(source.text, source.path, tree.span.line)
+            if isinstance(explained, NewerSyntax):
+                result.skipped = explained.reason
+            else:
+                result.problems.append(explained or tree)
             return result
         try:
             result.facts.extend(analyse(source, source.text, tree))

@@ -386,13 +386,38 @@ class ServeCommand(Struct, frozen=True):
         return self.last("include_cookies") or self.last("exclude_cookies")
 
     def cookie_header_filtered(self) -> bool:
-        """Whether the raw ``Cookie`` request header stays out of the session token.
-        Bokeh drops it only when at least one cookie survives the cookie filter, and
-        compares header names exactly (Tornado spells it ``Cookie``)."""
-        included = [w.text for w in self.values("include_headers")]
-        if self.has("include_headers"):
-            return "Cookie" not in included
-        return "Cookie" in [w.text for w in self.values("exclude_headers")]
+        """Whether the raw ``Cookie`` request header stays out of the session token by
+        the header filter alone (Bokeh also drops it when at least one cookie of the
+        request survives the cookie filter: ``cookie_in_token``)."""
+        return self.header_in_token("Cookie") is not True
+
+    def header_in_token(self, name: str) -> bool | None:
+        """Whether Bokeh copies request header ``name`` (as Tornado spells it:
+        ``Cookie``, ``Authorization``) into the session token embedded in the page:
+        ``--include-headers`` keeps only the names listed, ``--exclude-headers`` drops
+        those listed; both compare names exactly, so ``authorization`` drops nothing
+        (bokeh/server/views/session_handler.py). None when the list is only known at
+        run time."""
+        return self._passes_filter(name, "include_headers", "exclude_headers")
+
+    def cookie_in_token(self, name: str) -> bool | None:
+        """Whether Bokeh copies request cookie ``name`` into the session token:
+        ``--include-cookies`` keeps only the names listed, ``--exclude-cookies`` drops
+        those listed (exact names)."""
+        return self._passes_filter(name, "include_cookies", "exclude_cookies")
+
+    def _passes_filter(self, name: str, include: str, exclude: str) -> bool | None:
+        """The option is a greedy ``store``: its last use is the list. None when that
+        list is only known at run time (``"$HEADERS"``)."""
+        for dest, listed_passes in ((include, True), (exclude, False)):
+            use = self.last(dest)
+            if use is None:
+                continue
+            if any(word.symbolic for word in use.values):
+                return None
+            listed = name in [word.text for word in use.values]
+            return listed if listed_passes else not listed
+        return True
 
     def written_secrets(self) -> list[SettingSource]:
         """Options whose value is a secret written out literally (no run-time expansion):

@@ -15,6 +15,14 @@ class ParseError(Rule):
     cheap scan finds a name some rule looks at, so a syntax error in a file no rule
     concerns is not reported.
 
+    Valid code is not reported. In a notebook, IPython syntax is set aside: `%` and
+    `!` lines, and a cell of one line that IPython runs as a magic written without its
+    `%` (automagic: `cd dir`, `pip install x`, `ls`); in a cell of several lines that
+    is a SyntaxError in IPython too, and is reported. A module written for a newer
+    Python than the one running stackaudit (a `type` statement or `def f[T]()` of
+    3.12, an f-string reusing its own quotes) is reported as not analysed (SA003), not
+    as broken.
+
     ## Example
     An nginx block that is never closed.
 
@@ -25,6 +33,10 @@ class ParseError(Rule):
     ## References
     - https://nginx.org/en/docs/beginners_guide.html#conf_structure
     - https://yaml.org/spec/1.2.2/
+    - https://github.com/ipython/ipython/blob/9.18.1/IPython/core/interactiveshell.py#L3611-L3619
+    - https://github.com/ipython/ipython/blob/9.18.1/IPython/core/prefilter.py#L427-L466
+    - https://peps.python.org/pep-0695/
+    - https://peps.python.org/pep-0701/
     """
 
     code = "SA001"

@@ -12,7 +12,10 @@ class OauthWithoutEncryptionKey(Rule):
     Flags Panel OAuth (`--oauth-provider`, `PANEL_OAUTH_PROVIDER`, `oauth_provider=` of
     `pn.serve`) without an encryption key (`--oauth-encryption-key`,
     `PANEL_OAUTH_ENCRYPTION`). The `pam` provider, which holds no provider tokens, is
-    left alone. `pn.serve` accepts `oauth_encryption_key=` but never uses it, so a
+    left alone. A variable set at deploy time counts as set even when its value is not
+    written here (a Kubernetes `secretKeyRef`, Cloud Run `--set-secrets`, a compose
+    pass-through); a source whose names are unknown (an `envFrom` Secret not in the
+    tree) lowers the finding to low confidence. `pn.serve` accepts `oauth_encryption_key=` but never uses it, so a
     server started from Python is flagged whatever it passes.
 
     ## Why is this bad?

@@ -6,11 +6,24 @@ from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
 from stackaudit.rules.taxonomy import Category, FileKind
 
+# What each provider serves, and how bad that is. `param` only reads: its GET hands the
+# lists `parse_qs` returns to param's JSON deserializer, which refuses them (500).
 _PROVIDERS = {
-    "param": "serves every object the app publishes with `pn.state.publish` at "
-    "/{endpoint}/<name>, and a GET with a query string sets its parameters",
-    "tranquilizer": "runs the app's `@tranquilize` functions for anyone at /{endpoint}/",
+    "param": (
+        "serves the current values of every object the app publishes with "
+        "`pn.state.publish` at /{endpoint}/<name> (read only: a query string that would "
+        "set them is refused with a 500)",
+        Severity.WARNING,
+    ),
+    "tranquilizer": (
+        "runs the app's `@tranquilize` functions for anyone at /{endpoint}/",
+        Severity.ERROR,
+    ),
 }
+_EXTENSION_PROVIDER = (
+    "adds the routes of a REST provider from a Panel extension, with no login check of Panel's own",
+    Severity.WARNING,
+)
 
 
 class UnauthenticatedEndpoint(Rule):
@@ -25,14 +38,19 @@ class UnauthenticatedEndpoint(Rule):
     own handlers, so `--basic-auth`, `--oauth-provider` and `--auth-module` do not cover
     them:
 
-    - `--rest-provider param` answers `/<rest-endpoint>/<name>` for every object published
-      with `pn.state.publish`; a GET with a query string *updates* those parameters;
-      `--rest-provider tranquilizer` runs the app's `@tranquilize` functions for anyone.
-    - `--rest-session-info` publishes `pn.state.session_info` at `/rest/session_info`:
-      the live and total session counts, and with `--session-history N` (N ≠ 0; -1 keeps
-      all) or `--admin` the id, start, render and end times and User-Agent of each
-      recorded session. With unsigned session ids (the default), a listed id is
-      enough to open that session's document.
+    - `--rest-provider param` answers `/<rest-endpoint>/<name>` with the current values
+      of every object published with `pn.state.publish` (a warning: it reads, it does
+      not write). A query string cannot change them: `ParamHandler` passes the lists
+      `parse_qs` returns to param's JSON deserializer, which raises, and Tornado answers
+      500 (`?x=1` and `?x="1"` alike). `--rest-provider tranquilizer` runs the app's
+      `@tranquilize` functions for anyone (an error). A provider from a Panel extension
+      is reported as a warning: what it serves is not known here.
+    - `--rest-session-info` publishes `pn.state.session_info` at `/rest/session_info`.
+      With `--session-history N` (N ≠ 0; -1 keeps all) or `--admin` it lists the id,
+      launch, start, render and end times and User-Agent of each recorded session; with
+      unsigned session ids (the default), a listed id is enough to open that session's
+      document (`?bokeh-session-id=<id>` attaches to the live session): an error.
+      Without a history it shows only the live and total session counts: a note.
     - `pn.serve(..., session_history=N)` with N ≠ 0 adds the same `/rest/session_info`
       route by itself. On the `panel serve` command line `--session-history` alone only
       records the history; it is exposed by `--rest-session-info` or the admin page.
@@ -51,10 +69,13 @@ class UnauthenticatedEndpoint(Rule):
 
     ## References
     - https://github.com/holoviz/panel/blob/v1.9.4/panel/io/rest.py#L49-L81
+    - https://github.com/holoviz/param/blob/v2.4.2/param/serializer.py#L89-L91
+    - https://github.com/holoviz/param/blob/v2.4.2/param/serializer.py#L175-L180
     - https://github.com/holoviz/panel/blob/v1.9.4/panel/io/rest.py#L106-L178
     - https://github.com/holoviz/panel/blob/v1.9.4/panel/command/serve.py#L416-L420
     - https://github.com/holoviz/panel/blob/v1.9.4/panel/command/serve.py#L534-L538
     - https://github.com/holoviz/panel/blob/v1.9.4/panel/io/server.py#L261-L283
+    - https://github.com/holoviz/panel/blob/v1.9.4/panel/io/state.py#L847-L877
     - https://github.com/holoviz/panel/blob/v1.9.4/panel/io/server.py#L1346-L1351
     - https://github.com/bokeh/bokeh/blob/3.9.2/src/bokeh/server/views/session_handler.py#L84-L146
     """
@@ -136,11 +157,7 @@ class UnauthenticatedEndpoint(Rule):
         provider = use.values[-1].text
         endpoint = command.value("rest_endpoint")
         path = endpoint.text.strip("/") if endpoint is not None else "rest"
-        what = _PROVIDERS.get(
-            provider,
-            "adds the routes of a REST provider from a Panel "
-            "extension, with no login check of Panel's own",
-        )
+        what, severity = _PROVIDERS.get(provider, _EXTENSION_PROVIDER)
         yield self.report(
             use.span,
             f"{command.label}: `{command.written(use)}` {what.format(endpoint=path)}; no login "
@@ -148,6 +165,7 @@ class UnauthenticatedEndpoint(Rule):
             help="remove --rest-provider from the deployed command, or put the REST API "
             "behind an authenticating proxy location",
             fix_title="Remove the REST provider",
+            severity=severity,
         )
 
     def _session_info(self, command: ServeCommand) -> Iterator[Diagnostic]:
@@ -166,11 +184,8 @@ class UnauthenticatedEndpoint(Rule):
         if kept == 0 and command.value("session_history") is not None and history is None:
             kept = None  # --session-history "$N": known only at run time
         if kept == 0:
-            listed = (
-                "publishes the live and total session counts, and a GET with a query "
-                "string overwrites them"
-            )
-            severity = Severity.WARNING
+            listed = "publishes the live and total session counts"
+            severity = Severity.NOTE
         else:
             scope = (
                 "the sessions that --session-history keeps (if not 0)"
