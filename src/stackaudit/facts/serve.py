@@ -92,6 +92,13 @@ class ServeCommand(Struct, frozen=True):
     # "development", "production" or "conditional" (a condition naming neither).
     condition: Word | None = None
     branch: str = ""
+    # Options that take a value and were written without one (the parser exits with a
+    # usage error, as it does for ``unknown`` options).
+    missing_values: tuple[Word, ...] = ()
+    # The one argv word that holds the whole command line (``CMD ["panel serve
+    # app.py"]``): the kernel is asked to run a program of that name, which does not
+    # exist, so nothing starts; the words inside are what was meant.
+    whole_line: Word | None = None
 
     # -- options ------------------------------------------------------------------------
 
