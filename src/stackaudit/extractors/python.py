@@ -68,10 +68,25 @@ NEEDS_FRAMEWORK = (
     "Application(",
     "debug=",
     ".debug = ",
+    # Flask's development server and its debug switches (``app.run(``,
+    # ``run_simple(``, ``app.config["DEBUG"] = True``).
+    ".run(",
+    "run_simple",
+    '"DEBUG"]',
+    "'DEBUG']",
     "autoreload",
     "serve_traceback",
 )
-FRAMEWORKS = ("panel", "bokeh", "tornado", "fastapi", "starlette", "uvicorn")
+FRAMEWORKS = (
+    "panel",
+    "bokeh",
+    "tornado",
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "flask",
+    "werkzeug",
+)
 # Process launches yield a fact only when their words run ``panel``/``bokeh serve``,
 # ``fastapi run``, ``uvicorn``, ``gunicorn`` or ``hypercorn``
 # (``invocation.commandline._program``), directly or through a launcher, a shell or
@@ -89,7 +104,7 @@ NEEDS_PROGRAM = (
     "spawnv",
     "create_subprocess",
 )
-PROGRAMS = ("panel", "bokeh", "fastapi", "uvicorn", "gunicorn", "hypercorn")
+PROGRAMS = ("panel", "bokeh", "fastapi", "uvicorn", "gunicorn", "hypercorn", "flask")
 _RELATIVE_IMPORT = re.compile(r"\bfrom[\s\\]*\.")
 # `.show(` is everywhere (matplotlib); only with Panel in the file can it start a server.
 _PANEL_SHOW = ".show("

@@ -467,6 +467,8 @@ def _program(
         return [
             _serve_command(context, env, f"fastapi-{subcommand}", words[index], words[index + 2 :])
         ]
+    if name == "flask":
+        return _flask(context, env, words, index)
     tool = _MODULE_TOOLS.get(name)
     if tool:
         return [_serve_command(context, env, tool, words[index], words[index + 1 :])]
@@ -484,6 +486,34 @@ def _program(
 
 
 _CONTAINER_TOOLS = frozenset({"docker", "podman", "docker-compose", "podman-compose"})
+
+# `flask [OPTIONS] COMMAND`: the options of Flask's group (flask/cli.py ``FlaskGroup``)
+# that take a value; ``--debug/--no-debug`` is an option of ``run`` as well.
+_FLASK_GROUP_VALUED = frozenset({"--app", "-A", "--env-file", "-e"})
+
+
+def _flask(
+    context: CommandContext, env: list[EnvVar], words: list[Token], index: int
+) -> list[Invocation]:
+    """``flask [--app X] [--debug] run [options]``: Werkzeug's development server. The
+    group's ``--debug``/``--no-debug`` is kept in front of ``run``'s own options (it sets
+    ``FLASK_DEBUG`` before ``run`` reads it, and ``run`` accepts the same flag)."""
+    debug: list[Token] = []
+    position = index + 1
+    while position < len(words):
+        text = words[position].text
+        option = text.split("=", 1)[0]
+        if option in _FLASK_GROUP_VALUED:
+            position += 1 if "=" in text else 2
+        elif text in ("--debug", "--no-debug"):
+            debug.append(words[position])
+            position += 1
+        elif text == "run":
+            arguments = [*debug, *words[position + 1 :]]
+            return [_serve_command(context, env, "flask-run", words[index], arguments)]
+        else:
+            return []
+    return []
 
 
 # jhsingle-native-proxy (jhsingle_native_proxy/main.py ``run``, a click command): its

@@ -38,6 +38,7 @@ _PACKAGES = {
     "hypercorn": ("hypercorn",),
     "fastapi-run": ("fastapi-cli",),
     "fastapi-dev": ("fastapi-cli",),
+    "flask-run": ("flask",),
 }
 # Options the tool once had, and the release that removed them (checked in the sources
 # of the releases: docs/upstream-facts.md, "SA701").
