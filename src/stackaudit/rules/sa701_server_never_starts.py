@@ -51,7 +51,6 @@ class ServerNeverStarts(Rule):
     ## References
     - https://docs.python.org/3/library/argparse.html#allow-abbrev
     - https://docs.python.org/3/library/argparse.html#prefix-matching
-    - https://github.com/python/cpython/blob/v3.12.8/Lib/argparse.py#L1910-L1925
     - https://github.com/bokeh/bokeh/blob/3.9.2/src/bokeh/command/bootstrap.py#L98-L111
     - https://github.com/holoviz/panel/blob/v1.9.4/panel/command/__init__.py#L86-L100
     - https://github.com/benoitc/gunicorn/blob/27.0.1/gunicorn/app/base.py#L156-L171
