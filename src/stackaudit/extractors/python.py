@@ -68,12 +68,6 @@ NEEDS_FRAMEWORK = (
     "Application(",
     "debug=",
     ".debug = ",
-    # Flask's development server and its debug switches (``app.run(``,
-    # ``run_simple(``, ``app.config["DEBUG"] = True``).
-    ".run(",
-    "run_simple",
-    '"DEBUG"]',
-    "'DEBUG']",
     "autoreload",
     "serve_traceback",
 )
@@ -108,6 +102,10 @@ PROGRAMS = ("panel", "bokeh", "fastapi", "uvicorn", "gunicorn", "hypercorn", "fl
 _RELATIVE_IMPORT = re.compile(r"\bfrom[\s\\]*\.")
 # `.show(` is everywhere (matplotlib); only with Panel in the file can it start a server.
 _PANEL_SHOW = ".show("
+# Werkzeug's development server (``app.run(``, ``run_simple(``) and Flask's debug setting
+# (``app.config["DEBUG"]``): only with Flask or Werkzeug named in the file.
+_FLASK_SERVER = (".run(", "run_simple", "DEBUG")
+_FLASK = ("flask", "Flask", "werkzeug")
 # Modules that other modules import settings from: parsed for their constants.
 _SETTINGS_MODULE = re.compile(
     r"(^|[/_])(settings|config|conf|configuration|constants|consts|env)\.py$"
@@ -165,6 +163,8 @@ def can_matter(text: str, path: str = "") -> bool:
     if "program" in needed and any(name in text for name in PROGRAMS):
         return True
     if _PANEL_SHOW in text and "panel" in text:
+        return True
+    if any(name in text for name in _FLASK) and any(call in text for call in _FLASK_SERVER):
         return True
     return bool(path) and _SETTINGS_MODULE.search(path) is not None
 
