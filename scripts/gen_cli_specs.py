@@ -10,7 +10,7 @@ Run it with an interpreter that has the upstream packages installed, e.g.::
 
     python3 -m venv /work/scratch/upstream
     /work/scratch/upstream/bin/pip install bokeh==3.9.2 'panel>=1.9,<1.10' \
-        tornado starlette uvicorn gunicorn fastapi fastapi-cli hypercorn
+        tornado starlette uvicorn gunicorn fastapi fastapi-cli hypercorn flask
     /work/scratch/upstream/bin/python scripts/gen_cli_specs.py
 
 Output shape (keys sorted, 2-space indent, trailing newline)::
@@ -628,6 +628,34 @@ def spec_fastapi(sub: str) -> dict:
     }
 
 
+def spec_flask_run() -> dict:
+    """``flask [--app X] [--debug] run [options]``: the ``run`` command as the
+    ``FlaskGroup`` builds its context (``auto_envvar_prefix="FLASK"``, so ``--host`` reads
+    ``FLASK_RUN_HOST``). The group's own ``--debug/--no-debug`` is also an option of
+    ``run`` (flask/cli.py ``run_command.params.insert(0, _debug_option)``)."""
+    import flask.cli as fcli
+
+    group = fcli.FlaskGroup()
+    parent = group.make_context("flask", ["run"], resilient_parsing=True)
+    cmd = fcli.run_command
+
+    def make_ctx():
+        return cmd.context_class(cmd, info_name="run", parent=parent, **cmd.context_settings)
+
+    ctx = make_ctx()
+    options, positionals = walk_click(cmd, ctx)
+    return {
+        "package": "flask",
+        "version": _version("flask"),
+        "parser": "click",
+        "allow_abbrev": click_allows_abbrev(make_ctx, ["--hos", "0.0.0.0"]),
+        "auto_envvar_prefix": ctx.auto_envvar_prefix,
+        "source": _source(fcli),
+        "options": options,
+        "positionals": positionals,
+    }
+
+
 class _Captured(Exception):
     def __init__(self, parser):
         self.parser = parser
@@ -751,6 +779,13 @@ def sanity(specs: dict) -> None:
     assert _opt(specs["fastapi-dev"], "--reload")["default"] is True
     assert _opt(specs["fastapi-run"], "-h")["action"] == "help"
 
+    fl = specs["flask-run"]
+    assert fl["auto_envvar_prefix"] == "FLASK_RUN" and fl["allow_abbrev"] is False
+    assert _opt(fl, "--host")["default"] == "127.0.0.1"
+    assert _opt(fl, "-h")["dest"] == "host"
+    assert _opt(fl, "--debug")["action"] == "store_true"
+    assert _opt(fl, "--no-debugger")["action"] == "store_false"
+
     hy = specs["hypercorn"]
     assert hy["allow_abbrev"] is True and _opt(hy, "--bind")["action"] == "append"
 
@@ -764,6 +799,7 @@ def main() -> int:
         "fastapi-run": spec_fastapi("run"),
         "fastapi-dev": spec_fastapi("dev"),
         "hypercorn": spec_hypercorn(),
+        "flask-run": spec_flask_run(),
     }
     sanity(specs)
     for s in specs.values():

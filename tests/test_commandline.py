@@ -438,3 +438,74 @@ def test_words_after_fi_or_esac_are_no_command() -> None:
     assert texts("fi =") == []
     assert texts("esac c") == []
     assert texts("if [ x ]; then a; fi b") == [["a"]]
+
+
+# -- what the parser refuses (SA701) and flask run (SA212) ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "unknown", "missing"),
+    [
+        ("bokeh serve --port 5006 -use-xheaders", ["-use-xheaders"], []),
+        ("bokeh serve --host 0.0.0.0 app.py", ["--host"], []),
+        ("panel serve --a app.py", ["--a"], []),  # ambiguous prefix
+        (
+            "panel serve --allow-websocket-origin -foo app.py",
+            ["-foo"],
+            ["--allow-websocket-origin"],
+        ),
+        ("uvicorn main:app --port", [], ["--port"]),
+        # accepted: a unique prefix, short options run together, "-b=value", a blank
+        ("panel serve --allow-websocket x app.py", [], []),
+        ("gunicorn -Dw4 -b=0.0.0.0:80 main:app", [], []),
+        ("gunicorn -use-xheaders main:app", [], []),  # `-u se-xheaders`: a user name
+        ("panel serve app.py '--foo=a b'", [], []),
+        ("uvicorn --host --port 80 main:app", [], []),  # click takes `--port` as the host
+        ("panel serve app.py $EXTRA_ARGS --args --not-for-panel", [], []),
+    ],
+)
+def test_words_the_parser_refuses(line: str, unknown: list[str], missing: list[str]) -> None:
+    command = one(line)
+    assert [w.text for w in command.unknown] == unknown
+    assert [w.text for w in command.missing_values] == missing
+
+
+def test_clustered_short_options_keep_their_values() -> None:
+    command = one("gunicorn -Dw4 -b=0.0.0.0:80 main:app")
+    assert command.has("daemon")
+    assert command.value("workers") == Word("4", command.value("workers").span)  # type: ignore[union-attr]
+    assert [w.text for w in command.values("bind")] == ["0.0.0.0:80"]
+
+
+def test_whole_command_line_as_one_program_word() -> None:
+    [command] = commands("exec 'panel serve app.py --port 5006'")
+    assert command.tool == "panel-serve"
+    assert command.whole_line is not None
+    assert command.whole_line.text == "panel serve app.py --port 5006"
+    assert command.value("port") is not None and command.value("port").text == "5006"  # type: ignore[union-attr]
+    assert commands("'/opt/my app/bin/tool' serve") == []
+
+
+@pytest.mark.parametrize(
+    ("line", "debugger", "host"),
+    [
+        ("flask --app app --debug run --host 0.0.0.0", "--debug", "0.0.0.0"),
+        ("python -m flask run -h 0.0.0.0 --debugger", "--debugger", "0.0.0.0"),
+        ("FLASK_DEBUG=true flask run", "FLASK_DEBUG=true", "127.0.0.1"),
+        ("FLASK_DEBUG=0 flask run --host 0.0.0.0", None, "0.0.0.0"),
+        ("FLASK_DEBUG=1 flask run --no-debugger", None, "127.0.0.1"),
+        ("FLASK_DEBUG=1 flask --no-debug run", None, "127.0.0.1"),
+        ("FLASK_RUN_HOST=0.0.0.0 FLASK_RUN_DEBUG=1 flask run", "FLASK_RUN_DEBUG=1", "0.0.0.0"),
+    ],
+)
+def test_flask_run_debugger_and_host(line: str, debugger: str | None, host: str) -> None:
+    command = one(line)
+    assert command.tool == "flask-run"
+    switch = command.werkzeug_debugger()
+    assert (switch.written if switch else None) == debugger
+    assert [listener.host for listener in command.listeners()] == [host]
+
+
+def test_flask_subcommands_other_than_run_start_no_server() -> None:
+    assert commands("flask --app app routes") == []
+    assert commands("flask db upgrade") == []

@@ -87,7 +87,16 @@ NEEDS_FRAMEWORK = (
     # FastAPI's own pages (/docs, /redoc, /openapi.json) are on unless turned off.
     "FastAPI(",
 )
-FRAMEWORKS = ("panel", "bokeh", "tornado", "fastapi", "starlette", "uvicorn")
+FRAMEWORKS = (
+    "panel",
+    "bokeh",
+    "tornado",
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "flask",
+    "werkzeug",
+)
 # Process launches yield a fact only when their words run ``panel``/``bokeh serve``,
 # ``fastapi run``, ``uvicorn``, ``gunicorn`` or ``hypercorn``
 # (``invocation.commandline._program``), directly or through a launcher, a shell or
@@ -105,7 +114,7 @@ NEEDS_PROGRAM = (
     "spawnv",
     "create_subprocess",
 )
-PROGRAMS = ("panel", "bokeh", "fastapi", "uvicorn", "gunicorn", "hypercorn")
+PROGRAMS = ("panel", "bokeh", "fastapi", "uvicorn", "gunicorn", "hypercorn", "flask")
 # PyJWT 1.x's ``decode(token, verify=False)``: the keyword matters only in a file that
 # names the library.
 NEEDS_JWT = ("verify",)
@@ -113,6 +122,10 @@ JWT = ("jwt",)
 _RELATIVE_IMPORT = re.compile(r"\bfrom[\s\\]*\.")
 # `.show(` is everywhere (matplotlib); only with Panel in the file can it start a server.
 _PANEL_SHOW = ".show("
+# Werkzeug's development server (``app.run(``, ``run_simple(``) and Flask's debug setting
+# (``app.config["DEBUG"]``): only with Flask or Werkzeug named in the file.
+_FLASK_SERVER = (".run(", "run_simple", "DEBUG")
+_FLASK = ("flask", "Flask", "werkzeug")
 # Modules that other modules import settings from: parsed for their constants.
 _SETTINGS_MODULE = re.compile(
     r"(^|[/_])(settings|config|conf|configuration|constants|consts|env)\.py$"
@@ -173,6 +186,8 @@ def can_matter(text: str, path: str = "") -> bool:
     if "jwt" in needed and any(name in text for name in JWT):
         return True
     if _PANEL_SHOW in text and "panel" in text:
+        return True
+    if any(name in text for name in _FLASK) and any(call in text for call in _FLASK_SERVER):
         return True
     return bool(path) and _SETTINGS_MODULE.search(path) is not None
 

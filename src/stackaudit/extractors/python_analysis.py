@@ -370,7 +370,9 @@ class Analyzer:
                 self._unbind(target, scope, conditional)
         elif isinstance(target, ast.Attribute):
             self._attribute_assignment(target, value, scope)
-        elif isinstance(target, ast.Subscript):
+        elif isinstance(target, ast.Subscript) and not self._flask_config_assignment(
+            target, value, scope
+        ):
             self._header_assignment(target, value, scope)
 
     def _unbind(self, target: ast.expr, scope: Scope, conditional: bool) -> None:
@@ -531,6 +533,9 @@ class Analyzer:
             self._emit(self._site(node, scope, "panel.show", ".show()"))
         elif qual in names.UVICORN_APIS:
             self._emit(self._site(node, scope, qual, names.UVICORN_APIS[qual]))
+        elif qual in names.FLASK_RUN_APIS:
+            api, label = names.FLASK_RUN_APIS[qual]
+            self._emit(self._site(node, scope, api, label))
         elif qual == names.MIDDLEWARE or method == "add_middleware":
             middleware = self._qualify(node.args[0], scope) if node.args else None
             wrapper = "Middleware" if qual == names.MIDDLEWARE else "add_middleware"
@@ -908,6 +913,8 @@ class Analyzer:
             framework, label = "panel-config", f"pn.config.{target.attr}"
         elif owner in ("fastapi.FastAPI()", "starlette.Starlette()") and target.attr == "debug":
             framework, label = owner.split(".")[0], f"{self.pos.text(target)} ="
+        elif owner == names.FLASK_APP and target.attr == "debug":
+            framework, label = "flask", f"{self.pos.text(target)} ="
         else:
             return
         start, _ = self.pos.node_offsets(target)
@@ -924,6 +931,33 @@ class Analyzer:
             label,
         )
         self._emit(site)
+
+    def _flask_config_assignment(
+        self, target: ast.Subscript, value: ast.expr, scope: Scope
+    ) -> bool:
+        """``app.config["DEBUG"] = ...``: what ``app.debug`` reads (flask/sansio/app.py
+        ``Flask.debug``), recorded as the same ``AppSetting``."""
+        if _string_constant(target.slice) != "DEBUG" or not isinstance(target.value, ast.Attribute):
+            return False
+        if target.value.attr != "config":
+            return False
+        if self._qualify(target.value.value, scope) != names.FLASK_APP:
+            return False
+        start, end = self.pos.node_offsets(target.slice)
+        name_span = self.pos.span(start, end)
+        whole = self.pos.span(self.pos.node_offsets(target)[0], self.pos.node_offsets(value)[1])
+        self._emit(
+            CallSite(
+                "assign:flask",
+                Word(self.pos.text(target), name_span),
+                whole,
+                (),
+                (KeywordValue("debug", name_span, self.evaluate(value, scope)),),
+                False,
+                f"{self.pos.text(target)} =",
+            )
+        )
+        return True
 
     # -- subprocess ---------------------------------------------------------------------
 

@@ -239,6 +239,8 @@ class Builder:
             return self._serve(site)
         if api in ("uvicorn.run", "uvicorn.Config"):
             return [self._uvicorn(site)]
+        if api in _FLASK_RUN:
+            return [self._flask_run(site)]
         if api == "cors":
             return self._cors(site)
         if api == "tornado":
@@ -412,6 +414,20 @@ class Builder:
         positionals = tuple(self.word(v) for v in site.positional[:1])
         return self._command("uvicorn", site, options, positionals)
 
+    def _flask_run(self, site: CallSite) -> ServeCommand:
+        """``app.run(host, port, debug, load_dotenv, **options)`` (flask/app.py
+        ``Flask.run``: ``options`` go to ``run_simple``) and ``run_simple(hostname, port,
+        application, use_reloader, use_debugger, ...)`` (werkzeug/serving.py), as the
+        ``flask run`` options they stand for. A value of None is "not given"; any other
+        value, even ``False``, decides over the defaults."""
+        positional_names, table = _FLASK_RUN[site.api]
+        options = [
+            OptionUse(table[kw.name], python_word(kw.name, kw.name_span), (self.word(kw.value),))
+            for kw in self._keywords(site, positional_names)
+            if kw.name in table and kw.value.kind != "none"
+        ]
+        return self._command("flask-run", site, options, ())
+
     # -- settings -----------------------------------------------------------------------
 
     def _setting(self, framework: str, keyword: KeywordValue, site: CallSite) -> AppSetting:
@@ -465,6 +481,19 @@ class Builder:
             site.span, unknown, extra, origins_string, regex_not_string, credentials
         )
         return [policy, call]
+
+
+# api -> (positional parameter names, keyword -> ``flask run`` dest)
+_FLASK_RUN: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
+    "flask.run": (
+        ("host", "port", "debug", "load_dotenv"),
+        {"host": "host", "port": "port", "debug": "debug", "use_debugger": "debugger"},
+    ),
+    "werkzeug.run_simple": (
+        ("hostname", "port", "application", "use_reloader", "use_debugger"),
+        {"hostname": "host", "port": "port", "use_debugger": "debugger"},
+    ),
+}
 
 
 def _literal_text(value: PyValue) -> str:

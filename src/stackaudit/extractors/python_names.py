@@ -45,6 +45,9 @@ ALIASES = {
     "fastapi.routing.APIWebSocketRoute": "starlette.routing.WebSocketRoute",
     "starlette.applications.Starlette": "starlette.Starlette",
     "uvicorn.main.run": "uvicorn.run",
+    "flask.app.Flask": "flask.Flask",
+    # Werkzeug < 2.1 re-exported run_simple at the top of the package.
+    "werkzeug.run_simple": "werkzeug.serving.run_simple",
     "uvicorn.config.Config": "uvicorn.Config",
     "pydantic.v1.BaseSettings": "pydantic_settings.BaseSettings",
     "pydantic.BaseSettings": "pydantic_settings.BaseSettings",
@@ -112,6 +115,14 @@ PANEL_ON_FASTAPI = frozenset(
 )
 
 UVICORN_APIS = {"uvicorn.run": "uvicorn.run()", "uvicorn.Config": "uvicorn.Config()"}
+
+# Werkzeug's development server: Flask's ``app.run()`` (flask/app.py ``Flask.run``) and
+# ``werkzeug.serving.run_simple``; value: the call site's api and label.
+FLASK_RUN_APIS = {
+    "flask.Flask().run": ("flask.run", "app.run()"),
+    "werkzeug.serving.run_simple": ("werkzeug.run_simple", "run_simple()"),
+}
+FLASK_APP = "flask.Flask()"
 
 # argv-list launchers: name -> index of the argv list, or -1 for "the arguments
 # from the first on are argv" (execl*, create_subprocess_exec).

@@ -30,6 +30,7 @@ TOOL_LABELS = {
     "hypercorn": "hypercorn",
     "fastapi-run": "fastapi run",
     "fastapi-dev": "fastapi dev",
+    "flask-run": "flask run",
 }
 
 
@@ -99,6 +100,13 @@ class ServeCommand(Struct, frozen=True):
     # "development", "production" or "conditional" (a condition naming neither).
     condition: Word | None = None
     branch: str = ""
+    # Options that take a value and were written without one (the parser exits with a
+    # usage error, as it does for ``unknown`` options).
+    missing_values: tuple[Word, ...] = ()
+    # The one argv word that holds the whole command line (``CMD ["panel serve
+    # app.py"]``): the kernel is asked to run a program of that name, which does not
+    # exist, so nothing starts; the words inside are what was meant.
+    whole_line: Word | None = None
 
     # -- options ------------------------------------------------------------------------
 
@@ -504,6 +512,38 @@ class ServeCommand(Struct, frozen=True):
                     found.append(Switch(f"{var.name}={var.value.text}", var.span))
         return found
 
+    def werkzeug_debugger(self) -> Switch | None:
+        """What turns on Werkzeug's interactive debugger in a ``flask run`` /
+        ``app.run()`` / ``run_simple()`` process, when something written here does.
+
+        ``flask run`` (flask/cli.py ``run_command``): ``--debugger``/``--no-debugger``
+        decide, else debug mode: ``--debug``/``--no-debug`` (which set ``FLASK_DEBUG``;
+        ``FLASK_RUN_DEBUG`` through click's ``auto_envvar_prefix``), else ``FLASK_DEBUG``,
+        on unless empty, ``0``, ``false`` or ``no`` (flask/helpers.py ``get_debug_flag``).
+        ``app.run()``: ``use_debugger=``, else ``debug=``; the app's own ``debug`` (and
+        ``FLASK_DEBUG``, which overrides it) are for the stack to add. ``run_simple``:
+        ``use_debugger=`` only. None when off or known only at run time."""
+        if self.tool != "flask-run":
+            return None
+        for dest in ("debugger", "debug"):
+            use = self.last(dest)
+            if use is not None:
+                return Switch(self.written(use), use.span) if self.turns_on(use) else None
+        if self.carrier == "python":
+            return None
+        for name in ("FLASK_RUN_DEBUGGER", "FLASK_RUN_DEBUG"):
+            var = self.env_var(name)
+            if var is not None and var.is_literal and var.value is not None:
+                on = click_bool(var.value.text)
+                return Switch(f"{name}={var.value.text}", var.span) if on else None
+        var = self.env_var("FLASK_DEBUG")
+        if var is None or not var.is_literal or var.value is None:
+            return None
+        value = var.value.text
+        if value and value.lower() not in ("0", "false", "no"):
+            return Switch(f"FLASK_DEBUG={value}", var.span)
+        return None
+
     def literal_int(self, dest: str) -> tuple[int, OptionUse] | None:
         """The integer value of ``dest`` as written last, when it is a literal."""
         use = self.last(dest)
@@ -554,6 +594,17 @@ class ServeCommand(Struct, frozen=True):
                     return [Listener(host, f"UVICORN_HOST={text}", var.span)]
             default = "0.0.0.0" if self.tool == "fastapi-run" else "127.0.0.1"
             return [Listener(default, f"{self.label}'s default host {default}", None)]
+        if self.tool == "flask-run":
+            use = self.last("host")
+            if use is not None and use.values and use.values[-1].text:
+                return [self._listener(use, use.values[-1].text)]
+            var = self.env_var("FLASK_RUN_HOST") if self.carrier != "python" else None
+            if var is not None and (var.value is None or var.value.text):
+                symbolic = var.value is None or var.value.symbolic
+                host = None if symbolic or var.value is None else var.value.text
+                text = var.value.text if var.value is not None else ""
+                return [Listener(host, f"FLASK_RUN_HOST={text}", var.span)]
+            return [Listener("127.0.0.1", "the default host 127.0.0.1", None)]
         if self.tool in ("gunicorn", "hypercorn"):
             uses = self.uses("bind" if self.tool == "gunicorn" else "binds")
             args = self.env_var("GUNICORN_CMD_ARGS") if self.tool == "gunicorn" else None

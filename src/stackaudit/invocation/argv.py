@@ -16,7 +16,7 @@ import re
 from functools import cache
 from typing import Any
 
-from msgspec import Struct
+from msgspec import Struct, field
 
 from stackaudit.facts.common import has_expansion
 from stackaudit.invocation.shellwords import Token
@@ -49,6 +49,7 @@ class ToolSpec(Struct, frozen=True):
     options: dict[str, OptionSpec]
     positionals: tuple[tuple[str, int | str | None], ...]
     version: str
+    package: str = ""
 
     def lookup(self, flag: str) -> OptionSpec | str | None:
         """The option a flag names, None when unknown, or "ambiguous"."""
@@ -88,6 +89,7 @@ def tool_spec(name: str) -> ToolSpec:
         options,
         positionals,
         str(raw.get("version", "")),
+        str(raw.get("package", "")),
     )
 
 
@@ -102,7 +104,12 @@ class ParsedArgs(Struct):
     options: list[ParsedOption]
     positionals: list[Token]
     remainder: list[Token]
+    # Option words the parser does not know (or, argparse, an ambiguous prefix): the
+    # parser exits with a usage error.
     unknown: list[Token]
+    # Options that take a value and were given none: a usage error as well (argparse
+    # "expected one argument", click "requires an argument").
+    missing_value: list[Token] = field(default_factory=list)
 
 
 def _looks_like_option(token: Token) -> bool:
@@ -139,15 +146,30 @@ def parse_args(spec: ToolSpec, tokens: list[Token]) -> ParsedArgs:
             flag, has_inline, inline_start = text.split("=", 1)[0], True, text.index("=") + 1
         option = spec.lookup(flag)
         if option is None and not text.startswith("--") and len(text) > 2:
-            # "-p5006" or "-b0.0.0.0:80": a short option with its value attached.
-            short = spec.options.get(text[:2])
-            if short is not None and short.takes_value:
-                option, flag, has_inline, inline_start = short, text[:2], True, 2
+            # "-p5006", "-b0.0.0.0:80", "-Dw4": short options run together, the last of
+            # them possibly with its value attached.
+            cluster = _short_cluster(spec, token)
+            if cluster is not None:
+                flags, valued = cluster
+                result.options.extend(flags)
+                if valued is None:
+                    continue
+                option, flag_end = valued
+                flag = text[:flag_end]
+                inline_start = flag_end
+                if not click and flag_end == 2 and text[2:3] == "=":
+                    inline_start = 3  # argparse splits "-b=value" at the "="
+                has_inline = inline_start < len(text)
+        if option is None and not click and " " in text:
+            # argparse: a word holding a space that names no option is a positional.
+            result.positionals.append(token)
+            continue
         if option is None or option == "ambiguous":
             result.unknown.append(token)
             continue
         assert isinstance(option, OptionSpec)
         parsed = ParsedOption(option.dest, token, len(flag), [])
+        needed = _values_needed(option, click)
         result.options.append(parsed)
         if not option.takes_value:
             continue
@@ -155,6 +177,7 @@ def parse_args(spec: ToolSpec, tokens: list[Token]) -> ParsedArgs:
             parsed.values.append((token, inline_start))
             if option.nargs in (None, "?", "*", "+", 1):
                 continue
+            needed -= 1
         if option.nargs == "...":
             result.remainder.extend(tokens[index:])
             parsed.values.extend((t, 0) for t in tokens[index:])
@@ -170,6 +193,8 @@ def parse_args(spec: ToolSpec, tokens: list[Token]) -> ParsedArgs:
                 parsed.values.append((nxt, 0))
                 index += 1
                 taken += 1
+            if len(parsed.values) < needed:
+                result.missing_value.append(token)
             continue
         # "*" and "+": greedy, up to the next option-looking word.
         while index < len(tokens) and not _looks_like_option(tokens[index]):
@@ -177,4 +202,36 @@ def parse_args(spec: ToolSpec, tokens: list[Token]) -> ParsedArgs:
                 break
             parsed.values.append((tokens[index], 0))
             index += 1
+        if len(parsed.values) < needed:
+            result.missing_value.append(token)
     return result
+
+
+def _values_needed(option: OptionSpec, click: bool) -> int:
+    """How many values the parser insists on: argparse ``nargs`` None, N and ``+``;
+    click takes the next N words whatever they look like, so only an option at the
+    very end lacks them."""
+    if option.nargs in (None, "+"):
+        return 1
+    if isinstance(option.nargs, int):
+        return option.nargs
+    return 0
+
+
+def _short_cluster(
+    spec: ToolSpec, token: Token
+) -> tuple[list[ParsedOption], tuple[OptionSpec, int] | None] | None:
+    """Single-dash options written together (argparse ``consume_optional`` and click
+    ``_match_short_opt`` read them alike): the flags, and the option that takes the
+    rest of the word (or the next word) as its value with where its letter ends; None
+    when a letter names no option."""
+    text = token.text
+    flags: list[ParsedOption] = []
+    for position in range(1, len(text)):
+        option = spec.options.get("-" + text[position])
+        if option is None:
+            return None
+        if option.takes_value:
+            return flags, (option, position + 1)
+        flags.append(ParsedOption(option.dest, token, position + 1, []))
+    return flags, None

@@ -345,9 +345,36 @@ def find_invocations_in_words(context: CommandContext, words: list[Token]) -> li
             return _shell_body(context, env, words, index)
         elif _PYTHON.match(name):
             return _python(context, env, words, index)
+        elif _is_whole_line(word):
+            return _whole_line(context, env, words, index)
         else:
             return _program(context, env, words, index, name)
     return []
+
+
+def _is_whole_line(word: Token) -> bool:
+    """A program word that is a command line (``"panel serve app.py"``, one element of
+    an exec-form array): written out, with a blank inside."""
+    return not word.symbolic and any(blank in word.text.strip() for blank in " \t")
+
+
+def _whole_line(
+    context: CommandContext, env: list[EnvVar], words: list[Token], index: int
+) -> list[Invocation]:
+    """The server a whole command line given as one program word was meant to start,
+    marked as never started: exec-form arrays, compose and Kubernetes lists and
+    ``subprocess`` argv hand that word to ``execve`` as the program's name."""
+    word = words[index]
+    commands = split_commands(word.text, word.origins)
+    written = to_word(context.source, word)
+    found: list[Invocation] = []
+    for position, inner in enumerate(commands):
+        if not inner or _is_whole_line(inner[0]):
+            continue
+        rest = words[index + 1 :] if position == len(commands) - 1 else []
+        for command in find_in_words(context.with_env(env), [*inner, *rest]):
+            found.append(replace(command, whole_line=written))
+    return found
 
 
 def program_index(words: list[Token]) -> int:
@@ -440,6 +467,8 @@ def _program(
         return [
             _serve_command(context, env, f"fastapi-{subcommand}", words[index], words[index + 2 :])
         ]
+    if name == "flask":
+        return _flask(context, env, words, index)
     tool = _MODULE_TOOLS.get(name)
     if tool:
         return [_serve_command(context, env, tool, words[index], words[index + 1 :])]
@@ -457,6 +486,34 @@ def _program(
 
 
 _CONTAINER_TOOLS = frozenset({"docker", "podman", "docker-compose", "podman-compose"})
+
+# `flask [OPTIONS] COMMAND`: the options of Flask's group (flask/cli.py ``FlaskGroup``)
+# that take a value; ``--debug/--no-debug`` is an option of ``run`` as well.
+_FLASK_GROUP_VALUED = frozenset({"--app", "-A", "--env-file", "-e"})
+
+
+def _flask(
+    context: CommandContext, env: list[EnvVar], words: list[Token], index: int
+) -> list[Invocation]:
+    """``flask [--app X] [--debug] run [options]``: Werkzeug's development server. The
+    group's ``--debug``/``--no-debug`` is kept in front of ``run``'s own options (it sets
+    ``FLASK_DEBUG`` before ``run`` reads it, and ``run`` accepts the same flag)."""
+    debug: list[Token] = []
+    position = index + 1
+    while position < len(words):
+        text = words[position].text
+        option = text.split("=", 1)[0]
+        if option in _FLASK_GROUP_VALUED:
+            position += 1 if "=" in text else 2
+        elif text in ("--debug", "--no-debug"):
+            debug.append(words[position])
+            position += 1
+        elif text == "run":
+            arguments = [*debug, *words[position + 1 :]]
+            return [_serve_command(context, env, "flask-run", words[index], arguments)]
+        else:
+            return []
+    return []
 
 
 # jhsingle-native-proxy (jhsingle_native_proxy/main.py ``run``, a click command): its
@@ -610,6 +667,7 @@ def _serve_command(
         positionals=tuple(to_word(source, t) for t in parsed.positionals),
         app_args=tuple(to_word(source, t) for t in parsed.remainder),
         unknown=tuple(to_word(source, t) for t in parsed.unknown),
+        missing_values=tuple(to_word(source, t) for t in parsed.missing_value),
         env=tuple(env),
         carrier=context.carrier,
         context=context.context,

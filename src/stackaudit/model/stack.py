@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from stackaudit.model.links import Links
     from stackaudit.model.nginx_servers import NginxServers
     from stackaudit.model.platforms import Platform, Platforms
+    from stackaudit.model.startup import StartFailure
     from stackaudit.model.traefik import Traefik
 
 T = TypeVar("T")
@@ -43,7 +44,37 @@ class Stack:
         image's ENTRYPOINT + CMD, what a compose service or Kubernetes container sets
         over them, and the entrypoint script they run (``model.containers``). A command
         a container runs carries the container's environment after the image's ENV
-        (``env_file:`` below ``environment:``, as in Compose's precedence)."""
+        (``env_file:`` below ``environment:``, as in Compose's precedence). A command
+        its own parser refuses starts nothing (``commands_that_never_start``): no rule
+        judges what it would have served."""
+        return [c for c in self._launched_commands if not self._start_failures[id(c)]]
+
+    @cached_property
+    def commands_that_never_start(self) -> list[tuple[ServeCommand, list[StartFailure]]]:
+        """The commands that exit at start (an unknown option, a missing value, the
+        whole command line as one exec-form element), with why."""
+        return [
+            (command, self._start_failures[id(command)])
+            for command in self._launched_commands
+            if self._start_failures[id(command)]
+        ]
+
+    @cached_property
+    def _start_failures(self) -> dict[int, list[StartFailure]]:
+        from stackaudit.model.startup import start_failures
+
+        answers: dict[tuple[str, str], bool] = {}
+
+        def older(package: str, version: str) -> bool:
+            if (package, version) not in answers:
+                found = self.installed_relative_to(package, version)
+                answers[package, version] = found is not None and found[0] == "old"
+            return answers[package, version]
+
+        return {id(c): start_failures(c, older) for c in self._launched_commands}
+
+    @cached_property
+    def _launched_commands(self) -> list[ServeCommand]:
         from stackaudit.facts.image import DockerImage, ShellScript
         from stackaudit.model.containers import container_commands
 

@@ -200,6 +200,8 @@ class DevModeDeployed(Rule):
                 yield self._setting(setting)
 
     def _command(self, command: ServeCommand) -> Iterator[Diagnostic]:
+        if command.tool not in _COMMAND_EFFECTS:
+            return  # Werkzeug's development server (`flask run`) is SA212's
         if command.carrier == "python":
             if is_development_path(command.span.path):
                 return
