@@ -97,3 +97,16 @@ def test_a_template_that_does_not_parse_is_left_alone() -> None:
 )
 def test_traefik_files_are_told_by_their_content(path: str, head: bytes, kind: str) -> None:
     assert classify_content(path, head, classify_name(path)) == kind
+
+
+def test_a_port_published_by_a_development_file_is_reached_at_low_confidence() -> None:
+    """An override or `*.dev.yml` publishes its ports wherever Compose merges it, but
+    may never run on a server: SA509 reports it, at low confidence."""
+    from stackaudit.diagnostics import Confidence
+
+    from .support import FIXTURES, scan
+
+    result = scan(FIXTURES / "SA509" / "override-file-low-confidence", select=["SA509"])
+    assert [(d.span.path, d.confidence) for d in result.diagnostics] == [
+        ("compose.override.yaml", Confidence.LOW)
+    ]

@@ -172,7 +172,7 @@ class Traefik:
 
     def reach(self, instance: TraefikInstance, entrypoint: TraefikEntryPoint) -> Reach | None:
         """How clients reach the entry point from outside the host or cluster: a compose
-        port published on every host interface (not in a development file), the host's
+        port published on every host interface (at low confidence in a development file), the host's
         network, or a Kubernetes Service of type LoadBalancer or NodePort. None when it
         is reached only from the container network, the loopback interface, or in ways
         the scanned files do not tell."""
@@ -325,11 +325,16 @@ def _compose_reach(service: ComposeService, port: int) -> Reach | None:
         targets = mapping.targets
         if targets is None or port not in targets or mapping.protocol != "tcp":
             continue
-        if mapping.on_all_interfaces is not True or is_development_path(mapping.span.path):
+        if mapping.on_all_interfaces is not True:
             continue
+        # A development file (an override, `docker-compose.dev.yml`) is published too
+        # wherever it is used, but may never run on a server: low confidence, as SA602.
+        confidence = Confidence.MEDIUM if mapping.default_used else Confidence.HIGH
+        if is_development_path(mapping.span.path):
+            confidence = Confidence.LOW
         return Reach(
             mapping.span,
             f"{service.label} publishes `{mapping.describe()}` on every host interface",
-            Confidence.MEDIUM if mapping.default_used else Confidence.HIGH,
+            confidence,
         )
     return None

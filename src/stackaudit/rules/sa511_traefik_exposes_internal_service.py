@@ -154,6 +154,7 @@ class TraefikExposesInternalService(Rule):
                 Related(docker.span, "the docker provider is enabled here"),
                 Related(reach.span, reach.label),
             ],
+            confidence=self.confidence.weaker(reach.confidence),
         )
 
 
