@@ -63,6 +63,10 @@ def load_documents(
 _PLACEHOLDER_START = re.compile(r"(?m)(?:^[ \t]*|[:-][ \t]+|[&!][^\s&!{]{1,128}[ \t]+)(\{)\{")
 
 
+# The anchor and tag written before a node's value (bounded as above).
+_NODE_PROPERTIES = re.compile(r"(?:[&!][^\s&!{]{1,128}[ \t]+)+")
+
+
 # A line that is one template action and nothing else (`{{- if .Values.ingress }}`,
 # `{{- end }}`, `{{- include "labels" . | nindent 4 }}`): structure, not a value.
 _ACTION_LINE = re.compile(r"(?m)^[ \t]*\{\{[^\n]*\}\}[ \t]*$")
@@ -95,7 +99,10 @@ def restore_placeholders(source: SourceFile, documents: list[Node]) -> None:
         seen.add(id(node))
         if isinstance(node, ScalarNode):
             start, end = node.start_mark.index, node.end_mark.index
-            if node.style is None and source.text.startswith("{{", start):
+            # An anchored or tagged scalar (`&pass {{ x }}`) starts at its anchor.
+            prefix = _NODE_PROPERTIES.match(source.text, start, end)
+            start = prefix.end() if prefix is not None else start
+            if not node.style and source.text.startswith("{{", start):
                 node.value = source.text[start:end]
         elif isinstance(node, MappingNode):
             for key, value in node.value:

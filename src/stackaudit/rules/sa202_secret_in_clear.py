@@ -74,6 +74,7 @@ class SecretInClear(Rule):
     category = "secrets"
     applies_to = ("cli", "env", "py", "compose", "k8s")
     cwe = 798
+    span_is_secret = True
     fix = FixSafety.UNSAFE
     examples = (
         Bad(

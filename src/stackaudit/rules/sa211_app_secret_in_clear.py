@@ -107,6 +107,7 @@ class AppSecretInClear(Rule):
     category = "secrets"
     applies_to = ("py", "env", "compose", "dockerfile", "k8s", "cli")
     cwe = 798
+    span_is_secret = True
     examples = (
         Bad(
             "settings.py",
@@ -202,15 +203,23 @@ class AppSecretInClear(Rule):
             if found is not None:
                 yield self._env_finding(var, *found)
         yield from self._python(stack)
+        yield from self._secret_manifests(stack)
+
+    def _secret_manifests(self, stack: Stack) -> Iterator[Diagnostic]:
+        """One finding per Secret manifest, at its first value written in clear."""
+        by_secret: dict[tuple[str, str], list[SecretLiteral]] = {}
         for literal in stack.of(SecretLiteral):
-            value = literal.value.text
-            if is_development_path(literal.span.path) or is_placeholder(value):
+            if is_development_path(literal.span.path) or is_placeholder(literal.value.text):
                 continue
+            by_secret.setdefault((literal.span.path, literal.secret), []).append(literal)
+        for (_, secret), literals in by_secret.items():
+            keys = ", ".join(f"`{literal.key}`" for literal in literals)
+            known = next((v for v in (public_default(x.value.text) for x in literals) if v), None)
             yield self._finding(
-                literal.span,
-                f"Secret `{literal.secret}` holds `{literal.key}` in clear in `stringData`: "
-                "whoever reads the repository has it",
-                value,
+                literals[0].value.span,
+                f"Secret `{secret}` holds {keys} in clear in `stringData`: whoever reads "
+                "the repository has them",
+                known,
                 help="commit the Secret encrypted (Sealed Secrets, SOPS) or create it "
                 "outside the repository (`kubectl create secret`, an external secret "
                 "store), and rotate it",
@@ -242,7 +251,7 @@ class AppSecretInClear(Rule):
                 span,
                 f"{where} holds {kind} written literally in the code{unset}: it is "
                 "committed with it",
-                value,
+                public_default(value),
                 help=f"read it from the environment filled from a secret store "
                 f'(`os.environ["{_variable(secret.name)}"]`, no default), and rotate it',
                 confidence=Confidence.MEDIUM if secret.fallback else None,
@@ -254,7 +263,7 @@ class AppSecretInClear(Rule):
         return self._finding(
             var.value.span,
             f"{var.name} ({var.source}) holds {kind} written literally: {where}",
-            value,
+            public_default(value),
             help=_env_help(var),
             confidence=Confidence.MEDIUM if var.value.default_used else None,
         )
@@ -263,12 +272,11 @@ class AppSecretInClear(Rule):
         self,
         span: Span,
         message: str,
-        value: str,
+        known: str | None,
         *,
         help: str,
         confidence: Confidence | None = None,
     ) -> Diagnostic:
-        known = public_default(value)
         if known is not None:
             message += f"; the value is {known}, so anyone can use it"
         return self.report(
