@@ -90,11 +90,11 @@ class AppSecretInClear(Rule):
     ```
 
     ## References
-    - https://github.com/fastapi/fastapi/blob/0.115.0/docs_src/security/tutorial004.py#L11-L13
+    - https://github.com/fastapi/fastapi/blob/071d9043883b62f423c480d26f8ae82ae7b6644f/docs_src/security/tutorial004.py#L11-L13
     - https://github.com/django/django/blob/5.1/django/core/management/commands/startproject.py
     - https://github.com/django/django/blob/5.1/django/core/checks/security/base.py
     - https://docs.djangoproject.com/en/5.1/ref/settings/#secret-key
-    - https://flask.palletsprojects.com/en/3.0.x/config/#SECRET_KEY
+    - https://flask.palletsprojects.com/en/stable/config/#SECRET_KEY
     - https://www.starlette.io/middleware/#sessionmiddleware
     - https://docs.docker.com/reference/dockerfile/#arg
     - https://kubernetes.io/docs/concepts/configuration/secret/
