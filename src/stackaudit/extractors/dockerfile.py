@@ -240,6 +240,12 @@ def _env(source: SourceFile, instruction: Instruction) -> list[EnvVar]:
         value_start += len(first.text)
         value_start += len(args[value_start:]) - len(args[value_start:].lstrip())
         value_text = args[value_start:].rstrip()
+        # The value goes through Docker's word processing like every ENV value, which
+        # removes quotes: `ENV PASS ""` sets an empty value.
+        quote = value_text[:1]
+        if quote in ('"', "'") and value_text.count(quote) == 2 and value_text.endswith(quote):
+            value_start += 1
+            value_text = value_text[1:-1]
         value = Token(
             value_text,
             instruction.origins[value_start : value_start + len(value_text)],

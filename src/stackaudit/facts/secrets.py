@@ -85,7 +85,8 @@ def url_password(text: str) -> str | None:
 # Placeholders written in templates and examples for the reader to replace: a name in
 # angle brackets, `your_..._here`, runs of one filler character, `...`.
 _PLACEHOLDER = re.compile(
-    r"^<.*>$|<[A-Za-z][A-Za-z0-9_ -]*>|^\[.*\]$|^your[-_ ].*here$|^(.)\1{3,}$|^\.\.\.$",
+    r"^<[^<>]+>$|<(your|insert|replace|change|enter|put|add|my)[A-Za-z0-9_ -]*>"
+    r"|^\[[^\[\]]+\]$|^your[-_ ].*here$|^(.)\2{3,}$|^\.\.\.$",
     re.IGNORECASE,
 )
 
