@@ -66,8 +66,19 @@ def suggest(value: str, choices: list[str]) -> str:
     """ " (did you mean `x`?)" when a close match exists."""
     import difflib  # only on the way to an error message
 
-    close = difflib.get_close_matches(value, choices, n=1, cutoff=0.6)
-    return f" (did you mean `{close[0]}`?)" if close else ""
+    close = difflib.get_close_matches(value, choices, n=5, cutoff=0.6)
+    if not close:
+        return ""
+    # Equally close by edit similarity (`SA1O1`: `SA101` and `SA211`), the one that keeps
+    # more characters in place is the typo's source.
+    best = max(
+        close,
+        key=lambda choice: (
+            difflib.SequenceMatcher(None, value, choice).ratio(),
+            sum(a == b for a, b in zip(value, choice, strict=False)),
+        ),
+    )
+    return f" (did you mean `{best}`?)"
 
 
 CONFIG_LIMIT = 1024 * 1024
