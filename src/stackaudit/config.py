@@ -69,29 +69,16 @@ def suggest(value: str, choices: list[str]) -> str:
     close = difflib.get_close_matches(value, choices, n=5, cutoff=0.6)
     if not close:
         return ""
-    # Of matches equally similar to difflib (`SA1O1` is as near `SA511` as `SA101`), the
-    # one fewest edits away: new rule codes must not change the suggestion for a typo.
-    best = min(close, key=lambda c: (-round(_ratio(value, c), 6), _edits(value[:64], c[:64])))
+    # Equally close by edit similarity (`SA1O1`: `SA101` and `SA211`), the one that keeps
+    # more characters in place is the typo's source.
+    best = max(
+        close,
+        key=lambda choice: (
+            difflib.SequenceMatcher(None, value, choice).ratio(),
+            sum(a == b for a, b in zip(value, choice, strict=False)),
+        ),
+    )
     return f" (did you mean `{best}`?)"
-
-
-def _ratio(a: str, b: str) -> float:
-    import difflib
-
-    return difflib.SequenceMatcher(None, a, b).ratio()
-
-
-def _edits(a: str, b: str) -> int:
-    """Levenshtein distance (both strings are short: a typed name and a rule code)."""
-    previous = list(range(len(b) + 1))
-    for i, char in enumerate(a, start=1):
-        current = [i]
-        for j, other in enumerate(b, start=1):
-            current.append(
-                min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char != other))
-            )
-        previous = current
-    return previous[-1]
 
 
 CONFIG_LIMIT = 1024 * 1024

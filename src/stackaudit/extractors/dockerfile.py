@@ -26,6 +26,7 @@ from stackaudit.extractors.base import Extraction
 from stackaudit.extractors.dependencies import pins_in_script
 from stackaudit.facts.common import EnvVar, has_expansion
 from stackaudit.facts.image import CommandLine, DockerImage, ImageCopy
+from stackaudit.facts.secrets import BuildArg
 from stackaudit.facts.serve import ServeCommand
 from stackaudit.invocation.commandline import (
     CommandContext,
@@ -239,6 +240,12 @@ def _env(source: SourceFile, instruction: Instruction) -> list[EnvVar]:
         value_start += len(first.text)
         value_start += len(args[value_start:]) - len(args[value_start:].lstrip())
         value_text = args[value_start:].rstrip()
+        # The value goes through Docker's word processing like every ENV value, which
+        # removes quotes: `ENV PASS ""` sets an empty value.
+        quote = value_text[:1]
+        if quote in ('"', "'") and value_text.count(quote) == 2 and value_text.endswith(quote):
+            value_start += 1
+            value_text = value_text[1:-1]
         value = Token(
             value_text,
             instruction.origins[value_start : value_start + len(value_text)],
@@ -262,6 +269,23 @@ def _env(source: SourceFile, instruction: Instruction) -> list[EnvVar]:
                 "Dockerfile ENV",
             )
         )
+    return found
+
+
+def _build_args(source: SourceFile, instruction: Instruction) -> list[BuildArg]:
+    """``ARG NAME=default`` (several per line allowed): the default is written in the
+    file, and where a ``RUN`` uses it, in the image's history."""
+    found = []
+    for word in (w for cmd in split_commands(instruction.args, instruction.origins) for w in cmd):
+        name, sep, _ = word.text.partition("=")
+        if sep:
+            variable = EnvVar(
+                name,
+                to_word(source, word, len(name) + 1),
+                token_span(source, word),
+                "Dockerfile ARG",
+            )
+            found.append(BuildArg(variable))
     return found
 
 
@@ -295,6 +319,8 @@ def extract_dockerfile(source: SourceFile) -> Extraction:
             stage.env.extend(variables)
             # Every ENV is committed in the file, whether or not a server is found.
             result.facts.extend(variables)
+        elif keyword == "ARG":
+            result.facts.extend(_build_args(source, instruction))
         elif keyword == "CMD":
             stage.cmd = _command(instruction)
         elif keyword == "ENTRYPOINT":

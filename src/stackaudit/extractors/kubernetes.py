@@ -55,6 +55,7 @@ from stackaudit.facts.deploy import (
 )
 from stackaudit.facts.image import ArgWord
 from stackaudit.facts.platform import CLOUD_RUN, PlatformService
+from stackaudit.facts.secrets import SecretLiteral
 from stackaudit.invocation.commandline import CommandContext, find_in_words
 from stackaudit.invocation.joined import arg_word
 from stackaudit.policy import is_development_path
@@ -260,6 +261,16 @@ class _Manifest:
                 data.append(EnvVar(key.value, word, span, label, reference=secret))
         return K8sConfigMap(self.name, self.namespace, secret, self.span, tuple(data))
 
+    def secret_literals(self) -> list[SecretLiteral]:
+        """A Secret's ``stringData`` values written in clear in the manifest."""
+        found = []
+        for key, value in self.walker.key_items(self.walker.get(self.document, "stringData")):
+            word = _word(self.source, value)
+            if word is not None:
+                span = node_span(self.source, key)
+                found.append(SecretLiteral(self.name, key.value, Word(word.text, word.span), span))
+        return found
+
     # -- networking -----------------------------------------------------------------------
 
     def service(self) -> K8sService:
@@ -439,6 +450,8 @@ def _document(
         return
     if kind in ("ConfigMap", "Secret") and manifest.api == "v1":
         result.facts.append(manifest.config_map())
+        if kind == "Secret":
+            result.facts.extend(manifest.secret_literals())
         return
     kind, spec = pod_spec(walker, document)
     if manifest.api.startswith("serving.knative.dev/") and kind == "Service":

@@ -240,8 +240,12 @@ def analyse(
 
 
 def extract_python(source: SourceFile) -> Extraction:
+    from stackaudit.extractors.python_secrets import find_secrets, may_hold_secret
+
     result = Extraction()
-    if not can_matter(source.text, source.path):
+    matters = can_matter(source.text, source.path)
+    secrets = may_hold_secret(source.text)
+    if not matters and not secrets:
         return result
     # The collector stays paused until the tree is dropped: re-enabled with the tree
     # alive, its first collection walks every node once more only to find no cycle
@@ -249,14 +253,20 @@ def extract_python(source: SourceFile) -> Extraction:
     with _no_cycle_collection():
         tree = parse(source.text, source.path)
         if isinstance(tree, ParseProblem):
-            explained = newer_grammar(source.text, source.path, tree.span.line)
-            if isinstance(explained, NewerSyntax):
-                result.skipped = explained.reason
-            else:
-                result.problems.append(explained or tree)
+            # A module read only for literal secrets was never analysed before: its
+            # syntax is not this tool's business unless another rule reads it.
+            if matters:
+                explained = newer_grammar(source.text, source.path, tree.span.line)
+                if isinstance(explained, NewerSyntax):
+                    result.skipped = explained.reason
+                else:
+                    result.problems.append(explained or tree)
             return result
         try:
-            result.facts.extend(analyse(source, source.text, tree))
+            if matters:
+                result.facts.extend(analyse(source, source.text, tree))
+            if secrets:
+                result.facts.extend(find_secrets(source, tree))
         except RecursionError:
             result.problems.append(
                 ParseProblem(Span(source.path, 1, 1), "nesting too deep to analyse")

@@ -63,8 +63,8 @@ def load_documents(
 _PLACEHOLDER_START = re.compile(r"(?m)(?:^[ \t]*|[:-][ \t]+|[&!][^\s&!{]{1,128}[ \t]+)(\{)\{")
 
 
-# An anchor and a tag written before a scalar's value (bounded as above).
-_PROPERTIES = re.compile(r"(?:[&!][^\s&!{]{1,128}[ \t]+){1,2}")
+# The anchor and tag written before a node's value (bounded as above).
+_NODE_PROPERTIES = re.compile(r"(?:[&!][^\s&!{]{1,128}[ \t]+){1,2}")
 
 
 # A line that is one template action and nothing else (`{{- if .Values.ingress }}`,
@@ -99,11 +99,11 @@ def restore_placeholders(source: SourceFile, documents: list[Node]) -> None:
         seen.add(id(node))
         if isinstance(node, ScalarNode):
             start, end = node.start_mark.index, node.end_mark.index
-            # A scalar's marks start at its anchor or tag (`&pass {{.Env.DB}}`).
-            properties = _PROPERTIES.match(source.text, start)
-            value_start = properties.end() if properties else start
-            if not node.style and source.text.startswith("{{", value_start):
-                node.value = source.text[value_start:end]
+            # An anchored or tagged scalar (`&pass {{ x }}`) starts at its anchor.
+            prefix = _NODE_PROPERTIES.match(source.text, start, end)
+            start = prefix.end() if prefix is not None else start
+            if not node.style and source.text.startswith("{{", start):
+                node.value = source.text[start:end]
         elif isinstance(node, MappingNode):
             for key, value in node.value:
                 pending.extend((key, value))

@@ -22,3 +22,13 @@ class AppSetting(Struct, frozen=True):
     value: Word
     span: Span  # the keyword argument or assignment
     call: Span  # the whole call or statement
+
+
+# Settings in Python code whose value is a credential (framework -> names), reported by
+# SA202 (tornado/web.py `cookie_secret`; panel/config.py).
+APP_SECRET_SETTINGS = {
+    "tornado": frozenset({"cookie_secret"}),
+    "panel-config": frozenset(
+        {"cookie_secret", "oauth_secret", "oauth_encryption_key", "basic_auth"}
+    ),
+}

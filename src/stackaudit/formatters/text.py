@@ -6,6 +6,7 @@ the fix as a ``help`` line; and a footer with counts. All scanned text goes thro
 from __future__ import annotations
 
 import io
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
@@ -63,7 +64,13 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-def _block(result: RunResult, diagnostic: Diagnostic, quiet: bool, make: Make) -> list[_Line]:
+def _block(
+    result: RunResult,
+    diagnostic: Diagnostic,
+    quiet: bool,
+    make: Make,
+    secrets: dict[tuple[str, int], list[tuple[int, int]]],
+) -> list[_Line]:
     span = diagnostic.span
     head = make()
     head.append(f"{printable_line(span.path)}:{span.line}:{span.column}: ", style="bold")
@@ -80,6 +87,8 @@ def _block(result: RunResult, diagnostic: Diagnostic, quiet: bool, make: Make) -
     if source:
         gutter = " " * len(str(span.line))
         end_column = span.end_column if span.end_line == span.line else len(source) + 1
+        for start, end in secrets.get((span.path, span.line), ()):
+            source = _masked(source, start, end)
         # A long line (minified, generated) is shown around the span only.
         source, first, last = window(source, span.column - 1, end_column - 1)
         start = display_width(source, first + 1)
@@ -105,6 +114,30 @@ def _block(result: RunResult, diagnostic: Diagnostic, quiet: bool, make: Make) -
     return lines
 
 
+def _secret_columns(
+    diagnostics: list[Diagnostic],
+) -> dict[tuple[str, int], list[tuple[int, int]]]:
+    """Per file line, the columns (0-based, end excluded) of the secrets that findings
+    point at, so that no quoted line shows one, whichever finding quotes it."""
+    from stackaudit.rules import rule_by_code
+
+    found: dict[tuple[str, int], list[tuple[int, int]]] = {}
+    for diagnostic in diagnostics:
+        rule = rule_by_code(diagnostic.code)
+        span = diagnostic.span
+        if rule is None or not rule.span_is_secret:
+            continue
+        # A secret running over several lines: only its first line is quoted.
+        end = span.end_column - 1 if span.end_line == span.line else sys.maxsize
+        found.setdefault((span.path, span.line), []).append((span.column - 1, end))
+    return found
+
+
+def _masked(line: str, start: int, end: int) -> str:
+    """The line with the characters ``[start, end)`` (a secret) replaced by ``*``."""
+    return line[:start] + "*" * max(0, end - start) + line[end:]
+
+
 def _notebook_cell(result: RunResult, diagnostic: Diagnostic) -> tuple[int, int] | None:
     """Findings in a notebook are located by the notebook file's JSON lines (as SARIF
     wants); people read cells, so the text output adds the cell and its line."""
@@ -124,7 +157,8 @@ def render_text(result: RunResult, *, color: bool = False, quiet: bool = False, 
         make: Make = Text
     else:
         make = _Plain
-    lines = [line for d in result.diagnostics for line in _block(result, d, quiet, make)]
+    secrets = _secret_columns(result.diagnostics)
+    lines = [line for d in result.diagnostics for line in _block(result, d, quiet, make, secrets)]
     if not quiet:
         # A skip reported as SA003 is a finding above, not a note.
         reported = {d.span.path for d in result.diagnostics if d.code == "SA003"}

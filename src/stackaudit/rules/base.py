@@ -134,6 +134,9 @@ class Rule:
     # two commands, a route in front of two servers); a rule whose findings at one
     # place say different things (which route, which hosts) keeps one per message.
     one_finding_per_place: ClassVar[bool] = True
+    # The span of every finding is the secret itself: outputs that quote the source
+    # line mask it (the message never holds it).
+    span_is_secret: ClassVar[bool] = False
 
     def check(self, stack: Stack) -> Iterator[Diagnostic]:
         return iter(())

@@ -1,7 +1,7 @@
 from collections.abc import Iterator
 
 from stackaudit.diagnostics import Confidence, Diagnostic, Edit, FixSafety, Severity
-from stackaudit.facts.app import AppSetting
+from stackaudit.facts.app import APP_SECRET_SETTINGS, AppSetting
 from stackaudit.facts.common import EnvVar, Word
 from stackaudit.facts.serve import (
     SECRET_ENV_VARS,
@@ -13,14 +13,6 @@ from stackaudit.facts.serve import (
 from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
 from stackaudit.rules.taxonomy import Category, FileKind
-
-# Settings in Python code whose value is a credential (framework -> names).
-_APP_SECRETS = {
-    "tornado": frozenset({"cookie_secret"}),
-    "panel-config": frozenset(
-        {"cookie_secret", "oauth_secret", "oauth_encryption_key", "basic_auth"}
-    ),
-}
 
 
 class SecretInClear(Rule):
@@ -89,6 +81,7 @@ class SecretInClear(Rule):
         FileKind.KUBERNETES,
     )
     cwe = 798
+    span_is_secret = True
     fix = FixSafety.UNSAFE
     examples = (
         Bad(
@@ -208,7 +201,7 @@ class SecretInClear(Rule):
                 else None,
             )
         for setting in stack.of(AppSetting):
-            if setting.name not in _APP_SECRETS.get(setting.framework, ()):
+            if setting.name not in APP_SECRET_SETTINGS.get(setting.framework, ()):
                 continue
             value = setting.value
             if value.symbolic or value.text == "":
