@@ -200,3 +200,28 @@ def test_every_jwt_trigger_passes_with_the_library_named_only(trigger: str) -> N
     # `verify=False` is everywhere (requests); only beside `jwt` can it be PyJWT's.
     assert not can_matter(f"requests.get(url, {trigger}=False)\n")
     assert can_matter(f"import jwt\njwt.decode(token, key, {trigger}=False)\n")
+
+
+@pytest.mark.parametrize(
+    ("text", "passes"),
+    [
+        ('SECRET_KEY = "x"', True),
+        ("app.config['SECRET_KEY'] = 'x'", True),
+        ('app.add_middleware(SessionMiddleware, secret_key="x")', True),
+        ('key = os.getenv("JWT_SECRET", "dev")', True),
+        ('value = config("DB_PASSWORD", default="x")', True),
+        ('DATABASES = {"default": {"PASSWORD": "x"}}', True),
+        ('    api_token: str = "x"', True),
+        ("apiKey = f'{x}'", True),
+        ("token = jwt.encode(payload, KEY)", True),
+        ('URL = "postgresql://user:pw@db/app"', True),
+        ("for token in tokenize(text):\n    pass", False),
+        ("PASSWORD_HASHERS = [hasher]", False),
+        ('url = "https://example.com/docs"', False),
+        ("secret = os.environ['SECRET']", False),
+    ],
+)
+def test_literal_secret_prescan(text: str, passes: bool) -> None:
+    from stackaudit.extractors.python_secrets import may_hold_secret
+
+    assert may_hold_secret(text) is passes

@@ -18,12 +18,13 @@ import gc
 import re
 import warnings
 from collections.abc import Iterator, Sequence
-from typing import Literal
 
 from stackaudit.diagnostics import Span
 from stackaudit.extractors.base import Extraction
 from stackaudit.extractors.python_grammar import NewerSyntax, newer_grammar
+from stackaudit.extractors.textscan import Words
 from stackaudit.facts.common import ParseProblem
+from stackaudit.policy import is_development_path
 from stackaudit.source import SourceFile
 
 # Names a rule can trigger on, each enough on its own. Framework names alone ("panel",
@@ -132,62 +133,42 @@ _SETTINGS_MODULE = re.compile(
 )
 
 
-_Need = Literal["alone", "framework", "program", "jwt"]
-_NEEDS: tuple[tuple[str, _Need], ...] = (
-    *((trigger, "alone") for trigger in TRIGGERS),
-    *((trigger, "framework") for trigger in NEEDS_FRAMEWORK),
-    *((trigger, "program") for trigger in NEEDS_PROGRAM),
-    *((trigger, "jwt") for trigger in NEEDS_JWT),
+# Every word the pre-scan looks for, found in one pass (``textscan.Words``).
+_WORDS = Words(
+    (
+        *TRIGGERS,
+        *NEEDS_FRAMEWORK,
+        *NEEDS_PROGRAM,
+        *NEEDS_JWT,
+        *FRAMEWORKS,
+        *PROGRAMS,
+        *JWT,
+        _PANEL_SHOW,
+        *_FLASK,
+        *_FLASK_SERVER,
+    )
 )
-# Plain substring tests cost less than half of one pass of a regex alternation of the
-# triggers (CPython's `re` tries the branches at nearly every position; `in` skips
-# ahead), but each still reads the whole text, at about the same cost whatever its
-# length. So a text is searched for these pieces, each held by several triggers, and
-# for those triggers only where the piece is: 21 scans instead of 34.
-_PIECES = ("ebsocket", "_origin", "llow-", "Bokeh", "pplication", "debug", "erve", "exec")
 
 
-def _by_piece() -> tuple[tuple[str, tuple[tuple[str, _Need], ...]], ...]:
-    """The triggers grouped under the first piece each holds (or under itself). A
-    trigger that holds another of the same need (`allow_websocket_origin` holds
-    `websocket_origin`) can only match where that one does: it is left out."""
-    groups: dict[str, list[tuple[str, _Need]]] = {}
-    for trigger, need in _NEEDS:
-        if any(other != trigger and other in trigger and n == need for other, n in _NEEDS):
-            continue
-        piece = next((piece for piece in _PIECES if piece in trigger), trigger)
-        groups.setdefault(piece, []).append((trigger, need))
-    return tuple((piece, tuple(group)) for piece, group in groups.items())
-
-
-_BY_PIECE = _by_piece()
-
-
-def _names_framework(text: str, path: str) -> bool:
-    if any(name in text for name in FRAMEWORKS):
+def _names_framework(present: frozenset[str], text: str, path: str) -> bool:
+    if present.intersection(FRAMEWORKS):
         return True
     return any(name in path for name in FRAMEWORKS) and _RELATIVE_IMPORT.search(text) is not None
 
 
 def can_matter(text: str, path: str = "") -> bool:
-    needed: set[_Need] = set()
-    for piece, triggers in _BY_PIECE:
-        if piece not in text:
-            continue
-        for trigger, need in triggers:
-            if trigger == piece or trigger in text:
-                if need == "alone":
-                    return True
-                needed.add(need)
-    if "framework" in needed and _names_framework(text, path):
+    present = _WORDS.present(text)
+    if present.intersection(TRIGGERS):
         return True
-    if "program" in needed and any(name in text for name in PROGRAMS):
+    if present.intersection(NEEDS_FRAMEWORK) and _names_framework(present, text, path):
         return True
-    if "jwt" in needed and any(name in text for name in JWT):
+    if present.intersection(NEEDS_PROGRAM) and present.intersection(PROGRAMS):
         return True
-    if _PANEL_SHOW in text and "panel" in text:
+    if present.intersection(NEEDS_JWT) and present.intersection(JWT):
         return True
-    if any(name in text for name in _FLASK) and any(call in text for call in _FLASK_SERVER):
+    if _PANEL_SHOW in present and "panel" in present:
+        return True
+    if present.intersection(_FLASK) and present.intersection(_FLASK_SERVER):
         return True
     return bool(path) and _SETTINGS_MODULE.search(path) is not None
 
@@ -244,7 +225,8 @@ def extract_python(source: SourceFile) -> Extraction:
 
     result = Extraction()
     matters = can_matter(source.text, source.path)
-    secrets = may_hold_secret(source.text)
+    # SA211 reports no literal in tests or development settings: no parse for them.
+    secrets = not is_development_path(source.path) and may_hold_secret(source.text)
     if not matters and not secrets:
         return result
     # The collector stays paused until the tree is dropped: re-enabled with the tree
