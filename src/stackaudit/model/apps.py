@@ -3,7 +3,8 @@ enforces, and the endpoints libraries add to it (FastAPI's ``/docs``, a Promethe
 ``/metrics``).
 
 A command line names the module it serves (``uvicorn app.main:app`` imports
-``app/main.py``); the endpoints that module turns on are the app's. The directory the
+``app/main.py``, found as ``model.modules`` says); the endpoints that module turns on
+are the app's. The directory the
 module is imported from (``backend/`` for ``backend/app/main.py``) is the app's import
 root: a ``fastapi.security`` scheme constructed in a module below it (``app/auth.py``)
 is taken as the app's authentication, since the app can only import it from there.
@@ -15,6 +16,7 @@ from collections.abc import Callable, Iterable
 
 from stackaudit.facts.asgi import AsgiApplication, AuthScheme, BuiltinEndpoint
 from stackaudit.facts.serve import ServeCommand
+from stackaudit.model.modules import imported_module_paths
 
 ModulePaths = Callable[[ServeCommand], tuple[str, ...]]
 
@@ -34,8 +36,8 @@ class Apps:
                 self._app_files.add(fact.span.path)
 
     def _served_files(self, command: ServeCommand, files: Iterable[str]) -> list[str]:
-        wanted = self._module_paths(command)
-        return [path for path in files if any(path == w or path.endswith("/" + w) for w in wanted)]
+        chosen = set(files)
+        return [path for path in self._module_paths(command) if path in chosen]
 
     def endpoints_of(self, command: ServeCommand) -> list[BuiltinEndpoint]:
         """The endpoints libraries add to the app ``command`` serves."""
@@ -65,8 +67,8 @@ class Apps:
         ``backend/app/main.py``: where the app's own modules live."""
         roots = [
             path[: len(path) - len(wanted)]
-            for wanted in self._module_paths(command)
-            for path in self._app_files
-            if path == wanted or path.endswith("/" + wanted)
+            for wanted in imported_module_paths(command)
+            for path in self._module_paths(command)
+            if path in self._app_files and (path == wanted or path.endswith("/" + wanted))
         ]
         return list(dict.fromkeys(roots))

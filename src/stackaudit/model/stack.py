@@ -13,7 +13,8 @@ from stackaudit.config import Config
 from stackaudit.diagnostics import Span
 from stackaudit.facts.common import ParseProblem
 from stackaudit.facts.deps import DependencyPin
-from stackaudit.facts.serve import ASGI_SERVERS, MAIN_GUARD, ServeCommand
+from stackaudit.facts.serve import MAIN_GUARD, ServeCommand
+from stackaudit.model.modules import imported_module_paths
 
 if TYPE_CHECKING:
     from stackaudit.facts.cors import CorsPolicy
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from stackaudit.model.deploy import DeployModel
     from stackaudit.model.environment import Environment
     from stackaudit.model.links import Links
+    from stackaudit.model.modules import ModuleIndex
     from stackaudit.model.nginx_servers import NginxServers
     from stackaudit.model.platforms import Platform, Platforms
     from stackaudit.model.startup import StartFailure
@@ -141,10 +143,27 @@ class Stack:
             self.links.frontends
         )
 
+    @cached_property
+    def _modules(self) -> ModuleIndex:
+        from stackaudit.model.modules import ModuleIndex
+
+        paths = {
+            span.path
+            for fact in self.facts
+            if (span := getattr(fact, "span", None)) is not None
+            and span.path.endswith((".py", ".pyw"))
+        }
+        return ModuleIndex(paths, self.deploy)
+
+    def module_files(self, command: ServeCommand) -> tuple[str, ...]:
+        """The file(s) of the tree an ASGI server command line imports (``uvicorn
+        main:app``), looked for from where the command's files are (``model.modules``)."""
+        return self._modules.files_imported_by(command)
+
     def asgi_servers_of(self, path: str) -> list[ServeCommand]:
         """The ASGI server commands that import the module at ``path`` (``main:app``,
         ``pkg.main:app``, ``main.py``)."""
-        return [c for c in self.serve_commands if _imports_module(c, path)]
+        return [c for c in self.serve_commands if path in self.module_files(c)]
 
     def tls_in_front_of_module(self, path: str) -> list[TlsEvidence]:
         """Where TLS reaches the ASGI app of the module at ``path``: a proxy route with
@@ -195,7 +214,7 @@ class Stack:
         authenticates, which endpoints libraries add to it (``/docs``, ``/metrics``)."""
         from stackaudit.model.apps import Apps
 
-        return Apps(self.facts, imported_module_paths)
+        return Apps(self.facts, self.module_files)
 
     @cached_property
     def links(self) -> Links:
@@ -317,21 +336,6 @@ def _same_package(command: ServeCommand, path: str) -> bool:
         if not top or path.startswith(top + "/") or f"/{top}/" in path:
             return True
     return False
-
-
-def imported_module_paths(command: ServeCommand) -> tuple[str, ...]:
-    """The file an ASGI server command line imports, as a path suffix (``main:app`` →
-    ``main.py``, ``pkg.main:app`` → ``pkg/main.py``)."""
-    if command.tool not in ASGI_SERVERS or not command.positionals:
-        return ()
-    module = command.positionals[0].text.split(":")[0]
-    if not module or "$" in module:
-        return ()
-    return (module if module.endswith(".py") else module.replace(".", "/") + ".py",)
-
-
-def _imports_module(command: ServeCommand, path: str) -> bool:
-    return any(path == w or path.endswith("/" + w) for w in imported_module_paths(command))
 
 
 def _launcher_of(command: ServeCommand, imported: set[str]) -> bool:
