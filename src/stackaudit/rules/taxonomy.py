@@ -27,6 +27,8 @@ class Category(_Word):
     TLS = "tls"
     EXPOSURE = "exposure"
     HARDENING = "hardening"
+    # User input reaching HTML, a script or a command unescaped (XSS).
+    INJECTION = "injection"
     # stackaudit's own diagnostics: files it cannot read, suppressions that do nothing.
     RUN = "run"
 
