@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     )
     from stackaudit.facts.nginx import NginxModel, ProxyRoute
     from stackaudit.model.deploy import DeployModel
+    from stackaudit.model.traefik import Traefik
 
 
 class LinkedFacts(Protocol):
@@ -57,6 +58,9 @@ class LinkedFacts(Protocol):
 
     @property
     def nginx(self) -> NginxModel: ...
+
+    @property
+    def traefik(self) -> Traefik: ...
 
     @property
     def nginx_routes(self) -> list[ProxyRoute]: ...
@@ -545,9 +549,16 @@ class Links:
                 continue
             backends = tuple(self._service_backends(service))
             middlewares = {m.name: m for m in traefik.middlewares}
+            opened = self._entrypoints_opened(service)
             for router in traefik.routers:
                 if not router.reaches_own_container:
                     continue  # api@internal, a service of another provider: not this app
+                if (
+                    opened is not None
+                    and router.entrypoints
+                    and not opened & set(router.entrypoints)
+                ):
+                    continue  # the project's Traefik opens none of its entry points
                 auth = tuple(
                     f"traefik {middlewares[name.text.split('@')[0]].kind}"
                     for name in router.middlewares
@@ -576,6 +587,17 @@ class Links:
                     self._traefik_strips_path(router),
                     "sticky cookie" if traefik.session_affinity else None,
                 )
+
+    def _entrypoints_opened(self, service: ComposeService) -> set[str] | None:
+        """The entry points the Traefik container of the service's compose project opens,
+        when its static configuration is known (its command line or a configuration file
+        it mounts); None when no Traefik of the project is known (it runs elsewhere, on a
+        shared network). A router on entry points Traefik does not open is not served:
+        Traefik logs that the entry point does not exist and skips it there."""
+        instance = self.stack.traefik.instance_of_project(service)
+        if instance is None:
+            return None
+        return {entrypoint.name for entrypoint in instance.config.effective_entrypoints()}
 
     @cached_property
     def _traefik_tls_entrypoints(self) -> set[str]:
