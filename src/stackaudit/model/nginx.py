@@ -509,7 +509,10 @@ def _resolve_target(target: ProxyTarget, text: str, spans: tuple[Span, ...]) -> 
     return replace(resolved, word=target.word, resolved_by=spans or (target.word.span,))
 
 
-def _listens(server: NginxNode | None) -> tuple[Listen, ...]:
+def listens(server: NginxNode | None) -> tuple[Listen, ...]:
+    """A server's ``listen`` addresses as nginx reads them: a port alone listens on
+    every address, an address alone on port 80; none at all is ``*:80``. ``ssl`` on
+    the listen (or the old ``ssl on;``) makes it TLS."""
     if server is None:
         return ()
     ssl_on = any(n.args and n.args[0].text == "on" for n in server.own("ssl"))
@@ -519,16 +522,16 @@ def _listens(server: NginxNode | None) -> tuple[Listen, ...]:
             continue
         address = node.args[0].text
         params = {a.text for a in node.args[1:]}
-        host, port = address, ""
+        host, port = "*", address
         if address.startswith("unix:"):
-            host = address
+            host, port = address, ""
         elif address.startswith("["):
             close = address.find("]")
-            host, port = address[: close + 1], address[close + 2 :]
+            host, port = address[: close + 1], address[close + 2 :] or "80"
         elif ":" in address:
             host, _, port = address.rpartition(":")
-        elif address.isdigit():
-            host, port = "*", address
+        elif not address.isdigit():
+            host, port = address, "80"
         found.append(Listen(host, port, "ssl" in params or ssl_on, node.span))
     if not found:
         found.append(Listen("*", "80", ssl_on, None))
@@ -884,7 +887,7 @@ class _FactBuilder:
             where=location.where,
             location=_location_match(location),
             server_names=tuple(server.own_args("server_name")) if server else (),
-            listens=_listens(server),
+            listens=listens(server),
             target=target,
             pass_span=pass_node.span,
             proxy_headers=tuple(proxy_headers),
