@@ -121,5 +121,9 @@ def _panel_login(command: ServeCommand) -> LoginEndpoint | None:
     if prefix is not None and prefix.text.strip("/"):
         path = "/" + prefix.text.strip("/") + path
     return LoginEndpoint(
-        path, auth.source.span, "BasicLoginHandler", f"Panel's login form for {auth.description}", True
+        path,
+        auth.source.span,
+        "BasicLoginHandler",
+        f"Panel's login form for {auth.description}",
+        True,
     )
