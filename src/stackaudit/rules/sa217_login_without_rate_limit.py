@@ -144,9 +144,10 @@ class LoginWithoutRateLimit(Rule):
 
     def _report(self, command: ServeCommand, login: LoginEndpoint, way: Way) -> Diagnostic:
         how, where, confidence = way
+        path = f"`{login.path}`" if login.complete else f"`…{login.path}` (under its router)"
         return self.report(
             login.span,
-            f"{login.evidence}: passwords sent to `{login.path}` can be tried as fast as "
+            f"{login.evidence}: passwords sent to {path} can be tried as fast as "
             f"the server answers, as {how} reaches it with no rate limit",
             help="limit the login's request rate: `limit_req` on the nginx location, a "
             "Traefik `ratelimit` middleware, an ingress-nginx `limit-rpm` annotation, or "
