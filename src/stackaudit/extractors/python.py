@@ -67,6 +67,9 @@ TRIGGERS = (
     "handle_metrics",
     "handle_openmetrics",
     "fastapi.security",
+    # App-wide rate limits (``facts.asgi.AppRateLimit``).
+    "SlowAPIMiddleware",
+    "RateLimiter",
 )
 # Names that matter only in a file that also names a modelled framework. An API call
 # (``serve(``, ``Server(``, ``Application(``, ``debug=``, ``autoreload``,
@@ -87,6 +90,9 @@ NEEDS_FRAMEWORK = (
     "serve_traceback",
     # FastAPI's own pages (/docs, /redoc, /openapi.json) are on unless turned off.
     "FastAPI(",
+    # Login routes (``facts.asgi.LoginEndpoint``): POST routes of an app or router.
+    ".post(",
+    ".api_route(",
 )
 FRAMEWORKS = (
     "panel",

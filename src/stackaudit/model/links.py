@@ -65,6 +65,9 @@ class LinkedFacts(Protocol):
     @property
     def nginx_routes(self) -> list[ProxyRoute]: ...
 
+    @property
+    def traefik(self) -> Traefik: ...
+
 
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "[::1]", "0.0.0.0"})
 # Carriers that start a process on the host itself, not in a container.
@@ -110,6 +113,11 @@ class Frontend(Struct, frozen=True):
     strips_path: bool | None = None
     affinity: str | None = None
     route: ProxyRoute | None = None
+    # The request rate limits the proxy applies on the route (nginx `limit_req`, a
+    # Traefik `ratelimit` middleware, ingress-nginx `limit-rps`...); None when
+    # something that may limit it is not known here (a middleware of another file, an
+    # include not scanned).
+    rate_limits: tuple[str, ...] | None = ()
 
     @property
     def public_hosts(self) -> tuple[str, ...]:
@@ -220,6 +228,31 @@ def _ingress_strips_path(ingress: K8sIngress) -> bool | None:
         middlewares = ingress.annotation("traefik.ingress.kubernetes.io/router.middlewares")
         return None if middlewares is not None else False
     return None
+
+
+def _nginx_rate_limits(route: ProxyRoute) -> tuple[str, ...] | None:
+    if route.rate_limit is not None:
+        return (f"nginx `limit_req {route.rate_limit.text}`",)
+    return None if route.opaque_includes else ()
+
+
+# ingress-nginx's request limits (annotations.md, "Rate Limiting"): requests per second
+# or minute, and concurrent connections, per client address. `limit-rate` limits
+# bandwidth, not requests.
+_INGRESS_LIMITS = ("limit-rps", "limit-rpm", "limit-connections")
+_TRAEFIK_INGRESS_MIDDLEWARES = "traefik.ingress.kubernetes.io/router.middlewares"
+
+
+def _ingress_rate_limits(ingress: K8sIngress) -> tuple[str, ...] | None:
+    if ingress.controller == "traefik" and ingress.annotation(_TRAEFIK_INGRESS_MIDDLEWARES):
+        return None  # Traefik middlewares in CRDs, whose kinds are not read here
+    if ingress.controller == "traefik":
+        return ()
+    return tuple(
+        f"ingress-nginx `{key}`"
+        for key in _INGRESS_LIMITS
+        if (value := ingress.nginx(key)) is not None and value.text.strip() not in ("", "0")
+    )
 
 
 def _is_hostname(text: str) -> bool:
@@ -540,6 +573,7 @@ class Links:
                 _nginx_strips_path(route, route.rewrites),
                 affinity,
                 route,
+                _nginx_rate_limits(route),
             )
 
     def _traefik_frontends(self) -> Iterable[Frontend]:
@@ -586,6 +620,7 @@ class Links:
                     ),
                     self._traefik_strips_path(router),
                     "sticky cookie" if traefik.session_affinity else None,
+                    rate_limits=self._traefik_rate_limits(router),
                 )
 
     def _entrypoints_opened(self, service: ComposeService) -> set[str] | None:
@@ -623,6 +658,12 @@ class Links:
                 found.setdefault(middleware.name, []).append(middleware)
         return found
 
+    def _traefik_rate_limits(self, router: TraefikRouter) -> tuple[str, ...] | None:
+        limited = self.stack.traefik.rate_limited(router, "docker")
+        if limited is None:
+            return None
+        return ("Traefik ratelimit middleware",) if limited else ()
+
     def _traefik_strips_path(self, router: TraefikRouter) -> bool | None:
         """A ``stripPrefix``/``stripPrefixRegex`` middleware on the router removes the
         matched prefix; None when a middleware is not declared in the scanned labels
@@ -656,6 +697,7 @@ class Links:
                 f"ingress {key}" for key in ("auth-url", "auth-type") if ingress.nginx(key)
             )
             affinity = ingress.nginx("affinity")
+            rate_limits = _ingress_rate_limits(ingress)
             for rule in ingress.backends:
                 backends = tuple(
                     self._kubernetes(rule.service, rule.port or "80", ingress.namespace)
@@ -674,6 +716,7 @@ class Links:
                     ingress.nginx("upstream-vhost") is None,
                     _ingress_strips_path(ingress),
                     affinity.text if affinity else None,
+                    rate_limits=rate_limits,
                 )
 
     @cached_property

@@ -709,6 +709,19 @@ def _auth(node: NginxNode) -> RouteAuth:
     )
 
 
+def _rate_limit(location: NginxNode) -> Word | None:
+    """The first ``limit_req`` in effect at ``location`` (array inheritance), unless
+    ``limit_req_dry_run on`` makes it only count (ngx_http_limit_req_module)."""
+    level = array_level(location, "limit_req")
+    if level is None:
+        return None
+    dry_run = effective_scalar(location, "limit_req_dry_run")
+    if dry_run is not None and dry_run.args and dry_run.args[0].text == "on":
+        return None
+    first = level.own("limit_req")[0]
+    return first.args[0] if first.args else None
+
+
 def _setting(node: NginxNode, name: str, default: str) -> Setting:
     found = effective_scalar(node, name)
     if found is None or not found.args:
@@ -910,6 +923,7 @@ class _FactBuilder:
             http_block=http_block,
             http_anchor=http_anchor,
             root_id=_root_id(location),
+            rate_limit=_rate_limit(location),
         )
         return replace(route, websocket_evidence=tuple(_ws_evidence(route)))
 
@@ -1308,3 +1322,21 @@ def carries_path(route: ProxyRoute, paths: Sequence[str]) -> bool:
         return (target.uri or written) in paths
     sent = target.uri or written
     return any(path.startswith(sent) for path in paths)
+
+
+def requested_path(route: ProxyRoute, path: str) -> str | None:
+    """The request path nginx turns into ``path`` for the backend: passed on unchanged
+    (``proxy_pass`` without a URI), or with the location's prefix replaced by the URI
+    (ngx_http_proxy_module ``proxy_pass``); None when not known here."""
+    location, target = route.location, route.target
+    if location is None or location.modifier == "@" or route.rewrites or target.symbolic:
+        return None
+    uri = target.uri
+    if not uri:
+        return path
+    if location.is_regex or target.uses_variables:
+        return None
+    prefix = location.path.text
+    if location.modifier == "=":
+        return prefix if path == uri else None
+    return prefix + path[len(uri) :] if path.startswith(uri) else None
