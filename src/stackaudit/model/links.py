@@ -65,9 +65,6 @@ class LinkedFacts(Protocol):
     @property
     def nginx_routes(self) -> list[ProxyRoute]: ...
 
-    @property
-    def traefik(self) -> Traefik: ...
-
 
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "[::1]", "0.0.0.0"})
 # Carriers that start a process on the host itself, not in a container.
