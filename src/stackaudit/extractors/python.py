@@ -67,6 +67,14 @@ TRIGGERS = (
     "handle_metrics",
     "handle_openmetrics",
     "fastapi.security",
+    # Tornado handlers added to a Bokeh/Panel server, and the classes they are defined
+    # by, whatever module holds them (SA216).
+    "extra_patterns",
+    "RequestHandler",
+    "StaticFileHandler",
+    # A subclass of a project handler (``class Export(JsonHandler):``, the base last) in
+    # a module that names no framework; a handler class named otherwise is not followed.
+    "Handler):",
 )
 # Names that matter only in a file that also names a modelled framework. An API call
 # (``serve(``, ``Server(``, ``Application(``, ``debug=``, ``autoreload``,
@@ -87,6 +95,8 @@ NEEDS_FRAMEWORK = (
     "serve_traceback",
     # FastAPI's own pages (/docs, /redoc, /openapi.json) are on unless turned off.
     "FastAPI(",
+    # A Panel plugin's route list (``panel serve --plugins``).
+    "ROUTES",
 )
 FRAMEWORKS = (
     "panel",
