@@ -634,9 +634,7 @@ class Analyzer:
             return
         routes, tables = self._route_list(given, scope, 0)
         if routes or tables:
-            self.facts.append(
-                ServerRoutes(self.pos.node_span(node), tuple(routes), tuple(tables))
-            )
+            self.facts.append(ServerRoutes(self.pos.node_span(node), tuple(routes), tuple(tables)))
 
     def _route_list(
         self, node: ast.expr, scope: Scope, depth: int

@@ -81,9 +81,14 @@ def _decorator_guard(node: FunctionNode, qualify: Qualify) -> HandlerGuard:
         qual = qualify(decorator)
         if qual == AUTHENTICATED:
             return "authenticated"
-        if qual is None and isinstance(decorator, ast.Name) and decorator.id in (
-            "staticmethod",
-            "classmethod",
+        if (
+            qual is None
+            and isinstance(decorator, ast.Name)
+            and decorator.id
+            in (
+                "staticmethod",
+                "classmethod",
+            )
         ):
             continue
         if qual not in _NEUTRAL_DECORATORS:
@@ -145,10 +150,13 @@ def _user_names(node: FunctionNode) -> set[str]:
     is spelled around the read (``await``, ``json.loads(...)``)."""
     found: set[str] = set()
     for sub in _walk(node):
-        if isinstance(sub, (ast.Assign, ast.AnnAssign, ast.NamedExpr)) and sub.value is not None:
-            if any(_is_user_read(part) for part in _walk(sub.value)):
-                targets = sub.targets if isinstance(sub, ast.Assign) else [sub.target]
-                found.update(t.id for t in targets if isinstance(t, ast.Name))
+        if (
+            isinstance(sub, (ast.Assign, ast.AnnAssign, ast.NamedExpr))
+            and sub.value is not None
+            and any(_is_user_read(part) for part in _walk(sub.value))
+        ):
+            targets = sub.targets if isinstance(sub, ast.Assign) else [sub.target]
+            found.update(t.id for t in targets if isinstance(t, ast.Name))
     return found
 
 

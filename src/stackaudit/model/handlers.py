@@ -110,7 +110,9 @@ class TornadoHandlers:
                 tables.extend(given.tables)
         if command.tool == "panel-serve":
             tables.extend(
-                f"{plugin.text}.ROUTES" for plugin in command.values("plugins") if not plugin.symbolic
+                f"{plugin.text}.ROUTES"
+                for plugin in command.values("plugins")
+                if not plugin.symbolic
             )
         seen: set[str] = set()
         while tables and len(seen) < _MAX_CLASSES:

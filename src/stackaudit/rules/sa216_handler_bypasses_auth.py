@@ -49,14 +49,15 @@ class HandlerBypassesAuth(Rule):
 
     ## References
     - https://github.com/bokeh/bokeh/blob/3.9.2/src/bokeh/server/tornado.py#L402-L403
-    - https://github.com/bokeh/bokeh/blob/3.9.2/src/bokeh/server/tornado.py#L441-L461
-    - https://github.com/bokeh/bokeh/blob/3.9.2/src/bokeh/server/views/auth_request_handler.py#L39-L83
+    - https://github.com/bokeh/bokeh/blob/3.9.2/src/bokeh/server/tornado.py#L441-L460
+    - https://github.com/bokeh/bokeh/blob/3.9.2/src/bokeh/server/views/auth_request_handler.py#L45-L85
     - https://github.com/bokeh/bokeh/blob/3.9.2/src/bokeh/server/views/doc_handler.py#L52-L53
-    - https://github.com/holoviz/panel/blob/v1.9.4/panel/io/server.py#L855-L885
+    - https://github.com/holoviz/panel/blob/v1.9.4/panel/io/server.py#L855-L886
     - https://github.com/holoviz/panel/blob/v1.9.4/panel/io/server.py#L1382-L1397
-    - https://github.com/holoviz/panel/blob/v1.9.4/panel/command/serve.py#L630-L646
+    - https://github.com/holoviz/panel/blob/v1.9.4/panel/command/serve.py#L630-L647
     - https://github.com/tornadoweb/tornado/blob/v6.6.1/tornado/web.py#L3808-L3842
-    - https://github.com/tornadoweb/tornado/blob/v6.6.1/tornado/web.py#L1511-L1523
+    - https://github.com/tornadoweb/tornado/blob/v6.6.1/tornado/web.py#L1511-L1516
+    - https://github.com/tornadoweb/tornado/blob/v6.6.1/tornado/web.py#L1981-L2001
     """
 
     code = "SA216"
@@ -101,8 +102,7 @@ class HandlerBypassesAuth(Rule):
                 extra_patterns=[(r"/status", Status)],  # expect: SA216
             )
         """,
-            title="AuthRequestHandler without @authenticated knows the user but refuses "
-            "no one",
+            title="AuthRequestHandler without @authenticated knows the user but refuses no one",
         ),
         Good(
             "serve.py",
