@@ -141,6 +141,28 @@ class Api(RequestHandler):
     assert open_verbs("handlers.Api", handlers=code) == [("get", "get")]
 
 
+def test_login_and_logout_handlers_are_open_by_design() -> None:
+    code = (
+        HEADER
+        + """
+class Login(RequestHandler):
+    def get(self):
+        self.render("login.html")
+
+    def post(self):
+        self.set_secure_cookie("user", self.get_argument("username"))
+        self.redirect("/")
+
+class Logout(RequestHandler):
+    def get(self):
+        self.clear_cookie("user")
+        self.redirect("/")
+"""
+    )
+    assert open_verbs("handlers.Login", handlers=code) == []
+    assert open_verbs("handlers.Logout", handlers=code) == []
+
+
 def test_library_classes() -> None:
     assert open_verbs("tornado.web.StaticFileHandler") == [("get", None), ("head", None)]
     assert open_verbs("panel.io.server.AuthenticatedStaticFileHandler") == []

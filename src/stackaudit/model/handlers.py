@@ -50,6 +50,17 @@ _LIBRARY: dict[str, dict[str, LibraryVerb]] = {
     WEBSOCKET_HANDLER: {"get": "open"},
 }
 HTTP_VERBS = ("get", "head", "post", "put", "delete", "patch", "options")
+# A handler that writes or clears the login cookie is a login or logout page (Bokeh's
+# auth-module example's LoginHandler calls `set_current_user`): open by design.
+_LOGIN_CALLS = frozenset(
+    {
+        "set_secure_cookie",
+        "set_signed_cookie",
+        "clear_cookie",
+        "clear_all_cookies",
+        "set_current_user",
+    }
+)
 _MAX_CLASSES = 64
 _MAX_CALL_DEPTH = 8
 
@@ -151,7 +162,7 @@ class TornadoHandlers:
         resolved = self._resolve(handler)
         if resolved is None:
             return None
-        if self._guarded(resolved, "prepare"):
+        if self._guarded(resolved, "prepare") or self._logs_in(resolved):
             return []
         found: list[OpenVerb] = []
         verbs: tuple[str, ...] = HTTP_VERBS
@@ -166,6 +177,13 @@ class TornadoHandlers:
             elif resolved.library.get(verb) in ("open", "static"):
                 found.append(OpenVerb(verb, None, resolved.library[verb] == "static"))
         return found
+
+    def _logs_in(self, resolved: Resolved) -> bool:
+        return any(
+            not _LOGIN_CALLS.isdisjoint(method.calls)
+            for name, method in resolved.methods.items()
+            if name in HTTP_VERBS
+        )
 
     def _guarded(self, resolved: Resolved, name: str, depth: int = 0) -> bool:
         method = resolved.methods.get(name)
