@@ -64,6 +64,9 @@ _ORIGIN = "origin"
 _ACAO = "access-control-allow-origin"
 _ACAC = "access-control-allow-credentials"
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
+# A module that names none of these defines no Tornado handler method worth reading: a
+# handler class names its base (``...Handler``), a guard names the user.
+_HANDLER_WORDS = ("Handler", "current_user", "_cookie", "authenticated")
 # Server calls whose ``extra_patterns`` Bokeh adds to its Tornado application
 # (bokeh/server/tornado.py ``BokehTornado.__init__``; ``pn.serve``/``get_server``/
 # ``.show()`` and Bokeh ``Server`` pass their keywords on to it).
@@ -229,6 +232,7 @@ class Analyzer:
         self._main_guards: list[Span] = []
         # The name of the function whose body is being read, when it is one.
         self._function_name: Span | None = None
+        self._may_hold_handlers = any(word in source.text for word in _HANDLER_WORDS)
         # Lines of the statements only a development path runs (`if settings.DEBUG:`).
         self._development_lines: list[tuple[int, int]] = []
 
@@ -467,12 +471,17 @@ class Analyzer:
                     self._websocket_endpoint(info.methods[method], body_scope, None, node.name)
 
     def _handler_methods(self, info: ClassInfo) -> tuple[HandlerMethod, ...]:
+        """What each method does about the request's user (``python_handlers``); only in a
+        module that can hold a Tornado handler (it names one, the user or a cookie)."""
+        if not self._may_hold_handlers:
+            return ()
         found = []
         for function in info.methods.values():
             method = handler_method(
                 function,
                 self.pos.span(*self._def_name(function)),
                 lambda decorator: self._qualify(decorator, info.scope),
+                self.pos.text(function),
             )
             if method is not None:
                 found.append(method)

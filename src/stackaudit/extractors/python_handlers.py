@@ -38,31 +38,47 @@ _NEUTRAL_DECORATORS = frozenset(
     }
 )
 _MAX_NODES = 20_000
+# What a method that reads the user names in its source (``current_user``,
+# ``get_current_user``, ``get_secure_cookie``/``get_signed_cookie``).
+_USER_WORDS = ("current_user", "_cookie")
 
 Qualify = Callable[[ast.expr], str | None]
 
 
-def handler_method(node: FunctionNode, span: Span, qualify: Qualify) -> HandlerMethod | None:
+def handler_method(
+    node: FunctionNode, span: Span, qualify: Qualify, text: str
+) -> HandlerMethod | None:
     """The method as a handler runs it; None for a method that neither Tornado calls nor
-    reads the user (it cannot decide who is served)."""
+    reads the user (it cannot decide who is served). ``text`` is the method's source:
+    a helper that does not name the user is not read at all."""
+    may_read_user = any(word in text for word in _USER_WORDS)
+    if node.name not in ENTRY_METHODS and not may_read_user:
+        return None
     guard = _decorator_guard(node, qualify)
-    user_names = _user_names(node)
-    reads_user = False
     calls: list[str] = []
-    tests_calls: list[str] = []
-    for test in _tests(node):
-        for sub in _walk(test):
+    tests: list[ast.expr] = []
+    assignments: list[ast.Assign | ast.AnnAssign | ast.NamedExpr] = []
+    reads_user = False
+    for sub in _walk(node):
+        if isinstance(sub, (ast.If, ast.While, ast.IfExp, ast.Assert)):
+            tests.append(sub.test)
+        elif isinstance(sub, ast.comprehension):
+            tests.extend(sub.ifs)
+        elif isinstance(sub, ast.Call):
             called = _self_call(sub)
             if called is not None:
-                tests_calls.append(called)
-        if not guard and _reads_user(test, user_names):
-            guard = "checks-user"
-    for sub in _walk(node):
-        called = _self_call(sub)
-        if called is not None:
-            calls.append(called)
-        if not reads_user and _is_user_read(sub):
+                calls.append(called)
+                reads_user = reads_user or called in USER_READERS
+        elif isinstance(sub, (ast.Assign, ast.AnnAssign, ast.NamedExpr)):
+            if may_read_user:
+                assignments.append(sub)
+        elif not reads_user and may_read_user and _is_user_read(sub):
             reads_user = True
+    tests_calls = [c for test in tests for sub in _walk(test) if (c := _self_call(sub))]
+    if not guard and reads_user:
+        user_names = _user_names(assignments)
+        if any(_reads_user(test, user_names) for test in tests):
+            guard = "checks-user"
     if not (guard or reads_user or node.name in ENTRY_METHODS):
         return None
     return HandlerMethod(
@@ -105,24 +121,6 @@ def _walk(node: ast.AST) -> Iterator[ast.AST]:
         yield sub
 
 
-def _tests(node: FunctionNode) -> Iterator[ast.expr]:
-    """The conditions the method branches on (``if``, ``while``, ``assert``, ``x if c
-    else y``, comprehension filters), nested functions excluded: they run later, if
-    ever."""
-    todo: list[ast.AST] = list(node.body)
-    seen = 0
-    while todo and seen < _MAX_NODES:
-        current = todo.pop()
-        seen += 1
-        if isinstance(current, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-            continue
-        if isinstance(current, (ast.If, ast.While, ast.IfExp, ast.Assert)):
-            yield current.test
-        elif isinstance(current, ast.comprehension):
-            yield from current.ifs
-        todo.extend(ast.iter_child_nodes(current))
-
-
 def _is_self(node: ast.expr) -> bool:
     return isinstance(node, ast.Name) and node.id == "self"
 
@@ -145,16 +143,12 @@ def _is_user_read(node: ast.AST) -> bool:
     return called in USER_READERS
 
 
-def _user_names(node: FunctionNode) -> set[str]:
+def _user_names(assignments: list[ast.Assign | ast.AnnAssign | ast.NamedExpr]) -> set[str]:
     """Local names bound to the user (``user = self.current_user``), however the value
     is spelled around the read (``await``, ``json.loads(...)``)."""
     found: set[str] = set()
-    for sub in _walk(node):
-        if (
-            isinstance(sub, (ast.Assign, ast.AnnAssign, ast.NamedExpr))
-            and sub.value is not None
-            and any(_is_user_read(part) for part in _walk(sub.value))
-        ):
+    for sub in assignments:
+        if sub.value is not None and any(_is_user_read(part) for part in _walk(sub.value)):
             targets = sub.targets if isinstance(sub, ast.Assign) else [sub.target]
             found.update(t.id for t in targets if isinstance(t, ast.Name))
     return found
