@@ -70,6 +70,14 @@ TRIGGERS = (
     # App-wide rate limits (``facts.asgi.AppRateLimit``).
     "SlowAPIMiddleware",
     "RateLimiter",
+    # Tornado handlers added to a Bokeh/Panel server, and the classes they are defined
+    # by, whatever module holds them (SA216).
+    "extra_patterns",
+    "RequestHandler",
+    "StaticFileHandler",
+    # A subclass of a project handler (``class Export(JsonHandler):``, the base last) in
+    # a module that names no framework; a handler class named otherwise is not followed.
+    "Handler):",
 )
 # Names that matter only in a file that also names a modelled framework. An API call
 # (``serve(``, ``Server(``, ``Application(``, ``debug=``, ``autoreload``,
@@ -93,6 +101,8 @@ NEEDS_FRAMEWORK = (
     # Login routes (``facts.asgi.LoginEndpoint``): POST routes of an app or router.
     ".post(",
     ".api_route(",
+    # A Panel plugin's route list (``panel serve --plugins``).
+    "ROUTES",
 )
 FRAMEWORKS = (
     "panel",

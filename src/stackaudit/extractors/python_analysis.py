@@ -30,6 +30,7 @@ from stackaudit.extractors import python_login as login
 from stackaudit.extractors import python_names as names
 from stackaudit.extractors.python_branches import branch_kinds
 from stackaudit.extractors.python_build import Builder
+from stackaudit.extractors.python_handlers import handler_method
 from stackaudit.facts.asgi import AppRateLimit
 from stackaudit.facts.common import Word
 from stackaudit.facts.cors import CorsPolicy
@@ -37,6 +38,8 @@ from stackaudit.facts.python import (
     CallSite,
     CheckOriginFlaw,
     CookieRead,
+    HandlerMethod,
+    HandlerRoute,
     KeywordValue,
     LibraryCall,
     PendingPythonFacts,
@@ -45,7 +48,10 @@ from stackaudit.facts.python import (
     PythonModule,
     PythonWord,
     PyValue,
+    RouteTable,
+    ServerRoutes,
     WebSocketEndpoint,
+    python_word,
 )
 from stackaudit.source import SourceFile
 
@@ -60,6 +66,21 @@ _ORIGIN = "origin"
 _ACAO = "access-control-allow-origin"
 _ACAC = "access-control-allow-credentials"
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
+# A module that names none of these defines no Tornado handler method worth reading: a
+# handler class names its base (``...Handler``), a guard names the user.
+_HANDLER_WORDS = ("Handler", "current_user", "_cookie", "authenticated")
+# Server calls whose ``extra_patterns`` Bokeh adds to its Tornado application
+# (bokeh/server/tornado.py ``BokehTornado.__init__``; ``pn.serve``/``get_server``/
+# ``.show()`` and Bokeh ``Server`` pass their keywords on to it).
+_ROUTE_SERVERS = frozenset(
+    {
+        "panel.io.server.serve",
+        "panel.io.server.get_server",
+        "panel.show",
+        "bokeh.server.server.Server",
+        "bokeh.server.tornado.BokehTornado",
+    }
+)
 
 
 class ClassInfo(Struct):
@@ -213,6 +234,7 @@ class Analyzer:
         self._main_guards: list[Span] = []
         # The name of the function whose body is being read, when it is one.
         self._function_name: Span | None = None
+        self._may_hold_handlers = any(word in source.text for word in _HANDLER_WORDS)
         # Lines of the statements only a development path runs (`if settings.DEBUG:`).
         self._development_lines: list[tuple[int, int]] = []
 
@@ -227,6 +249,7 @@ class Analyzer:
         for info in self._classes.values():
             self._finish_cors(info)
         self._module_constants(module)
+        self._route_tables(module)
         if "ServerProxy" in self.source.text or "serverproxy" in self.source.text:
             self._server_proxy(tree, module)
         if self._socketio_server:
@@ -441,7 +464,8 @@ class Analyzer:
                 info.methods[statement.name] = statement
         info.env_prefix = self._env_prefix(info)
         if node.bases:
-            self.facts.append(PythonClass(self.module, node.name, info.bases, span))
+            methods = self._handler_methods(info)
+            self.facts.append(PythonClass(self.module, node.name, info.bases, span, methods))
         check = info.methods.get("check_origin")
         if check is not None:
             self._check_origin(info, check)
@@ -449,6 +473,23 @@ class Analyzer:
             for method in ("on_connect", "on_receive"):
                 if method in info.methods:
                     self._websocket_endpoint(info.methods[method], body_scope, None, node.name)
+
+    def _handler_methods(self, info: ClassInfo) -> tuple[HandlerMethod, ...]:
+        """What each method does about the request's user (``python_handlers``); only in a
+        module that can hold a Tornado handler (it names one, the user or a cookie)."""
+        if not self._may_hold_handlers:
+            return ()
+        found = []
+        for function in info.methods.values():
+            method = handler_method(
+                function,
+                self.pos.span(*self._def_name(function)),
+                lambda decorator: self._qualify(decorator, info.scope),
+                self.pos.text(function),
+            )
+            if method is not None:
+                found.append(method)
+        return tuple(found)
 
     def _def_name(self, node: ast.ClassDef | FunctionNode) -> tuple[int, int]:
         """Offsets of the name after ``class``/``def``."""
@@ -533,10 +574,13 @@ class Analyzer:
         if qual in names.SERVE_APIS:
             label = names.SERVE_APIS[qual][1]
             self._emit(self._site(node, scope, qual, label))
+            if qual in _ROUTE_SERVERS:
+                self._server_routes(node, scope)
             if qual in names.PANEL_ON_FASTAPI:
                 self._panel_on_fastapi(node, scope, label)
         elif qual and qual.startswith("panel.") and qual.endswith("().show") and method == "show":
             self._emit(self._site(node, scope, "panel.show", ".show()"))
+            self._server_routes(node, scope)
         elif qual in names.UVICORN_APIS:
             self._emit(self._site(node, scope, qual, names.UVICORN_APIS[qual]))
         elif qual in names.FLASK_RUN_APIS:
@@ -596,6 +640,89 @@ class Analyzer:
             if method == "add_route" and handler in names.STARLETTE_EXPORTER_HANDLERS:
                 return "metrics:route", f"add_route({handler.rsplit('.', 1)[1]})"
         return None
+
+    # -- Tornado routes: extra_patterns, route lists ------------------------------------
+
+    def _server_routes(self, node: ast.Call, scope: Scope) -> None:
+        given = next((k.value for k in node.keywords if k.arg == "extra_patterns"), None)
+        if given is None:
+            return
+        routes, tables = self._route_list(given, scope, 0)
+        if routes or tables:
+            self.facts.append(ServerRoutes(self.pos.node_span(node), tuple(routes), tuple(tables)))
+
+    def _route_list(
+        self, node: ast.expr, scope: Scope, depth: int
+    ) -> tuple[list[HandlerRoute], list[str]]:
+        """The routes a list expression holds, and the route lists it takes from other
+        modules (by qualified name): literal lists, ``+``, ``*spread``, names bound once.
+        Anything computed otherwise is not known and adds nothing."""
+        routes: list[HandlerRoute] = []
+        tables: list[str] = []
+        if depth > _MAX_DEPTH or id(node) in self._evaluating:
+            return routes, tables
+        parts: list[tuple[ast.expr, Scope]] = []
+        if isinstance(node, (ast.List, ast.Tuple)):
+            for element in node.elts:
+                if isinstance(element, ast.Starred):
+                    parts.append((element.value, scope))
+                elif isinstance(element, (ast.Tuple, ast.List)) and len(element.elts) >= 2:
+                    routes.append(self._route(element, scope))
+        elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+            parts = [(node.left, scope), (node.right, scope)]
+        elif isinstance(node, ast.Name):
+            binding = scope.lookup(node.id)
+            if binding is not None and binding.kind == "import":
+                tables.append(binding.qualname)
+            elif (
+                binding is not None
+                and binding.kind == "value"
+                and binding.node is not None
+                and binding.scope is not None
+                and not (binding.conditional and binding.count > 1)
+            ):
+                parts.append((binding.node, binding.scope))
+        elif isinstance(node, ast.Attribute):
+            qual = self._qualify(node, scope)
+            if qual and not qual.startswith("~"):
+                tables.append(qual)
+        self._evaluating.add(id(node))
+        try:
+            for part, part_scope in parts:
+                more_routes, more_tables = self._route_list(part, part_scope, depth + 1)
+                routes.extend(more_routes)
+                tables.extend(more_tables)
+        finally:
+            self._evaluating.discard(id(node))
+        return routes, tables
+
+    def _route(self, element: ast.Tuple | ast.List, scope: Scope) -> HandlerRoute:
+        pattern = self.evaluate(element.elts[0], scope)
+        word = (
+            python_word(str(pattern.value), pattern.span)
+            if pattern.kind == "str"
+            else python_word(pattern.text, pattern.span, symbolic=True)
+        )
+        handler = element.elts[1]
+        qual = self._qualify(handler, scope)
+        return HandlerRoute(word, qual.lstrip("~") if qual else "", self.pos.node_span(handler))
+
+    def _route_tables(self, module: Scope) -> None:
+        """Module-level lists of ``(pattern, Handler, ...)`` tuples whose patterns are
+        strings: a plugin's ``ROUTES``, or a list another module serves."""
+        for name, binding in module.names.items():
+            node = binding.node
+            if (
+                binding.kind != "value"
+                or not isinstance(node, (ast.List, ast.Tuple))
+                or not node.elts
+                or (binding.conditional and binding.count > 1)
+                or not all(_route_shaped(element) for element in node.elts)
+            ):
+                continue
+            routes, tables = self._route_list(node, module, 0)
+            if any(route.handler for route in routes) or tables:
+                self.facts.append(RouteTable(self.module, name, tuple(routes), tuple(tables)))
 
     def _emit(self, site: CallSite) -> None:
         self.facts.extend(self.builder.build(site))
@@ -1487,6 +1614,18 @@ def _calls(node: ast.AST) -> list[ast.Call]:
                 )
         todo.extend(reversed(children))
     return found
+
+
+def _route_shaped(node: ast.expr) -> bool:
+    """``(r"/x", Handler)`` or ``(r"/x", Handler, {...})``; ``*OTHER_ROUTES`` too."""
+    if isinstance(node, ast.Starred):
+        return isinstance(node.value, (ast.Name, ast.Attribute))
+    return (
+        isinstance(node, (ast.Tuple, ast.List))
+        and 2 <= len(node.elts) <= 4
+        and isinstance(node.elts[1], (ast.Name, ast.Attribute))
+        and not isinstance(node.elts[0], (ast.Tuple, ast.List, ast.Dict, ast.Set))
+    )
 
 
 def _is_none(node: ast.expr | None) -> bool:

@@ -66,14 +66,42 @@ def is_env_default(word: Word | None) -> bool:
     return isinstance(word, PythonWord) and word.from_env_default
 
 
+# Reads of a Tornado request's user: the method behind ``current_user`` and the signed
+# cookie Panel's and Bokeh's auth providers keep the user in (panel/auth.py
+# ``BasicAuthProvider.get_user``).
+USER_READERS = frozenset({"get_current_user", "get_secure_cookie", "get_signed_cookie"})
+HandlerGuard = Literal["authenticated", "checks-user", "decorated", ""]
+
+
+class HandlerMethod(Struct, frozen=True):
+    """A method of a project class, as far as it decides who a Tornado handler serves.
+
+    ``guard``: ``authenticated`` (``@tornado.web.authenticated``), ``checks-user`` (an
+    ``if``/``assert``/conditional test reads ``self.current_user``,
+    ``self.get_current_user()`` or the signed ``user`` cookie, directly or through a
+    local name), ``decorated`` (another decorator whose effect is not known here), or
+    empty. ``reads_user``: the body reads the user anywhere (a helper such as
+    ``is_logged_in``). ``calls``: the ``self.<name>()`` methods it calls;
+    ``tests_calls``: those called inside a test (``if not self.allowed(): ...``)."""
+
+    name: str
+    span: Span
+    guard: HandlerGuard = ""
+    reads_user: bool = False
+    calls: tuple[str, ...] = ()
+    tests_calls: tuple[str, ...] = ()
+
+
 class PythonClass(Struct, frozen=True):
     """A class defined in the project and the qualified names of its bases (a project
-    class as ``<module>.<Name>``, an imported one by its import path)."""
+    class as ``<module>.<Name>``, an imported one by its import path). ``methods``: the
+    methods that matter for a Tornado handler's authentication (``HandlerMethod``)."""
 
     module: str
     name: str
     bases: tuple[str, ...]
     span: Span
+    methods: tuple[HandlerMethod, ...] = ()
 
     @property
     def qualname(self) -> str:
@@ -124,6 +152,44 @@ def _by_suffix(name: str, classes: Mapping[str, PythonClass]) -> PythonClass | N
     (module ``src.app.base``)."""
     matches = [c for q, c in classes.items() if q.endswith("." + name)]
     return matches[0] if len(matches) == 1 else None
+
+
+class HandlerRoute(Struct, frozen=True):
+    """One ``(pattern, Handler, ...)`` entry of a Tornado route list: the URL pattern
+    (symbolic when computed), the handler's qualified name (a project class as
+    ``<module>.<Name>``, an imported one by its import path; empty when the entry is not
+    a class name) and where the handler is named."""
+
+    pattern: Word
+    handler: str
+    span: Span
+
+
+class ServerRoutes(Struct, frozen=True):
+    """The ``extra_patterns`` given to a Bokeh/Panel server call (``pn.serve``,
+    ``get_server``, ``.show()``, Bokeh ``Server``, ``BokehTornado``): Bokeh adds them to
+    the Tornado application next to its own handlers (bokeh/server/tornado.py).
+    ``server`` is the call (the span of its ``ServeCommand``); ``tables`` the qualified
+    names of route lists imported from other modules (``RouteTable``)."""
+
+    server: Span
+    routes: tuple[HandlerRoute, ...] = ()
+    tables: tuple[str, ...] = ()
+
+
+class RouteTable(Struct, frozen=True):
+    """A module-level list of Tornado routes, ``NAME = [(r"/x", Handler), ...]``: a
+    Panel plugin's ``ROUTES`` (``panel serve --plugins``), or a list another module
+    passes as ``extra_patterns``."""
+
+    module: str
+    name: str
+    routes: tuple[HandlerRoute, ...]
+    tables: tuple[str, ...] = ()
+
+    @property
+    def qualname(self) -> str:
+        return f"{self.module}.{self.name}"
 
 
 class WebSocketEndpoint(Struct, frozen=True):

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from stackaudit.model.apps import Apps
     from stackaudit.model.deploy import DeployModel
     from stackaudit.model.environment import Environment
+    from stackaudit.model.handlers import TornadoHandlers
     from stackaudit.model.links import Links
     from stackaudit.model.modules import ModuleIndex
     from stackaudit.model.nginx_servers import NginxServers
@@ -215,6 +216,15 @@ class Stack:
         from stackaudit.model.apps import Apps
 
         return Apps(self.facts, self.module_files)
+
+    @cached_property
+    def handlers(self) -> TornadoHandlers:
+        """Tornado handlers a Bokeh/Panel server adds beside its applications
+        (``extra_patterns``, plugins' ``ROUTES``) and the verbs each answers without
+        asking for a user."""
+        from stackaudit.model.handlers import TornadoHandlers
+
+        return TornadoHandlers(self.facts)
 
     @cached_property
     def links(self) -> Links:
