@@ -41,6 +41,8 @@ TRIGGERS = (
     "cookie_secret",
     "basic_auth",
     "oauth_",
+    # Panel's authorization hook (``pn.config.authorize_callback``, SA215).
+    "authorize_callback",
     "BokehTornado",
     "BokehFastAPI",
     "add_application",
@@ -87,6 +89,8 @@ NEEDS_FRAMEWORK = (
     "serve_traceback",
     # FastAPI's own pages (/docs, /redoc, /openapi.json) are on unless turned off.
     "FastAPI(",
+    # An app's own check of Panel's logged-in user (``pn.state.user``/``user_info``).
+    "state.user",
 )
 FRAMEWORKS = (
     "panel",
