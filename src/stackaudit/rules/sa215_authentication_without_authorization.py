@@ -9,12 +9,6 @@ from stackaudit.model.stack import PublicWay, Stack
 from stackaudit.rules.base import Bad, Good, Rule
 from stackaudit.rules.taxonomy import Category, FileKind
 
-# Azure AD tenants that are no one organisation (Microsoft identity platform docs:
-# "common", "organizations", "consumers"); Panel logs in against "common" by default
-# (panel/auth.py AzureAdLoginHandler, AzureAdV2LoginHandler).
-_AZURE_SHARED_TENANTS = frozenset({"common", "organizations", "consumers"})
-
-
 # Providers that are one public service, where anyone can sign up.
 _PUBLIC_SERVICES = {"github": "GitHub", "bitbucket": "Bitbucket"}
 
@@ -33,8 +27,7 @@ class AuthenticationWithoutAuthorization(Rule):
     Flags a Panel server that lets every holder of a public account in:
 
     - OAuth with a provider where anyone can open an account (`github`, `bitbucket`,
-      `google`, `gitlab` on gitlab.com, `azure`/`azurev2` against the `common`,
-      `organizations` or `consumers` tenant, Panel's default) given by
+      `google`, `gitlab` on gitlab.com) given by
       `--oauth-provider`, `PANEL_OAUTH_PROVIDER` or `pn.serve(oauth_provider=...)`,
       when nothing decides which of them may use the app: no
       `pn.config.authorize_callback` (or `pn.extension(authorize_callback=...)`), and no
@@ -47,12 +40,15 @@ class AuthenticationWithoutAuthorization(Rule):
     - `--basic-auth <password>` (or `PANEL_BASIC_AUTH`, `basic_auth=`) with one
       password rather than a file of users: a note.
 
-    `--oauth-extra-params` that point GitLab at another instance (`url`) or Azure at
-    one tenant (`tenant`, or `AAD_TENANT_ID`) restrict the accounts. Google's `hd`
-    does not: Panel passes it on to the login page as a hint and never checks the
-    `hd` claim of the token that comes back. `auth0`, `okta`, `generic`, `password`,
-    `auth_code` and `pam` log in against the deployment's own identity provider and
-    are left alone. `pn.serve(authorize_callback=...)` is not Panel's setting: the
+    `--oauth-extra-params` that point GitLab at another instance (`url`) restrict the
+    accounts. Google's `hd` does not: Panel passes it on to the login page as a hint
+    and never checks the `hd` claim of the token that comes back; Google findings have
+    medium confidence, as an OAuth client whose consent screen is Internal only admits
+    the organisation's accounts. `azure`/`azurev2` log in against the `common` tenant
+    unless told otherwise, but the app registration decides which accounts it accepts
+    (the portal's default is its own directory only), so they are left alone, as are
+    `auth0`, `okta`, `generic`, `password`, `auth_code` and `pam`, which log in against
+    the deployment's own identity provider. `pn.serve(authorize_callback=...)` is not Panel's setting: the
     keyword goes on to Tornado's application settings and nothing reads it.
 
     ## Why is this bad?
@@ -77,15 +73,15 @@ class AuthenticationWithoutAuthorization(Rule):
     ALLOWED = {"alice", "bob"}
     pn.config.authorize_callback = lambda user_info: user_info["user"] in ALLOWED
     ```
-    or log in against one organisation's directory (`--oauth-provider azure
-    --oauth-extra-params "{'tenant': '<tenant id>'}"`). For basic auth, give
+    or log in against your organisation's own directory (Azure AD, Okta, Auth0, a
+    self-hosted GitLab). For basic auth, give
     `--basic-auth` a JSON file of users and passwords.
 
     ## References
     - https://github.com/holoviz/panel/blob/v1.9.4/panel/auth.py#L633-L647
     - https://github.com/holoviz/panel/blob/v1.9.4/panel/auth.py#L698-L792
     - https://github.com/holoviz/panel/blob/v1.9.4/panel/auth.py#L863-L873
-    - https://github.com/holoviz/panel/blob/v1.9.4/panel/auth.py#L894-L908
+    - https://github.com/holoviz/panel/blob/v1.9.4/panel/auth.py#L896-L908
     - https://github.com/holoviz/panel/blob/v1.9.4/panel/auth.py#L1299-L1312
     - https://github.com/holoviz/panel/blob/v1.9.4/panel/auth.py#L39-L49
     - https://github.com/holoviz/panel/blob/v1.9.4/panel/auth.py#L199-L206
@@ -94,7 +90,6 @@ class AuthenticationWithoutAuthorization(Rule):
     - https://github.com/holoviz/panel/blob/v1.9.4/panel/io/server.py#L652-L667
     - https://panel.holoviz.org/how_to/authentication/authorization.html
     - https://developers.google.com/identity/openid-connect/openid-connect#hd-param
-    - https://learn.microsoft.com/en-us/entra/identity-platform/v2-protocols#endpoints
     """
 
     code = "SA215"
@@ -133,10 +128,10 @@ class AuthenticationWithoutAuthorization(Rule):
             "start.sh",
             """
             #!/bin/sh
-            exec panel serve app.py --oauth-provider azure \\
-                --oauth-extra-params "{'tenant': '72f988bf-86f1-41af-91ab-2d7cd011db47'}"
+            exec panel serve app.py --oauth-provider gitlab \\
+                --oauth-extra-params "{'url': 'gitlab.example.com'}"
         """,
-            title="one organisation's tenant",
+            title="the organisation's own GitLab",
         ),
         Good(
             "serve.py",
@@ -184,7 +179,7 @@ class AuthenticationWithoutAuthorization(Rule):
         if signup is None or stack.apps.authorization(command) is not None:
             return None
         reach = f"; {public.description}" if public is not None else ""
-        unless = f", unless {signup.unless}," if signup.unless else ""
+        unless = f", unless {signup.unless}" if signup.unless else ""
         return self.report(
             auth.source.span,
             f"{command.label}: {auth.description} lets in {signup.who}{unless}, and "
@@ -219,7 +214,6 @@ def open_signup(command: ServeCommand, provider: str | None) -> OpenSignup | Non
     can open such an account; None otherwise or when not known here."""
     if provider in _PUBLIC_SERVICES:
         return OpenSignup(f"every {_PUBLIC_SERVICES[provider]} account")
-    params = extra_params(command)
     if provider == "google":
         return OpenSignup(
             "every Google account",
@@ -227,19 +221,11 @@ def open_signup(command: ServeCommand, provider: str | None) -> OpenSignup | Non
             unless="the OAuth client's consent screen is set to Internal",
         )
     if provider == "gitlab":
+        params = extra_params(command)
         if params is None:
             return None
         url = params.get("url", "gitlab.com").lower().rstrip("/")
         return OpenSignup("every GitLab.com account") if url == "gitlab.com" else None
-    if provider in ("azure", "azurev2"):
-        tenant = _azure_tenant(command, params)
-        if tenant is None or tenant.lower() not in _AZURE_SHARED_TENANTS:
-            return None
-        return OpenSignup(
-            f"the Microsoft accounts of any organisation (tenant `{tenant}`)",
-            Confidence.LOW,
-            unless="the app registration accepts its own tenant only",
-        )
     return None
 
 
@@ -254,14 +240,3 @@ def extra_params(command: ServeCommand) -> dict[str, str] | None:
     if source.value is None or source.reference:
         return None
     return python_dict_literal(source.value.text)
-
-
-def _azure_tenant(command: ServeCommand, params: dict[str, str] | None) -> str | None:
-    """``AAD_TENANT_ID``, else the `tenant` extra parameter, else ``common``
-    (panel/auth.py ``AzureAdLoginHandler._OAUTH_AUTHORIZE_URL``)."""
-    var = command.env_setting("AAD_TENANT_ID")
-    if var is not None:
-        return var.value.text if var.is_literal and var.value is not None else None
-    if params is None:
-        return None
-    return params.get("tenant", "common")

@@ -74,8 +74,8 @@ class LongLivedSessions(Rule):
     - https://github.com/holoviz/panel/blob/v1.9.4/panel/io/state.py#L1316-L1331
     - https://github.com/bokeh/bokeh/blob/3.9.2/src/bokeh/server/tornado.py#L78
     - https://github.com/bokeh/bokeh/blob/3.9.2/src/bokeh/command/subcommands/serve.py#L739-L747
-    - https://github.com/bokeh/bokeh/blob/3.9.2/src/bokeh/server/views/ws.py#L150-L157
-    - https://github.com/tornadoweb/tornado/blob/v6.6.1/tornado/web.py#L806-L830
+    - https://github.com/bokeh/bokeh/blob/3.9.2/src/bokeh/server/views/ws.py#L151-L157
+    - https://github.com/tornadoweb/tornado/blob/v6.6.1/tornado/web.py#L884-L890
     """
 
     code = "SA218"
