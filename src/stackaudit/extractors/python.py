@@ -41,6 +41,8 @@ TRIGGERS = (
     "cookie_secret",
     "basic_auth",
     "oauth_",
+    # Panel's authorization hook (``pn.config.authorize_callback``, SA215).
+    "authorize_callback",
     "BokehTornado",
     "BokehFastAPI",
     "add_application",
@@ -103,6 +105,8 @@ NEEDS_FRAMEWORK = (
     ".api_route(",
     # A Panel plugin's route list (``panel serve --plugins``).
     "ROUTES",
+    # An app's own check of Panel's logged-in user (``pn.state.user``/``user_info``).
+    "state.user",
 )
 FRAMEWORKS = (
     "panel",

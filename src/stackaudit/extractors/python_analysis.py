@@ -31,6 +31,7 @@ from stackaudit.extractors import python_names as names
 from stackaudit.extractors.python_branches import branch_kinds
 from stackaudit.extractors.python_build import Builder
 from stackaudit.extractors.python_handlers import handler_method
+from stackaudit.facts.app import PanelUserCheck
 from stackaudit.facts.asgi import AppRateLimit
 from stackaudit.facts.common import Word
 from stackaudit.facts.cors import CorsPolicy
@@ -62,6 +63,8 @@ if TYPE_CHECKING:
 _FORMAT_FIELD = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*\}")
 _STRING_START = re.compile(r"[rRbBuUfF]{0,2}('''|\"\"\"|'|\")")
 _MAX_DEPTH = 24
+# Comparisons that test a value against others (not ordering).
+_MEMBERSHIP_OR_EQUALITY = (ast.In, ast.NotIn, ast.Eq, ast.NotEq)
 _ORIGIN = "origin"
 _ACAO = "access-control-allow-origin"
 _ACAC = "access-control-allow-credentials"
@@ -408,10 +411,58 @@ class Analyzer:
 
     def _test(self, test: ast.expr, scope: Scope) -> None:
         self._expressions(test, scope)
-        if (scope.origin_names or "rigin" in self.pos.text(test)) and self._checks_origin(
-            test, scope
-        ):
+        text = self.pos.text(test)
+        if (scope.origin_names or "rigin" in text) and self._checks_origin(test, scope):
             scope.origin_checked = True
+        self._user_check(test, scope)
+
+    # -- Panel: the app's own check of who is logged in ---------------------------------
+
+    def _user_check(self, test: ast.expr, scope: Scope) -> None:
+        """A condition that compares Panel's logged-in user (``pn.state.user``,
+        ``pn.state.user_info``, or a name bound to a part of them) with something, or
+        hands it to a check: ``if pn.state.user not in ALLOWED:``,
+        ``if user_info["email"].endswith("@example.com"):``. A bare truth test
+        (``if pn.state.user:``) only asks whether someone logged in, and is not one."""
+        for node in ast.walk(test):
+            operands: list[ast.expr] = []
+            if isinstance(node, ast.Compare):
+                if any(isinstance(op, _MEMBERSHIP_OR_EQUALITY) for op in node.ops):
+                    operands = [node.left, *node.comparators]
+            elif isinstance(node, ast.Call):
+                operands = list(node.args)
+                if isinstance(node.func, ast.Attribute):
+                    operands.append(node.func.value)
+            if any(self._reads_user(operand, scope) for operand in operands):
+                self.facts.append(PanelUserCheck(self.pos.node_span(node), self.pos.text(node)))
+                return
+
+    def _reads_user(self, node: ast.expr, scope: Scope, depth: int = 0) -> bool:
+        """Whether an expression is Panel's logged-in user or a part of it (a subscript,
+        a ``.get()``, an attribute), directly or through names bound to one."""
+        if depth > _MAX_DEPTH:
+            return False
+        while isinstance(node, (ast.Subscript, ast.Attribute, ast.Call)):
+            if isinstance(node, ast.Attribute) and self._qualify(node, scope) in names.PANEL_USER:
+                return True
+            if isinstance(node, ast.Call):
+                if not isinstance(node.func, ast.Attribute):
+                    return False  # a function's result is not the user
+                node = node.func.value  # `user_info.get("email")`: the object it is called on
+            else:
+                node = node.value
+        if not isinstance(node, ast.Name):
+            return False
+        binding = scope.lookup(node.id)
+        if binding is None or binding.kind != "value" or binding.node is None:
+            return False
+        if binding.scope is None or id(binding.node) in self._evaluating:
+            return False
+        self._evaluating.add(id(binding.node))
+        try:
+            return self._reads_user(binding.node, binding.scope, depth + 1)
+        finally:
+            self._evaluating.discard(id(binding.node))
 
     # -- definitions --------------------------------------------------------------------
 

@@ -100,6 +100,7 @@ _PANEL = {
     "oauth_key": "oauth_key",
     "oauth_secret": "oauth_secret",
     "oauth_redirect_uri": "oauth_redirect_uri",
+    "oauth_extra_params": "oauth_extra_params",
     "oauth_error_template": "oauth_error_template",
     "oauth_jwt_user": "oauth_jwt_user",
     "oauth_refresh_tokens": "oauth_refresh_tokens",

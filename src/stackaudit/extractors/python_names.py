@@ -19,6 +19,8 @@ ALIASES = {
     "panel.io.serve": "panel.io.server.serve",
     "panel.config.config": "panel.config",
     "panel.config.panel_extension": "panel.extension",
+    # panel/__init__.py re-exports the one `state` object of panel/io/state.py.
+    "panel.io.state.state": "panel.state",
     "bokeh_fastapi.application.BokehFastAPI": "bokeh_fastapi.BokehFastAPI",
     "fastapi.applications.FastAPI": "fastapi.FastAPI",
     "fastapi.routing.APIRouter": "fastapi.APIRouter",
@@ -210,3 +212,8 @@ TORNADO_SETTINGS = frozenset(
 
 def canonical(qualname: str) -> str:
     return ALIASES.get(qualname, qualname)
+
+
+# Panel's logged-in user: the name and the provider's id-token claims
+# (panel/io/state.py ``_state.user`` and ``_state.user_info``).
+PANEL_USER = frozenset({"panel.state.user", "panel.state.user_info"})

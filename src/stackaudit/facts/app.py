@@ -24,6 +24,15 @@ class AppSetting(Struct, frozen=True):
     call: Span  # the whole call or statement
 
 
+class PanelUserCheck(Struct, frozen=True):
+    """A condition in app code that compares Panel's logged-in user (``pn.state.user``,
+    ``pn.state.user_info`` or a part of them) with something or hands it to a check:
+    the app deciding for itself who may use it. ``text`` is the condition as written."""
+
+    span: Span
+    text: str
+
+
 # Settings in Python code whose value is a credential (framework -> names), reported by
 # SA202 (tornado/web.py `cookie_secret`; panel/config.py).
 APP_SECRET_SETTINGS = {

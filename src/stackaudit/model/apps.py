@@ -19,8 +19,14 @@ auth provider's endpoints under the prefix, bokeh/server/tornado.py 402-454). It
 
 from __future__ import annotations
 
+import ast
+import posixpath
 from collections.abc import Callable, Iterable
 
+from msgspec import Struct
+
+from stackaudit.diagnostics import Span
+from stackaudit.facts.app import AppSetting, PanelUserCheck
 from stackaudit.facts.asgi import (
     AppRateLimit,
     AsgiApplication,
@@ -32,17 +38,40 @@ from stackaudit.facts.serve import ServeCommand
 from stackaudit.model.modules import imported_module_paths
 
 ModulePaths = Callable[[ServeCommand], tuple[str, ...]]
+# A Python literal longer than this is not read (Panel reads it with ast.literal_eval;
+# the scanned text is untrusted and a huge literal costs time and memory).
+_MAX_LITERAL = 4096
+
+
+class Authorization(Struct, frozen=True):
+    """Where the app behind a Panel server decides who, among the logged-in users, may
+    use it."""
+
+    span: Span
+    description: str
 
 
 class Apps:
-    def __init__(self, facts: Iterable[object], module_paths: ModulePaths) -> None:
+    def __init__(
+        self,
+        facts: Iterable[object],
+        module_paths: ModulePaths,
+        directories: ModulePaths = lambda command: (),
+    ) -> None:
         self._module_paths = module_paths
+        self._directories = directories
         self._endpoints: dict[str, list[BuiltinEndpoint]] = {}
         self._schemes: list[AuthScheme] = []
         self._app_files: set[str] = set()
         self._logins: list[LoginEndpoint] = []
         self._rate_limits: list[AppRateLimit] = []
+        # The first authorization written at or below each directory ("" is the root).
+        self._authorization_below: dict[str, Authorization] = {}
         for fact in facts:
+            found = _authorization(fact)
+            if found is not None:
+                for directory in _directories_above(found.span.path):
+                    self._authorization_below.setdefault(directory, found)
             if isinstance(fact, BuiltinEndpoint):
                 self._endpoints.setdefault(fact.span.path, []).append(fact)
             elif isinstance(fact, AuthScheme):
@@ -96,6 +125,21 @@ class Apps:
         roots = self._import_roots(command)
         return [e for e in self._rate_limits if any(e.span.path.startswith(r) for r in roots)]
 
+    def authorization(self, command: ServeCommand) -> Authorization | None:
+        """Where the Panel app behind ``command`` restricts who may use it, when the
+        scanned files show it: ``pn.config.authorize_callback`` (or
+        ``pn.extension(authorize_callback=...)``) set to something other than None, or
+        a condition comparing ``pn.state.user``/``user_info`` with something, in a
+        Python file at or below the directories the process's files come from (the
+        file that starts it, its build context): the app can only import such a module
+        from there. Panel calls the callback for every page (globally, or per session
+        when the app script sets it: panel/io/server.py ``DocHandler._authorize``)."""
+        for directory in self._directories(command):
+            found = self._authorization_below.get(directory)
+            if found is not None:
+                return found
+        return None
+
     def _import_roots(self, command: ServeCommand) -> list[str]:
         """``backend/`` for a command importing ``app/main.py`` that is
         ``backend/app/main.py``: where the app's own modules live."""
@@ -127,3 +171,42 @@ def _panel_login(command: ServeCommand) -> LoginEndpoint | None:
         f"Panel's login form for {auth.description}",
         True,
     )
+
+
+def _authorization(fact: object) -> Authorization | None:
+    if isinstance(fact, PanelUserCheck):
+        return Authorization(fact.span, f"the app checks the logged-in user (`{fact.text}`)")
+    if (
+        isinstance(fact, AppSetting)
+        and fact.framework == "panel-config"
+        and fact.name == "authorize_callback"
+        and not (fact.value.text == "None" and not fact.value.symbolic)
+    ):
+        return Authorization(fact.span, f"`authorize_callback` is set ({fact.value.text})")
+    return None
+
+
+def _directories_above(path: str) -> list[str]:
+    """``a/b/c.py`` → ``a/b``, ``a``, ``""``."""
+    found = []
+    directory = posixpath.dirname(path)
+    while directory:
+        found.append(directory)
+        directory = posixpath.dirname(directory)
+    found.append("")
+    return found
+
+
+def python_dict_literal(text: str) -> dict[str, str] | None:
+    """The string items of a Python dict literal as Panel reads ``--oauth-extra-params``
+    and ``PANEL_OAUTH_EXTRA_PARAMS`` (``ast.literal_eval``, panel/command/serve.py and
+    panel/config.py); None when the text is not one (or too long to read)."""
+    if len(text) > _MAX_LITERAL:
+        return None
+    try:
+        value = ast.literal_eval(text.strip())
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return None
+    if not isinstance(value, dict):
+        return None
+    return {str(k): str(v) for k, v in value.items()}

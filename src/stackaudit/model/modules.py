@@ -54,6 +54,11 @@ class ModuleIndex:
             found.extend(self._nearest(wanted, anchors))
         return tuple(dict.fromkeys(found))
 
+    def directories_of(self, command: ServeCommand) -> tuple[str, ...]:
+        """The directories a process's own files come from, the closest first: the
+        file that starts it, the build context of its compose service or image."""
+        return tuple(self._anchors(command))
+
     def _anchors(self, command: ServeCommand) -> list[str]:
         """Directories the process's files come from, the closest first."""
         anchors = [posixpath.dirname(command.span.path)]

@@ -31,6 +31,16 @@ if TYPE_CHECKING:
     from stackaudit.model.traefik import Traefik
 
 T = TypeVar("T")
+# Service managers that start a process on the machine itself, never in a container
+# (a script or Python code may run in either).
+_HOST_UNITS = frozenset({"systemd", "supervisord"})
+
+
+class PublicWay(Struct, frozen=True):
+    """How requests from beyond the machine reach a server, for messages."""
+
+    description: str
+    span: Span
 
 
 class Stack:
@@ -161,6 +171,36 @@ class Stack:
         main:app``), looked for from where the command's files are (``model.modules``)."""
         return self._modules.files_imported_by(command)
 
+    def public_way(self, command: ServeCommand) -> PublicWay | None:
+        """How requests from beyond the machine reach ``command``, when the scanned
+        files show one: a proxy route (nginx, Traefik, Ingress) whose hosts are not all
+        ``localhost`` names, a compose port published on every interface, a platform
+        router, or a systemd/supervisord unit listening beyond loopback. None when
+        none is shown: a container whose ports are not published here, a script that
+        may run in one, a server on loopback only."""
+        for frontend in self.links.frontends_of(command):
+            names = [host.lower().rstrip(".") for host in frontend.hosts]
+            if names and all(n == "localhost" or n.endswith(".localhost") for n in names):
+                continue  # RFC 6761: `localhost` names resolve to loopback
+            return PublicWay(f"{frontend.where} proxies to it", frontend.span)
+        exposure = self.deploy.exposure(command)
+        if exposure is not None and exposure.reachable_without_proxy is True:
+            published = exposure.on_all_interfaces[0]
+            return PublicWay(
+                f"{exposure.service.label} publishes `{published.describe()}` on every interface",
+                published.span,
+            )
+        platform = self.platform_for(command)
+        if platform is not None:
+            return PublicWay(f"{platform.label} routes to it", platform.span)
+        if command.carrier in _HOST_UNITS and command.reachable_beyond_loopback() is True:
+            address = command.bind_address()
+            where = (
+                f"`{address.text}`" if address is not None and address.text else "every interface"
+            )
+            return PublicWay(f"it listens on {where} of the host", command.span)
+        return None
+
     def asgi_servers_of(self, path: str) -> list[ServeCommand]:
         """The ASGI server commands that import the module at ``path`` (``main:app``,
         ``pkg.main:app``, ``main.py``)."""
@@ -215,7 +255,7 @@ class Stack:
         authenticates, which endpoints libraries add to it (``/docs``, ``/metrics``)."""
         from stackaudit.model.apps import Apps
 
-        return Apps(self.facts, self.module_files)
+        return Apps(self.facts, self.module_files, self._modules.directories_of)
 
     @cached_property
     def handlers(self) -> TornadoHandlers:
