@@ -98,6 +98,44 @@ FRAMEWORKS = (
     "flask",
     "werkzeug",
 )
+# User input rendered as HTML (SA801, ``python_taint``): a file is analysed for taint
+# only when it names both a source of input and a sink that renders HTML or JavaScript.
+TAINT_SOURCES = (
+    "TextInput",
+    "TextAreaInput",
+    "AutocompleteInput",
+    "PasswordInput",
+    "query_params",
+    "path_params",
+    "session_args",
+    "pn.state",
+    "session_context",
+    "get_argument",
+    "get_query_argument",
+    "get_body_argument",
+    "request.",
+    "fastapi",
+    "starlette",
+)
+TAINT_SINKS = (
+    "HTML(",
+    ".HTML",
+    "Markdown",
+    "Div(",
+    "CustomJS",
+    "HTMLResponse",
+    ".write(",
+    ".finish(",
+    "Template(",
+    "Environment(",
+    "from_string(",
+    "pn.panel(",
+    "pn.Column(",
+    "pn.Row(",
+    "pn.Card(",
+    "pn.bind(",
+    "depends(",
+)
 # Process launches yield a fact only when their words run ``panel``/``bokeh serve``,
 # ``fastapi run``, ``uvicorn``, ``gunicorn`` or ``hypercorn``
 # (``invocation.commandline._program``), directly or through a launcher, a shell or
@@ -140,6 +178,8 @@ _WORDS = Words(
         *NEEDS_FRAMEWORK,
         *NEEDS_PROGRAM,
         *NEEDS_JWT,
+        *TAINT_SOURCES,
+        *TAINT_SINKS,
         *FRAMEWORKS,
         *PROGRAMS,
         *JWT,
@@ -168,9 +208,18 @@ def can_matter(text: str, path: str = "") -> bool:
         return True
     if _PANEL_SHOW in present and "panel" in present:
         return True
+    if may_carry_taint(present):
+        return True
     if present.intersection(_FLASK) and present.intersection(_FLASK_SERVER):
         return True
     return bool(path) and _SETTINGS_MODULE.search(path) is not None
+
+
+def may_carry_taint(present: frozenset[str]) -> bool:
+    return bool(present.intersection(TAINT_SOURCES) and present.intersection(TAINT_SINKS))
+
+
+_TAINT_WORDS = Words((*TAINT_SOURCES, *TAINT_SINKS))
 
 
 def module_name(path: str) -> str:
@@ -217,7 +266,14 @@ def analyse(
 ) -> list[object]:
     from stackaudit.extractors.python_analysis import Analyzer
 
-    return Analyzer(source, code, module_name(source.path), to_file).run(tree)
+    facts = Analyzer(source, code, module_name(source.path), to_file).run(tree)
+    # Only the files that name a source and a sink: a second pass of the word set over
+    # the few files the pre-scan let through, cheaper than a taint walk of each.
+    if may_carry_taint(_TAINT_WORDS.present(code)):
+        from stackaudit.extractors.python_taint import flows
+
+        facts.extend(flows(source, code, tree, to_file))
+    return facts
 
 
 def extract_python(source: SourceFile) -> Extraction:
