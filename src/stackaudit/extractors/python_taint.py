@@ -52,15 +52,15 @@ PANEL_AS_MARKDOWN = frozenset(
 )
 BOKEH_DIV = frozenset({"Div"})
 BOKEH_CUSTOMJS = frozenset({"CustomJS"})
-HTML_RESPONSES = frozenset(
-    {"starlette.responses.HTMLResponse", "fastapi.responses.HTMLResponse"}
-)
+HTML_RESPONSES = frozenset({"starlette.responses.HTMLResponse", "fastapi.responses.HTMLResponse"})
 JINJA_TEMPLATE = "jinja2.Template"
 JINJA_ENVIRONMENT = "jinja2.Environment"
 ASGI_APPS = frozenset({"fastapi.FastAPI", "fastapi.APIRouter"})
 ROUTE_METHODS = frozenset({"get", "post", "put", "patch", "delete", "api_route", "route"})
 FASTAPI_PARAMS = frozenset({"Query", "Path", "Body", "Form"})
-REQUEST_CLASSES = frozenset({"starlette.requests.Request", "fastapi.Request", "fastapi.requests.Request"})
+REQUEST_CLASSES = frozenset(
+    {"starlette.requests.Request", "fastapi.Request", "fastapi.requests.Request"}
+)
 REQUEST_READS = frozenset({"query_params", "path_params"})
 REQUEST_CALLS = frozenset({"form", "body", "json"})
 TORNADO_ARGUMENTS = frozenset(
@@ -73,7 +73,9 @@ TORNADO_ARGUMENTS = frozenset(
         "get_body_arguments",
     }
 )
-TORNADO_REQUEST = frozenset({"body", "arguments", "query_arguments", "body_arguments", "query", "uri"})
+TORNADO_REQUEST = frozenset(
+    {"body", "arguments", "query_arguments", "body_arguments", "query", "uri"}
+)
 PANEL_STATE = ("panel.state.", "panel.io.state.state.")
 PANEL_STATE_SOURCES = frozenset(
     {"location.query_params", "location.search", "session_args", "headers", "cookies"}
@@ -213,7 +215,9 @@ class ModuleTaint:
         for function in self._all_functions():
             if self.budget.left <= 0:
                 break
-            Walker(self, function, self._root_taint(function), 0, emit=True, globals_=module_env).run()
+            Walker(
+                self, function, self._root_taint(function), 0, emit=True, globals_=module_env
+            ).run()
             self._decorator_callbacks(function)
         return list(self.found.values())
 
@@ -359,7 +363,10 @@ class ModuleTaint:
         positional = [*arguments.posonlyargs, *arguments.args]
         defaults: list[ast.expr | None] = [None] * (len(positional) - len(arguments.defaults))
         defaults += arguments.defaults
-        pairs = [*zip(positional, defaults, strict=True), *zip(arguments.kwonlyargs, arguments.kw_defaults, strict=True)]
+        pairs = [
+            *zip(positional, defaults, strict=True),
+            *zip(arguments.kwonlyargs, arguments.kw_defaults, strict=True),
+        ]
         for arg, default in pairs:
             if self._is_request_input(arg, default):
                 env[arg.arg] = frozenset({Origin(f"request parameter `{arg.arg}`", arg, -1, 0, ())})
@@ -377,7 +384,10 @@ class ModuleTaint:
         for decorator in function.decorator_list:
             if self._is_route(decorator) and isinstance(decorator, ast.Call):
                 for keyword in decorator.keywords:
-                    if keyword.arg == "response_class" and self.qualify(keyword.value) in HTML_RESPONSES:
+                    if (
+                        keyword.arg == "response_class"
+                        and self.qualify(keyword.value) in HTML_RESPONSES
+                    ):
                         return decorator
         return None
 
@@ -459,7 +469,11 @@ class ModuleTaint:
         if not isinstance(call.func, ast.Attribute):
             return
         method = call.func.attr
-        if method == "watch" and isinstance(call.func.value, ast.Attribute) and call.func.value.attr == "param":
+        if (
+            method == "watch"
+            and isinstance(call.func.value, ast.Attribute)
+            and call.func.value.attr == "param"
+        ):
             origin = self.widget_value(call.func.value.value)
             if origin is None or len(call.args) < 2 or not _names_value(call.args[1]):
                 return
@@ -489,7 +503,14 @@ class ModuleTaint:
         for hit in summary.sinks:
             origin = bound.get(hit.origin.param)
             if origin is not None:
-                self.report(_through(origin, hit.origin, name), hit.sink, hit.label, hit.at, hit.value, hit.call)
+                self.report(
+                    _through(origin, hit.origin, name),
+                    hit.sink,
+                    hit.label,
+                    hit.at,
+                    hit.value,
+                    hit.call,
+                )
         if not displayed:
             return
         for expr, taint in summary.returns:
@@ -625,7 +646,14 @@ class Walker:
                 taint = self.taint(node.value)
                 self.returns.append((node.value, taint))
                 if self.html_route is not None:
-                    self.sink(taint, "html-response", "the HTMLResponse this route returns", node.value, node.value, self.html_route)
+                    self.sink(
+                        taint,
+                        "html-response",
+                        "the HTMLResponse this route returns",
+                        node.value,
+                        node.value,
+                        self.html_route,
+                    )
         elif isinstance(node, ast.If):
             self.taint(node.test)
             self.branches([node.body, node.orelse])
@@ -700,8 +728,8 @@ class Walker:
             return
         if isinstance(target, ast.Attribute):
             self.attribute_sink(target, taint, value)
-        for key in [k for k in self.env if k.startswith(path + ".")]:
-            del self.env[key]
+        # Attributes stored on the old value (``x.y``) are not forgotten when ``x`` is
+        # rebound: finding them would scan the environment at every assignment.
         if taint:
             self.env[path] = taint
         else:
@@ -801,7 +829,7 @@ class Walker:
         if qual is not None:
             for prefix in PANEL_STATE:
                 if qual.startswith(prefix) and qual[len(prefix) :] in PANEL_STATE_SOURCES:
-                    return f"pn.state.{qual[len(prefix):]}"
+                    return f"pn.state.{qual[len(prefix) :]}"
         inner = node.value
         if (
             node.attr in ("arguments", "headers", "cookies")
@@ -858,7 +886,11 @@ class Walker:
             return None
         if self.tornado and func.attr in TORNADO_ARGUMENTS and _is_self(func.value):
             return f"self.{func.attr}()"
-        if isinstance(func.value, ast.Name) and func.value.id in self.requests and func.attr in REQUEST_CALLS:
+        if (
+            isinstance(func.value, ast.Name)
+            and func.value.id in self.requests
+            and func.attr in REQUEST_CALLS
+        ):
             return f"request.{func.attr}()"
         return None
 
@@ -925,15 +957,28 @@ class Walker:
         elif qual in PANEL_AS_MARKDOWN:
             for arg in node.args:
                 if _may_be_text(arg):
-                    self.sink_arg(node, arg, "panel-markdown", f"{_short(qual)}() of a string (shown as Markdown)")
-        elif qual is not None and _bokeh(qual, BOKEH_DIV) and not _keyword_true(node, "render_as_text"):
+                    self.sink_arg(
+                        node,
+                        arg,
+                        "panel-markdown",
+                        f"{_short(qual)}() of a string (shown as Markdown)",
+                    )
+        elif (
+            qual is not None
+            and _bokeh(qual, BOKEH_DIV)
+            and not _keyword_true(node, "render_as_text")
+        ):
             self.sink_arg(node, _argument(node, None, "text"), "bokeh-div", "Div(text=...)")
         elif qual is not None and _bokeh(qual, BOKEH_CUSTOMJS):
-            self.sink_arg(node, _argument(node, None, "code"), "bokeh-customjs", "CustomJS(code=...)")
+            self.sink_arg(
+                node, _argument(node, None, "code"), "bokeh-customjs", "CustomJS(code=...)"
+            )
         elif qual in HTML_RESPONSES:
             self.sink_arg(node, _argument(node, 0, "content"), "html-response", "HTMLResponse()")
         elif qual == JINJA_TEMPLATE and not _autoescapes(node):
-            self.sink_arg(node, _argument(node, 0, "source"), "jinja2-render", "jinja2.Template() source")
+            self.sink_arg(
+                node, _argument(node, 0, "source"), "jinja2-render", "jinja2.Template() source"
+            )
         elif isinstance(node.func, ast.Attribute):
             self.method_sink(node, node.func)
 
@@ -946,11 +991,15 @@ class Walker:
             template = self.module.object_of(func.value)
             if template is not None and template.kind == "jinja-template" and not template.safe:
                 for value in [*node.args, *(k.value for k in node.keywords)]:
-                    self.sink_arg(node, value, "jinja2-render", "a Jinja2 template without autoescape")
+                    self.sink_arg(
+                        node, value, "jinja2-render", "a Jinja2 template without autoescape"
+                    )
         elif func.attr == "from_string":
             env = self.module.object_of(func.value)
             if env is not None and env.kind == "jinja-env" and not env.safe:
-                self.sink_arg(node, _argument(node, 0, "source"), "jinja2-render", "a Jinja2 template source")
+                self.sink_arg(
+                    node, _argument(node, 0, "source"), "jinja2-render", "a Jinja2 template source"
+                )
 
     def sink_arg(self, call: ast.Call, value: ast.expr | None, sink: TaintSink, label: str) -> None:
         if value is None:
@@ -959,7 +1008,13 @@ class Walker:
         self.sink(taint, sink, label, call, value, call)
 
     def sink(
-        self, taint: Taint, sink: TaintSink, label: str, at: ast.AST, value: ast.AST, call: ast.AST | None
+        self,
+        taint: Taint,
+        sink: TaintSink,
+        label: str,
+        at: ast.AST,
+        value: ast.AST,
+        call: ast.AST | None,
     ) -> None:
         for origin in taint:
             if origin.param >= 0:
@@ -1012,7 +1067,11 @@ def _argument(call: ast.Call, index: int | None, keyword: str) -> ast.expr | Non
     for item in call.keywords:
         if item.arg == keyword:
             return item.value
-    if index is not None and len(call.args) > index and not isinstance(call.args[index], ast.Starred):
+    if (
+        index is not None
+        and len(call.args) > index
+        and not isinstance(call.args[index], ast.Starred)
+    ):
         return call.args[index]
     return None
 
@@ -1066,7 +1125,11 @@ def _may_be_text(node: ast.expr) -> bool:
     ``%``/``.format`` string; not a call to something else, whose result is an object."""
     if isinstance(node, (ast.JoinedStr, ast.BinOp, ast.Name, ast.Attribute, ast.Subscript)):
         return True
-    return isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in COPYING_METHODS
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in COPYING_METHODS
+    )
 
 
 def _is_str_annotation(annotation: ast.expr | None, module: ModuleTaint) -> bool:
@@ -1076,7 +1139,9 @@ def _is_str_annotation(annotation: ast.expr | None, module: ModuleTaint) -> bool
     if isinstance(annotation, ast.Name):
         return annotation.id == "str"
     if isinstance(annotation, ast.BinOp) and isinstance(annotation.op, ast.BitOr):
-        return _is_str_annotation(annotation.left, module) or _is_str_annotation(annotation.right, module)
+        return _is_str_annotation(annotation.left, module) or _is_str_annotation(
+            annotation.right, module
+        )
     if isinstance(annotation, ast.Subscript):
         wrapper = module.qualify(annotation.value) or ""
         if wrapper.endswith(("Optional", "Annotated")):

@@ -161,7 +161,9 @@ class UserInputInHtml(Rule):
 
     def check(self, stack: Stack) -> Iterator[Diagnostic]:
         for flow in stack.of(TaintFlow):
-            through = f" through {' → '.join(f'`{name}()`' for name in flow.via)}" if flow.via else ""
+            through = (
+                f" through {' → '.join(f'`{name}()`' for name in flow.via)}" if flow.via else ""
+            )
             yield self.report(
                 flow.span,
                 f"user input ({flow.source_label}) reaches {flow.sink_label}{through} "
