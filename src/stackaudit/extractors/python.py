@@ -113,7 +113,11 @@ TAINT_SOURCES = (
     "get_argument",
     "get_query_argument",
     "get_body_argument",
-    "request.",
+    "request.body",
+    "request.arguments",
+    "request.query",
+    "request.form(",
+    "request.json(",
     "fastapi",
     "starlette",
 )
@@ -198,6 +202,11 @@ def _names_framework(present: frozenset[str], text: str, path: str) -> bool:
 
 def can_matter(text: str, path: str = "") -> bool:
     present = _WORDS.present(text)
+    return _matters(present, text, path) or may_carry_taint(present, path)
+
+
+def _matters(present: frozenset[str], text: str, path: str) -> bool:
+    """Whether the file can yield a fact of the analyser (everything but taint)."""
     if present.intersection(TRIGGERS):
         return True
     if present.intersection(NEEDS_FRAMEWORK) and _names_framework(present, text, path):
@@ -208,15 +217,16 @@ def can_matter(text: str, path: str = "") -> bool:
         return True
     if _PANEL_SHOW in present and "panel" in present:
         return True
-    if may_carry_taint(present):
-        return True
     if present.intersection(_FLASK) and present.intersection(_FLASK_SERVER):
         return True
     return bool(path) and _SETTINGS_MODULE.search(path) is not None
 
 
-def may_carry_taint(present: frozenset[str]) -> bool:
-    return bool(present.intersection(TAINT_SOURCES) and present.intersection(TAINT_SINKS))
+def may_carry_taint(present: frozenset[str], path: str) -> bool:
+    """A source and a sink named, outside tests and development files (never served)."""
+    if not (present.intersection(TAINT_SOURCES) and present.intersection(TAINT_SINKS)):
+        return False
+    return not is_development_path(path)
 
 
 _TAINT_WORDS = Words((*TAINT_SOURCES, *TAINT_SINKS))
@@ -262,17 +272,24 @@ def parse(code: str, path: str) -> ast.Module | ParseProblem:
 
 
 def analyse(
-    source: SourceFile, code: str, tree: ast.Module, to_file: Sequence[int] | None = None
+    source: SourceFile,
+    code: str,
+    tree: ast.Module,
+    to_file: Sequence[int] | None = None,
+    taint: bool | None = None,
 ) -> list[object]:
+    """The analyser's facts, and the taint flows when ``taint`` (by default: when the
+    code names a source and a sink)."""
     from stackaudit.extractors.python_analysis import Analyzer
 
-    facts = Analyzer(source, code, module_name(source.path), to_file).run(tree)
-    # Only the files that name a source and a sink: a second pass of the word set over
-    # the few files the pre-scan let through, cheaper than a taint walk of each.
-    if may_carry_taint(_TAINT_WORDS.present(code)):
+    analyzer = Analyzer(source, code, module_name(source.path), to_file)
+    facts = analyzer.run(tree)
+    if taint is None:
+        taint = may_carry_taint(_TAINT_WORDS.present(code), source.path)
+    if taint:
         from stackaudit.extractors.python_taint import flows
 
-        facts.extend(flows(source, code, tree, to_file))
+        facts.extend(flows(source, code, tree, to_file, analyzer.pos))
     return facts
 
 
@@ -280,10 +297,14 @@ def extract_python(source: SourceFile) -> Extraction:
     from stackaudit.extractors.python_secrets import find_secrets, may_hold_secret
 
     result = Extraction()
-    matters = can_matter(source.text, source.path)
+    present = _WORDS.present(source.text)
+    matters = _matters(present, source.text, source.path)
+    # A file that names only a source and a sink is read for taint alone: it yields no
+    # other fact, and the analyser's walk would cost more than the taint walk.
+    taint = may_carry_taint(present, source.path)
     # SA211 reports no literal in tests or development settings: no parse for them.
     secrets = not is_development_path(source.path) and may_hold_secret(source.text)
-    if not matters and not secrets:
+    if not matters and not taint and not secrets:
         return result
     # The collector stays paused until the tree is dropped: re-enabled with the tree
     # alive, its first collection walks every node once more only to find no cycle
@@ -302,7 +323,11 @@ def extract_python(source: SourceFile) -> Extraction:
             return result
         try:
             if matters:
-                result.facts.extend(analyse(source, source.text, tree))
+                result.facts.extend(analyse(source, source.text, tree, taint=taint))
+            elif taint:
+                from stackaudit.extractors.python_taint import flows
+
+                result.facts.extend(flows(source, source.text, tree))
             if secrets:
                 result.facts.extend(find_secrets(source, tree))
         except RecursionError:

@@ -22,11 +22,12 @@ and docs/upstream-facts.md ("SA801")."""
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import NamedTuple
 
 from stackaudit.extractors import python_names as names
 from stackaudit.extractors.python_analysis import FunctionNode, Positions
+from stackaudit.extractors.textscan import Words
 from stackaudit.facts.python import TaintFlow, TaintSink
 from stackaudit.source import SourceFile
 
@@ -137,6 +138,37 @@ COPYING_METHODS = frozenset(
 )
 
 
+_LIBRARIES = frozenset({"panel", "bokeh", "tornado", "fastapi", "starlette", "jinja2", "param"})
+# The last names of the calls ``object_of_call`` knows, to skip the others unqualified.
+_CONSTRUCTORS = TEXT_WIDGETS | {
+    "HTML",
+    "Markdown",
+    "Div",
+    "Environment",
+    "Template",
+    "FastAPI",
+    "APIRouter",
+    "from_string",
+    "get_template",
+}
+# Words one of which a function's text holds when it reads input or registers a callback.
+_INPUT_WORDS = Words(
+    (
+        ".value",
+        "query_params",
+        "path_params",
+        "session_args",
+        "state.",
+        "session_context",
+        "_argument",
+        "request",
+        "bind(",
+        ".watch(",
+        "on_change(",
+    )
+)
+
+
 class Origin(NamedTuple):
     """Where tainted data comes from: a real source (``param`` = -1, with its label and
     span) or, inside a summary, a parameter of the summarised function."""
@@ -177,10 +209,15 @@ class ObjectInfo(NamedTuple):
 
 
 def flows(
-    source: SourceFile, code: str, tree: ast.Module, to_file: Sequence[int] | None = None
+    source: SourceFile,
+    code: str,
+    tree: ast.Module,
+    to_file: Sequence[int] | None = None,
+    positions: Positions | None = None,
 ) -> list[TaintFlow]:
+    """The flows of one module; ``positions`` may be the analyser's, to share it."""
     try:
-        return ModuleTaint(Positions(source, code, to_file), tree).run()
+        return ModuleTaint(positions or Positions(source, code, to_file), tree).run()
     except RecursionError:
         return []
 
@@ -199,6 +236,9 @@ class ModuleTaint:
         self.methods: dict[tuple[str, str], FunctionNode] = {}
         self.class_of: dict[int, ast.ClassDef] = {}
         self.method_ids: set[int] = set()
+        self.all_functions: list[FunctionNode] = []
+        self.classes: list[ast.ClassDef] = []
+        self.constructions: list[ast.Assign | ast.AnnAssign] = []
         self.tornado_classes: set[str] = set()
         self.objects: dict[str, ObjectInfo | None] = {}
         self.summaries: dict[int, Summary] = {}
@@ -209,24 +249,31 @@ class ModuleTaint:
     # -- indexes ------------------------------------------------------------------------
 
     def run(self) -> list[TaintFlow]:
-        self._index(self.tree.body, None)
+        self._index(self.tree.body, None, None)
+        # Every source and sink is recognised through an import of its library: a module
+        # that imports none (a library's own sources, which import relatively) is done.
+        if not any(q.split(".")[0] in _LIBRARIES for q in self.imports.values()):
+            return []
         self._index_objects()
         module_env = Walker(self, None, {}, 0, emit=True).run_module(self.tree.body)
-        for function in self._all_functions():
+        for function in self.all_functions:
             if self.budget.left <= 0:
                 break
+            if not module_env and not self._may_read_input(function):
+                continue
             Walker(
                 self, function, self._root_taint(function), 0, emit=True, globals_=module_env
             ).run()
             self._decorator_callbacks(function)
         return list(self.found.values())
 
-    def _all_functions(self) -> Iterator[FunctionNode]:
-        for node in ast.walk(self.tree):
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                yield node
-
-    def _index(self, body: Sequence[ast.stmt], cls: ast.ClassDef | None) -> None:
+    def _index(
+        self, body: Sequence[ast.stmt], cls: ast.ClassDef | None, function: FunctionNode | None
+    ) -> None:
+        """One pass over the statements (never the expressions, most of a tree):
+        imports wherever they are, functions (methods by class; a function nested in
+        another known by its own name, as callbacks often are), Tornado handler classes,
+        and the assignments of a call's result for ``_index_objects``."""
         for node in body:
             if isinstance(node, ast.Import):
                 for alias in node.names:
@@ -241,33 +288,34 @@ class ModuleTaint:
                         qual = names.canonical(f"{node.module}.{alias.name}")
                         self.imports[alias.asname or alias.name] = qual
             elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                if cls is not None:
+                self.all_functions.append(node)
+                if cls is not None and function is None:
                     self.methods[(cls.name, node.name)] = node
-                    self.class_of[id(node)] = cls
                     self.method_ids.add(id(node))
                 else:
                     # Two functions of one name: which one a call means is unknown.
                     self.functions[node.name] = None if node.name in self.functions else node
-                self._index_nested(node, cls)
-            elif isinstance(node, ast.ClassDef):
-                if any(self._is_tornado_base(base) for base in node.bases):
-                    self.tornado_classes.add(node.name)
-                self._index(node.body, node)
-            elif isinstance(node, (ast.If, ast.Try, ast.With)):
-                self._index(_child_statements(node), cls)
-
-    def _index_nested(self, function: FunctionNode, cls: ast.ClassDef | None) -> None:
-        """Imports inside a function, and functions defined in it (callbacks are often
-        nested in the function that builds the layout), known by their own name."""
-        for node in ast.walk(function):
-            if node is function:
-                continue
-            if isinstance(node, (ast.Import, ast.ImportFrom)):
-                self._index([node], None)
-            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                self.functions[node.name] = None if node.name in self.functions else node
                 if cls is not None:
-                    self.class_of.setdefault(id(node), cls)
+                    self.class_of[id(node)] = cls
+                self._index(node.body, cls, node)
+            elif isinstance(node, ast.ClassDef):
+                self.classes.append(node)
+                self._index(node.body, node, None)
+            elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+                if isinstance(node.value, ast.Call):
+                    self.constructions.append(node)
+            else:
+                self._index(_child_statements(node), cls, function)
+
+    def _may_read_input(self, function: FunctionNode) -> bool:
+        """Whether the function's text names a source, a widget's value or a callback
+        registration: the others cannot reach a sink with input on their own (a helper
+        is followed from its caller), so most functions of a large module are skipped
+        unread. Routes are read whatever they say: their parameters are the input."""
+        if function.decorator_list and self._root_taint(function):
+            return True
+        start, end = self.pos.node_offsets(function)
+        return bool(_INPUT_WORDS.present(self.pos.code[start:end]))
 
     def _is_tornado_base(self, base: ast.expr) -> bool:
         qual = self.qualify(base)
@@ -278,11 +326,16 @@ class ModuleTaint:
     def _index_objects(self) -> None:
         """Every ``name = Constructor(...)`` and ``self.name = Constructor(...)`` of a
         known widget, pane, model or Jinja2 object, whatever the scope: a callback reads
-        ``text.value`` of a widget made elsewhere. A name bound to two kinds is unknown."""
-        for node in ast.walk(self.tree):
-            if not isinstance(node, (ast.Assign, ast.AnnAssign)) or node.value is None:
-                continue
-            if not isinstance(node.value, ast.Call):
+        ``text.value`` of a widget made elsewhere. A name bound to two kinds is unknown.
+        Run once every import is known."""
+        for cls in self.classes:
+            if any(self._is_tornado_base(base) for base in cls.bases):
+                self.tornado_classes.add(cls.name)
+        for node in self.constructions:
+            assert isinstance(node.value, ast.Call)
+            func = node.value.func
+            last = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if last not in _CONSTRUCTORS:
                 continue
             info = self.object_of_call(node.value)
             if info is None:
@@ -1169,12 +1222,14 @@ def _sets_non_html_type(function: FunctionNode) -> bool:
     return False
 
 
-def _child_statements(node: ast.If | ast.Try | ast.With) -> list[ast.stmt]:
-    found: list[ast.stmt] = [*node.body]
-    if isinstance(node, ast.If):
-        found += node.orelse
-    elif isinstance(node, ast.Try):
-        for handler in node.handlers:
-            found += handler.body
-        found += node.orelse + node.finalbody
+def _child_statements(node: ast.stmt) -> list[ast.stmt]:
+    """The statements nested in a compound statement (``if``, loops, ``with``, ``try``,
+    ``match``)."""
+    found: list[ast.stmt] = []
+    for field in ("body", "orelse", "finalbody"):
+        found += getattr(node, field, None) or []
+    for handler in getattr(node, "handlers", None) or []:
+        found += handler.body
+    for case in getattr(node, "cases", None) or []:
+        found += case.body
     return found
