@@ -259,12 +259,12 @@ class ModuleTaint:
         for function in self.all_functions:
             if self.budget.left <= 0:
                 break
+            self._decorator_callbacks(function)
             if not module_env and not self._may_read_input(function):
                 continue
             Walker(
                 self, function, self._root_taint(function), 0, emit=True, globals_=module_env
             ).run()
-            self._decorator_callbacks(function)
         return list(self.found.values())
 
     def _index(
