@@ -118,6 +118,48 @@ FRAMEWORKS = (
     "flask",
     "werkzeug",
 )
+# User input rendered as HTML (SA801, ``python_taint``): a file is analysed for taint
+# only when it names both a source of input and a sink that renders HTML or JavaScript.
+TAINT_SOURCES = (
+    "TextInput",
+    "TextAreaInput",
+    "AutocompleteInput",
+    "PasswordInput",
+    "query_params",
+    "path_params",
+    "session_args",
+    "pn.state",
+    "session_context",
+    "get_argument",
+    "get_query_argument",
+    "get_body_argument",
+    "request.body",
+    "request.arguments",
+    "request.query",
+    "request.form(",
+    "request.json(",
+    "fastapi",
+    "starlette",
+)
+TAINT_SINKS = (
+    "HTML(",
+    ".HTML",
+    "Markdown",
+    "Div(",
+    "CustomJS",
+    "HTMLResponse",
+    ".write(",
+    ".finish(",
+    "Template(",
+    "Environment(",
+    "from_string(",
+    "pn.panel(",
+    "pn.Column(",
+    "pn.Row(",
+    "pn.Card(",
+    "pn.bind(",
+    "depends(",
+)
 # Process launches yield a fact only when their words run ``panel``/``bokeh serve``,
 # ``fastapi run``, ``uvicorn``, ``gunicorn`` or ``hypercorn``
 # (``invocation.commandline._program``), directly or through a launcher, a shell or
@@ -160,6 +202,8 @@ _WORDS = Words(
         *NEEDS_FRAMEWORK,
         *NEEDS_PROGRAM,
         *NEEDS_JWT,
+        *TAINT_SOURCES,
+        *TAINT_SINKS,
         *FRAMEWORKS,
         *PROGRAMS,
         *JWT,
@@ -178,6 +222,11 @@ def _names_framework(present: frozenset[str], text: str, path: str) -> bool:
 
 def can_matter(text: str, path: str = "") -> bool:
     present = _WORDS.present(text)
+    return _matters(present, text, path) or may_carry_taint(present, path)
+
+
+def _matters(present: frozenset[str], text: str, path: str) -> bool:
+    """Whether the file can yield a fact of the analyser (everything but taint)."""
     if present.intersection(TRIGGERS):
         return True
     if present.intersection(NEEDS_FRAMEWORK) and _names_framework(present, text, path):
@@ -191,6 +240,16 @@ def can_matter(text: str, path: str = "") -> bool:
     if present.intersection(_FLASK) and present.intersection(_FLASK_SERVER):
         return True
     return bool(path) and _SETTINGS_MODULE.search(path) is not None
+
+
+def may_carry_taint(present: frozenset[str], path: str) -> bool:
+    """A source and a sink named, outside tests and development files (never served)."""
+    if not (present.intersection(TAINT_SOURCES) and present.intersection(TAINT_SINKS)):
+        return False
+    return not is_development_path(path)
+
+
+_TAINT_WORDS = Words((*TAINT_SOURCES, *TAINT_SINKS))
 
 
 def module_name(path: str) -> str:
@@ -233,21 +292,39 @@ def parse(code: str, path: str) -> ast.Module | ParseProblem:
 
 
 def analyse(
-    source: SourceFile, code: str, tree: ast.Module, to_file: Sequence[int] | None = None
+    source: SourceFile,
+    code: str,
+    tree: ast.Module,
+    to_file: Sequence[int] | None = None,
+    taint: bool | None = None,
 ) -> list[object]:
+    """The analyser's facts, and the taint flows when ``taint`` (by default: when the
+    code names a source and a sink)."""
     from stackaudit.extractors.python_analysis import Analyzer
 
-    return Analyzer(source, code, module_name(source.path), to_file).run(tree)
+    analyzer = Analyzer(source, code, module_name(source.path), to_file)
+    facts = analyzer.run(tree)
+    if taint is None:
+        taint = may_carry_taint(_TAINT_WORDS.present(code), source.path)
+    if taint:
+        from stackaudit.extractors.python_taint import flows
+
+        facts.extend(flows(source, code, tree, to_file, analyzer.pos))
+    return facts
 
 
 def extract_python(source: SourceFile) -> Extraction:
     from stackaudit.extractors.python_secrets import find_secrets, may_hold_secret
 
     result = Extraction()
-    matters = can_matter(source.text, source.path)
+    present = _WORDS.present(source.text)
+    matters = _matters(present, source.text, source.path)
+    # A file that names only a source and a sink is read for taint alone: it yields no
+    # other fact, and the analyser's walk would cost more than the taint walk.
+    taint = may_carry_taint(present, source.path)
     # SA211 reports no literal in tests or development settings: no parse for them.
     secrets = not is_development_path(source.path) and may_hold_secret(source.text)
-    if not matters and not secrets:
+    if not matters and not taint and not secrets:
         return result
     # The collector stays paused until the tree is dropped: re-enabled with the tree
     # alive, its first collection walks every node once more only to find no cycle
@@ -266,7 +343,11 @@ def extract_python(source: SourceFile) -> Extraction:
             return result
         try:
             if matters:
-                result.facts.extend(analyse(source, source.text, tree))
+                result.facts.extend(analyse(source, source.text, tree, taint=taint))
+            elif taint:
+                from stackaudit.extractors.python_taint import flows
+
+                result.facts.extend(flows(source, source.text, tree))
             if secrets:
                 result.facts.extend(find_secrets(source, tree))
         except RecursionError:

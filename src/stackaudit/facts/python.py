@@ -383,3 +383,36 @@ class CookieRead(Struct, frozen=True):
 
     span: Span
     how: str
+
+
+TaintSink = Literal[
+    "panel-html",
+    "panel-markdown",
+    "bokeh-div",
+    "bokeh-customjs",
+    "tornado-write",
+    "html-response",
+    "jinja2-render",
+]
+
+
+class TaintFlow(Struct, frozen=True):
+    """User input that reaches HTML (or JavaScript) without being escaped, found by the
+    taint analysis of one module (``extractors.python_taint``).
+
+    ``span`` is the sink: the call that renders (``pn.pane.HTML(...)``), or the
+    assignment (``div.text = ...``) or returned value that does; ``value`` is the exact
+    expression carrying the input there (the argument to escape); ``call`` is the span of
+    the pane/model construction the value goes to, when there is one (where
+    ``sanitize_html=True`` would go). ``hops`` counts the calls crossed between the
+    source and the sink (a helper, a callback bound to the widget); ``via`` names them."""
+
+    sink: TaintSink
+    sink_label: str
+    span: Span
+    value: Span
+    source_label: str
+    source_span: Span
+    hops: int = 0
+    via: tuple[str, ...] = ()
+    call: Span | None = None
