@@ -110,18 +110,26 @@ class PythonFile:
         ):
             raise CodemodError("several values need a list, and the string is not in one")
         between = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+        last_comma = element.comma
+        if (
+            isinstance(display, cst.Tuple)
+            and element is display.elements[-1]
+            and self._positions[display].end.line == self._positions[element].end.line
+        ):
+            # `("*",)` needed its comma to be a tuple; `("a", "b")` does not.
+            last_comma = cst.MaybeSentinel.DEFAULT
         elements: list[cst.BaseElement] = []
         for old in display.elements:
             if old is not element:
                 elements.append(old)
                 continue
             for number, new in enumerate(literals, start=1):
-                comma = old.comma if number == len(literals) else between
+                comma = last_comma if number == len(literals) else between
                 elements.append(old.with_changes(value=new, comma=comma))
         return [self._replace(display, display.with_changes(elements=elements))]
 
     def wrap_call(self, fix: WrapCall) -> list[Edit]:
-        target = self._node_at(fix.span, cst.BaseExpression, "an expression")
+        target = self._node_at(fix.span, cst.BaseExpression, "expression")
         if isinstance(target, cst.Tuple) and not target.lpar:
             raise CodemodError("the expression is a tuple without parentheses")
         callee, imports = self._callee(target, fix.module, fix.function)
@@ -137,7 +145,7 @@ class PythonFile:
         return [*imports, self._replace(target, call)]
 
     def set_keyword(self, fix: SetKeyword) -> list[Edit]:
-        call = self._node_at(fix.span, cst.Call, "a call")
+        call = self._node_at(fix.span, cst.Call, "call")
         try:
             value = cst.parse_expression(fix.value)
         except cst.ParserSyntaxError as exc:
@@ -163,7 +171,7 @@ class PythonFile:
         for node in reversed(self._by_range.get(_span_key(span), [])):
             if isinstance(node, kind):
                 return node
-        raise CodemodError(f"no longer {what} at {span}")
+        raise CodemodError(f"no {what} is written exactly there")
 
     def _string_with_content(self, span: Span) -> cst.SimpleString:
         """The string literal whose content (inside its prefix and quotes) is at ``span``."""
@@ -177,7 +185,7 @@ class PythonFile:
                     self._by_content[key] = node
         found = self._by_content.get(_span_key(span))
         if found is None:
-            raise CodemodError(f"no longer a plain string literal at {span}")
+            raise CodemodError("the value is not written there as a plain string literal")
         return found
 
     def _parent(self, node: cst.CSTNode) -> cst.CSTNode | None:
