@@ -240,11 +240,11 @@ def apply_fixes(
             continue
         planned: list[tuple[str, int, int, str]] = []
         reason = None
-        edits = built(diagnostic)
-        if isinstance(edits, str):
-            result.refused.append(Refusal(diagnostic, edits))
+        fix = built(diagnostic)
+        if isinstance(fix, str):
+            result.refused.append(Refusal(diagnostic, fix))
             continue
-        for edit in edits:
+        for edit in fix:
             file = load(edit.span.path)
             if isinstance(file, str):
                 reason = f"{edit.span.path}: {file}"

@@ -89,6 +89,8 @@ class PythonFile:
 
     def replace_string(self, fix: ReplaceString) -> list[Edit]:
         literal = self._string_with_content(fix.span)
+        if "b" in literal.prefix.lower():
+            raise CodemodError("the literal is bytes")
         try:
             value = literal.evaluated_value
         except Exception as exc:  # libcst evaluates with ast.literal_eval
@@ -104,7 +106,7 @@ class PythonFile:
             return [self._replace(literal, literals[0])]
         # Several values: one element each, in the list, tuple or set that holds it.
         element = self._parent(literal)
-        display = self._parent(element)
+        display = self._parent(element) if element is not None else None
         if not isinstance(element, cst.Element) or not isinstance(
             display, (cst.List, cst.Tuple, cst.Set)
         ):
@@ -129,7 +131,7 @@ class PythonFile:
         return [self._replace(display, display.with_changes(elements=elements))]
 
     def wrap_call(self, fix: WrapCall) -> list[Edit]:
-        target = self._node_at(fix.span, cst.BaseExpression, "expression")
+        target = self._node_at(fix.span, cst.BaseExpression, "expression")  # type: ignore[type-abstract]
         if isinstance(target, cst.Tuple) and not target.lpar:
             raise CodemodError("the expression is a tuple without parentheses")
         callee, imports = self._callee(target, fix.module, fix.function)
@@ -140,7 +142,10 @@ class PythonFile:
             return []  # already wrapped
         inner = target.with_changes(lpar=[], rpar=[])
         call = cst.Call(
-            func=cst.parse_expression(callee), args=[cst.Arg(inner)], lpar=target.lpar, rpar=target.rpar
+            func=cst.parse_expression(callee),
+            args=[cst.Arg(inner)],
+            lpar=target.lpar,
+            rpar=target.rpar,
         )
         return [*imports, self._replace(target, call)]
 
@@ -157,7 +162,9 @@ class PythonFile:
                 return [self._replace(arg.value, value)]
         if any(arg.star == "**" for arg in call.args):
             raise CodemodError(f"the call passes **keywords, which may set {fix.keyword} already")
-        return [self._replace(call, call.with_changes(args=_with_keyword(call, fix.keyword, value)))]
+        return [
+            self._replace(call, call.with_changes(args=_with_keyword(call, fix.keyword, value)))
+        ]
 
     # -- finding nodes -------------------------------------------------------------------
 
@@ -181,7 +188,12 @@ class PythonFile:
                 if isinstance(node, cst.SimpleString):
                     opening = len(node.prefix) + len(node.quote)
                     start, end = where.start, where.end
-                    key = (start.line, start.column + opening, end.line, end.column - len(node.quote))
+                    key = (
+                        start.line,
+                        start.column + opening,
+                        end.line,
+                        end.column - len(node.quote),
+                    )
                     self._by_content[key] = node
         found = self._by_content.get(_span_key(span))
         if found is None:
@@ -227,9 +239,7 @@ class PythonFile:
             return function, [self._insert(where, f"from {module} import {function}\n")]
         raise CodemodError(f"the names {top} and {function} are taken where the fix goes")
 
-    def _imports_of(
-        self, module: str, function: str
-    ) -> list[tuple[str, str, set[cst.CSTNode]]]:
+    def _imports_of(self, module: str, function: str) -> list[tuple[str, str, set[cst.CSTNode]]]:
         """Names the file's imports bind to ``module`` or ``module.function``: the name,
         how the function is called through it, and the import statements that bind it."""
         found: dict[tuple[str, str], set[cst.CSTNode]] = {}
@@ -294,7 +304,9 @@ class PythonFile:
         """The edit that turns ``old`` into ``new``: the module's text before and after,
         less what they share at both ends (the change lies inside ``old``)."""
         before = self.text
-        after = self.module.deep_replace(old, new).code
+        replaced = self.module.deep_replace(old, new)
+        assert isinstance(replaced, cst.Module)
+        after = replaced.code
         start = 0
         limit = min(len(before), len(after))
         while start < limit and before[start] == after[start]:
@@ -383,8 +395,6 @@ def _is_docstring(statement: cst.CSTNode) -> bool:
 def _literal(like: cst.SimpleString, value: str) -> str:
     """``value`` written as a literal with ``like``'s prefix and quotes."""
     prefix, quote = like.prefix, like.quote
-    if "b" in prefix.lower():
-        raise CodemodError("the literal is bytes")
     plain = all(c.isprintable() and c not in ("\\", quote[0]) for c in value)
     if "r" in prefix.lower() and not plain:
         prefix = prefix.replace("r", "").replace("R", "")
@@ -427,7 +437,11 @@ def _with_keyword(call: cst.Call, keyword: str, value: cst.BaseExpression) -> li
     elif isinstance(call.whitespace_before_args, cst.ParenthesizedWhitespace):
         separator = call.whitespace_before_args
     trailing = isinstance(last.comma, cst.Comma)
-    closing = last.comma.whitespace_after if isinstance(last.comma, cst.Comma) else last.whitespace_after_arg
+    closing = (
+        last.comma.whitespace_after
+        if isinstance(last.comma, cst.Comma)
+        else last.whitespace_after_arg
+    )
     after_last: cst.BaseParenthesizableWhitespace = separator
     after_new = closing
     if isinstance(closing, cst.ParenthesizedWhitespace):
