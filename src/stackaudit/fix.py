@@ -10,7 +10,12 @@ would write and an interrupted run leaves the tree as it was. The result is then
 written back file by file: only inside the scanned root, never through a symbolic link
 that leaves it, atomically (a temporary file in the same directory, then
 ``os.replace``), with the file's mode, line endings and encoding (UTF-8, with its BOM
-if it had one, UTF-16, or a Python coding cookie's) kept."""
+if it had one, UTF-16, or a Python coding cookie's) kept.
+
+A Python fix is described by a codemod record and built here, on the text of the pass,
+with libcst (``stackaudit.pyfix``, imported only then); its edits then take part like any
+other. One that cannot be built on the text (the node is not at its span any more, the
+file does not parse) is refused with the reason."""
 
 from __future__ import annotations
 
