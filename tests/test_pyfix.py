@@ -336,7 +336,9 @@ def test_a_fix_that_cannot_be_built_is_refused_not_raised(tmp_path: Path) -> Non
     assert [r.reason for r in result.refused] == [f"{PATH}: no call is written exactly there"]
 
 
-def test_sa101_leaves_a_wildcard_reached_through_a_name(tmp_path: Path) -> None:
+def test_sa101_leaves_a_wildcard_reached_through_a_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """The wildcard's span is the name's: the fix must not overwrite `X` with a bare
     host (which a text edit of the same width did)."""
     write_files(
@@ -349,6 +351,7 @@ def test_sa101_leaves_a_wildcard_reached_through_a_name(tmp_path: Path) -> None:
     before = (tmp_path / "serve.py").read_text("utf-8")
     assert main(["check", "--fix", "--unsafe-fixes", "--exit-zero", "-q", str(tmp_path)]) == 0
     assert (tmp_path / "serve.py").read_text("utf-8") == before
+    assert "not written there as a plain string literal" in capsys.readouterr().err
 
 
 # -- reports and start-up -------------------------------------------------------------------------
