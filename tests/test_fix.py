@@ -115,9 +115,9 @@ def test_fixture_fix(case: str, tmp_path: Path) -> None:
     if not outcome.changes:
         return
     after = scan(root).diagnostics
-    fixed = {d.code for d in before if d.edits}
+    fixed = {d.code for d in before if d.has_fix}
     for code in fixed:
-        still = [d for d in after if d.code == code and d.edits]
+        still = [d for d in after if d.code == code and d.has_fix]
         assert still == [], f"{code} still fires with a fix after fixing"
     _no_new_findings(before, after, "".join(fixed))
     assert _fix(root).changes == {}, "fixing twice changed the files again"

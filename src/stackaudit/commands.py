@@ -273,6 +273,14 @@ def _check(args: argparse.Namespace, arguments: list[str]) -> int:
 
     from stackaudit.formatters import render
 
+    if args.format in ("json", "sarif") and any(d.codemods for d in result.diagnostics):
+        # These reports list each fix's edits: the Python ones are built now (libcst).
+        from stackaudit.fix import with_python_edits
+
+        sources = result.sources
+        result.diagnostics = with_python_edits(
+            result.diagnostics, lambda path: sources[path].text if path in sources else None
+        )
     options: dict[str, object] = {}
     if args.format == "sarif":
         from stackaudit.rules import all_rules, is_enabled

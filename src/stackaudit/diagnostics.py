@@ -78,6 +78,49 @@ class Edit(msgspec.Struct, frozen=True):
     replacement: str
 
 
+class ReplaceString(msgspec.Struct, frozen=True, tag="replace-string"):
+    """A Python fix, built when fixing (``stackaudit.pyfix``): the string literal whose
+    content is written at ``span`` and holds ``old`` gets the content ``new``, in the
+    literal's own quotes and prefix. Several values replace it by one element each,
+    which needs the literal to be an element of a list, tuple or set display."""
+
+    span: Span
+    old: str
+    new: tuple[str, ...]
+
+
+class WrapCall(msgspec.Struct, frozen=True, tag="wrap-call"):
+    """A Python fix: the expression at ``span`` (as ``ast`` places it, without its own
+    parentheses) becomes ``module.function(expression)``; the module is imported when
+    nothing in scope names it yet (``import module``, else ``from module import
+    function``), and an import already there (``from html import escape as esc``) is
+    used as it is."""
+
+    span: Span
+    module: str
+    function: str
+
+
+class SetKeyword(msgspec.Struct, frozen=True, tag="set-keyword"):
+    """A Python fix: the call at ``span`` (the whole call, as ``ast`` places it) gets the
+    keyword argument ``keyword=value`` (``value`` is Python source, e.g. ``True``),
+    replacing the value it has when it already passes that keyword."""
+
+    span: Span
+    keyword: str
+    value: str
+
+
+# Python fixes are described while checking and built with libcst only when fixing: a
+# plain check never imports libcst (it costs as much as the whole check of a small tree).
+Codemod = ReplaceString | WrapCall | SetKeyword
+
+
+def python_source(path: str) -> bool:
+    """Whether the file at ``path`` is Python source, whose fixes are codemods."""
+    return path.endswith((".py", ".pyi", ".pyw"))
+
+
 class FixSafety(str, enum.Enum):
     SAFE = "safe"
     UNSAFE = "unsafe"
@@ -95,8 +138,13 @@ class Diagnostic(msgspec.Struct, frozen=True):
     help: str = ""
     fix_title: str = ""
     edits: tuple[Edit, ...] = ()
+    codemods: tuple[Codemod, ...] = ()
     fix_safety: FixSafety = FixSafety.DISPLAY_ONLY
     fingerprint: str = ""  # assigned once the run has every finding
+
+    @property
+    def has_fix(self) -> bool:
+        return bool(self.edits or self.codemods)
 
     @property
     def sort_key(self) -> tuple[str, int, int, str, str]:

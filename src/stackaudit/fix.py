@@ -10,7 +10,12 @@ would write and an interrupted run leaves the tree as it was. The result is then
 written back file by file: only inside the scanned root, never through a symbolic link
 that leaves it, atomically (a temporary file in the same directory, then
 ``os.replace``), with the file's mode, line endings and encoding (UTF-8, with its BOM
-if it had one, UTF-16, or a Python coding cookie's) kept."""
+if it had one, UTF-16, or a Python coding cookie's) kept.
+
+A Python fix is described by a codemod record and built here, on the text of the pass,
+with libcst (``stackaudit.pyfix``, imported only then); its edits then take part like any
+other. One that cannot be built on the text (the node is not at its span any more, the
+file does not parse) is refused with the reason."""
 
 from __future__ import annotations
 
@@ -22,12 +27,17 @@ import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
+import msgspec.structs
 from msgspec import Struct, field
 
-from stackaudit.diagnostics import Diagnostic, FixSafety, Span
+from stackaudit.diagnostics import Codemod, Diagnostic, Edit, FixSafety, Span
 from stackaudit.source import SourceFile, decode, python_encoding
 from stackaudit.writing import write_atomically
+
+if TYPE_CHECKING:
+    from stackaudit.pyfix import PythonFile
 
 # Passes before giving up on fixes that keep changing the files (ruff stops at 100; a
 # stack needs a handful: a fix can only make another one possible).
@@ -69,7 +79,7 @@ class FixOutcome(Struct):
 
 def applies(diagnostic: Diagnostic, unsafe: bool) -> bool:
     """Whether ``diagnostic`` carries a fix this run may apply."""
-    if not diagnostic.edits:
+    if not diagnostic.has_fix:
         return False
     return diagnostic.fix_safety is FixSafety.SAFE or (
         unsafe and diagnostic.fix_safety is FixSafety.UNSAFE
@@ -215,12 +225,31 @@ def apply_fixes(
                     texts[rel] = f"cannot be read: {exc.strerror or exc}"
         return texts[rel]
 
+    python: dict[str, PythonFile | str] = {}
+
+    def built(diagnostic: Diagnostic) -> list[Edit] | str:
+        """The diagnostic's edits, its Python fixes built on the files' current text."""
+        edits = list(diagnostic.edits)
+        for path, codemods in _by_path(diagnostic.codemods).items():
+            file = load(path)
+            if isinstance(file, str):
+                return f"{path}: {file}"
+            made = python_edits(python, path, file.text, codemods)
+            if isinstance(made, str):
+                return f"{path}: {made}"
+            edits.extend(made)
+        return edits
+
     for diagnostic in diagnostics:
         if not applies(diagnostic, unsafe):
             continue
         planned: list[tuple[str, int, int, str]] = []
         reason = None
-        for edit in diagnostic.edits:
+        fix = built(diagnostic)
+        if isinstance(fix, str):
+            result.refused.append(Refusal(diagnostic, fix))
+            continue
+        for edit in fix:
             file = load(edit.span.path)
             if isinstance(file, str):
                 reason = f"{edit.span.path}: {file}"
@@ -253,6 +282,61 @@ def apply_fixes(
             write_atomic(target, file.encode(new))
             result.changed.add(rel)
     return result
+
+
+def _by_path(codemods: Iterable[Codemod]) -> dict[str, list[Codemod]]:
+    grouped: dict[str, list[Codemod]] = {}
+    for codemod in codemods:
+        grouped.setdefault(codemod.span.path, []).append(codemod)
+    return grouped
+
+
+def python_edits(
+    parsed: dict[str, PythonFile | str], path: str, text: str, codemods: Sequence[Codemod]
+) -> list[Edit] | str:
+    """The edits of ``codemods`` on ``text`` (the file ``path``, parsed once and kept in
+    ``parsed``), or why they cannot be made. libcst is imported here, when a fix needs
+    it, never by a plain check."""
+    from stackaudit.pyfix import CodemodError, PythonFile
+
+    try:
+        if path not in parsed:
+            try:
+                parsed[path] = PythonFile(path, text)
+            except CodemodError as exc:
+                parsed[path] = str(exc)
+        file = parsed[path]
+        if isinstance(file, str):
+            return file
+        return file.edits(codemods)
+    except CodemodError as exc:
+        return str(exc)
+    except Exception as exc:  # libcst on hostile input: a refusal, never a traceback
+        return f"the Python fix could not be built ({type(exc).__name__})"
+
+
+def with_python_edits(
+    diagnostics: list[Diagnostic], texts: Callable[[str], str | None]
+) -> list[Diagnostic]:
+    """``diagnostics`` with their Python fixes built into edits, for the reports that
+    list edits (JSON, SARIF); ``texts(path)`` gives a file's text. A fix that cannot be
+    built on the text is shown as display-only."""
+    parsed: dict[str, PythonFile | str] = {}
+    out = []
+    for diagnostic in diagnostics:
+        edits = list(diagnostic.edits)
+        for path, codemods in _by_path(diagnostic.codemods).items():
+            text = texts(path)
+            made = python_edits(parsed, path, text, codemods) if text is not None else ""
+            if isinstance(made, str):
+                edits = []
+                break
+            edits.extend(made)
+        if diagnostic.codemods:
+            safety = diagnostic.fix_safety if edits else FixSafety.DISPLAY_ONLY
+            diagnostic = msgspec.structs.replace(diagnostic, edits=tuple(edits), fix_safety=safety)
+        out.append(diagnostic)
+    return out
 
 
 def _conflict(

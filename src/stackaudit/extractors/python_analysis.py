@@ -4,8 +4,8 @@ argument values evaluated, and every recognised call handed to the fact builders
 Why ``ast`` and not libcst: detection needs names, values and positions, which ``ast``
 gives directly (every node carries its line, column and end position); libcst parses
 ~10x slower and needs a metadata pass for positions (~2x more, DESIGN.md, measured on
-the panel/bokeh/tornado/fastapi sources). No rule edits Python source, so libcst's
-format-preserving tree would buy nothing here.
+the panel/bokeh/tornado/fastapi sources). libcst's format-preserving tree is used where
+it pays, to build Python fixes, and only when fixing (``stackaudit.pyfix``).
 
 Scoping follows Python: module and class bodies run in order, so a name means what it
 was last bound to *above* the use; function bodies run later, so they are walked after

@@ -14,6 +14,7 @@ from msgspec import Struct
 
 from stackaudit.bounds import clip, first
 from stackaudit.diagnostics import (
+    Codemod,
     Confidence,
     Diagnostic,
     Edit,
@@ -152,13 +153,15 @@ class Rule:
         fix_title: str = "",
         related: Sequence[Related] = (),
         edits: Sequence[Edit] = (),
+        codemods: Sequence[Codemod] = (),
         confidence: Confidence | None = None,
         severity: Severity | None = None,
         safety: FixSafety | None = None,
     ) -> Diagnostic:
         """A finding at ``span``. Its fix's safety is the rule's ``fix`` unless this
         fix says otherwise (``safety``): a rule whose fix is safe in one place may have
-        to infer a value, or edit a shared file, in another. No edits, no fix."""
+        to infer a value, or edit a shared file, in another. No edits, no fix.
+        ``codemods`` are Python fixes described here and built only when fixing."""
         # Messages quote scanned values and related places can number thousands: both
         # are bounded here, for every rule and every output format.
         shown, left_out = first(related)
@@ -176,7 +179,8 @@ class Rule:
             help=clip(help),
             fix_title=clip(fix_title),
             edits=tuple(edits),
-            fix_safety=(safety or self.fix) if edits else FixSafety.DISPLAY_ONLY,
+            codemods=tuple(codemods),
+            fix_safety=(safety or self.fix) if edits or codemods else FixSafety.DISPLAY_ONLY,
         )
 
     # -- documentation ------------------------------------------------------------------

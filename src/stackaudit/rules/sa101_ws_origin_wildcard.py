@@ -1,6 +1,14 @@
 from collections.abc import Iterator
 
-from stackaudit.diagnostics import Diagnostic, Edit, FixSafety, Severity
+from stackaudit.diagnostics import (
+    Codemod,
+    Diagnostic,
+    Edit,
+    FixSafety,
+    ReplaceString,
+    Severity,
+    python_source,
+)
 from stackaudit.facts.serve import OriginEntry, ServeCommand
 from stackaudit.model.origins import admits_every_host, cli_origin_error
 from stackaudit.model.stack import Stack
@@ -162,14 +170,31 @@ class WsOriginWildcard(Rule):
                 help=help_text,
                 fix_title="Replace the wildcard with the public host",
                 edits=_replace(entry, public),
+                codemods=_rewrite(entry, public),
             )
+
+
+def _exact(entry: OriginEntry) -> bool:
+    """Whether the entry's text is written as it is at its span (not through a name,
+    an escape or a variable)."""
+    span = entry.span
+    return span.line == span.end_line and span.end_column - span.column == len(entry.text)
 
 
 def _replace(entry: OriginEntry, hosts: list[str]) -> list[Edit]:
     """The wildcard's own text replaced by the host(s): quotes and the rest of the
     carrier stay as written. A flag takes one host; the variable takes a list."""
-    span = entry.span
-    exact = span.line == span.end_line and span.end_column - span.column == len(entry.text)
-    if not hosts or not exact or (len(hosts) > 1 and not entry.from_env):
+    if python_source(entry.span.path) or not hosts or not _exact(entry):
         return []
-    return [Edit(span, ",".join(hosts))]
+    if len(hosts) > 1 and not entry.from_env:
+        return []
+    return [Edit(entry.span, ",".join(hosts))]
+
+
+def _rewrite(entry: OriginEntry, hosts: list[str]) -> list[Codemod]:
+    """In Python, the string literal rewritten (libcst, when fixing) in its own quotes;
+    several hosts become several elements of the list that held the wildcard."""
+    if not python_source(entry.span.path) or not hosts or not _exact(entry):
+        return []
+    values = (",".join(hosts),) if entry.from_env else tuple(hosts)
+    return [ReplaceString(entry.span, entry.text, values)]

@@ -1,6 +1,14 @@
 from collections.abc import Iterator
 
-from stackaudit.diagnostics import Confidence, Diagnostic, Edit, FixSafety, Related, Severity
+from stackaudit.diagnostics import (
+    Codemod,
+    Confidence,
+    Diagnostic,
+    FixSafety,
+    Related,
+    ReplaceString,
+    Severity,
+)
 from stackaudit.facts.common import Word
 from stackaudit.facts.cors import CorsPolicy
 from stackaudit.facts.python import StarletteCorsCall, is_env_default
@@ -135,7 +143,7 @@ class CorsWildcardCredentials(Rule):
                 fix_title="Replace `*` with the allowed origins",
                 related=[Related(credentials.span, "credentials allowed here")],
                 confidence=Confidence.MEDIUM if lower else None,
-                edits=_replace(wildcard, strings.get(policy.span), origins),
+                codemods=_replace(wildcard, strings.get(policy.span), origins),
             )
 
 
@@ -146,17 +154,17 @@ def _origins(stack: Stack, policy: CorsPolicy) -> list[str]:
     return stack.origins_serving(stack.asgi_servers_of(policy.span.path))
 
 
-def _replace(wildcard: Word, string: Word | None, origins: list[str]) -> list[Edit]:
-    """`"*"` replaced by the one inferred origin, inside its quotes. A string given
-    for allow_origins (searched with `in`) or a default of an environment variable is
-    left to the reader."""
+def _replace(wildcard: Word, string: Word | None, origins: list[str]) -> list[Codemod]:
+    """The literal `"*"` rewritten (libcst, when fixing) as the one inferred origin, in
+    its own quotes. A string given for allow_origins (searched with `in`) or a default
+    of an environment variable is left to the reader."""
     span = wildcard.span
     exact = span.line == span.end_line and span.end_column - span.column == len(wildcard.text)
     if len(origins) != 1 or not exact or wildcard.text != "*" or wildcard == string:
         return []
     if is_env_default(wildcard):
         return []
-    return [Edit(span, origins[0])]
+    return [ReplaceString(span, "*", (origins[0],))]
 
 
 def _wildcard(policy: CorsPolicy, string: Word | None) -> Word | None:
