@@ -87,6 +87,10 @@ NEEDS_FRAMEWORK = (
     "serve_traceback",
     # FastAPI's own pages (/docs, /redoc, /openapi.json) are on unless turned off.
     "FastAPI(",
+    # Routes that may share a module-level dict between requests (``python_state``).
+    "APIRouter(",
+    "Flask(",
+    "Blueprint(",
 )
 FRAMEWORKS = (
     "panel",

@@ -29,6 +29,7 @@ from stackaudit.diagnostics import Span
 from stackaudit.extractors import python_names as names
 from stackaudit.extractors.python_branches import branch_kinds
 from stackaudit.extractors.python_build import Builder
+from stackaudit.extractors.python_state import process_local_state
 from stackaudit.facts.common import Word
 from stackaudit.facts.cors import CorsPolicy
 from stackaudit.facts.python import (
@@ -225,6 +226,9 @@ class Analyzer:
         for info in self._classes.values():
             self._finish_cors(info)
         self._module_constants(module)
+        self.facts.extend(
+            process_local_state(tree, lambda node: self._qualify(node, module), self.pos.node_span)
+        )
         if "ServerProxy" in self.source.text or "serverproxy" in self.source.text:
             self._server_proxy(tree, module)
         if self._socketio_server:
