@@ -227,7 +227,9 @@ class Analyzer:
             self._finish_cors(info)
         self._module_constants(module)
         self.facts.extend(
-            process_local_state(tree, lambda node: self._qualify(node, module), self.pos.node_span)
+            process_local_state(
+                tree, self.pos.code, lambda node: self._qualify(node, module), self.pos.node_span
+            )
         )
         if "ServerProxy" in self.source.text or "serverproxy" in self.source.text:
             self._server_proxy(tree, module)

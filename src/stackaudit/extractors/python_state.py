@@ -22,6 +22,7 @@ A name rebound inside a function (a local list per connection) is not the module
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Callable, Iterator
 
 from msgspec import Struct, field
@@ -58,6 +59,11 @@ _ROUTE_METHODS = frozenset(
     {"get", "post", "put", "patch", "delete", "api_route", "route", "websocket"}
 )
 _ROUTE_OWNERS = names.ASGI_APPS | {"flask.Flask", "flask.Blueprint"}
+# What the text of a module with such state holds (the walk itself decides): a route
+# decorator, or a send and a WebSocket (a parameter ``ws`` is followed by one of these).
+_ROUTE_DECORATOR = re.compile(r"@[\w.]+\.(?:get|post|put|patch|delete|api_route|route|websocket)\(")
+_SENDS = re.compile(r"\.(?:send\w*|write_message)\(")
+_SOCKET_WORDS = ("WebSocket", "websocket", "ws:", "ws,", "ws)")
 # Publish/subscribe clients a module may relay messages through across processes.
 _BROKERS = (
     "broadcaster",
@@ -96,12 +102,22 @@ class _Function(Struct):
     node: FunctionNode
     cls: str | None
     first: str | None
-    locals: frozenset[str]
     sockets: frozenset[str]
     route: bool
+    # The names the function binds itself (filled when its body is walked).
+    locals: frozenset[str] = frozenset()
 
 
-def process_local_state(tree: ast.Module, qualify: Qualify, span_of: SpanOf) -> list[object]:
+def process_local_state(
+    tree: ast.Module, text: str, qualify: Qualify, span_of: SpanOf
+) -> list[object]:
+    """The shared state the module keeps. The module's text must show a route
+    decorator, or a WebSocket and a send, before any function is walked: most modules
+    that pass the pre-scan (a library's own) have module-level dicts and neither."""
+    if _ROUTE_DECORATOR.search(text) is None and not (
+        _SENDS.search(text) is not None and any(word in text for word in _SOCKET_WORDS)
+    ):
+        return []
     finder = _Finder(tree, qualify, span_of)
     if not finder.containers:
         return []
@@ -210,8 +226,14 @@ class _Finder:
     # -- uses ---------------------------------------------------------------------------
 
     def facts(self) -> Iterator[ProcessLocalState]:
-        for function in self._functions():
-            self._uses(function)
+        functions = list(self._functions())
+        # Nothing is added or written without a WebSocket parameter or a route.
+        if not any(f.sockets or f.route for f in functions):
+            return
+        for function in functions:
+            nodes = list(_own_nodes(function.node))
+            function.locals = _locals(function.node, nodes)
+            self._uses(function, nodes)
         broker = self._broker()
         for container in self.containers.values():
             if container.holds_sockets and container.added and container.sent:
@@ -269,34 +291,27 @@ class _Finder:
             isinstance(d, ast.Name) and d.id == "staticmethod" for d in node.decorator_list
         )
         first = parameters[0] if cls is not None and parameters and not static else None
-        declared: set[str] = set()
-        bound: set[str] = set(parameters)
         arguments = node.args
-        for arg in (*arguments.kwonlyargs, arguments.vararg, arguments.kwarg):
-            if arg is not None:
-                bound.add(arg.arg)
         sockets: set[str] = set()
         for arg in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs):
             if arg.arg == first:
                 continue
-            if arg.annotation is None:
+            annotation = arg.annotation
+            if annotation is None:
                 is_socket = arg.arg in _SOCKET_NAMES
             else:
-                is_socket = self.qualify(arg.annotation) == names.WEBSOCKET_TYPE
+                is_socket = (
+                    _last_name(annotation) == "WebSocket"
+                    and self.qualify(annotation) == names.WEBSOCKET_TYPE
+                )
             if is_socket:
                 sockets.add(arg.arg)
         if tornado and first is not None:
             sockets.add(first)
-        for child in _own_nodes(node):
-            if isinstance(child, (ast.Global, ast.Nonlocal)):
-                declared.update(child.names)
-            elif isinstance(child, ast.Name) and isinstance(child.ctx, (ast.Store, ast.Del)):
-                bound.add(child.id)
         return _Function(
             node,
             cls,
             first,
-            frozenset(bound - declared),
             frozenset(sockets),
             any(self._is_route(d) for d in node.decorator_list),
         )
@@ -344,8 +359,8 @@ class _Finder:
                 return self.containers.get((self.instances[owner], node.attr))
         return None
 
-    def _uses(self, function: _Function) -> None:
-        for node in _own_nodes(function.node):
+    def _uses(self, function: _Function, nodes: list[ast.AST]) -> None:
+        for node in nodes:
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
                 self._call(node, node.func, function)
             elif isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
@@ -475,12 +490,42 @@ def _bound_names(statement: ast.stmt) -> Iterator[str]:
                 yield node.id
 
 
+def _last_name(node: ast.expr) -> str:
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return node.id if isinstance(node, ast.Name) else ""
+
+
 def _position(span: Span) -> tuple[int, int]:
     return span.line, span.column
 
 
 def _before(span: Span, other: Span) -> bool:
     return _position(span) < _position(other)
+
+
+def _locals(function: FunctionNode, nodes: list[ast.AST]) -> frozenset[str]:
+    """The names local to ``function``: its parameters and the names it assigns,
+    unless declared ``global``/``nonlocal``."""
+    arguments = function.args
+    bound = {
+        arg.arg
+        for arg in (
+            *arguments.posonlyargs,
+            *arguments.args,
+            *arguments.kwonlyargs,
+            arguments.vararg,
+            arguments.kwarg,
+        )
+        if arg is not None
+    }
+    declared: set[str] = set()
+    for node in nodes:
+        if isinstance(node, (ast.Global, ast.Nonlocal)):
+            declared.update(node.names)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            bound.add(node.id)
+    return frozenset(bound - declared)
 
 
 def _positional(function: FunctionNode) -> list[str]:
