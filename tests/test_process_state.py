@@ -297,3 +297,35 @@ def test_replicas_setting_of_the_compose_service() -> None:
     assert setting is not None
     replicas, unit = setting
     assert (replicas.count, unit) == (3, "compose service `api`")
+
+
+def test_an_app_beside_the_module_is_a_likely_importer() -> None:
+    stack = stack_of(
+        ("python", "app/main.py", "from fastapi import FastAPI\napp = FastAPI()\n"),
+        ("python", "app/ws/manager.py", CHAT),
+        ("python", "other/chat.py", CHAT),
+        ("shell", "start.sh", "uvicorn app.main:app --workers 2\n"),
+    )
+    assert stack.servers_running_module("app/ws/manager.py") == []
+    assert [c.span.path for c in stack.servers_below_import_root("app/ws/manager.py")] == [
+        "start.sh"
+    ]
+    assert [c.span.path for c in stack.servers_below_import_root("other/chat.py")] == ["start.sh"]
+
+
+def test_rooms_reached_through_get_and_setdefault() -> None:
+    code = HEADER + textwrap.dedent("""\
+        class Rooms:
+            def __init__(self):
+                self.lists: dict[int, list[WebSocket]] = {}
+
+            async def join(self, room: int, websocket: WebSocket):
+                self.lists.setdefault(room, []).append(websocket)
+
+            async def say(self, room: int, text: str):
+                for ws in self.lists.get(room, []):
+                    await ws.send_text(text)
+
+        rooms = Rooms()
+        """)
+    assert state(code) == [("connections", "rooms.lists", 5, 8, 12)]

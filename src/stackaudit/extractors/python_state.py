@@ -29,7 +29,11 @@ from msgspec import Struct, field
 
 from stackaudit.diagnostics import Span
 from stackaudit.extractors import python_names as names
-from stackaudit.facts.python import TORNADO_WEBSOCKET_HANDLER, ProcessLocalState
+from stackaudit.facts.python import (
+    TORNADO_WEBSOCKET_HANDLER,
+    ProcessLocalState,
+    PubSubClientImport,
+)
 
 Qualify = Callable[[ast.expr], "str | None"]
 SpanOf = Callable[[ast.AST], Span]
@@ -118,14 +122,34 @@ def process_local_state(
         _SENDS.search(text) is not None and any(word in text for word in _SOCKET_WORDS)
     ):
         return []
-    finder = _Finder(tree, qualify, span_of)
-    if not finder.containers:
-        return []
-    return list(finder.facts())
+    found: list[object] = []
+    broker = _broker_import(tree)
+    if broker is not None:
+        found.append(PubSubClientImport(broker[0], span_of(broker[1])))
+    finder = _Finder(tree, qualify, span_of, broker[0] if broker else "")
+    if finder.containers:
+        found.extend(finder.facts())
+    return found
+
+
+def _broker_import(tree: ast.Module) -> tuple[str, ast.stmt] | None:
+    """The first publish/subscribe client the module imports at its top level."""
+    for statement in tree.body:
+        modules: list[str] = []
+        if isinstance(statement, ast.Import):
+            modules = [alias.name for alias in statement.names]
+        elif isinstance(statement, ast.ImportFrom) and statement.module and not statement.level:
+            modules = [statement.module]
+        for module in modules:
+            for broker in _BROKERS:
+                if module == broker or module.startswith(broker + "."):
+                    return broker, statement
+    return None
 
 
 class _Finder:
-    def __init__(self, tree: ast.Module, qualify: Qualify, span_of: SpanOf) -> None:
+    def __init__(self, tree: ast.Module, qualify: Qualify, span_of: SpanOf, broker: str) -> None:
+        self.broker = broker
         self.qualify = qualify
         self.span_of = span_of
         self.containers: dict[object, _Container] = {}
@@ -234,7 +258,7 @@ class _Finder:
             nodes = list(_own_nodes(function.node))
             function.locals = _locals(function.node, nodes)
             self._uses(function, nodes)
-        broker = self._broker()
+        broker = self.broker
         for container in self.containers.values():
             if container.holds_sockets and container.added and container.sent:
                 yield ProcessLocalState(
@@ -257,19 +281,6 @@ class _Finder:
                         read,
                         broker,
                     )
-
-    def _broker(self) -> str:
-        for statement in self.tree.body:
-            modules: list[str] = []
-            if isinstance(statement, ast.Import):
-                modules = [alias.name for alias in statement.names]
-            elif isinstance(statement, ast.ImportFrom) and statement.module and not statement.level:
-                modules = [statement.module]
-            for module in modules:
-                for broker in _BROKERS:
-                    if module == broker or module.startswith(broker + "."):
-                        return broker
-        return ""
 
     def _functions(self) -> Iterator[_Function]:
         websocket_classes = self._websocket_handler_classes()
@@ -557,6 +568,9 @@ def _iterated(iterable: ast.expr, target: ast.expr) -> tuple[ast.expr | None, st
         if isinstance(func, ast.Attribute) and func.attr in _VIEWS and not iterable.args:
             pairs = pairs or func.attr == "items"
             iterable = func.value
+        elif isinstance(func, ast.Attribute) and func.attr == "get" and iterable.args:
+            iterable = func.value  # rooms.get(room, [])
+            return (iterable, target.id) if isinstance(target, ast.Name) else (None, None)
         elif isinstance(func, ast.Name) and func.id in _COPIES and len(iterable.args) == 1:
             iterable = iterable.args[0]
         else:

@@ -347,3 +347,12 @@ class ProcessLocalState(Struct, frozen=True):
     added: Span
     used: Span
     broker: str = ""
+
+
+class PubSubClientImport(Struct, frozen=True):
+    """A module that imports a publish/subscribe client (``redis``, ``broadcaster``,
+    NATS, Kafka, RabbitMQ...), through which processes can relay messages to each
+    other; ``name`` the client's top-level package."""
+
+    name: str
+    span: Span

@@ -55,14 +55,14 @@ class Apps:
         if command.is_bokeh_family:
             auth = command.auth()
             return auth.description if auth is not None else None
-        for root in self._import_roots(command):
+        for root in self.import_roots(command):
             for scheme in self._schemes:
                 if scheme.span.path.startswith(root):
                     where = f"{scheme.span.path}:{scheme.span.line}"
                     return f"FastAPI `{scheme.name}()` ({where})"
         return None
 
-    def _import_roots(self, command: ServeCommand) -> list[str]:
+    def import_roots(self, command: ServeCommand) -> list[str]:
         """``backend/`` for a command importing ``app/main.py`` that is
         ``backend/app/main.py``: where the app's own modules live."""
         roots = [

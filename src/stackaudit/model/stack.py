@@ -173,6 +173,17 @@ class Stack:
         direct = self.asgi_servers_of(path)
         return direct + [c for c in self._python_commands.get(path, ()) if c not in direct]
 
+    def servers_below_import_root(self, path: str) -> list[ServeCommand]:
+        """The ASGI servers whose app module (one that constructs ``FastAPI()`` or
+        ``Starlette()``) is imported from a directory that holds ``path``: the app can
+        import the module at ``path``, which is likely but not certain (no import graph
+        is kept)."""
+        return [
+            command
+            for command in self.serve_commands
+            if any(path.startswith(root) for root in self.apps.import_roots(command))
+        ]
+
     @cached_property
     def _python_commands(self) -> dict[str, list[ServeCommand]]:
         by_path: dict[str, list[ServeCommand]] = {}

@@ -1,7 +1,7 @@
 from collections.abc import Iterator
 
 from stackaudit.diagnostics import Confidence, Diagnostic, Related, Severity, Span
-from stackaudit.facts.python import ProcessLocalState
+from stackaudit.facts.python import ProcessLocalState, PubSubClientImport
 from stackaudit.facts.serve import ServeCommand
 from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
@@ -26,10 +26,13 @@ class ProcessStateSeveralWorkers(Rule):
     --workers 4`, `gunicorn -w 4`, `WEB_CONCURRENCY`, `fastapi run --workers`, `panel
     serve --plugins chat --num-procs 0`, a `pn.serve(..., num_procs=0)` or
     `uvicorn.run(..., workers=4)` written in the module) and the replicas of the compose
-    service (`deploy.replicas`, `scale`) or Kubernetes workload that runs it. A worker
-    count known only at run time (`--workers $WEB_CONCURRENCY`) is not judged. A module
-    that imports a publish/subscribe client (Redis, `broadcaster`, NATS, Kafka...) may
-    relay messages between processes and is left alone.
+    service (`deploy.replicas`, `scale`) or Kubernetes workload that runs it. When no
+    server names the module, the servers of a FastAPI/Starlette app imported from a
+    directory that holds it (`app/ws/manager.py` beside `app/main.py`) are taken, with
+    medium confidence. A worker count known only at run time (`--workers
+    $WEB_CONCURRENCY`) is not judged. A module that imports a publish/subscribe client
+    (Redis, `broadcaster`, NATS, Kafka...) may relay messages between processes and is
+    left alone, as is a module beside an app whose tree imports one.
 
     ## Why is this bad?
     Every worker is a separate process with its own copy of the module: uvicorn starts
@@ -161,13 +164,25 @@ class ProcessStateSeveralWorkers(Rule):
     )
 
     def check(self, stack: Stack) -> Iterator[Diagnostic]:
+        # Modules that may relay between processes (an app beside a registry may do so).
+        brokers = {found.span.path for found in stack.of(PubSubClientImport)}
         for state in stack.of(ProcessLocalState):
             if state.broker:
                 continue
-            for command in stack.servers_running_module(state.span.path):
+            # The servers that name the module decide; without one, an app of the same
+            # import root probably imports it.
+            commands = stack.servers_running_module(state.span.path)
+            direct = bool(commands)
+            if not direct:
+                commands = [
+                    c
+                    for c in stack.servers_below_import_root(state.span.path)
+                    if not any(b.startswith(r) for r in stack.apps.import_roots(c) for b in brokers)
+                ]
+            for command in commands:
                 found = self._several(stack, command)
                 if found is not None:
-                    yield self._report(state, command, *found)
+                    yield self._report(state, command, *found, direct=direct)
                     break
 
     def _several(self, stack: Stack, command: ServeCommand) -> tuple[str, Span, str] | None:
@@ -194,7 +209,14 @@ class ProcessStateSeveralWorkers(Rule):
         return None
 
     def _report(
-        self, state: ProcessLocalState, command: ServeCommand, how: str, where: Span, copy: str
+        self,
+        state: ProcessLocalState,
+        command: ServeCommand,
+        how: str,
+        where: Span,
+        copy: str,
+        *,
+        direct: bool,
     ) -> Diagnostic:
         if state.kind == "connections":
             message = (
@@ -229,7 +251,12 @@ class ProcessStateSeveralWorkers(Rule):
                 Related(state.added, labels[0]),
                 Related(state.used, labels[1]),
                 Related(where, "worker processes" if copy == "process" else "replicas"),
-                Related(command.span, "the server that imports the module"),
+                Related(
+                    command.span,
+                    "the server that imports the module"
+                    if direct
+                    else "the server of an app beside the module (which may import it)",
+                ),
             ],
-            confidence=Confidence.MEDIUM if command.conditional else None,
+            confidence=Confidence.MEDIUM if command.conditional or not direct else None,
         )
