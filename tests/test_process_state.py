@@ -329,3 +329,16 @@ def test_rooms_reached_through_get_and_setdefault() -> None:
         rooms = Rooms()
         """)
     assert state(code) == [("connections", "rooms.lists", 5, 8, 12)]
+
+
+def test_a_long_chain_of_handler_classes_is_followed_once_each() -> None:
+    count = 2000
+    lines = ["import tornado.websocket", "clients = set()"]
+    lines.append(f"class C{count}(tornado.websocket.WebSocketHandler):\n    pass")
+    lines += [f"class C{i}(C{i + 1}):\n    pass" for i in range(count - 1, -1, -1)]
+    lines.append(
+        "class Chat(C0):\n    def open(self):\n        clients.add(self)\n"
+        "    def on_message(self, message):\n        for c in clients:\n"
+        "            c.write_message(message)"
+    )
+    assert [kind for kind, *_ in state("\n".join(lines) + "\n")] == ["connections"]

@@ -178,9 +178,12 @@ class _Finder:
                 and value.func.id in self.classes
             ):
                 self.instances[target] = value.func.id
-        instantiated = set(self.instances.values())
+        # The first module-level instance of each class names its attributes.
+        instance_of: dict[str, str] = {}
+        for instance, class_name in self.instances.items():
+            instance_of.setdefault(class_name, instance)
         for name, node in self.classes.items():
-            self._class_containers(name, node, name in instantiated)
+            self._class_containers(name, node, instance_of.get(name))
 
     def _container(self, value: ast.expr) -> bool | None:
         """Whether ``value`` creates an empty or literal container: True for a dict,
@@ -200,7 +203,7 @@ class _Finder:
                 return qual in _LIBRARY_DICTS
         return None
 
-    def _class_containers(self, name: str, node: ast.ClassDef, instantiated: bool) -> None:
+    def _class_containers(self, name: str, node: ast.ClassDef, instance: str | None) -> None:
         """Class attributes (one per class, so per process), and the attributes
         ``__init__`` creates when the class has an instance at module level."""
         for statement in node.body:
@@ -212,17 +215,16 @@ class _Finder:
                         f"{name}.{target}", self.span_of(statement), kind, module_name=False
                     )
             if (
-                instantiated
+                instance is not None
                 and isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef))
                 and statement.name == "__init__"
             ):
-                self._instance_containers(name, statement)
+                self._instance_containers(name, instance, statement)
 
-    def _instance_containers(self, name: str, init: FunctionNode) -> None:
+    def _instance_containers(self, name: str, instance: str, init: FunctionNode) -> None:
         owner = next(iter(_positional(init)), None)
         if owner is None:
             return
-        instance = next(i for i, c in self.instances.items() if c == name)
         for statement in init.body:
             if isinstance(statement, ast.Assign) and len(statement.targets) == 1:
                 target, value = statement.targets[0], statement.value
@@ -336,21 +338,30 @@ class _Finder:
         return owner is not None and names.canonical(owner.removesuffix("()")) in _ROUTE_OWNERS
 
     def _websocket_handler_classes(self) -> set[str]:
-        found: set[str] = set()
-        changed = True
-        while changed:
-            changed = False
-            for name, node in self.classes.items():
-                if name in found:
+        """The module's classes that derive from Tornado's ``WebSocketHandler``,
+        directly or through other classes of the module (each base judged once)."""
+        derives: dict[str, bool] = {}
+        for start in self.classes:
+            path = [start]
+            while path:
+                name = path[-1]
+                if name in derives:
+                    path.pop()
                     continue
-                for base in node.bases:
-                    if (isinstance(base, ast.Name) and base.id in found) or self.qualify(
-                        base
-                    ) == TORNADO_WEBSOCKET_HANDLER:
-                        found.add(name)
-                        changed = True
-                        break
-        return found
+                local = [
+                    b.id
+                    for b in self.classes[name].bases
+                    if isinstance(b, ast.Name) and b.id in self.classes and b.id != name
+                ]
+                pending = [b for b in local if b not in derives and b not in path]
+                if pending:
+                    path.append(pending[0])
+                    continue
+                derives[name] = any(derives.get(b, False) for b in local) or any(
+                    self.qualify(b) == TORNADO_WEBSOCKET_HANDLER for b in self.classes[name].bases
+                )
+                path.pop()
+        return {name for name, derived in derives.items() if derived}
 
     def _resolve(self, node: ast.expr, function: _Function) -> _Container | None:
         """The container an expression names inside ``function``."""
