@@ -349,7 +349,7 @@ def test_combined_files_form_a_project_beside_the_default_one() -> None:
         "docker-compose.yml": (("docker-compose.yml", "docker-compose.override.yml"), ["1"]),
         "docker-compose.lone.yml": (("docker-compose.lone.yml",), []),
         # The prod file is read only after another: no project of its own.
-        "docker-compose.yml+docker-compose.prod.yml": (prod, ["2"]),
+        "-f docker-compose.yml -f docker-compose.prod.yml": (prod, ["2"]),
     }
 
 
@@ -361,7 +361,7 @@ def test_the_combination_naming_scanned_files_is_chosen() -> None:
     projects = {s.project for s in Stack(facts).deploy.compose_services}
     assert projects == {
         "ops/docker-compose.yml",
-        "ops/docker-compose.yml+ops/docker-compose.prod.yml",
+        "-f ops/docker-compose.yml -f ops/docker-compose.prod.yml",
     }
 
 

@@ -170,8 +170,16 @@ def test_traefik_middleware_from_another_provider_is_unknown(tmp_path: Path) -> 
     ("labels", "command", "tls"),
     [
         (("traefik.http.routers.dash.tls=true",), "--providers.docker", True),
-        (("traefik.http.routers.dash.entrypoints=websecure",), "--providers.docker", True),
-        (("traefik.http.routers.dash.entrypoints=web",), "--providers.docker", False),
+        (
+            ("traefik.http.routers.dash.entrypoints=websecure",),
+            "--providers.docker, --entrypoints.websecure.address=:443",
+            True,
+        ),
+        (
+            ("traefik.http.routers.dash.entrypoints=web",),
+            "--providers.docker, --entrypoints.web.address=:80",
+            False,
+        ),
         (
             ("traefik.http.routers.dash.entrypoints=https",),
             "--entrypoints.https.http.tls.certresolver=le",
@@ -181,6 +189,30 @@ def test_traefik_middleware_from_another_provider_is_unknown(tmp_path: Path) -> 
 )
 def test_traefik_tls(tmp_path: Path, labels: tuple[str, ...], command: str, tls: bool) -> None:
     assert traefik(tmp_path, *labels, command=command).tls is tls
+
+
+def test_a_router_on_an_entry_point_traefik_does_not_open_is_not_a_route(
+    tmp_path: Path,
+) -> None:
+    """Traefik opens `http` on :80 when its configuration names no entry point; a
+    router on `websecure` is then never served (Traefik logs that the entry point does
+    not exist). Without a known Traefik in the project, the router is kept."""
+    labels = ("traefik.http.routers.dash.entrypoints=websecure",)
+    lines = "\n".join(f"      - {label}" for label in labels)
+    compose = f"""
+services:
+  traefik:
+    image: traefik:v3.3
+    command: [--providers.docker]
+  dash:
+    image: registry.example.com/dash:1
+    command: panel serve app.py
+    labels:
+      - traefik.http.routers.dash.rule=Host(`dash.example.com`)
+{lines}
+"""
+    write_files(tmp_path, {"docker-compose.yml": compose})
+    assert build_stack([tmp_path], tmp_path, Config(), 1).links.frontends == []
 
 
 INGRESS = """

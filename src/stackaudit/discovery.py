@@ -581,21 +581,15 @@ def classify_name(rel: str) -> str | None:
 
 
 def classify_content(rel: str, head: bytes, by_name: str | None) -> str | None:
-    if by_name == "yaml":
+    if by_name in ("yaml", "maybe-traefik"):
         if rel.rsplit("/", 1)[-1] in _HELM_CHART_FILES:
             return "yaml"
         if _K8S_HINT.search(head) and b"kind:" in head:
             return "kubernetes"
         if _COMPOSE_HINT.search(head):
             return "compose"
-        return "yaml"
-    if by_name == "maybe-traefik":
-        if rel.rsplit("/", 1)[-1] in _HELM_CHART_FILES:
+        if by_name == "yaml":
             return "yaml"
-        if _K8S_HINT.search(head) and b"kind:" in head:
-            return "kubernetes"
-        if _COMPOSE_HINT.search(head):
-            return "compose"
         if _TRAEFIK_HINT.search(head):
             return "traefik"
         return "yaml" if re.search(r"\.ya?ml(\.[a-z0-9]+)?$", rel, re.IGNORECASE) else None

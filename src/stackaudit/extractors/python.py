@@ -67,6 +67,9 @@ TRIGGERS = (
     "handle_metrics",
     "handle_openmetrics",
     "fastapi.security",
+    # App-wide rate limits (``facts.asgi.AppRateLimit``).
+    "SlowAPIMiddleware",
+    "RateLimiter",
 )
 # Names that matter only in a file that also names a modelled framework. An API call
 # (``serve(``, ``Server(``, ``Application(``, ``debug=``, ``autoreload``,
@@ -91,6 +94,9 @@ NEEDS_FRAMEWORK = (
     "APIRouter(",
     "Flask(",
     "Blueprint(",
+    # Login routes (``facts.asgi.LoginEndpoint``): POST routes of an app or router.
+    ".post(",
+    ".api_route(",
 )
 FRAMEWORKS = (
     "panel",

@@ -26,10 +26,12 @@ from msgspec import Struct, field
 from msgspec.structs import replace
 
 from stackaudit.diagnostics import Span
+from stackaudit.extractors import python_login as login
 from stackaudit.extractors import python_names as names
 from stackaudit.extractors.python_branches import branch_kinds
 from stackaudit.extractors.python_build import Builder
 from stackaudit.extractors.python_state import process_local_state
+from stackaudit.facts.asgi import AppRateLimit
 from stackaudit.facts.common import Word
 from stackaudit.facts.cors import CorsPolicy
 from stackaudit.facts.python import (
@@ -409,6 +411,8 @@ class Analyzer:
         for decorator in node.decorator_list:
             if self._is_websocket_decorator(decorator, scope):
                 self._websocket_endpoint(node, scope, decorator, "")
+            else:
+                self._login_route(node, scope, decorator)
         self._deferred.append((node, scope, scope.cls if scope.kind == "class" else None))
 
     def _class_def(self, node: ast.ClassDef, scope: Scope, conditional: bool) -> None:
@@ -529,7 +533,9 @@ class Analyzer:
 
     def _call(self, node: ast.Call, scope: Scope) -> None:
         qual = self._qualify(node.func, scope)
-        method = node.func.attr if isinstance(node.func, ast.Attribute) else ""
+        method = _method(node)
+        if node.keywords or method == "add_middleware" or qual == names.MIDDLEWARE:
+            self._app_rate_limit(node, scope, qual)
         if qual in names.SERVE_APIS:
             label = names.SERVE_APIS[qual][1]
             self._emit(self._site(node, scope, qual, label))
@@ -1259,6 +1265,39 @@ class Analyzer:
             return owner.removesuffix("()") in names.ASGI_APPS
         return self._asgi_imported
 
+    def _login_route(self, function: FunctionNode, scope: Scope, decorator: ast.expr) -> None:
+        """A login route (``facts.asgi.LoginEndpoint``) declared by ``decorator``."""
+
+        def qualify(node: ast.expr) -> str | None:
+            return self._qualify(node, scope)
+
+        def prefix_of(owner: ast.expr) -> str:
+            binding = scope.lookup(owner.id) if isinstance(owner, ast.Name) else None
+            if binding is not None and isinstance(binding.node, ast.Call):
+                return login.router_prefix(binding.node)
+            return ""
+
+        route = login.route_of(decorator, qualify, prefix_of, self._asgi_imported)
+        if route is None:
+            return
+        span = self.pos.span(*self._def_name(function))
+        found = login.login_endpoint(function, qualify, span, route, function.decorator_list)
+        if found is not None:
+            self.facts.append(found)
+
+    def _app_rate_limit(self, node: ast.Call, scope: Scope, qual: str | None) -> None:
+        """``add_middleware(SlowAPIMiddleware)``, ``Middleware(SlowAPIMiddleware)``,
+        ``FastAPI(dependencies=[Depends(RateLimiter(...))])``."""
+        what = None
+        if qual in login.APP_CONSTRUCTORS:
+            what = login.limits_every_route(node, lambda e: self._qualify(e, scope))
+        elif node.args and (qual == names.MIDDLEWARE or _method(node) == "add_middleware"):
+            middleware = self._qualify(node.args[0], scope)
+            if middleware in login.SLOWAPI_MIDDLEWARE:
+                what = middleware.rsplit(".", 1)[1]
+        if what is not None:
+            self.facts.append(AppRateLimit(self.pos.node_span(node), what))
+
     def _route_endpoint(self, endpoint: ast.expr, scope: Scope, route: ast.Call) -> None:
         if not isinstance(endpoint, ast.Name):
             return
@@ -1422,6 +1461,11 @@ class Analyzer:
 
 _LEAVES = (ast.Name, ast.Constant)
 _FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _method(node: ast.Call) -> str:
+    """``add_middleware`` for ``app.add_middleware(...)``; "" for a plain call."""
+    return node.func.attr if isinstance(node.func, ast.Attribute) else ""
 
 
 def _calls(node: ast.AST) -> list[ast.Call]:

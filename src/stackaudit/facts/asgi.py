@@ -61,3 +61,37 @@ class AsgiApplication(Struct, frozen=True):
 
     framework: str
     span: Span
+
+
+class LoginEndpoint(Struct, frozen=True):
+    """A route that checks credentials, so that guessing them costs one request a try:
+    one taking FastAPI's ``OAuth2PasswordRequestForm``, or a ``POST`` route whose path
+    ends in a login segment (``/login``, ``/token``, ``/login/access-token``) or whose
+    function is named for one (``login_for_access_token``).
+
+    ``path`` is the route's path with its router's own ``prefix=``; ``complete`` says
+    it is the path the app serves (a route on the ``FastAPI()``/``Starlette()`` object
+    itself): a router's routes may get more prefixes where it is included. ``limiter``
+    names the app-level rate limit on the route (slowapi's ``@limiter.limit(...)``,
+    fastapi-limiter's ``Depends(RateLimiter(...))``), None when there is none."""
+
+    path: str
+    span: Span
+    function: str
+    evidence: str
+    complete: bool
+    limiter: str | None = None
+
+    @property
+    def limited(self) -> bool:
+        return self.limiter is not None
+
+
+class AppRateLimit(Struct, frozen=True):
+    """A rate limit on every route of an app or router: slowapi's
+    ``SlowAPIMiddleware``/``SlowAPIASGIMiddleware`` added (it applies the limiter's
+    ``default_limits``), a fastapi-limiter ``RateLimiter`` in ``FastAPI(dependencies=)``
+    or ``APIRouter(dependencies=)``."""
+
+    span: Span
+    what: str

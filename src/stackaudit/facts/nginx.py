@@ -667,6 +667,11 @@ class ProxyRoute(msgspec.Struct, frozen=True):
     http_block: NginxDirective | None = None
     http_anchor: NginxDirective | None = None
     root_id: int = 0
+    # The first `limit_req` in effect (its `zone=` word): the location's own, else
+    # those of the nearest enclosing level that has any (ngx_http_limit_req_module:
+    # inherited only when a level defines none); None when there is none, or
+    # `limit_req_dry_run on` only counts.
+    rate_limit: Word | None = None
 
     def insert_at_http_level(self, lines: Sequence[str]) -> Edit | None:
         """An edit writing ``lines`` at the http level of this location: in `http {}`

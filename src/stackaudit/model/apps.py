@@ -7,14 +7,27 @@ A command line names the module it serves (``uvicorn app.main:app`` imports
 are the app's. The directory the
 module is imported from (``backend/`` for ``backend/app/main.py``) is the app's import
 root: a ``fastapi.security`` scheme constructed in a module below it (``app/auth.py``)
-is taken as the app's authentication, since the app can only import it from there.
+is taken as the app's authentication, since the app can only import it from there;
+so are the login routes and app-wide rate limits written there.
+
+A Panel server with basic auth serves its own login form: ``BasicLoginHandler`` at
+``--login-endpoint`` (default ``/login``, a leading slash added) under ``--prefix``
+(panel/command/serve.py 579-605, panel/auth.py ``BasicAuthProvider``; Bokeh adds the
+auth provider's endpoints under the prefix, bokeh/server/tornado.py 402-454). Its
+``post`` compares the password and redirects, with no delay or count of failures.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from stackaudit.facts.asgi import AsgiApplication, AuthScheme, BuiltinEndpoint
+from stackaudit.facts.asgi import (
+    AppRateLimit,
+    AsgiApplication,
+    AuthScheme,
+    BuiltinEndpoint,
+    LoginEndpoint,
+)
 from stackaudit.facts.serve import ServeCommand
 from stackaudit.model.modules import imported_module_paths
 
@@ -27,6 +40,8 @@ class Apps:
         self._endpoints: dict[str, list[BuiltinEndpoint]] = {}
         self._schemes: list[AuthScheme] = []
         self._app_files: set[str] = set()
+        self._logins: list[LoginEndpoint] = []
+        self._rate_limits: list[AppRateLimit] = []
         for fact in facts:
             if isinstance(fact, BuiltinEndpoint):
                 self._endpoints.setdefault(fact.span.path, []).append(fact)
@@ -34,6 +49,10 @@ class Apps:
                 self._schemes.append(fact)
             elif isinstance(fact, AsgiApplication):
                 self._app_files.add(fact.span.path)
+            elif isinstance(fact, LoginEndpoint):
+                self._logins.append(fact)
+            elif isinstance(fact, AppRateLimit):
+                self._rate_limits.append(fact)
 
     def _served_files(self, command: ServeCommand, files: Iterable[str]) -> list[str]:
         chosen = set(files)
@@ -62,6 +81,21 @@ class Apps:
                     return f"FastAPI `{scheme.name}()` ({where})"
         return None
 
+    def login_endpoints(self, command: ServeCommand) -> list[LoginEndpoint]:
+        """The routes of the app behind ``command`` that take a login: ASGI routes
+        written under the app's import root, Panel's basic-auth login form."""
+        if command.tool == "panel-serve":
+            panel = _panel_login(command)
+            return [panel] if panel is not None else []
+        roots = self.import_roots(command)
+        return [e for e in self._logins if any(e.span.path.startswith(r) for r in roots)]
+
+    def rate_limits(self, command: ServeCommand) -> list[AppRateLimit]:
+        """Rate limits on every route of the app behind ``command`` (or of one of its
+        routers), written under the app's import root."""
+        roots = self.import_roots(command)
+        return [e for e in self._rate_limits if any(e.span.path.startswith(r) for r in roots)]
+
     def import_roots(self, command: ServeCommand) -> list[str]:
         """``backend/`` for a command importing ``app/main.py`` that is
         ``backend/app/main.py``: where the app's own modules live."""
@@ -72,3 +106,24 @@ class Apps:
             if path in self._app_files and (path == wanted or path.endswith("/" + wanted))
         ]
         return list(dict.fromkeys(roots))
+
+
+def _panel_login(command: ServeCommand) -> LoginEndpoint | None:
+    auth = command.auth()
+    if auth is None or auth.kind != "basic":
+        return None
+    endpoint = command.value("login_endpoint")
+    prefix = command.value("prefix")
+    if (endpoint is not None and endpoint.symbolic) or (prefix is not None and prefix.symbolic):
+        return None
+    path = endpoint.text if endpoint is not None and endpoint.text else "/login"
+    path = path if path.startswith("/") else f"/{path}"
+    if prefix is not None and prefix.text.strip("/"):
+        path = "/" + prefix.text.strip("/") + path
+    return LoginEndpoint(
+        path,
+        auth.source.span,
+        "BasicLoginHandler",
+        f"Panel's login form for {auth.description}",
+        True,
+    )

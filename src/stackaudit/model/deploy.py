@@ -231,7 +231,11 @@ def resolve_compose(
         roots = [p for p in pending if p not in covered][:1]
     for listed in dict.fromkeys(command_lines):
         if listed not in formed:
-            services.extend(resolver.project(listed[0], *listed[1:], key="+".join(listed)))
+            # Its own key: `docker compose -f compose.yml` leaves out the override that
+            # the default project of the same directory merges, so the two are different
+            # projects with different containers.
+            key = " ".join(f"-f {path}" for path in listed)
+            services.extend(resolver.project(listed[0], *listed[1:], key=key))
     return services
 
 

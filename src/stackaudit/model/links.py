@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     )
     from stackaudit.facts.nginx import NginxModel, ProxyRoute
     from stackaudit.model.deploy import DeployModel
+    from stackaudit.model.traefik import Traefik
 
 
 class LinkedFacts(Protocol):
@@ -57,6 +58,9 @@ class LinkedFacts(Protocol):
 
     @property
     def nginx(self) -> NginxModel: ...
+
+    @property
+    def traefik(self) -> Traefik: ...
 
     @property
     def nginx_routes(self) -> list[ProxyRoute]: ...
@@ -106,6 +110,11 @@ class Frontend(Struct, frozen=True):
     strips_path: bool | None = None
     affinity: str | None = None
     route: ProxyRoute | None = None
+    # The request rate limits the proxy applies on the route (nginx `limit_req`, a
+    # Traefik `ratelimit` middleware, ingress-nginx `limit-rps`...); None when
+    # something that may limit it is not known here (a middleware of another file, an
+    # include not scanned).
+    rate_limits: tuple[str, ...] | None = ()
 
     @property
     def public_hosts(self) -> tuple[str, ...]:
@@ -216,6 +225,31 @@ def _ingress_strips_path(ingress: K8sIngress) -> bool | None:
         middlewares = ingress.annotation("traefik.ingress.kubernetes.io/router.middlewares")
         return None if middlewares is not None else False
     return None
+
+
+def _nginx_rate_limits(route: ProxyRoute) -> tuple[str, ...] | None:
+    if route.rate_limit is not None:
+        return (f"nginx `limit_req {route.rate_limit.text}`",)
+    return None if route.opaque_includes else ()
+
+
+# ingress-nginx's request limits (annotations.md, "Rate Limiting"): requests per second
+# or minute, and concurrent connections, per client address. `limit-rate` limits
+# bandwidth, not requests.
+_INGRESS_LIMITS = ("limit-rps", "limit-rpm", "limit-connections")
+_TRAEFIK_INGRESS_MIDDLEWARES = "traefik.ingress.kubernetes.io/router.middlewares"
+
+
+def _ingress_rate_limits(ingress: K8sIngress) -> tuple[str, ...] | None:
+    if ingress.controller == "traefik" and ingress.annotation(_TRAEFIK_INGRESS_MIDDLEWARES):
+        return None  # Traefik middlewares in CRDs, whose kinds are not read here
+    if ingress.controller == "traefik":
+        return ()
+    return tuple(
+        f"ingress-nginx `{key}`"
+        for key in _INGRESS_LIMITS
+        if (value := ingress.nginx(key)) is not None and value.text.strip() not in ("", "0")
+    )
 
 
 def _is_hostname(text: str) -> bool:
@@ -536,6 +570,7 @@ class Links:
                 _nginx_strips_path(route, route.rewrites),
                 affinity,
                 route,
+                _nginx_rate_limits(route),
             )
 
     def _traefik_frontends(self) -> Iterable[Frontend]:
@@ -545,9 +580,16 @@ class Links:
                 continue
             backends = tuple(self._service_backends(service))
             middlewares = {m.name: m for m in traefik.middlewares}
+            opened = self._entrypoints_opened(service)
             for router in traefik.routers:
                 if not router.reaches_own_container:
                     continue  # api@internal, a service of another provider: not this app
+                if (
+                    opened is not None
+                    and router.entrypoints
+                    and not opened & set(router.entrypoints)
+                ):
+                    continue  # the project's Traefik opens none of its entry points
                 auth = tuple(
                     f"traefik {middlewares[name.text.split('@')[0]].kind}"
                     for name in router.middlewares
@@ -575,7 +617,19 @@ class Links:
                     ),
                     self._traefik_strips_path(router),
                     "sticky cookie" if traefik.session_affinity else None,
+                    rate_limits=self._traefik_rate_limits(router),
                 )
+
+    def _entrypoints_opened(self, service: ComposeService) -> set[str] | None:
+        """The entry points the Traefik container of the service's compose project opens,
+        when its static configuration is known (its command line or a configuration file
+        it mounts); None when no Traefik of the project is known (it runs elsewhere, on a
+        shared network). A router on entry points Traefik does not open is not served:
+        Traefik logs that the entry point does not exist and skips it there."""
+        instance = self.stack.traefik.instance_of_project(service)
+        if instance is None:
+            return None
+        return {entrypoint.name for entrypoint in instance.config.effective_entrypoints()}
 
     @cached_property
     def _traefik_tls_entrypoints(self) -> set[str]:
@@ -600,6 +654,12 @@ class Links:
             for middleware in service.traefik.middlewares:
                 found.setdefault(middleware.name, []).append(middleware)
         return found
+
+    def _traefik_rate_limits(self, router: TraefikRouter) -> tuple[str, ...] | None:
+        limited = self.stack.traefik.rate_limited(router, "docker")
+        if limited is None:
+            return None
+        return ("Traefik ratelimit middleware",) if limited else ()
 
     def _traefik_strips_path(self, router: TraefikRouter) -> bool | None:
         """A ``stripPrefix``/``stripPrefixRegex`` middleware on the router removes the
@@ -634,6 +694,7 @@ class Links:
                 f"ingress {key}" for key in ("auth-url", "auth-type") if ingress.nginx(key)
             )
             affinity = ingress.nginx("affinity")
+            rate_limits = _ingress_rate_limits(ingress)
             for rule in ingress.backends:
                 backends = tuple(
                     self._kubernetes(rule.service, rule.port or "80", ingress.namespace)
@@ -652,6 +713,7 @@ class Links:
                     ingress.nginx("upstream-vhost") is None,
                     _ingress_strips_path(ingress),
                     affinity.text if affinity else None,
+                    rate_limits=rate_limits,
                 )
 
     @cached_property

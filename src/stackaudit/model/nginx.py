@@ -509,7 +509,10 @@ def _resolve_target(target: ProxyTarget, text: str, spans: tuple[Span, ...]) -> 
     return replace(resolved, word=target.word, resolved_by=spans or (target.word.span,))
 
 
-def _listens(server: NginxNode | None) -> tuple[Listen, ...]:
+def listens(server: NginxNode | None) -> tuple[Listen, ...]:
+    """A server's ``listen`` addresses as nginx reads them: a port alone listens on
+    every address, an address alone on port 80; none at all is ``*:80``. ``ssl`` on
+    the listen (or the old ``ssl on;``) makes it TLS."""
     if server is None:
         return ()
     ssl_on = any(n.args and n.args[0].text == "on" for n in server.own("ssl"))
@@ -519,16 +522,16 @@ def _listens(server: NginxNode | None) -> tuple[Listen, ...]:
             continue
         address = node.args[0].text
         params = {a.text for a in node.args[1:]}
-        host, port = address, ""
+        host, port = "*", address
         if address.startswith("unix:"):
-            host = address
+            host, port = address, ""
         elif address.startswith("["):
             close = address.find("]")
-            host, port = address[: close + 1], address[close + 2 :]
+            host, port = address[: close + 1], address[close + 2 :] or "80"
         elif ":" in address:
             host, _, port = address.rpartition(":")
-        elif address.isdigit():
-            host, port = "*", address
+        elif not address.isdigit():
+            host, port = address, "80"
         found.append(Listen(host, port, "ssl" in params or ssl_on, node.span))
     if not found:
         found.append(Listen("*", "80", ssl_on, None))
@@ -704,6 +707,19 @@ def _auth(node: NginxNode) -> RouteAuth:
         access_span=access_span,
         satisfy=satisfy.args[0].text if satisfy and satisfy.args else "all",
     )
+
+
+def _rate_limit(location: NginxNode) -> Word | None:
+    """The first ``limit_req`` in effect at ``location`` (array inheritance), unless
+    ``limit_req_dry_run on`` makes it only count (ngx_http_limit_req_module)."""
+    level = array_level(location, "limit_req")
+    if level is None:
+        return None
+    dry_run = effective_scalar(location, "limit_req_dry_run")
+    if dry_run is not None and dry_run.args and dry_run.args[0].text == "on":
+        return None
+    first = level.own("limit_req")[0]
+    return first.args[0] if first.args else None
 
 
 def _setting(node: NginxNode, name: str, default: str) -> Setting:
@@ -884,7 +900,7 @@ class _FactBuilder:
             where=location.where,
             location=_location_match(location),
             server_names=tuple(server.own_args("server_name")) if server else (),
-            listens=_listens(server),
+            listens=listens(server),
             target=target,
             pass_span=pass_node.span,
             proxy_headers=tuple(proxy_headers),
@@ -907,6 +923,7 @@ class _FactBuilder:
             http_block=http_block,
             http_anchor=http_anchor,
             root_id=_root_id(location),
+            rate_limit=_rate_limit(location),
         )
         return replace(route, websocket_evidence=tuple(_ws_evidence(route)))
 
@@ -1305,3 +1322,21 @@ def carries_path(route: ProxyRoute, paths: Sequence[str]) -> bool:
         return (target.uri or written) in paths
     sent = target.uri or written
     return any(path.startswith(sent) for path in paths)
+
+
+def requested_path(route: ProxyRoute, path: str) -> str | None:
+    """The request path nginx turns into ``path`` for the backend: passed on unchanged
+    (``proxy_pass`` without a URI), or with the location's prefix replaced by the URI
+    (ngx_http_proxy_module ``proxy_pass``); None when not known here."""
+    location, target = route.location, route.target
+    if location is None or location.modifier == "@" or route.rewrites or target.symbolic:
+        return None
+    uri = target.uri
+    if not uri:
+        return path
+    if location.is_regex or target.uses_variables:
+        return None
+    prefix = location.path.text
+    if location.modifier == "=":
+        return prefix if path == uri else None
+    return prefix + path[len(uri) :] if path.startswith(uri) else None

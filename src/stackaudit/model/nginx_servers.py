@@ -42,6 +42,7 @@ from stackaudit.facts.nginx import (
 )
 from stackaudit.facts.serve import is_loopback_address
 from stackaudit.facts.tls import default_protocols
+from stackaudit.model.nginx import listens
 
 # Protocols set after SNI from this version on (with OpenSSL >= 1.1.1).
 _PROTOCOLS_AFTER_SNI = (1, 29, 2)
@@ -234,30 +235,6 @@ def _select(level: NginxNode, path: str, depth: int) -> NginxNode | None:
     return best[0] if best is not None else None
 
 
-def _listens(server: NginxNode) -> tuple[Listen, ...]:
-    ssl_on = any(n.args and n.args[0].text == "on" for n in server.own("ssl"))
-    found = []
-    for node in server.own("listen"):
-        if not node.args:
-            continue
-        address = node.args[0].text
-        params = {a.text for a in node.args[1:]}
-        host, port = "*", address
-        if address.startswith("unix:"):
-            host, port = address, ""
-        elif address.startswith("["):
-            close = address.find("]")
-            host, port = address[: close + 1], address[close + 2 :] or "80"
-        elif ":" in address:
-            host, _, port = address.rpartition(":")
-        elif not address.isdigit():
-            host, port = address, "80"
-        found.append(Listen(host, port, "ssl" in params or ssl_on, node.span))
-    if not found:
-        found.append(Listen("*", "80", ssl_on, None))
-    return tuple(found)
-
-
 def _is_default(server: NginxNode, listen: Listen) -> bool:
     for node in server.own("listen"):
         if node.span == listen.span:
@@ -283,7 +260,7 @@ class NginxServers:
                     continue  # an upstream's `server` line
                 if node.directive.block is None:
                     continue
-                server = NginxServer(node, _listens(node), model.version)
+                server = NginxServer(node, listens(node), model.version)
                 in_root.append(server)
                 for listen in server.tls_listens:
                     key = (listen.address, listen.port)

@@ -264,16 +264,37 @@ class Traefik:
         configs = [*self.statics, *(i.config for i in self.instances)]
         return any(e.has_middlewares for c in configs for e in c.entrypoints)
 
-    def _gated(self, router: TraefikRouter, provider: str) -> bool | None:
-        if router.rule is not None and "clientip(" in router.rule.text.lower():
-            return True  # the rule itself admits only some client addresses
+    def _middleware_kinds(self, router: TraefikRouter, provider: str) -> set[str] | None:
+        """The kinds of the middlewares on ``router`` (``ratelimit``, ``basicauth``...);
+        None when one is declared where the scan does not reach."""
         kinds: set[str] = set()
         for reference in router.middlewares:
             name, _, named_provider = reference.text.strip().partition("@")
             found = self._middlewares.get((named_provider or provider, name.lower()))
             if not found:
-                return None  # declared where the scan does not reach
+                return None
             kinds.update(m.kind for m in found)
+        return kinds
+
+    def rate_limited(self, router: TraefikRouter, provider: str) -> bool | None:
+        """Whether a ``RateLimit`` middleware (kind ``ratelimit``) is on ``router``,
+        read from ``provider`` (``docker`` labels, a ``file``); None when a middleware
+        on it, or one every router of an entry point gets, is not known here."""
+        kinds = self._middleware_kinds(router, provider)
+        if kinds is None:
+            return None
+        if "ratelimit" in kinds:
+            return True
+        if kinds & {"chain", "plugin"} or self._entrypoint_middlewares:
+            return None
+        return False
+
+    def _gated(self, router: TraefikRouter, provider: str) -> bool | None:
+        if router.rule is not None and "clientip(" in router.rule.text.lower():
+            return True  # the rule itself admits only some client addresses
+        kinds = self._middleware_kinds(router, provider)
+        if kinds is None:
+            return None  # declared where the scan does not reach
         if kinds & _GATE_KINDS:
             return True
         if kinds & {"chain", "plugin"} or self._entrypoint_middlewares:
