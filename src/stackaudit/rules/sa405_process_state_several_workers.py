@@ -36,8 +36,8 @@ class ProcessStateSeveralWorkers(Rule):
 
     ## Why is this bad?
     Every worker is a separate process with its own copy of the module: uvicorn starts
-    its workers with `multiprocessing`'s spawn context, and each imports the app anew;
-    gunicorn forks its workers; Bokeh and Panel fork through Tornado's
+    its workers with `multiprocessing`'s spawn context, and each imports the app anew
+    (so does hypercorn); gunicorn forks its workers; Bokeh and Panel fork through Tornado's
     `fork_processes`; replicas are separate containers. A connection registered in one
     process is invisible to the others, so a broadcast reaches only the clients that
     happen to be connected to the same worker, and a session stored by the worker that
@@ -68,6 +68,7 @@ class ProcessStateSeveralWorkers(Rule):
     - https://github.com/benoitc/gunicorn/blob/27.0.1/gunicorn/config.py#L755-L772
     - https://github.com/benoitc/gunicorn/blob/27.0.1/gunicorn/arbiter.py#L726-L733
     - https://github.com/fastapi/fastapi-cli/blob/0.0.34/src/fastapi_cli/cli.py#L285-L299
+    - https://github.com/pgjones/hypercorn/blob/0.18.0/src/hypercorn/run.py#L45-L53
     - https://github.com/bokeh/bokeh/blob/3.9.2/src/bokeh/server/server.py#L447-L454
     - https://github.com/tornadoweb/tornado/blob/v6.6.1/tornado/process.py#L114-L120
     - https://github.com/holoviz/panel/blob/v1.9.4/panel/command/serve.py#L630-L645
