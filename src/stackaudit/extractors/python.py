@@ -100,6 +100,10 @@ NEEDS_FRAMEWORK = (
     "serve_traceback",
     # FastAPI's own pages (/docs, /redoc, /openapi.json) are on unless turned off.
     "FastAPI(",
+    # Routes that may share a module-level dict between requests (``python_state``).
+    "APIRouter(",
+    "Flask(",
+    "Blueprint(",
     # Login routes (``facts.asgi.LoginEndpoint``): POST routes of an app or router.
     ".post(",
     ".api_route(",

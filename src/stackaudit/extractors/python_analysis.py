@@ -31,6 +31,7 @@ from stackaudit.extractors import python_names as names
 from stackaudit.extractors.python_branches import branch_kinds
 from stackaudit.extractors.python_build import Builder
 from stackaudit.extractors.python_handlers import handler_method
+from stackaudit.extractors.python_state import process_local_state
 from stackaudit.facts.app import PanelUserCheck
 from stackaudit.facts.asgi import AppRateLimit
 from stackaudit.facts.common import Word
@@ -253,6 +254,11 @@ class Analyzer:
             self._finish_cors(info)
         self._module_constants(module)
         self._route_tables(module)
+        self.facts.extend(
+            process_local_state(
+                tree, self.pos.code, lambda node: self._qualify(node, module), self.pos.node_span
+            )
+        )
         if "ServerProxy" in self.source.text or "serverproxy" in self.source.text:
             self._server_proxy(tree, module)
         if self._socketio_server:

@@ -416,3 +416,42 @@ class TaintFlow(Struct, frozen=True):
     hops: int = 0
     via: tuple[str, ...] = ()
     call: Span | None = None
+
+
+# -- state kept in one process's memory ----------------------------------------------------
+
+ProcessStateKind = Literal["connections", "request-data"]
+
+
+class ProcessLocalState(Struct, frozen=True):
+    """A container created once per process that requests share through the module:
+    a module-level name, a class attribute, or an attribute of an instance created at
+    module level (the FastAPI docs' ``manager = ConnectionManager()``).
+
+    ``kind``: ``connections`` when a WebSocket is added to it (a Starlette/FastAPI
+    ``WebSocket`` parameter, or ``self`` in a Tornado ``WebSocketHandler``) and another
+    place iterates over it to send to each (a broadcast list, a connection registry);
+    ``request-data`` when a route writes into a module-level dict that another function
+    reads (``sessions[token] = user`` in ``/login``, read by a dependency).
+
+    ``name`` is the container as code reaches it (``manager.active_connections``,
+    ``ChatHandler.clients``, ``sessions``); ``span`` where it is created; ``added``
+    where a connection or a value is put in; ``used`` where it is iterated to send, or
+    read. ``broker`` names a publish/subscribe client the module imports (``redis``,
+    ``broadcaster``...): the module may relay through it across processes."""
+
+    kind: ProcessStateKind
+    name: str
+    span: Span
+    added: Span
+    used: Span
+    broker: str = ""
+
+
+class PubSubClientImport(Struct, frozen=True):
+    """A module that imports a publish/subscribe client (``redis``, ``broadcaster``,
+    NATS, Kafka, RabbitMQ...), through which processes can relay messages to each
+    other; ``name`` the client's top-level package."""
+
+    name: str
+    span: Span

@@ -554,6 +554,44 @@ class ServeCommand(Struct, frozen=True):
         except ValueError:
             return None
 
+    def worker_processes(self) -> WorkerProcesses | None:
+        """How many processes serve requests when the command line or its environment
+        asks for more than one, as written; None for one process (the default, an
+        explicit 1, or a reloader that overrides the count).
+
+        uvicorn: ``--workers``, else ``UVICORN_WORKERS`` (its click command's envvar) or
+        ``WEB_CONCURRENCY`` (uvicorn/config.py reads it when ``workers`` is not given,
+        ``uvicorn.run()`` included); ``--reload`` wins over workers (uvicorn/main.py
+        ``run``), and ``fastapi dev`` reloads. ``fastapi run --workers`` (or
+        ``WEB_CONCURRENCY``) passes the count to ``uvicorn.run``. gunicorn: ``-w`` /
+        ``--workers``, default ``WEB_CONCURRENCY`` (gunicorn/config.py ``Workers``).
+        hypercorn: ``-w``. Bokeh/Panel: ``--num-procs``/``num_procs=`` (0 or less: one
+        per core; ``bokeh serve --dev`` forces one)."""
+        if self.tool == "fastapi-dev":
+            return None
+        if self.is_bokeh_family:
+            if self.tool == "bokeh-serve" and self.dev_switches():
+                return None
+            use = self.last("num_procs")
+            return _process_count(use, self.written(use) if use else "", None, per_core_below=1)
+        if self.tool not in ASGI_SERVERS:
+            return None
+        if self.tool in UVICORN_FAMILY and self.dev_switches():
+            return None
+        env_names: tuple[str, ...] = ()
+        if self.tool == "uvicorn":
+            env_names = ("WEB_CONCURRENCY",)
+            if self.carrier != "python":
+                env_names = ("UVICORN_WORKERS", "WEB_CONCURRENCY")
+        elif self.tool in ("fastapi-run", "gunicorn"):
+            env_names = ("WEB_CONCURRENCY",)
+        variable = next(
+            (var for name in env_names if (var := self.env_var(name)) is not None), None
+        )
+        use = self.last("workers")
+        written = self.written(use) if use else ""
+        return _process_count(use, written, variable, per_core_below=None)
+
     def listeners(self) -> list[Listener]:
         """Where the server listens, as the command line tells: the options, the
         variables the tool reads, or the tool's default.
@@ -762,6 +800,57 @@ class ServeCommand(Struct, frozen=True):
         if self.tool == "hypercorn":
             return 0.0, None, "hypercorn sends no pings by default"
         return None, None, "unknown"
+
+
+class WorkerProcesses(Struct, frozen=True):
+    """Several server processes asked for by one command (``ServeCommand.worker_processes``):
+    ``count`` of them, None for one per CPU core or a value known only at run time
+    (``symbolic``); ``written`` the setting as written, ``span`` where."""
+
+    count: int | None
+    written: str
+    span: Span
+    symbolic: bool = False
+
+    @property
+    def description(self) -> str:
+        if self.symbolic:
+            return f"a worker count set at run time (`{self.written}`)"
+        if self.count is None:
+            return f"one process per CPU core (`{self.written}`)"
+        return f"{self.count} processes (`{self.written}`)"
+
+
+def _process_count(
+    use: OptionUse | None,
+    written: str,
+    variable: EnvVar | None,
+    *,
+    per_core_below: int | None,
+) -> WorkerProcesses | None:
+    """The process count an option (or, without it, a variable) asks for; None for one.
+    ``per_core_below``: counts below it mean one process per core (Tornado's
+    ``fork_processes``)."""
+    if use is not None:
+        if not use.values:
+            return None
+        word = use.values[-1]
+        span = use.span
+    elif variable is not None and variable.value is not None:
+        word = variable.value
+        written = f"{variable.name}={word.text}"
+        span = variable.span
+    else:
+        return None
+    if word.symbolic:
+        return WorkerProcesses(None, written, span, symbolic=True)
+    try:
+        count = int(word.text.strip())
+    except ValueError:
+        return None
+    if per_core_below is not None and count < per_core_below:
+        return WorkerProcesses(None, written, span)
+    return WorkerProcesses(count, written, span) if count > 1 else None
 
 
 class Switch(Struct, frozen=True):

@@ -103,7 +103,7 @@ class Apps:
         if command.is_bokeh_family:
             auth = command.auth()
             return auth.description if auth is not None else None
-        for root in self._import_roots(command):
+        for root in self.import_roots(command):
             for scheme in self._schemes:
                 if scheme.span.path.startswith(root):
                     where = f"{scheme.span.path}:{scheme.span.line}"
@@ -116,13 +116,13 @@ class Apps:
         if command.tool == "panel-serve":
             panel = _panel_login(command)
             return [panel] if panel is not None else []
-        roots = self._import_roots(command)
+        roots = self.import_roots(command)
         return [e for e in self._logins if any(e.span.path.startswith(r) for r in roots)]
 
     def rate_limits(self, command: ServeCommand) -> list[AppRateLimit]:
         """Rate limits on every route of the app behind ``command`` (or of one of its
         routers), written under the app's import root."""
-        roots = self._import_roots(command)
+        roots = self.import_roots(command)
         return [e for e in self._rate_limits if any(e.span.path.startswith(r) for r in roots)]
 
     def authorization(self, command: ServeCommand) -> Authorization | None:
@@ -140,7 +140,7 @@ class Apps:
                 return found
         return None
 
-    def _import_roots(self, command: ServeCommand) -> list[str]:
+    def import_roots(self, command: ServeCommand) -> list[str]:
         """``backend/`` for a command importing ``app/main.py`` that is
         ``backend/app/main.py``: where the app's own modules live."""
         roots = [

@@ -28,6 +28,7 @@ from stackaudit.facts.deploy import (
     K8sService,
     K8sWorkload,
     PortMapping,
+    Replicas,
     TraefikIngressRoute,
     parse_port_range,
 )
@@ -661,6 +662,18 @@ class DeployModel(Struct, dict=True):
         workload = self.workload_for(command)
         if workload is not None:
             return workload.replicas.count if workload.replicas is not None else 1
+        return None
+
+    def replicas_setting(self, command: ServeCommand) -> tuple[Replicas, str] | None:
+        """Where the number of copies of ``command`` is set, with the label of the unit
+        that sets it (the compose service or Kubernetes workload that runs it); None
+        when that unit sets none, or no unit runs the command."""
+        service = self.compose_service_for(command)
+        if service is not None:
+            return (service.replicas, service.label) if service.replicas is not None else None
+        workload = self.workload_for(command)
+        if workload is not None and workload.replicas is not None:
+            return workload.replicas, workload.label
         return None
 
     def workload_for(self, command: ServeCommand) -> K8sWorkload | None:

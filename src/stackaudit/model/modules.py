@@ -21,7 +21,12 @@ from stackaudit.model.deploy import DeployModel
 
 def imported_module_paths(command: ServeCommand) -> tuple[str, ...]:
     """The file an ASGI server command line imports, as a path suffix (``main:app`` →
-    ``main.py``, ``pkg.main:app`` → ``pkg/main.py``)."""
+    ``main.py``, ``pkg.main:app`` → ``pkg/main.py``); for ``panel serve``, the modules
+    ``--plugins`` names, which it imports once per process to serve their ``ROUTES``
+    (panel/command/serve.py)."""
+    if command.tool == "panel-serve":
+        plugins = (word.text for word in command.values("plugins") if not word.symbolic)
+        return tuple(name.replace(".", "/") + ".py" for name in plugins if name)
     if command.tool not in ASGI_SERVERS or not command.positionals:
         return ()
     module = command.positionals[0].text.split(":")[0]

@@ -206,6 +206,33 @@ class Stack:
         ``pkg.main:app``, ``main.py``)."""
         return [c for c in self.serve_commands if path in self.module_files(c)]
 
+    def servers_running_module(self, path: str) -> list[ServeCommand]:
+        """The server processes that hold the module at ``path`` in their memory: those
+        whose command line imports it (``uvicorn main:app``, ``panel serve --plugins
+        chat``) and the server calls written in it (``pn.serve(...)``,
+        ``uvicorn.run(...)``), which run in the process that ran the module."""
+        direct = self.asgi_servers_of(path)
+        return direct + [c for c in self._python_commands.get(path, ()) if c not in direct]
+
+    def servers_below_import_root(self, path: str) -> list[ServeCommand]:
+        """The ASGI servers whose app module (one that constructs ``FastAPI()`` or
+        ``Starlette()``) is imported from a directory that holds ``path``: the app can
+        import the module at ``path``, which is likely but not certain (no import graph
+        is kept)."""
+        return [
+            command
+            for command in self.serve_commands
+            if any(path.startswith(root) for root in self.apps.import_roots(command))
+        ]
+
+    @cached_property
+    def _python_commands(self) -> dict[str, list[ServeCommand]]:
+        by_path: dict[str, list[ServeCommand]] = {}
+        for command in self.serve_commands:
+            if command.carrier == "python":
+                by_path.setdefault(command.span.path, []).append(command)
+        return by_path
+
     def tls_in_front_of_module(self, path: str) -> list[TlsEvidence]:
         """Where TLS reaches the ASGI app of the module at ``path``: a proxy route with
         TLS (nginx ``listen ... ssl``, a Traefik router with TLS, an Ingress host under
