@@ -510,4 +510,4 @@ def test_a_finding_without_edits_offers_no_fix(rule: type[Rule], tmp_path: Path)
     for index, example in enumerate(rule.examples):
         write_files(tmp_path / str(index), example.files)
     for diagnostic in scan(tmp_path, select=[rule.code]).diagnostics:
-        assert (diagnostic.fix_safety is FixSafety.DISPLAY_ONLY) == (not diagnostic.edits)
+        assert (diagnostic.fix_safety is FixSafety.DISPLAY_ONLY) == (not diagnostic.has_fix)

@@ -625,6 +625,9 @@ class ModuleTaint:
             hops=origin.hops,
             via=origin.via,
             call=pos.node_span(call) if call is not None else None,
+            # A bare name, attribute or item holds the input and nothing else: escaping
+            # it leaves the markup written around it (`"<h1>" + name`) as markup.
+            value_is_input=isinstance(value, (ast.Name, ast.Attribute, ast.Subscript)),
         )
 
 

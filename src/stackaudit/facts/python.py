@@ -416,6 +416,9 @@ class TaintFlow(Struct, frozen=True):
     hops: int = 0
     via: tuple[str, ...] = ()
     call: Span | None = None
+    # The value is the input itself (a name, attribute or item), not text built around
+    # it: a fix may escape it without escaping the markup it is written into.
+    value_is_input: bool = False
 
 
 # -- state kept in one process's memory ----------------------------------------------------

@@ -1,6 +1,15 @@
 from collections.abc import Iterator
 
-from stackaudit.diagnostics import Confidence, Diagnostic, Related, Severity
+from stackaudit.diagnostics import (
+    Codemod,
+    Confidence,
+    Diagnostic,
+    FixSafety,
+    Related,
+    SetKeyword,
+    Severity,
+    WrapCall,
+)
 from stackaudit.facts.python import TaintFlow
 from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
@@ -111,6 +120,7 @@ class UserInputInHtml(Rule):
     name = "user-input-in-html"
     severity = Severity.ERROR
     category = Category.INJECTION
+    fix = FixSafety.UNSAFE
     applies_to = (FileKind.PYTHON,)
     cwe = 79
     examples = (
@@ -120,6 +130,11 @@ class UserInputInHtml(Rule):
             import panel as pn
             query = pn.state.location.query_params.get("q", "")
             pn.pane.HTML(f"<p>Results for {query}</p>")  # expect: SA801
+        """,
+            fixed="""
+            import panel as pn
+            query = pn.state.location.query_params.get("q", "")
+            pn.pane.HTML(f"<p>Results for {query}</p>", sanitize_html=True)
         """,
         ),
         Bad(
@@ -172,4 +187,20 @@ class UserInputInHtml(Rule):
                 fix_title="Escape the value",
                 related=(Related(flow.source_span, f"the input: {flow.source_label}"),),
                 confidence=_confidence(flow.hops),
+                codemods=_fix(flow),
             )
+
+
+def _fix(flow: TaintFlow) -> tuple[Codemod, ...]:
+    """An HTML pane is told to sanitize (nh3 keeps harmless markup); any other
+    HTML sink gets the input escaped where it enters the sink, when the value there is
+    the input itself (escaping `"<h1>" + name` would escape the page's own markup too:
+    no fix then). JavaScript (`CustomJS`) is not HTML: escaping would not make it safe,
+    so it gets no fix."""
+    if flow.sink == "bokeh-customjs":
+        return ()
+    if flow.sink == "panel-html" and flow.call is not None:
+        return (SetKeyword(flow.call, "sanitize_html", "True"),)
+    if flow.value_is_input:
+        return (WrapCall(flow.value, "html", "escape"),)
+    return ()
