@@ -239,6 +239,7 @@ class Analyzer:
         # The name of the function whose body is being read, when it is one.
         self._function_name: Span | None = None
         self._may_hold_handlers = any(word in source.text for word in _HANDLER_WORDS)
+        self._names_panel_user = "state.user" in source.text  # the pre-scan word too
         # Lines of the statements only a development path runs (`if settings.DEBUG:`).
         self._development_lines: list[tuple[int, int]] = []
 
@@ -420,7 +421,9 @@ class Analyzer:
         text = self.pos.text(test)
         if (scope.origin_names or "rigin" in text) and self._checks_origin(test, scope):
             scope.origin_checked = True
-        self._user_check(test, scope)
+        # Only a module that names Panel's user can compare it with anything.
+        if self._names_panel_user:
+            self._user_check(test, scope)
 
     # -- Panel: the app's own check of who is logged in ---------------------------------
 
