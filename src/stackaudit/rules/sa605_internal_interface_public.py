@@ -5,6 +5,7 @@ from stackaudit.facts.asgi import BuiltinEndpoint
 from stackaudit.facts.nginx import ProxyRoute
 from stackaudit.facts.serve import ServeCommand
 from stackaudit.model.links import Frontend
+from stackaudit.model.nginx import requested_path
 from stackaudit.model.nginx_servers import location_answers_first
 from stackaudit.model.stack import Stack
 from stackaudit.rules.base import Bad, Good, Rule
@@ -167,28 +168,10 @@ def _nginx_public_path(stack: Stack, route: ProxyRoute, path: str) -> str | None
         return None
     if server.redirects_plain_http and not server.tls_listens:
         return None
-    public = _requested_path(route, path)
+    public = requested_path(route, path)
     if public is None or server.location_for(public) is not location:
         return None
     return public
-
-
-def _requested_path(route: ProxyRoute, path: str) -> str | None:
-    """The request path nginx turns into ``path`` for the app: passed on unchanged
-    (``proxy_pass`` without a URI), or with the location's prefix replaced by the URI
-    (ngx_http_proxy_module ``proxy_pass``); None when not known here."""
-    location, target = route.location, route.target
-    if location is None or location.modifier == "@" or route.rewrites or target.symbolic:
-        return None
-    uri = target.uri
-    if not uri:
-        return path
-    if location.is_regex or target.uses_variables:
-        return None
-    prefix = location.path.text
-    if location.modifier == "=":
-        return prefix if path == uri else None
-    return prefix + path[len(uri) :] if path.startswith(uri) else None
 
 
 def _other_proxy_passes(frontend: Frontend, path: str) -> bool:
