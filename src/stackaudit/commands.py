@@ -561,6 +561,14 @@ def _baseline(args: argparse.Namespace, result: RunResult) -> None:
             keep = previous if args.write_baseline == args.baseline else None
             text = baseline_text(result.diagnostics, keep)
             _write_file(args.write_baseline, text)
+            # What was just recorded is accepted: the run reports (and fails on) nothing
+            # the new baseline holds, and says how much it holds.
+            previous = read_baseline(args.write_baseline)
+            print(
+                f"stackaudit: wrote {len(previous):,} baseline "
+                f"{'entry' if len(previous) == 1 else 'entries'} to {args.write_baseline}",
+                file=sys.stderr,
+            )
         if previous:
             kept, absorbed, stale = apply_baseline(result.diagnostics, previous)
             result.diagnostics = kept
