@@ -39,3 +39,8 @@ def test_python_strings_are_not_comments() -> None:
     text = 'doc = """\n# stackaudit: ignore[SA101]\n"""\nx = 1  # stackaudit: ignore[SA2]\n'
     found = find_suppressions("f.py", text, "python")
     assert [s.codes for s in found] == [["SA2"]]
+
+
+def test_a_bare_ignore_names_nothing_and_covers_nothing() -> None:
+    found = find_suppressions("a.sh", "x  # stackaudit: ignore\ny  # stackaudit: ignored\n")
+    assert [(s.span.line, s.codes, s.bare) for s in found] == [(1, [], True)]

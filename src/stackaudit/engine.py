@@ -556,6 +556,14 @@ def _unused_suppressions(
     known = [r.code for r in all_rules()]
     found = []
     for suppression in suppressions:
+        if suppression.bare:
+            found.append(
+                rule.report(
+                    suppression.span,
+                    "suppression names no rule code, so it suppresses nothing",
+                    help="name the codes it is for: `# stackaudit: ignore[SA101]`",
+                )
+            )
         for code in suppression.codes:
             matches = [k for k in known if k.startswith(code)]
             if not matches:

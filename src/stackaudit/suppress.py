@@ -15,8 +15,10 @@ from msgspec import Struct, field
 from stackaudit.diagnostics import Diagnostic, Span
 from stackaudit.source import split_lines
 
+# `ignore[CODES]`, or a bare `ignore`, which suppresses nothing (SA002 says so: silencing
+# every rule on a line would hide the findings nobody has read yet).
 _DIRECTIVE = re.compile(
-    r"#\s*stackaudit:\s*(ignore|ignore-file)\[([^\]]*)\](?:\s*--\s*(?P<reason>.*))?"
+    r"#\s*stackaudit:\s*(ignore-file|ignore)\b(?:\[([^\]]*)\])?(?:\s*--\s*(?P<reason>.*))?"
 )
 FILE_DIRECTIVE_LINES = 10
 
@@ -29,6 +31,8 @@ class Suppression(Struct):
     whole_file: bool = False
     reason: str = ""
     used: set[str] = field(default_factory=set)
+    # Written without `[CODES]`: it names nothing, so it covers nothing.
+    bare: bool = False
 
     def covers(self, diagnostic: Diagnostic) -> str | None:
         """The code of this suppression that matches ``diagnostic``, if it covers it."""
@@ -76,15 +80,16 @@ def find_suppressions(path: str, text: str, kind: str = "") -> list[Suppression]
         if not match:
             continue
         number = index + 1
-        codes = [c.strip().upper() for c in match.group(2).split(",") if c.strip()]
+        bare = match.group(2) is None
+        codes = [c.strip().upper() for c in (match.group(2) or "").split(",") if c.strip()]
         span = Span(path, number, match.start() + 1, number, match.end() + 1)
         reason = (match.group("reason") or "").strip()
         if match.group(1) == "ignore-file":
             whole = number <= FILE_DIRECTIVE_LINES
-            found.append(Suppression(span, codes, number, number, whole, reason))
+            found.append(Suppression(span, codes, number, number, whole, reason, bare=bare))
             continue
         if line[: match.start()].strip():
-            found.append(Suppression(span, codes, number, number, reason=reason))
+            found.append(Suppression(span, codes, number, number, reason=reason, bare=bare))
             continue
         target = index + 1
         while target < len(lines) and (
@@ -94,7 +99,7 @@ def find_suppressions(path: str, text: str, kind: str = "") -> list[Suppression]
         last = target
         while last < len(lines) - 1 and lines[last].rstrip().endswith("\\"):
             last += 1
-        found.append(Suppression(span, codes, target + 1, last + 1, reason=reason))
+        found.append(Suppression(span, codes, target + 1, last + 1, reason=reason, bare=bare))
     return found
 
 

@@ -6,8 +6,9 @@ from stackaudit.rules.taxonomy import Category, FileKind
 class UnusedSuppression(Rule):
     """
     ## What it does
-    Reports an inline `stackaudit: ignore[...]` comment that suppressed nothing, or that
-    names a code no rule has.
+    Reports an inline `stackaudit: ignore[...]` comment that suppressed nothing, that
+    names a code no rule has, or that names no code at all (a bare `stackaudit: ignore`
+    suppresses nothing: it would otherwise hide findings nobody has read).
 
     ## Why is this bad?
     A stale suppression hides the next real finding on that line, and an unknown code
@@ -43,6 +44,15 @@ class UnusedSuppression(Rule):
             # stackaudit: ignore[SA999] -- typo  # expect: SA002
             exec panel serve app.py --allow-websocket-origin=dash.example.com
         """,
+        ),
+        Bad(
+            "serve.sh",
+            """
+            #!/bin/sh
+            # stackaudit: ignore  # expect: SA002
+            exec panel serve app.py --allow-websocket-origin='*'  # expect: SA101
+        """,
+            title="a bare ignore names nothing and suppresses nothing",
         ),
         Good(
             "start.sh",
