@@ -246,6 +246,19 @@ def test_rules_and_explain(project: Path, capsys: pytest.CaptureFixture[str]) ->
     assert main(["explain", "ws-origin-wildcard"]) == 0
 
 
+def test_explain_never_wraps_code_or_links(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """At 40 columns prose wraps, but each configuration line and each reference URL
+    is printed whole, ready to copy."""
+    monkeypatch.setenv("COLUMNS", "40")
+    assert main(["explain", "SA501"]) == 0
+    lines = [line.strip() for line in capsys.readouterr().out.splitlines()]
+    assert "proxy_set_header Connection $connection_upgrade;" in lines
+    url = "https://github.com/tornadoweb/tornado/blob/v6.6.1/tornado/websocket.py#L238-L264"
+    assert f"• {url}" in lines
+
+
 def test_version() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "stackaudit", "--version"],

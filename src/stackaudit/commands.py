@@ -631,9 +631,7 @@ def _explain(code: str) -> int:
     if rule is None:
         known = [r.code for r in all_rules()] + [r.name for r in all_rules()]
         raise UsageError(f"unknown rule `{code}`{suggest(code.upper(), known)}")
-    from rich.console import Console
-    from rich.markdown import Markdown
+    from stackaudit.formatters.explain import print_rule_page
 
-    console = Console(no_color=bool(os.environ.get("NO_COLOR")))
-    console.print(Markdown(rule_markdown(rule)))
+    print_rule_page(rule_markdown(rule), no_color=bool(os.environ.get("NO_COLOR")))
     return EXIT_OK
