@@ -14,6 +14,7 @@ import pytest
 
 from stackaudit.cli import main
 from stackaudit.formatters.linehash import line_hashes
+from stackaudit.rules import rule_by_code
 
 from .support import REPO, SHARED, scan, write_files
 
@@ -67,11 +68,16 @@ def test_sarif_meets_githubs_requirements(example_sarif: dict[str, Any]) -> None
         assert rule["help"]["text"].strip() and rule["help"]["markdown"].strip()
         assert rule["helpUri"].endswith(f"rules/{rule['id']}.md")
         assert rule["defaultConfiguration"]["level"] in ("error", "warning", "note")
+        assert len(rule["fullDescription"]["text"]) <= 1024
         properties = rule["properties"]
-        assert "security" in properties["tags"] and len(properties["tags"]) <= 20
+        security = rule_by_code(rule["id"]).is_security()  # type: ignore[union-attr]
+        assert ("security" in properties["tags"]) is security and len(properties["tags"]) <= 20
         assert properties["precision"] in ("very-high", "high", "medium", "low")
-        severity = properties["security-severity"]
-        assert isinstance(severity, str) and 0 < float(severity) <= 10
+        if security:
+            severity = properties["security-severity"]
+            assert isinstance(severity, str) and 0 < float(severity) <= 10
+        else:
+            assert "security-severity" not in properties
     assert run["results"]
     for result in run["results"]:
         assert rules[result["ruleIndex"]]["id"] == result["ruleId"]
@@ -84,6 +90,19 @@ def test_sarif_meets_githubs_requirements(example_sarif: dict[str, Any]) -> None
         assert result["partialFingerprints"]["primaryLocationLineHash"]
         assert result["partialFingerprints"]["stackaudit/v1"]
         assert result["message"]["text"]
+        for related in result.get("relatedLocations", []):
+            assert f"]({related['id']})" in result["message"]["text"]
+
+
+def test_sarif_marks_only_security_rules_and_lets_a_rule_be_critical() -> None:
+    from stackaudit.formatters.sarif import rule_descriptor
+
+    parse_error = rule_descriptor(rule_by_code("SA001"))  # type: ignore[arg-type]
+    assert "security" not in parse_error["properties"]["tags"]
+    assert "security-severity" not in parse_error["properties"]
+    debugger = rule_descriptor(rule_by_code("SA212"))  # type: ignore[arg-type]
+    assert debugger["properties"]["security-severity"] == "9.8"
+    assert "security" in debugger["properties"]["tags"]
 
 
 def test_fingerprints_survive_inserted_lines(tmp_path: Path) -> None:

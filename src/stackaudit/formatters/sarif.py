@@ -1,9 +1,11 @@
 """SARIF 2.1.0 for GitHub code scanning.
 
-Everything GitHub reads is filled in: every selectable rule with its texts, help in
-text and Markdown, ``helpUri``, level, tags (``security``, the category, the CWE),
-``precision`` and ``security-severity`` as a string; every result with a full region,
-a repository-relative URI under ``%SRCROOT%``, related locations, the
+Everything GitHub reads is filled in: every selectable rule with its texts (the full
+description within GitHub's 1,024 characters), help in text and Markdown, ``helpUri``,
+level, tags (the category, the CWE, and ``security`` with a ``security-severity`` string
+for security rules only), ``precision``; every result with a full region, a
+repository-relative URI under ``%SRCROOT%``, related locations linked from the message
+(``[label](id)``), the
 ``primaryLocationLineHash`` the upload action would compute, our own line-move-proof
 fingerprint, and ``fixes`` when the rule has edits. Suppressed findings are left out
 (GitHub ignores SARIF suppressions). GitHub's limits are respected: past 25,000 results
@@ -26,6 +28,7 @@ SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 MAX_RESULTS = 25_000
 MAX_RELATED = 999  # a result may hold 1,000 locations, the primary one included
 MAX_TAGS = 20
+MAX_FULL_DESCRIPTION = 1024  # GitHub's limit for a rule's fullDescription
 # GitHub: > 9.0 critical, 7.0-8.9 high, 4.0-6.9 medium, 0.1-3.9 low.
 SECURITY_SEVERITY = {Severity.ERROR: "8.0", Severity.WARNING: "5.5", Severity.NOTE: "2.0"}
 LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.NOTE: "note"}
@@ -54,26 +57,58 @@ def rule_descriptor(rule: type[Rule]) -> dict[str, Any]:
     from stackaudit.docs import rule_markdown
 
     sections = rule.sections()
-    tags = ["security", rule.category]
+    security = rule.is_security()
+    tags = ["security", rule.category] if security else [str(rule.category)]
     if rule.cwe:
         tags.append(f"external/cwe/cwe-{rule.cwe}")
     full = sections.get("What it does", "").replace("\n", " ").strip()
     why = sections.get("Why is this bad?", "").split("\n\n")[0].replace("\n", " ").strip()
+    properties: dict[str, Any] = {
+        "tags": tags[:MAX_TAGS],
+        "precision": PRECISION[rule.confidence],
+        "problem.severity": LEVEL[rule.severity],
+    }
+    if security:
+        # Only security rules get one: GitHub shows any rule that has it as a security
+        # alert, ranked by it (a parse error is no "High" alert).
+        chosen = rule.security_severity
+        properties["security-severity"] = (
+            f"{chosen:.1f}" if chosen is not None else SECURITY_SEVERITY[rule.severity]
+        )
     return {
         "id": rule.code,
         "name": rule.name,
         "shortDescription": {"text": rule.summary() or rule.name},
-        "fullDescription": {"text": f"{full} {why}".strip()},
+        "fullDescription": {"text": _clip(f"{full} {why}".strip(), MAX_FULL_DESCRIPTION)},
         "help": {"text": rule_markdown(rule), "markdown": rule_markdown(rule)},
         "helpUri": f"{RULES_URL}/{rule.code}.md",
         "defaultConfiguration": {"level": LEVEL[rule.severity]},
-        "properties": {
-            "tags": tags[:MAX_TAGS],
-            "precision": PRECISION[rule.confidence],
-            "security-severity": SECURITY_SEVERITY[rule.severity],
-            "problem.severity": LEVEL[rule.severity],
-        },
+        "properties": properties,
     }
+
+
+def _clip(text: str, limit: int) -> str:
+    """GitHub shows at most ``limit`` characters; cut at a word, marked."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0]
+    return cut + "…"
+
+
+def _message(diagnostic: Diagnostic) -> str:
+    """The message, the fix, and a link to each related location (``[label](id)``,
+    which GitHub renders as a link to that place); scanned text is escaped so it cannot
+    form links of its own."""
+    text = sarif_message(
+        diagnostic.message + (f" Fix: {diagnostic.help}" if diagnostic.help else "")
+    )
+    related = diagnostic.related[:MAX_RELATED]
+    if related:
+        links = ", ".join(
+            f"[{sarif_message(r.label)}]({number})" for number, r in enumerate(related, start=1)
+        )
+        text += f" See: {links}."
+    return text
 
 
 def _result(diagnostic: Diagnostic, index: int, line_hash: str | None) -> dict[str, Any]:
@@ -81,11 +116,7 @@ def _result(diagnostic: Diagnostic, index: int, line_hash: str | None) -> dict[s
         "ruleId": diagnostic.code,
         "ruleIndex": index,
         "level": LEVEL[diagnostic.severity],
-        "message": {
-            "text": sarif_message(
-                diagnostic.message + (f" Fix: {diagnostic.help}" if diagnostic.help else "")
-            )
-        },
+        "message": {"text": _message(diagnostic)},
         "locations": [_location(diagnostic.span)],
         "partialFingerprints": {"stackaudit/v1": diagnostic.fingerprint},
         "properties": {"confidence": diagnostic.confidence.value},

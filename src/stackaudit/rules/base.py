@@ -135,6 +135,19 @@ class Rule:
     # two commands, a route in front of two servers); a rule whose findings at one
     # place say different things (which route, which hosts) keeps one per message.
     one_finding_per_place: ClassVar[bool] = True
+    # Whether findings are security problems; None: as the category says
+    # (``taxonomy.SECURITY_CATEGORIES``).
+    security: ClassVar[bool | None] = None
+    # GitHub's security-severity (0.1-10; above 9.0 is "critical") when the rule's
+    # severity alone undersells it (code execution, say); None: from the severity.
+    security_severity: ClassVar[float | None] = None
+
+    @classmethod
+    def is_security(cls) -> bool:
+        from stackaudit.rules.taxonomy import SECURITY_CATEGORIES
+
+        return cls.security if cls.security is not None else cls.category in SECURITY_CATEGORIES
+
     # The span of every finding is the secret itself: outputs that quote the source
     # line mask it (the message never holds it).
     span_is_secret: ClassVar[bool] = False

@@ -67,6 +67,7 @@ class WerkzeugDebuggerDeployed(Rule):
     name = "werkzeug-debugger-deployed"
     severity = Severity.ERROR
     category = Category.EXPOSURE
+    security_severity = 9.8  # the debugger runs arbitrary code: critical
     applies_to = (FileKind.COMMAND_LINE, FileKind.ENVIRONMENT, FileKind.PYTHON)
     cwe = 94
     examples = (

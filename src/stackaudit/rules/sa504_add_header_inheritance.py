@@ -58,6 +58,7 @@ class AddHeaderInheritance(Rule):
     name = "add-header-inheritance"
     severity = Severity.WARNING
     category = Category.REVERSE_PROXY
+    security = True  # security headers (HSTS, CSP) silently dropped
     applies_to = (FileKind.NGINX,)
     examples = (
         Bad(

@@ -112,6 +112,7 @@ class ForwardedHeadersTrustAll(Rule):
     severity = Severity.ERROR
     confidence = Confidence.MEDIUM
     category = Category.REVERSE_PROXY
+    security = True  # a client forges its address and scheme
     applies_to = (FileKind.COMMAND_LINE, FileKind.ENVIRONMENT, FileKind.PYTHON, FileKind.STACK)
     cwe = 348
     examples = (

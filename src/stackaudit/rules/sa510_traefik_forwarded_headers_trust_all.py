@@ -62,6 +62,7 @@ class TraefikForwardedHeadersTrustAll(Rule):
     name = "traefik-forwarded-headers-trust-all"
     severity = Severity.WARNING
     category = Category.REVERSE_PROXY
+    security = True  # a client forges its address and scheme
     applies_to = (FileKind.COMPOSE, FileKind.KUBERNETES, FileKind.TRAEFIK, FileKind.STACK)
     cwe = 348
     examples = (

@@ -49,3 +49,21 @@ class FileKind(_Word):
     TRAEFIK = "traefik"
     DEPENDENCIES = "dependencies"
     STACK = "stack"
+
+
+# Categories whose findings are security problems (a SARIF `security` tag and a
+# `security-severity` for GitHub). Scaling and most reverse-proxy findings break the app
+# rather than expose it, and `run` is stackaudit's own; a rule can say otherwise
+# (`Rule.security`).
+SECURITY_CATEGORIES = frozenset(
+    {
+        Category.WEBSOCKET_ORIGIN,
+        Category.AUTHENTICATION,
+        Category.SECRETS,
+        Category.CORS,
+        Category.TLS,
+        Category.EXPOSURE,
+        Category.HARDENING,
+        Category.INJECTION,
+    }
+)
