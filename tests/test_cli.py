@@ -246,6 +246,22 @@ def test_rules_and_explain(project: Path, capsys: pytest.CaptureFixture[str]) ->
     assert main(["explain", "ws-origin-wildcard"]) == 0
 
 
+def test_rules_fit_80_columns_and_list_as_json(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from stackaudit.rules import all_rules
+
+    monkeypatch.setenv("COLUMNS", "80")
+    assert main(["rules"]) == 0
+    text = capsys.readouterr().out
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert "SA101  error    ws-origin-wildcard" in text
+    assert main(["rules", "--format", "json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [entry["code"] for entry in listed] == [rule.code for rule in all_rules()]
+    assert {entry["code"]: entry["security"] for entry in listed}["SA001"] is False
+
+
 def test_explain_never_wraps_code_or_links(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

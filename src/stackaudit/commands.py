@@ -160,7 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
     graph.add_argument("--format", choices=("text", "json"), default="text")
     graph.add_argument("--config", type=Path, metavar="FILE", help="configuration file to use")
 
-    sub.add_parser("rules", help="list the rules")
+    rules = sub.add_parser("rules", help="list the rules")
+    rules.add_argument("--format", choices=("text", "json"), default="text")
     explain = sub.add_parser("explain", help="show a rule's documentation")
     explain.add_argument("code", metavar="CODE")
     return parser
@@ -173,7 +174,7 @@ def main(arguments: Sequence[str]) -> int:
         if args.command == "check":
             return _check(args, list(arguments))
         if args.command == "rules":
-            return _rules()
+            return _rules(args)
         if args.command == "graph":
             return _graph(args)
         if args.command == "explain":
@@ -615,10 +616,17 @@ def _graph(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _rules() -> int:
-    from stackaudit.formatters.text import rules_table
+def _rules(args: argparse.Namespace) -> int:
+    import shutil
 
-    sys.stdout.write(rules_table(color=sys.stdout.isatty() and not os.environ.get("NO_COLOR")))
+    from stackaudit.formatters.text import rules_json, rules_table
+
+    if args.format == "json":
+        sys.stdout.write(rules_json())
+        return EXIT_OK
+    color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    width = shutil.get_terminal_size((80, 24)).columns
+    sys.stdout.write(rules_table(color=color, width=width))
     return EXIT_OK
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import sys
+import textwrap
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
@@ -201,12 +202,26 @@ def _summary(result: RunResult, make: Make) -> _Line:
     return summary
 
 
-def rules_table(color: bool = False) -> str:
+# Below this width the table's fixed columns leave the summary too little room: each
+# rule takes two lines instead (code, severity and name; the summary wrapped under them).
+_RULES_TABLE_WIDTH = 120
+
+
+def rules_table(color: bool = False, width: int = 160) -> str:
+    """Every rule: a table on a wide terminal, two lines a rule on a narrow one, so the
+    list reads at 80 columns without a summary squeezed into a few characters."""
     from rich.console import Console
     from rich.table import Table
 
     from stackaudit.rules import all_rules
 
+    if width < _RULES_TABLE_WIDTH:
+        lines = []
+        for rule in all_rules():
+            lines.append(f"{rule.code}  {rule.severity.value:<8} {rule.name}")
+            wrapped = textwrap.wrap(rule.summary(), max(width - 7, 20))
+            lines.extend(" " * 7 + line for line in wrapped)
+        return "\n".join(lines) + "\n"
     table = Table(box=None, show_edge=False, pad_edge=False)
     for column in ("code", "name", "severity", "applies to", "fix"):
         table.add_column(column, no_wrap=True)
@@ -225,9 +240,39 @@ def rules_table(color: bool = False) -> str:
         file=buffer,
         force_terminal=color,
         no_color=not color,
-        width=160,
+        width=width,
         highlight=False,
         markup=False,
     )
     console.print(table)
     return buffer.getvalue()
+
+
+def rules_json() -> str:
+    """Every rule's metadata, for tools."""
+    import json
+
+    from stackaudit import RULES_URL
+    from stackaudit.rules import all_rules
+
+    return (
+        json.dumps(
+            [
+                {
+                    "code": rule.code,
+                    "name": rule.name,
+                    "severity": rule.severity.value,
+                    "confidence": rule.confidence.value,
+                    "category": str(rule.category),
+                    "applies_to": [str(kind) for kind in rule.applies_to],
+                    "fix": rule.fix.value,
+                    "security": rule.is_security(),
+                    "summary": rule.summary(),
+                    "url": f"{RULES_URL}/{rule.code}.md",
+                }
+                for rule in all_rules()
+            ],
+            indent=2,
+        )
+        + "\n"
+    )
