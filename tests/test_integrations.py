@@ -271,3 +271,20 @@ def test_sarif_is_cut_to_the_upload_limit(
     assert "truncated" in captured.err
     notes = run["invocations"][0]["toolExecutionNotifications"]
     assert "most severe results are included" in notes[-1]["message"]["text"]
+
+
+def test_statistics_count_findings_per_rule(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    write_files(
+        tmp_path,
+        {
+            ".stackaudit.toml": PINNED,
+            "a.sh": WILDCARD,
+            "b.sh": WILDCARD,
+            "c.sh": "echo  # stackaudit: ignore\n",
+        },
+    )
+    assert main(["check", "--statistics"]) == 1
+    assert capsys.readouterr().out == "2  SA101  ws-origin-wildcard\n1  SA002  unused-suppression\n"

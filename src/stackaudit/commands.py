@@ -148,6 +148,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--diff", action="store_true", help="print the fixes as a unified diff; change nothing"
     )
     check.add_argument(
+        "--statistics",
+        action="store_true",
+        help="print how many findings each rule has (most first) instead of the findings",
+    )
+    check.add_argument(
         "--show-files",
         action="store_true",
         help="list the files a check would read (kind, tab, path) and exit without analysing",
@@ -291,7 +296,12 @@ def _check(args: argparse.Namespace, arguments: list[str]) -> int:
             "exit_code": code,
             "selected": [r.code for r in all_rules() if is_enabled(r.code, select, ignore)],
         }
-    output = render(args.format, result, color=_color(args), quiet=args.quiet, **options)
+    if args.statistics:
+        from stackaudit.formatters.text import statistics
+
+        output = statistics(result)
+    else:
+        output = render(args.format, result, color=_color(args), quiet=args.quiet, **options)
     _emit(args, output)
     if snapshot is not None and watch and not result.errors:
         destination = str(args.output.resolve()) if args.output else ""

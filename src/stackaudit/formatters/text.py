@@ -276,3 +276,23 @@ def rules_json() -> str:
         )
         + "\n"
     )
+
+
+def statistics(result: RunResult) -> str:
+    """``--statistics``: one line a rule, most findings first: the count, the code, the
+    name, and ``[*]`` when some of them can be fixed (``--fix``/``--unsafe-fixes``)."""
+    counts: dict[str, int] = {}
+    names: dict[str, str] = {}
+    fixable: set[str] = set()
+    for diagnostic in result.diagnostics:
+        counts[diagnostic.code] = counts.get(diagnostic.code, 0) + 1
+        names[diagnostic.code] = diagnostic.name
+        if diagnostic.has_fix:
+            fixable.add(diagnostic.code)
+    order = sorted(counts, key=lambda code: (-counts[code], code))
+    width = max((len(str(counts[code])) for code in order), default=1)
+    lines = [
+        f"{counts[code]:>{width}}  {code}  {names[code]}{'  [*]' if code in fixable else ''}"
+        for code in order
+    ]
+    return "".join(line + "\n" for line in lines)
