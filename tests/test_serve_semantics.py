@@ -378,3 +378,23 @@ def test_gunicorn_worker_class(script: str, worker: str | None, uvicorn: bool) -
     found = command(script)
     assert found.gunicorn_worker() == worker
     assert found.runs_uvicorn is uvicorn
+
+
+def test_panel_login_variables_protect_panel_serve_but_not_pn_serve() -> None:
+    """`panel serve` reads PANEL_BASIC_AUTH; `pn.serve` installs a login only for its own
+    `basic_auth`/`oauth_provider` arguments (panel/io/server.py `get_server`)."""
+    from msgspec.structs import replace
+
+    from stackaudit.diagnostics import Span
+    from stackaudit.extractors.python import extract_python
+    from stackaudit.facts.common import EnvVar, Word
+    from stackaudit.facts.serve import ServeCommand
+    from stackaudit.source import SourceFile
+
+    span = Span("Dockerfile", 2, 1)
+    env = (EnvVar("PANEL_BASIC_AUTH", Word("s3cret-pass", span), span, "Dockerfile"),)
+    source = SourceFile("app.py", "python", "import panel as pn\npn.serve({'/': app})\n")
+    [api] = [f for f in extract_python(source).facts if isinstance(f, ServeCommand)]
+    assert api.api_call and replace(api, env=env).auth() is None
+    cli = replace(api, api_call=False, carrier="dockerfile", env=env)
+    assert cli.auth() is not None and cli.auth().kind == "basic"  # type: ignore[union-attr]

@@ -399,6 +399,7 @@ class Builder:
             carrier="python",
             context=f"{site.label} call",
             deployment=False,
+            api_call=True,
         )
         return main_launcher(command, site)
 

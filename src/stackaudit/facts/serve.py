@@ -107,6 +107,9 @@ class ServeCommand(Struct, frozen=True):
     # app.py"]``): the kernel is asked to run a program of that name, which does not
     # exist, so nothing starts; the words inside are what was meant.
     whole_line: Word | None = None
+    # Started by a call in Python (``pn.serve``, ``bokeh.server.Server``), not a command
+    # line: only the call's arguments configure it.
+    api_call: bool = False
 
     # -- options ------------------------------------------------------------------------
 
@@ -336,14 +339,20 @@ class ServeCommand(Struct, frozen=True):
         if not self.is_bokeh_family:
             return None
         if self.tool == "panel-serve":
+            # `pn.serve` installs a login only for its own `basic_auth`/`oauth_provider`
+            # arguments; PANEL_BASIC_AUTH / PANEL_OAUTH_PROVIDER protect nothing there
+            # (panel 1.9.4 panel/io/server.py L1382 `if basic_auth or oauth_provider:`).
+            env_names = (
+                ((), ()) if self.api_call else (("PANEL_OAUTH_PROVIDER",), ("PANEL_BASIC_AUTH",))
+            )
             found = []
-            oauth = self.effective_setting("oauth_provider", "PANEL_OAUTH_PROVIDER")
+            oauth = self.effective_setting("oauth_provider", *env_names[0])
             if oauth is not None:
                 provider = None
                 if oauth.value is not None and not oauth.value.symbolic:
                     provider = oauth.value.text.lower()
                 found.append(AuthSetting("oauth", oauth, provider))
-            basic = self.effective_setting("basic_auth", "PANEL_BASIC_AUTH")
+            basic = self.effective_setting("basic_auth", *env_names[1])
             if basic is not None:
                 found.append(AuthSetting("basic", basic))
             if found:
