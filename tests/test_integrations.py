@@ -288,3 +288,57 @@ def test_statistics_count_findings_per_rule(
     )
     assert main(["check", "--statistics"]) == 1
     assert capsys.readouterr().out == "2  SA101  ws-origin-wildcard\n1  SA002  unused-suppression\n"
+
+
+CROSS_FILE = {
+    ".stackaudit.toml": 'select = ["SA601"]\n',
+    "docker-compose.yml": (
+        "services:\n"
+        "  app:\n"
+        "    image: example/app\n"
+        '    command: ["panel", "serve", "app.py", "--port", "5006"]\n'
+        "    ports:\n"
+        '      - "5006:5006"\n'
+        "  proxy:\n"
+        "    image: nginx:1.27\n"
+        "    ports:\n"
+        '      - "80:80"\n'
+        "    volumes:\n"
+        "      - ./nginx.conf:/etc/nginx/conf.d/default.conf:ro\n"
+    ),
+}
+ROUTE = (
+    "server {\n"
+    "    listen 80;\n"
+    "    server_name dash.example.com;\n"
+    "    location / {\n"
+    "        proxy_pass http://app:5006;\n"
+    "    }\n"
+    "}\n"
+)
+
+
+def test_changed_file_reports_findings_it_causes_elsewhere(tmp_path: Path) -> None:
+    """SA601 sits on the unchanged compose port; the nginx route added in this commit is
+    what exposes it, so both pre-commit (named files) and --diff-base report it."""
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    git("config", "user.email", "t@example.com")
+    git("config", "user.name", "t")
+    write_files(tmp_path, CROSS_FILE)
+    git("add", "-A")
+    git("commit", "-qm", "base")
+    assert run_cli(["check", "-q", "--no-cache"], tmp_path).stdout == ""
+    write_files(tmp_path, {"nginx.conf": ROUTE})
+    expected = ["docker-compose.yml:6:9: SA601"]
+    for args in (["--diff-base", "HEAD"], ["--", "nginx.conf"]):
+        result = run_cli(["check", "-q", "--no-cache", *args], tmp_path)
+        assert result.returncode == 1, result.stderr
+        assert [line[: len(expected[0])] for line in result.stdout.splitlines()] == expected
+    # A file the finding does not involve still reports nothing.
+    write_files(tmp_path, {"other.sh": "#!/bin/sh\necho hi\n"})
+    unrelated = run_cli(["check", "-q", "--no-cache", "--", "other.sh"], tmp_path)
+    assert unrelated.returncode == 0 and unrelated.stdout == ""

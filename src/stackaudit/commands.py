@@ -134,7 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--diff-base",
         metavar="REV",
-        help="report only findings in files changed since the git revision REV",
+        help="report only findings with a location (primary or related) in a file changed "
+        "since the git revision REV",
     )
     check.add_argument(
         "--fix", action="store_true", help="apply the safe fixes, then report what remains"
@@ -518,9 +519,10 @@ def _nothing_to_read(args: argparse.Namespace, paths: list[Path]) -> bool:
 def _scope(
     paths: list[Path], root: Path, diff_base: str | None
 ) -> tuple[list[Path], set[str] | None]:
-    """What to scan and what to report. Files named on the command line (as pre-commit
-    passes them) are reported on, but the whole root is scanned for context, so a
-    changed nginx file is still checked against the compose file beside it."""
+    """What to scan and what to report. Findings touching the files named on the
+    command line (as pre-commit passes them) are reported, but the whole root is
+    scanned for context, so a changed nginx file is still checked against the compose
+    file beside it, and a finding it causes there is reported (engine.touches)."""
     report_only: set[str] | None = None
     scan_paths = paths
     if paths and all(p.is_file() for p in paths):

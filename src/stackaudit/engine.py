@@ -244,7 +244,8 @@ def run(
     watch: Watch | None = None,
 ) -> RunResult:
     """Scan ``paths``; with ``report_only``, every file still informs the stack, but
-    only findings whose primary location is in one of those paths are reported."""
+    only findings with a location (primary or related) in one of those paths are
+    reported: see ``touches``."""
     root = root or scan_root(paths)
     absolute = [p.resolve() if not p.is_symlink() else p.absolute() for p in paths]
     excludes = [*config.exclude, *config.extend_exclude]
@@ -389,7 +390,7 @@ def _finish(
     if not_analysed:
         diagnostics = sorted(diagnostics + not_analysed, key=lambda d: d.sort_key)
     if report_only is not None:
-        diagnostics = [d for d in diagnostics if d.span.path in report_only]
+        diagnostics = [d for d in diagnostics if touches(d, report_only)]
     if sources is None:
         sources = _sources_for(diagnostics, root)
     return RunResult(
@@ -401,6 +402,14 @@ def _finish(
         files_scanned=files,
         sources=sources,
     )
+
+
+def touches(diagnostic: Diagnostic, paths: set[str]) -> bool:
+    """Whether a change to ``paths`` bears on this finding. A cross-file finding is
+    written where the fix goes (SA601 on the compose port) but caused as much by its
+    related locations (the nginx route that now reaches that port): a commit adding
+    the route must see it, or the pull request goes green on what it just exposed."""
+    return diagnostic.span.path in paths or any(r.span.path in paths for r in diagnostic.related)
 
 
 def _run_key(
