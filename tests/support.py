@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from stackaudit.config import Config, load_config
+from stackaudit.config_tree import Selection
 from stackaudit.diagnostics import Diagnostic
-from stackaudit.engine import RunResult, Selection, run
+from stackaudit.engine import RunResult, run
 from stackaudit.rules.base import expectations
 
 REPO = Path(__file__).resolve().parent.parent

@@ -197,8 +197,9 @@ def test_entries_of_every_fixture_load_back(tmp_path: Path) -> None:
     # The unpickler resolves only stackaudit's records: every fact, problem, suppression
     # and finding the extractors and rules make must be one of them, or warm runs miss.
     from stackaudit.config import Config
+    from stackaudit.config_tree import Selection
     from stackaudit.discovery import discover
-    from stackaudit.engine import Selection, process_file, run
+    from stackaudit.engine import process_file, run
 
     from .support import FIXTURES
 

@@ -277,14 +277,15 @@ def test_configurations_that_cannot_work_are_usage_errors(
     assert message in run.stderr and "Traceback" not in run.stderr
 
 
-def test_a_broken_pyproject_without_our_table_is_a_scanned_file(
-    hostile: tuple[Path, Path],
-) -> None:
+def test_a_broken_pyproject_fails_closed(hostile: tuple[Path, Path]) -> None:
+    """Whatever it holds: the part that did not parse may be our table, so neither a
+    parent's configuration nor the defaults may take its place."""
     _, root = hostile
     build(root, {"pyproject.toml": "[project\nname = 'x'\n"})
+    (root.parent / "stackaudit.toml").write_text('ignore = ["SA"]\n')
     run = stackaudit("check", "--no-cache", cwd=root)
-    assert run.code == 1, run
-    assert_reported(run)
+    assert run.code == 2, run
+    assert "pyproject.toml: invalid TOML" in run.stderr and "Traceback" not in run.stderr
 
 
 def test_unreadable_root_and_arguments_are_exit_3(

@@ -19,9 +19,9 @@ from stackaudit import __version__
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from stackaudit.cache import Cache
-    from stackaudit.config import Config
+    from stackaudit.config_tree import ConfigTree
     from stackaudit.diagnostics import Severity
-    from stackaudit.engine import RunResult, Selection
+    from stackaudit.engine import RunResult
     from stackaudit.fix import FixOutcome
     from stackaudit.snapshot import Snapshot
 
@@ -154,6 +154,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="print how many findings each rule has (most first) instead of the findings",
     )
     check.add_argument(
+        "--show-settings",
+        action="store_true",
+        help="print the configuration files and the settings that apply to the first PATH, "
+        "and exit",
+    )
+    check.add_argument(
         "--show-files",
         action="store_true",
         help="list the files a check would read (kind, tab, path) and exit without analysing",
@@ -195,6 +201,16 @@ def main(arguments: Sequence[str]) -> int:
         return EXIT_INTERNAL
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        # A nested configuration is read when the walk reaches it, in the middle of the
+        # run: one that cannot work is still a usage error.
+        from stackaudit.config import ConfigError
+        from stackaudit.formatters.escape import printable
+
+        if not isinstance(exc, ConfigError):
+            raise
+        print(f"stackaudit: error: {printable(str(exc))}", file=sys.stderr)
+        return EXIT_USAGE
     parser.print_help()
     return EXIT_USAGE
 
@@ -208,28 +224,14 @@ def _check(args: argparse.Namespace, arguments: list[str]) -> int:
         if not args.quiet:
             sys.stdout.write("No findings in 0 files.\n")
         return EXIT_OK
-    from stackaudit.config import ConfigError, find_config, load_config, parse_severity
+    from stackaudit.config import ConfigError, parse_severity
     from stackaudit.discovery import scan_root
-    from stackaudit.rules import validate_codes
 
+    root = scan_root(paths)
+    tree = _config_tree(args, root)
+    config = tree.top.config
+    config_path = config.path
     try:
-        root = scan_root(paths)
-        notes: list[str] = []
-        config_path = args.config if args.config else find_config(root, notes)
-        for note in notes:
-            print(f"stackaudit: note: {_shown(note)}", file=sys.stderr)
-        if args.config and not args.config.is_file():
-            raise UsageError(f"configuration file not found: {args.config}")
-        config = load_config(config_path)
-        where = str(config_path) if config_path else "configuration"
-        select = validate_codes(args.select or config.select, "--select" if args.select else where)
-        select += validate_codes(config.extend_select, where)
-        select += validate_codes(args.extend_select or [], "--extend-select")
-        ignore = validate_codes(config.ignore, where) + validate_codes(
-            args.ignore or [], "--ignore"
-        )
-        for codes in config.per_file_ignores.values():
-            validate_codes(codes, f"{where}: per-file-ignores")
         fail_on = parse_severity(args.fail_on, "--fail-on") if args.fail_on else config.fail_on
     except ConfigError as exc:
         raise UsageError(str(exc)) from exc
@@ -239,19 +241,20 @@ def _check(args: argparse.Namespace, arguments: list[str]) -> int:
         if destination is not None:
             _destination(destination)
     jobs = args.jobs or os.cpu_count() or 1
+    if args.show_settings:
+        return _show_settings(paths, tree)
     if args.show_files:
-        return _show_files(paths, root, config)
+        return _show_files(paths, root, tree)
 
     cache = _cache(args, root, config_path)
     snapshot = _snapshot(args, arguments, root) if cache is not None else None
-    from stackaudit.engine import Selection, run
+    from stackaudit.engine import run
     from stackaudit.progress import progress_bar
 
     scan_paths, report_only = _scope(paths, root, args.diff_base)
     outcome: FixOutcome | None = None
     if (args.fix or args.diff) and (report_only is None or report_only):
-        selection = Selection(select, ignore)
-        outcome = _fix(args, root, scan_paths, report_only, config, selection, jobs)
+        outcome = _fix(args, root, scan_paths, report_only, tree, jobs)
         if args.diff:
             return _show_diff(args, outcome, fail_on)
     watch: list[tuple[str, int, int, int, int]] = []
@@ -262,14 +265,17 @@ def _check(args: argparse.Namespace, arguments: list[str]) -> int:
             result = run(
                 scan_paths,
                 config,
-                Selection(select, ignore),
+                tree.top.selection,
                 jobs=jobs,
                 root=root,
                 report_only=report_only,
                 cache=cache,
                 progress=progress,
                 watch=watch if snapshot is not None else None,
+                tree=tree,
             )
+    for note in tree.notes:
+        print(f"stackaudit: note: {_shown(note)}", file=sys.stderr)
     _baseline(args, result)
 
     failing = [d for d in result.diagnostics if d.severity.at_least(fail_on)]
@@ -290,12 +296,12 @@ def _check(args: argparse.Namespace, arguments: list[str]) -> int:
         )
     options: dict[str, object] = {}
     if args.format == "sarif":
-        from stackaudit.rules import all_rules, is_enabled
+        from stackaudit.rules import all_rules
 
         options = {
             "category": args.sarif_category,
             "exit_code": code,
-            "selected": [r.code for r in all_rules() if is_enabled(r.code, select, ignore)],
+            "selected": [r.code for r in all_rules() if tree.any_enabled(r.code)],
         }
     if args.statistics:
         from stackaudit.formatters.text import statistics
@@ -322,7 +328,52 @@ def _check(args: argparse.Namespace, arguments: list[str]) -> int:
     return code
 
 
-def _show_files(paths: list[Path], root: Path, config: Config) -> int:
+def _config_tree(args: argparse.Namespace, root: Path) -> ConfigTree:
+    """The configurations of this run: ``--config``, or the file found from the scanned
+    root upward, then those nested below it as the walk finds them. Any of them that
+    cannot be read as a valid configuration is a usage error: never skipped in favour
+    of another one or the defaults."""
+    from stackaudit.config import ConfigError, find_config, load_config
+    from stackaudit.config_tree import CommandLineCodes, ConfigTree
+
+    try:
+        notes: list[str] = []
+        if args.config and not args.config.is_file():
+            raise UsageError(f"configuration file not found: {args.config}")
+        config_path = args.config if args.config else find_config(root, notes)
+        for note in notes:
+            print(f"stackaudit: note: {_shown(note)}", file=sys.stderr)
+        config = load_config(config_path, within=(os.path.realpath(root),))
+        cli = CommandLineCodes(
+            select=getattr(args, "select", None),
+            ignore=getattr(args, "ignore", None) or [],
+            extend_select=getattr(args, "extend_select", None) or [],
+        )
+        return ConfigTree(root, config, cli)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from exc
+
+
+def _show_settings(paths: list[Path], tree: ConfigTree) -> int:
+    """--show-settings: the configuration files governing the first path and every
+    setting in force there, as TOML, then exit."""
+    from stackaudit.config_tree import describe
+
+    tree.prepare([p.resolve() for p in paths])
+    target = paths[0].resolve()
+    try:
+        rel = target.relative_to(tree.root).as_posix()
+    except ValueError:
+        rel = ""
+    if rel == ".":
+        rel = ""
+    elif target.is_dir():
+        rel += "/"
+    sys.stdout.write(describe(tree, rel))
+    return EXIT_OK
+
+
+def _show_files(paths: list[Path], root: Path, tree: ConfigTree) -> int:
     """--show-files: the files the same check would read, in path order, as
     ``KIND<TAB>PATH`` (the path as the report writes it, relative to the root), so a
     benchmark or a puzzled user can compare it with what another tool reads."""
@@ -331,8 +382,11 @@ def _show_files(paths: list[Path], root: Path, config: Config) -> int:
 
     scan_paths, _ = _scope(paths, root, None)
     absolute = [p.resolve() if not p.is_symlink() else p.absolute() for p in scan_paths]
-    excludes = [*config.exclude, *config.extend_exclude]
-    candidates, _ = discover(absolute, root, excludes, config.max_file_size)
+    config = tree.top.config
+    tree.prepare(absolute)
+    candidates, _ = discover(
+        absolute, root, tree.top.excludes, config.max_file_size, nested=tree.enter
+    )
     sys.stdout.write("".join(f"{c.kind}\t{printable(c.rel)}\n" for c in candidates))
     return EXIT_OK
 
@@ -364,8 +418,7 @@ def _fix(
     root: Path,
     scan_paths: list[Path],
     report_only: set[str] | None,
-    config: Config,
-    selection: Selection,
+    tree: ConfigTree,
     jobs: int,
 ) -> FixOutcome:
     """--fix and --diff: fix passes on a copy of the scanned files; with --fix the
@@ -382,12 +435,22 @@ def _fix(
     except ConfigError as exc:
         raise UsageError(str(exc)) from exc
     absolute = [p.resolve() if not p.is_symlink() else p.absolute() for p in scan_paths]
-    excludes = [*config.exclude, *config.extend_exclude]
-    candidates, _ = discover(absolute, root, excludes, config.max_file_size)
+    config = tree.top.config
+    tree.prepare(absolute)
+    candidates, _ = discover(
+        absolute, root, tree.top.excludes, config.max_file_size, nested=tree.enter
+    )
 
     def check(copy_root: Path, copy_paths: list[Path]) -> list[Diagnostic]:
+        # The copy is governed by the configurations found in the tree itself.
         found = run(
-            copy_paths, config, selection, jobs=jobs, root=copy_root, report_only=report_only
+            copy_paths,
+            config,
+            tree.top.selection,
+            jobs=jobs,
+            root=copy_root,
+            report_only=report_only,
+            tree=tree,
         ).diagnostics
         # Findings the baseline accepts are left as they are: not fixed either.
         return apply_baseline(found, previous)[0] if previous else found
@@ -608,7 +671,6 @@ def _color(args: argparse.Namespace) -> bool:
 
 
 def _graph(args: argparse.Namespace) -> int:
-    from stackaudit.config import ConfigError, find_config, load_config
     from stackaudit.discovery import scan_root
     from stackaudit.graph import build_stack, render_graph_json, render_graph_text
 
@@ -617,10 +679,7 @@ def _graph(args: argparse.Namespace) -> int:
         if not path.exists():
             raise UsageError(f"no such file or directory: {path}")
     root = scan_root(paths)
-    try:
-        config = load_config(args.config or find_config(root))
-    except ConfigError as exc:
-        raise UsageError(str(exc)) from exc
+    config = _config_tree(args, root).top.config
     stack = build_stack(paths, root, config, os.cpu_count() or 1)
     sys.stdout.write(
         render_graph_json(stack) if args.format == "json" else render_graph_text(stack)

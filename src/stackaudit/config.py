@@ -1,6 +1,7 @@
 """Configuration: ``[tool.stackaudit]`` in pyproject.toml, or stackaudit.toml /
-.stackaudit.toml; the file nearest to the scanned root wins. Every key and value is
-validated here, once, with a clear message: a typo is an error, not a silent default."""
+.stackaudit.toml; the file nearest to the scanned root governs the run (nested ones
+their subtree: see config_tree). Every key and value is validated here, once, with a
+clear message: a typo is an error, not a silent default."""
 
 from __future__ import annotations
 
@@ -86,9 +87,10 @@ CONFIG_LIMIT = 1024 * 1024
 
 def find_config(start: Path, notes: list[str] | None = None) -> Path | None:
     """The config file nearest to ``start``, looking upward. A candidate in the scanned
-    root that is a link out of it, a FIFO or a device is passed over with a note; a
-    ``pyproject.toml`` that cannot be read as TOML is passed over too, unless it names
-    ``tool.stackaudit`` (a broken configuration must not fall back to another one)."""
+    root that is a link out of it, a FIFO or a device is passed over with a note. A
+    ``pyproject.toml`` that is not TOML is an error, never passed over: the project's
+    configuration may be the part that did not parse, and a parent's configuration or
+    the defaults must not silently take its place."""
     notes = [] if notes is None else notes
     real_start = os.path.realpath(start)
     for directory in (start, *start.parents):
@@ -100,22 +102,35 @@ def find_config(start: Path, notes: list[str] | None = None) -> Path | None:
                 notes.append(f"{candidate}: symbolic link out of the scanned root, not read")
                 continue
             try:
-                data = read_regular(candidate, CONFIG_LIMIT)
+                table = read_toml(candidate)
             except NotRead as exc:
                 notes.append(f"{candidate}: {exc.reason}, not read")
                 continue
-            if name != "pyproject.toml":
-                return candidate
-            try:
-                table = _parse_toml(data, candidate)
-            except ConfigError:
-                if b"tool.stackaudit" in data or b'"stackaudit"' in data:
-                    raise
-                continue
-            tool = table.get("tool")
-            if isinstance(tool, dict) and "stackaudit" in tool:
+            if config_table(table, candidate, required=name != "pyproject.toml") is not None:
                 return candidate
     return None
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """A configuration file's TOML, read safely (a regular file, at most 1 MiB);
+    NotRead when it is not a file to read, ConfigError when it is not TOML."""
+    return _parse_toml(read_regular(path, CONFIG_LIMIT), path)
+
+
+def config_table(table: dict[str, Any], path: Path, required: bool) -> dict[str, Any] | None:
+    """stackaudit's table in a parsed file: `[tool.stackaudit]`, or the whole of a
+    `stackaudit.toml` written without it. None for a pyproject.toml (``required`` False)
+    that has no such table."""
+    tool = table.get("tool")
+    if isinstance(tool, dict) and "stackaudit" in tool:
+        found = tool["stackaudit"]
+    elif not required:
+        return None
+    else:
+        found = table
+    if not isinstance(found, dict):
+        raise ConfigError(f"{path}: `tool.stackaudit` must be a table")
+    return found
 
 
 def _parse_toml(data: bytes, path: Path) -> dict[str, Any]:
@@ -128,26 +143,57 @@ def _parse_toml(data: bytes, path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: invalid TOML: nested too deeply") from exc
 
 
-def load_config(path: Path | None) -> Config:
+def load_config(path: Path | None, within: tuple[str, ...] = ()) -> Config:
+    """The configuration in ``path`` (the defaults for None), with the files it
+    `extend`s; those must lie under one of ``within`` (real paths) or beside it."""
     if path is None:
         return Config()
     try:
-        data = read_regular(path, CONFIG_LIMIT)
+        data = read_toml(path)
     except NotRead as exc:
         raise ConfigError(f"cannot read {path}: {exc.reason}") from exc
-    data_table = _parse_toml(data, path)
-    tool = data_table.get("tool")
-    if path.name == "pyproject.toml":
-        table = tool.get("stackaudit", {}) if isinstance(tool, dict) else {}
-    elif isinstance(tool, dict) and "stackaudit" in tool:
-        table = tool["stackaudit"]
-    else:
-        table = data_table
-    if not isinstance(table, dict):
-        raise ConfigError(f"{path}: `tool.stackaudit` must be a table")
-    config = parse_table(table, str(path))
+    table = config_table(data, path, required=path.name != "pyproject.toml") or {}
+    return config_from(table, path, (*within, os.path.realpath(path.parent)))
+
+
+# An `extend` chain longer than this is a mistake (or a trap), not a configuration.
+MAX_EXTEND_DEPTH = 8
+
+
+def config_from(table: dict[str, Any], path: Path, within: tuple[str, ...]) -> Config:
+    """``table`` (read from ``path``) as a Config, over the keys of the files it
+    extends: its own keys win, key by key."""
+    config = parse_table(_extended(table, path, within, 0), str(path))
     config.path = path
     return config
+
+
+def _extended(
+    table: dict[str, Any], path: Path, within: tuple[str, ...], depth: int
+) -> dict[str, Any]:
+    if "extend" not in table:
+        return table
+    table = dict(table)
+    extend = table.pop("extend")
+    if not isinstance(extend, str) or not extend:
+        raise ConfigError(f"{path}: `extend` must be the path of another configuration")
+    if depth >= MAX_EXTEND_DEPTH:
+        raise ConfigError(f"{path}: `extend` chain longer than {MAX_EXTEND_DEPTH} files")
+    target = Path(os.path.normpath(path.parent / extend))
+    real = os.path.realpath(target)
+    # A scanned repository's configuration must not reach files of the machine.
+    if not any(inside(real, base) for base in within):
+        raise ConfigError(f"{path}: `extend = {extend!r}` leads out of the project")
+    if real == os.path.realpath(path):
+        raise ConfigError(f"{path}: `extend` names the file itself")
+    try:
+        data = read_toml(target)
+    except NotRead as exc:
+        raise ConfigError(f"{path}: `extend`: cannot read {target}: {exc.reason}") from exc
+    base = config_table(data, target, required=target.name != "pyproject.toml")
+    if base is None:
+        raise ConfigError(f"{path}: `extend`: {target} has no [tool.stackaudit] table")
+    return {**_extended(base, target, within, depth + 1), **table}
 
 
 def parse_table(table: dict[str, Any], where: str) -> Config:

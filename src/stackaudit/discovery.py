@@ -12,7 +12,7 @@ import contextlib
 import os
 import re
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +23,15 @@ from stackaudit.reading import NotRead, inside, read_regular, real_path
 
 if TYPE_CHECKING:
     import pathspec
+
+# Called for every directory the walk lists, with the names in it: the exclude patterns
+# of a configuration found there (relative to it), which replace those above it in its
+# subtree, or None (config_tree.ConfigTree.enter).
+Nested = Callable[[str, str, Collection[str]], "list[str] | None"]
+# Exclude patterns and the directory they are relative to ("" for the root).
+Excluding = tuple["pathspec.PathSpec[Any] | None", str]
+# The names a nested configuration may have (config.CONFIG_FILES).
+_CONFIG_NAMES = frozenset({".stackaudit.toml", "stackaudit.toml", "pyproject.toml"})
 
 DEFAULT_EXCLUDES = (
     ".git",
@@ -97,10 +106,14 @@ def discover(
     exclude: list[str],
     max_file_size: int,
     watch: Watch | None = None,
+    nested: Nested | None = None,
 ) -> tuple[list[Candidate], list[Skipped]]:
     """The files under ``paths`` (all inside ``root``) that stackaudit reads, sorted."""
     skipped: list[Skipped] = []
-    found = {c.rel: c for c in iter_candidates(paths, root, exclude, max_file_size, skipped, watch)}
+    found = {
+        c.rel: c
+        for c in iter_candidates(paths, root, exclude, max_file_size, skipped, watch, nested)
+    }
     return sorted(found.values(), key=lambda c: c.rel), sorted(skipped, key=lambda s: s.rel)
 
 
@@ -111,6 +124,7 @@ def iter_candidates(
     max_file_size: int,
     skipped: list[Skipped],
     watch: Watch | None = None,
+    nested: Nested | None = None,
 ) -> Iterator[Candidate]:
     """The same files as ``discover``, yielded directory by directory (names sorted,
     depth first) without holding them all: memory does not follow the tree's size."""
@@ -133,7 +147,15 @@ def iter_candidates(
         excluded = excludes is not None and base != "." and excludes.match_file(base + "/")
         exclude_base = base if excluded else ""
         for _ in _walk(
-            start, root, real_root, excludes, exclude_base, found, skipped, max_file_size, watch
+            start,
+            root,
+            real_root,
+            (excludes, exclude_base),
+            found,
+            skipped,
+            max_file_size,
+            watch,
+            nested,
         ):
             yield from _drain(found, seen)
 
@@ -158,24 +180,25 @@ def _walk(
     top: Path,
     root: Path,
     real_root: Path,
-    excludes: pathspec.PathSpec[Any] | None,
-    exclude_base: str,
+    excluding: Excluding,
     found: dict[str, Candidate],
     skipped: list[Skipped],
     max_file_size: int,
     watch: Watch | None = None,
+    nested: Nested | None = None,
 ) -> Iterator[None]:
     """Walk ``top``; after each directory, yield so the caller can take the candidates
     found in it."""
     # Strings, not Path objects, on the hot path: a big tree has many entries and few
-    # candidates. Each stack entry: a directory (absolute and relative to the root) and
-    # the gitignore specs in force there, with the directory each spec is relative to.
+    # candidates. Each stack entry: a directory (absolute and relative to the root), the
+    # excludes in force there with the directory they are relative to, and the gitignore
+    # specs in force there, with the directory each spec is relative to.
     start_rel = _rel(top, root)
-    stack: list[tuple[str, str, list[tuple[str, pathspec.PathSpec[Any]]]]] = [
-        (str(top), "" if start_rel == "." else start_rel, [])
+    stack: list[tuple[str, str, Excluding, list[tuple[str, pathspec.PathSpec[Any]]]]] = [
+        (str(top), "" if start_rel == "." else start_rel, excluding, [])
     ]
     while stack:
-        directory, rel_dir, ignores = stack.pop()
+        directory, rel_dir, excluding, ignores = stack.pop()
         ignores = list(ignores)
         if watch is not None:
             with contextlib.suppress(OSError):
@@ -194,6 +217,9 @@ def _walk(
             reason = f"cannot read directory: {exc.strerror or exc}"
             skipped.append(Skipped(rel_dir or ".", reason, analysable=True))
             continue
+        if nested is not None:
+            excluding = _nested_excludes(nested, directory, rel_dir, entries, excluding, watch)
+        excludes, exclude_base = excluding
         subdirs = []
         for entry in entries:
             rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
@@ -216,11 +242,34 @@ def _walk(
                 if os.path.isdir(target):  # noqa: PTH112
                     continue  # directory links are never followed: no loops, no duplicates
             if is_dir:
-                subdirs.append((entry.path, rel, ignores))
+                subdirs.append((entry.path, rel, excluding, ignores))
             else:
                 _consider_entry(entry, rel, found, skipped, max_file_size, watch)
         yield None
         stack.extend(reversed(subdirs))
+
+
+def _nested_excludes(
+    nested: Nested,
+    directory: str,
+    rel_dir: str,
+    entries: list[os.DirEntry[str]],
+    excluding: Excluding,
+    watch: Watch | None,
+) -> Excluding:
+    """The excludes in force below ``directory``: a configuration there brings its own,
+    relative to it, in place of those above."""
+    names = [e.name for e in entries if e.name in _CONFIG_NAMES]
+    if watch is not None:
+        # A replayed report must notice an edited configuration, not only new files.
+        for entry in entries:
+            if entry.name in _CONFIG_NAMES:
+                with contextlib.suppress(OSError):
+                    watch.append(_watched(entry.path, entry.stat(follow_symlinks=False)))
+    patterns = nested(directory, rel_dir, names)
+    if patterns is None:
+        return excluding
+    return (_spec(patterns) if patterns else None, rel_dir)
 
 
 def _consider_entry(

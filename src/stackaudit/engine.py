@@ -14,6 +14,7 @@ from msgspec import Struct, field
 
 from stackaudit.cache import Cache
 from stackaudit.config import Config
+from stackaudit.config_tree import ConfigTree, Selection
 from stackaudit.diagnostics import Diagnostic, Span, assign_fingerprints
 from stackaudit.discovery import (
     Candidate,
@@ -25,7 +26,7 @@ from stackaudit.discovery import (
 )
 from stackaudit.facts.common import ParseProblem
 from stackaudit.reading import NotRead, read_regular
-from stackaudit.rules import all_rules, is_enabled
+from stackaudit.rules import all_rules
 from stackaudit.rules.base import Rule, conditional_confidence
 from stackaudit.source import SourceFile, decode
 from stackaudit.suppress import Suppression, apply_suppressions, find_suppressions
@@ -50,14 +51,6 @@ class FileResult(Struct):
     skipped: str | None = None
     error: str | None = None
     digest: str = ""
-
-
-class Selection(Struct):
-    select: list[str]
-    ignore: list[str]
-
-    def enabled(self, code: str) -> bool:
-        return is_enabled(code, self.select, self.ignore)
 
 
 class RunResult(Struct):
@@ -242,12 +235,17 @@ def run(
     cache: Cache | None = None,
     progress: Progress | None = None,
     watch: Watch | None = None,
+    tree: ConfigTree | None = None,
 ) -> RunResult:
     """Scan ``paths``; with ``report_only``, every file still informs the stack, but
     only findings with a location (primary or related) in one of those paths are
-    reported: see ``touches``."""
+    reported: see ``touches``. ``tree`` holds the configurations nested below the
+    root; without it, ``config`` and ``selection`` govern every file."""
     root = root or scan_root(paths)
+    if tree is None:
+        tree = ConfigTree(root, config, selection=selection)
     absolute = [p.resolve() if not p.is_symlink() else p.absolute() for p in paths]
+    tree.prepare(absolute)
     excludes = [*config.exclude, *config.extend_exclude]
     run_key = ""
     index: _Index | None = None
@@ -256,19 +254,23 @@ def run(
         # into extraction, and memory follows the files that hold something.
         skipped: list[Skipped] = []
         counted = _Counted(
-            iter_candidates(absolute, root, excludes, config.max_file_size, skipped, watch)
+            iter_candidates(
+                absolute, root, excludes, config.max_file_size, skipped, watch, tree.enter
+            )
         )
         # The walk yields depth first; facts go to the stack in path order either way.
         results = sorted(extract_all(counted, jobs, progress), key=lambda r: r.rel)
         files_scanned = counted.count
     else:
-        candidates, skipped = discover(absolute, root, excludes, config.max_file_size, watch)
+        candidates, skipped = discover(
+            absolute, root, excludes, config.max_file_size, watch, tree.enter
+        )
         files_scanned = len(candidates)
         index = _Index(cache)
         known = [index.known(c) for c in candidates]
         if all(k is not None for k in known):
             # Every file unchanged: the run-level entry needs no file entry loaded.
-            run_key = _run_key(cache, selection, config, candidates, [k[0] for k in known if k])
+            run_key = _run_key(cache, tree, candidates, [k[0] for k in known if k])
             cached = cache.get(run_key)
             if cached is not None:
                 cached_diagnostics, cached_suppressed, skipped_cached = cached
@@ -281,12 +283,12 @@ def run(
                     [],
                     files_scanned,
                     report_only,
-                    not_analysed=_not_analysed(skipped, selection, config),
+                    not_analysed=_not_analysed(skipped, tree),
                 )
         results = _extract_with_cache(candidates, jobs, cache, index, progress)
         digests = [index.known(c) for c in candidates]
         if all(d is not None for d in digests):
-            run_key = _run_key(cache, selection, config, candidates, [d[0] for d in digests if d])
+            run_key = _run_key(cache, tree, candidates, [d[0] for d in digests if d])
 
     from stackaudit.model.stack import Stack
 
@@ -316,7 +318,7 @@ def run(
         problems.extend(stack.problems())
     except Exception:
         errors.append(f"linking the stack failed:\n{_traceback()}")
-    rules = [rule() for rule in all_rules() if selection.enabled(rule.code)]
+    rules = [rule() for rule in all_rules() if tree.any_enabled(rule.code)]
     diagnostics: list[Diagnostic] = []
     for rule in rules:
         try:
@@ -325,9 +327,9 @@ def run(
             errors.append(f"rule {rule.code} ({rule.name}) failed:\n{_traceback()}")
     diagnostics = conditional_confidence(diagnostics, stack.serve_commands)
     diagnostics.extend(_parse_errors(problems, rules))
-    diagnostics = _per_file_ignores(diagnostics, config)
+    diagnostics = tree.keep(diagnostics)
     diagnostics, suppressed = apply_suppressions(diagnostics, suppressions)
-    diagnostics.extend(_unused_suppressions(suppressions, selection, rules))
+    diagnostics.extend(tree.keep(_unused_suppressions(suppressions, tree, rules)))
 
     sources = _sources_for(diagnostics, root)
     line_text = {
@@ -351,14 +353,14 @@ def run(
         files_scanned,
         report_only,
         sources,
-        _not_analysed(skipped, selection, config),
+        _not_analysed(skipped, tree),
     )
 
 
-def _not_analysed(skipped: list[Skipped], selection: Selection, config: Config) -> list[Diagnostic]:
+def _not_analysed(skipped: list[Skipped], tree: ConfigTree) -> list[Diagnostic]:
     """SA003 for every file of a kind stackaudit reads that it left unread. Computed
     apart from the cached findings: discovery's skips are seen afresh on every run."""
-    if not selection.enabled("SA003"):
+    if not tree.any_enabled("SA003"):
         return []
     from stackaudit.rules.sa003_file_not_analysed import FileNotAnalysed
 
@@ -373,7 +375,7 @@ def _not_analysed(skipped: list[Skipped], selection: Selection, config: Config) 
         for entry in sorted(set(skipped), key=lambda s: s.rel)
         if entry.analysable
     ]
-    return assign_fingerprints(_per_file_ignores(found, config), {})
+    return assign_fingerprints(tree.keep(found), {})
 
 
 def _finish(
@@ -413,22 +415,13 @@ def touches(diagnostic: Diagnostic, paths: set[str]) -> bool:
 
 
 def _run_key(
-    cache: Cache,
-    selection: Selection,
-    config: Config,
-    candidates: list[Candidate],
-    digests: list[str],
+    cache: Cache, tree: ConfigTree, candidates: list[Candidate], digests: list[str]
 ) -> str:
     return cache.key(
         "run",
-        repr(selection),
-        _config_key(config),
+        tree.key(),
         *(f"{c.rel}\0{c.kind}\0{d}" for c, d in zip(candidates, digests, strict=True)),
     )
-
-
-def _config_key(config: Config) -> str:
-    return repr({k: getattr(config, k) for k in config.__struct_fields__ if k != "path"})
 
 
 class _Index:
@@ -537,27 +530,8 @@ def _parse_errors(problems: list[ParseProblem], rules: list[Rule]) -> list[Diagn
     ]
 
 
-def _per_file_ignores(diagnostics: list[Diagnostic], config: Config) -> list[Diagnostic]:
-    if not config.per_file_ignores:
-        return diagnostics
-    import pathspec
-
-    table = [
-        (pathspec.GitIgnoreSpec.from_lines([glob]), [c.upper() for c in codes])
-        for glob, codes in config.per_file_ignores.items()
-    ]
-    return [
-        d
-        for d in diagnostics
-        if not any(
-            spec.match_file(d.span.path) and any(d.code.startswith(c) for c in codes)
-            for spec, codes in table
-        )
-    ]
-
-
 def _unused_suppressions(
-    suppressions: list[Suppression], selection: Selection, rules: list[Rule]
+    suppressions: list[Suppression], tree: ConfigTree, rules: list[Rule]
 ) -> list[Diagnostic]:
     rule = _rule(rules, "SA002")
     if rule is None:
@@ -565,6 +539,7 @@ def _unused_suppressions(
     known = [r.code for r in all_rules()]
     found = []
     for suppression in suppressions:
+        selection = tree.scope_for(suppression.span.path).selection
         if suppression.bare:
             found.append(
                 rule.report(
