@@ -176,6 +176,12 @@ def build_parser() -> argparse.ArgumentParser:
     rules.add_argument("--format", choices=("text", "json"), default="text")
     explain = sub.add_parser("explain", help="show a rule's documentation")
     explain.add_argument("code", metavar="CODE")
+    server = sub.add_parser(
+        "server", help="run the Language Server (diagnostics, quick fixes, hovers) for editors"
+    )
+    server.add_argument(
+        "--stdio", action="store_true", help="talk over standard input and output (the default)"
+    )
     return parser
 
 
@@ -191,6 +197,10 @@ def main(arguments: Sequence[str]) -> int:
             return _graph(args)
         if args.command == "explain":
             return _explain(args.code)
+        if args.command == "server":
+            from stackaudit.lsp.server import serve
+
+            return serve()
     except UsageError as exc:
         from stackaudit.formatters.escape import printable
 

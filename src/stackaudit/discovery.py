@@ -12,7 +12,7 @@ import contextlib
 import os
 import re
 import stat
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,11 +58,13 @@ _DEFAULT_EXCLUDED = frozenset(DEFAULT_EXCLUDES)
 PEEK_BYTES = 4096
 __all__ = [
     "Candidate",
+    "OpenCandidate",
     "Skipped",
     "Watch",
     "classify_content",
     "classify_name",
     "discover",
+    "opened",
     "scan_root",
 ]
 
@@ -77,6 +79,39 @@ class Candidate(Struct, frozen=True):
     # mtime still changes the inode change time.
     ctime_ns: int = 0
     inode: int = 0
+
+
+class OpenCandidate(Candidate, frozen=True):
+    """A file open in an editor: analysed with the editor's text, not the disk's."""
+
+    text: str = ""
+
+
+def opened(candidates: Iterable[Candidate], texts: Mapping[str, str]) -> Iterator[Candidate]:
+    """``candidates``, those whose path is in ``texts`` carrying that text instead.
+
+    Only files the walk found are overlaid, so excludes and ``.gitignore`` apply to open
+    files as they do on the disk. A kind told by content (``*.conf``, ``*.yml``) is told
+    again from the editor's text, which may have turned a file into another kind."""
+    for candidate in candidates:
+        text = texts.get(candidate.rel)
+        if text is None:
+            yield candidate
+            continue
+        kind = kind_of_text(candidate.rel, text, candidate.kind)
+        if kind is not None:
+            yield OpenCandidate(
+                candidate.path, candidate.rel, kind, len(text), candidate.mtime_ns, text=text
+            )
+
+
+def kind_of_text(rel: str, text: str, known: str | None = None) -> str | None:
+    """The kind of the file at ``rel`` holding ``text``: by name, then, where the name
+    leaves it open, by content (``known``: the kind the disk's content gave)."""
+    by_name = classify_name(rel)
+    if by_name not in AMBIGUOUS:
+        return by_name or known
+    return classify_content(rel, text[:PEEK_BYTES].encode("utf-8", "replace"), by_name)
 
 
 class Skipped(Struct, frozen=True):

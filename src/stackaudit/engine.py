@@ -7,7 +7,7 @@ import contextlib
 import hashlib
 import itertools
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
 from msgspec import Struct, field
@@ -18,10 +18,12 @@ from stackaudit.config_tree import ConfigTree, Selection
 from stackaudit.diagnostics import Diagnostic, Span, assign_fingerprints
 from stackaudit.discovery import (
     Candidate,
+    OpenCandidate,
     Skipped,
     Watch,
     discover,
     iter_candidates,
+    opened,
     scan_root,
 )
 from stackaudit.facts.common import ParseProblem
@@ -84,10 +86,12 @@ def read_source(path: Path, rel: str, kind: str, data: bytes | None = None) -> S
 
 def process_file(candidate: Candidate) -> FileResult:
     """Extract one file. Never raises: failures become problems or an error string."""
-    from stackaudit.extractors import extractor_for
-
     result = FileResult(candidate.rel, candidate.kind)
     try:
+        if isinstance(candidate, OpenCandidate):
+            # An editor's text: already decoded, never read from the disk.
+            result.digest = hashlib.sha256(candidate.text.encode("utf-8", "replace")).hexdigest()
+            return _extract(result, SourceFile(candidate.rel, candidate.kind, candidate.text))
         try:
             # Bounded by what discovery measured (the file may have grown since) and
             # never blocking: it may have been replaced by a FIFO since, too.
@@ -100,20 +104,27 @@ def process_file(candidate: Candidate) -> FileResult:
         if isinstance(source, str):
             result.skipped = source
             return result
-        result.suppressions = find_suppressions(source.path, source.text, source.kind)
-        extractor = extractor_for(candidate.kind)
-        if extractor is None:
-            return result
-        extraction = extractor(source)
-        result.facts = extraction.facts
-        result.problems = extraction.problems
-        result.skipped = extraction.skipped
+        return _extract(result, source)
     except RecursionError:
         result.problems.append(
             ParseProblem(Span(candidate.rel, 1, 1), "nesting too deep to analyse")
         )
     except Exception:
         result.error = f"{candidate.rel}: extractor failed:\n{_traceback()}"
+    return result
+
+
+def _extract(result: FileResult, source: SourceFile) -> FileResult:
+    from stackaudit.extractors import extractor_for
+
+    result.suppressions = find_suppressions(source.path, source.text, source.kind)
+    extractor = extractor_for(source.kind)
+    if extractor is None:
+        return result
+    extraction = extractor(source)
+    result.facts = extraction.facts
+    result.problems = extraction.problems
+    result.skipped = extraction.skipped
     return result
 
 
@@ -236,14 +247,22 @@ def run(
     progress: Progress | None = None,
     watch: Watch | None = None,
     tree: ConfigTree | None = None,
+    overlay: Mapping[str, str] | None = None,
 ) -> RunResult:
     """Scan ``paths``; with ``report_only``, every file still informs the stack, but
     only findings with a location (primary or related) in one of those paths are
     reported: see ``touches``. ``tree`` holds the configurations nested below the
-    root; without it, ``config`` and ``selection`` govern every file."""
+    root; without it, ``config`` and ``selection`` govern every file.
+
+    ``overlay`` maps paths relative to the root to the text an editor holds for them
+    (unsaved changes): those files are analysed with that text instead of what is on
+    the disk, which is never written. The cache is then not used (it knows files by
+    their stats on the disk)."""
     root = root or scan_root(paths)
     if tree is None:
         tree = ConfigTree(root, config, selection=selection)
+    if overlay:
+        cache = None
     absolute = [p.resolve() if not p.is_symlink() else p.absolute() for p in paths]
     tree.prepare(absolute)
     excludes = [*config.exclude, *config.extend_exclude]
@@ -253,11 +272,10 @@ def run(
         # Without a cache nothing needs the whole list: candidates stream from the walk
         # into extraction, and memory follows the files that hold something.
         skipped: list[Skipped] = []
-        counted = _Counted(
-            iter_candidates(
-                absolute, root, excludes, config.max_file_size, skipped, watch, tree.enter
-            )
+        found = iter_candidates(
+            absolute, root, excludes, config.max_file_size, skipped, watch, tree.enter
         )
+        counted = _Counted(opened(found, overlay) if overlay else found)
         # The walk yields depth first; facts go to the stack in path order either way.
         results = sorted(extract_all(counted, jobs, progress), key=lambda r: r.rel)
         files_scanned = counted.count
@@ -331,7 +349,7 @@ def run(
     diagnostics, suppressed = apply_suppressions(diagnostics, suppressions)
     diagnostics.extend(tree.keep(_unused_suppressions(suppressions, tree, rules)))
 
-    sources = _sources_for(diagnostics, root)
+    sources = _sources_for(diagnostics, root, overlay)
     line_text = {
         (d.span.path, d.span.line): sources[d.span.path].line_text(d.span.line)
         for d in diagnostics
@@ -569,11 +587,16 @@ def _unused_suppressions(
     return found
 
 
-def _sources_for(diagnostics: list[Diagnostic], root: Path) -> dict[str, SourceFile]:
+def _sources_for(
+    diagnostics: list[Diagnostic], root: Path, overlay: Mapping[str, str] | None = None
+) -> dict[str, SourceFile]:
     sources: dict[str, SourceFile] = {}
     for path in sorted(
         {d.span.path for d in diagnostics} | {r.span.path for d in diagnostics for r in d.related}
     ):
+        if overlay and path in overlay:
+            sources[path] = SourceFile(path, "", overlay[path])
+            continue
         source = read_source(root / path, path, "")
         if isinstance(source, SourceFile):
             sources[path] = source
