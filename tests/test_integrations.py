@@ -192,7 +192,8 @@ def test_github_annotations_and_step_summary(
         "public host(s) instead: --allow-websocket-origin=<public host[:port]>\n"
     )
     table = summary.read_text()
-    assert "| error | SA101 ws-origin-wildcard | a,b\\:c\\.sh\\:2\\:51 |" in table
+    rule = "[SA101](https://github.com/stackaudit/stackaudit/blob/main/rules/SA101.md)"
+    assert f"| error | {rule} ws-origin-wildcard | a,b\\:c\\.sh\\:2\\:51 |" in table
 
 
 def test_gitlab_and_junit(

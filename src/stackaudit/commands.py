@@ -19,6 +19,7 @@ from stackaudit import __version__
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from stackaudit.cache import Cache
+    from stackaudit.config import Config
     from stackaudit.config_tree import ConfigTree
     from stackaudit.diagnostics import Severity
     from stackaudit.engine import RunResult
@@ -169,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
         "graph", help="show how proxy routes, services and servers are linked, with evidence"
     )
     graph.add_argument("paths", nargs="*", type=Path, default=[], metavar="PATH")
-    graph.add_argument("--format", choices=("text", "json"), default="text")
+    graph.add_argument("--format", choices=("text", "json", "mermaid"), default="text")
     graph.add_argument("--config", type=Path, metavar="FILE", help="configuration file to use")
 
     rules = sub.add_parser("rules", help="list the rules")
@@ -320,6 +321,7 @@ def _check(args: argparse.Namespace, arguments: list[str]) -> int:
     else:
         output = render(args.format, result, color=_color(args), quiet=args.quiet, **options)
     _emit(args, output)
+    _job_summary(result, scan_paths, root, config, jobs)
     if snapshot is not None and watch and not result.errors:
         destination = str(args.output.resolve()) if args.output else ""
         snapshot.save(watch, output, destination, code)
@@ -539,16 +541,64 @@ def _snapshot(args: argparse.Namespace, arguments: list[str], root: Path) -> Sna
 
 def _replayable(args: argparse.Namespace) -> bool:
     """A report that can be replayed from the last run: no fixing, no git or baseline
-    input, and no side effect besides the report (``--format github`` also writes the
-    job summary)."""
+    input, and no side effect besides the report (such as the GitHub job summary)."""
     return not (
         args.fix
         or args.diff
         or args.diff_base
         or args.baseline
         or args.write_baseline
-        or args.format == "github"
+        or _summary_destination()
     )
+
+
+def _summary_destination() -> str:
+    """Where GitHub Actions wants this step's job summary ("" outside Actions)."""
+    return os.environ.get("GITHUB_STEP_SUMMARY", "")
+
+
+def _job_summary(
+    result: RunResult, scan_paths: list[Path], root: Path, config: Config, jobs: int
+) -> None:
+    """Append the job summary when GitHub Actions asks for one, whatever the format.
+    A summary that cannot be written is a warning: the report itself was made."""
+    destination = _summary_destination()
+    if not destination:
+        return
+    from stackaudit.formatters.escape import printable
+    from stackaudit.formatters.github import blob_url, step_summary
+    from stackaudit.writing import UnsafeDestination, append_to_regular_file
+
+    text = step_summary(
+        result, _stack_diagram(result, scan_paths, root, config, jobs), blob_url(os.environ, root)
+    )
+    try:
+        append_to_regular_file(destination, text)
+    except (UnsafeDestination, OSError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        print(
+            f"stackaudit: warning: job summary not written: {printable(reason)}",
+            file=sys.stderr,
+        )
+
+
+def _stack_diagram(
+    result: RunResult, scan_paths: list[Path], root: Path, config: Config, jobs: int
+) -> str | None:
+    """The stack picture for the summary, findings marked. The files are read again
+    (the run keeps no stack); a failure here costs the picture, not the summary."""
+    from stackaudit.formatters.escape import printable
+    from stackaudit.graph import build_stack, stack_diagram
+
+    try:
+        return stack_diagram(build_stack(scan_paths, root, config, jobs), result.diagnostics)
+    except Exception as exc:  # the findings are reported already; say why no picture
+        print(
+            f"stackaudit: warning: no stack diagram in the job summary: "
+            f"{printable(type(exc).__name__ + ': ' + str(exc))}",
+            file=sys.stderr,
+        )
+        return None
 
 
 def _emit(args: argparse.Namespace, output: str) -> None:
@@ -682,7 +732,12 @@ def _color(args: argparse.Namespace) -> bool:
 
 def _graph(args: argparse.Namespace) -> int:
     from stackaudit.discovery import scan_root
-    from stackaudit.graph import build_stack, render_graph_json, render_graph_text
+    from stackaudit.graph import (
+        build_stack,
+        render_graph_json,
+        render_graph_mermaid,
+        render_graph_text,
+    )
 
     paths: list[Path] = args.paths or [Path()]
     for path in paths:
@@ -691,9 +746,12 @@ def _graph(args: argparse.Namespace) -> int:
     root = scan_root(paths)
     config = _config_tree(args, root).top.config
     stack = build_stack(paths, root, config, os.cpu_count() or 1)
-    sys.stdout.write(
-        render_graph_json(stack) if args.format == "json" else render_graph_text(stack)
-    )
+    renderers = {
+        "json": render_graph_json,
+        "mermaid": render_graph_mermaid,
+        "text": render_graph_text,
+    }
+    sys.stdout.write(renderers[args.format](stack))
     return EXIT_OK
 
 

@@ -4,10 +4,14 @@ cross-file finding was made."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from msgspec import Struct
+
 from stackaudit.config import Config
+from stackaudit.diagnostics import Diagnostic, Span
 from stackaudit.engine import extract_all
 from stackaudit.facts.serve import ServeCommand
 from stackaudit.model.links import Backend, Frontend
@@ -132,3 +136,157 @@ def _server_lines(server: dict[str, Any], bullet: str) -> list[str]:
         detail += f" · pings: {server['ping']}"
     lines.append(detail)
     return lines
+
+
+# -- Mermaid -------------------------------------------------------------------------------
+
+# A picture past this many nodes is unreadable (and GitHub refuses very large diagrams):
+# the rest is counted in one node.
+MAX_NODES = 60
+_LABEL_LIMIT = 80
+_ENTRY = "entry"
+
+
+class _Node(Struct):
+    key: object
+    title: str
+    span: Span | None
+    codes: list[str]
+
+
+class _Picture:
+    """Nodes (in the order they are met) and edges of the stack picture, before any is
+    written: ids are generated, never taken from the scanned files."""
+
+    def __init__(self) -> None:
+        self.nodes: dict[object, _Node] = {}
+        self.edges: dict[tuple[object, object], None] = {}
+
+    def node(self, key: object, title: str, span: Span | None) -> object:
+        if key not in self.nodes:
+            self.nodes[key] = _Node(key, title, span, [])
+        return key
+
+    def edge(self, source: object, target: object) -> None:
+        self.edges[source, target] = None
+
+
+def render_graph_mermaid(
+    stack: Stack, diagnostics: Sequence[Diagnostic] = (), max_nodes: int = MAX_NODES
+) -> str:
+    """The stack as a Mermaid ``flowchart LR``: the outside world, proxy routes, the
+    compose services and Kubernetes workloads that run the servers, the server
+    processes, and the ports compose publishes; a node where a finding's primary
+    location lies is marked with its codes."""
+    picture = _stack_picture(stack)
+    _mark_findings(picture, diagnostics)
+    nodes = list(picture.nodes.values())
+    shown, hidden = nodes[:max_nodes], len(nodes) - max_nodes
+    ids = {node.key: f"n{index}" for index, node in enumerate(shown)}
+    lines = ["flowchart LR"]
+    for node in shown:
+        lines.append(f'  {ids[node.key]}["{_mermaid_label(node)}"]')
+    if hidden > 0:
+        lines.append(f'  more["{hidden} more not shown"]')
+    for source, target in picture.edges:
+        if source in ids and target in ids:
+            lines.append(f"  {ids[source]} --> {ids[target]}")
+    marked = [ids[node.key] for node in shown if node.codes]
+    if marked:
+        lines.append("  classDef finding fill:#fde2e1,stroke:#c62828,stroke-width:2px")
+        lines.append(f"  class {','.join(marked)} finding")
+    return "\n".join(lines) + "\n"
+
+
+def stack_diagram(stack: Stack, diagnostics: Sequence[Diagnostic] = ()) -> str | None:
+    """The Mermaid picture for the job summary, None when the files hold no proxy
+    route and no server process."""
+    if not stack.links.frontends and not stack.serve_commands:
+        return None
+    return render_graph_mermaid(stack, diagnostics)
+
+
+def _stack_picture(stack: Stack) -> _Picture:
+    picture = _Picture()
+    entry = picture.node(_ENTRY, "internet / host", None)
+    for frontend in stack.links.frontends:
+        route = picture.node(
+            ("route", frontend.span), f"{frontend.kind}: {frontend.where}", frontend.span
+        )
+        picture.edge(entry, route)
+        for backend in frontend.backends:
+            picture.edge(route, _server_and_unit(picture, stack, backend.command))
+    for command in stack.serve_commands:
+        _server_and_unit(picture, stack, command)
+        exposure = stack.deploy.exposure(command)
+        if exposure is None:
+            continue
+        unit = _unit(picture, stack, command)
+        for port in exposure.ports:
+            published = f"{port.host_ip + ':' if port.host_ip else ''}{port.published or '?'}"
+            key = picture.node(
+                ("port", port.span), f"published {published} to {port.target}", port.span
+            )
+            picture.edge(entry, key)
+            if unit is not None:
+                picture.edge(key, unit)
+    if not any(source == _ENTRY for source, _ in picture.edges):
+        del picture.nodes[_ENTRY]  # nothing is reached from outside
+    return picture
+
+
+def _server_and_unit(picture: _Picture, stack: Stack, command: ServeCommand) -> object:
+    """Add the server process of ``command`` and the compose service or Kubernetes
+    workload that runs it; return the node a route leads to (the unit when known)."""
+    unit = _unit(picture, stack, command)
+    ports = ", ".join(command.listen_ports())
+    server = picture.node(
+        ("server", command.span, command.label),
+        f"{command.label}{' :' + ports if ports else ''}",
+        command.span,
+    )
+    if unit is None:
+        return server
+    picture.edge(unit, server)
+    return unit
+
+
+def _unit(picture: _Picture, stack: Stack, command: ServeCommand) -> object | None:
+    """The node of the compose service or Kubernetes workload that runs ``command``
+    (added on first use), None when no scanned file runs it in one."""
+    service = stack.deploy.compose_service_for(command)
+    if service is not None:
+        title = f"compose service {service.name}"
+        return picture.node(("unit", service.span, title), title, service.span)
+    workload = stack.deploy.workload_for(command)
+    if workload is not None:
+        return picture.node(("unit", workload.span, workload.label), workload.label, workload.span)
+    return None
+
+
+def _mark_findings(picture: _Picture, diagnostics: Sequence[Diagnostic]) -> None:
+    """Codes of the findings whose primary location lies on a node's span, indexed by
+    (path, line) once."""
+    by_line: dict[tuple[str, int], list[str]] = {}
+    for diagnostic in diagnostics:
+        by_line.setdefault((diagnostic.span.path, diagnostic.span.line), []).append(diagnostic.code)
+    for node in picture.nodes.values():
+        span = node.span
+        if span is None:
+            continue
+        for line in range(span.line, min(span.end_line, span.line + 200) + 1):
+            node.codes.extend(by_line.get((span.path, line), ()))
+        node.codes = sorted(set(node.codes))
+
+
+def _mermaid_label(node: _Node) -> str:
+    from stackaudit.formatters.escape import mermaid_text
+
+    parts = [node.title]
+    if node.span is not None:
+        parts.append(f"{node.span.path}:{node.span.line}")
+    if node.codes:
+        parts.append("findings: " + " ".join(node.codes))
+    shortened = [p if len(p) <= _LABEL_LIMIT else p[: _LABEL_LIMIT - 1] + "…" for p in parts]
+    # `<br/>` is written by stackaudit, between parts that are each escaped.
+    return "<br/>".join(mermaid_text(part) for part in shortened)

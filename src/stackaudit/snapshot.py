@@ -163,6 +163,8 @@ def replay(arguments: list[str]) -> int | None:
     options = arguments[: arguments.index("--")] if "--" in arguments else arguments
     if not arguments or arguments[0] != "check" or "--no-cache" in options:
         return None
+    if os.environ.get("GITHUB_STEP_SUMMARY"):
+        return None  # the run has a job summary to write besides the report
     try:
         stored = Snapshot(arguments, create=False).load()
     except OSError:

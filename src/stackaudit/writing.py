@@ -86,3 +86,25 @@ def write_atomically(path: str, content: str | bytes, mode: int | None = None) -
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
+
+
+def append_to_regular_file(path: str, content: str) -> None:
+    """Append ``content`` (UTF-8) to ``path``, created when missing, never truncated.
+    Refused (``UnsafeDestination``): a link, or anything but a regular file (a FIFO
+    would block the run, a device would take the text). Raises ``OSError``."""
+    import stat
+
+    if os.path.islink(path):
+        raise UnsafeDestination(f"{path} is a symbolic link; refusing to write through it")
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK
+    # O_NOFOLLOW: a link put in its place since the check above is refused too (ELOOP).
+    flags |= getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(path, flags, 0o666)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise UnsafeDestination(f"{path} is not a regular file")
+        data = memoryview(content.encode("utf-8"))
+        while data:
+            data = data[os.write(fd, data) :]
+    finally:
+        os.close(fd)

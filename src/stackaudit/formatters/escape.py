@@ -203,3 +203,22 @@ def diff_line(line: str) -> str:
     return "".join(part if _DIFF_KEPT.fullmatch(part) else printable(part) for part in kept) + (
         ending
     )
+
+
+# -- Mermaid (the stack picture) ---------------------------------------------------------
+
+# Characters that mean nothing to Mermaid inside a quoted node label, nor to the HTML
+# and Markdown it renders labels with; every other one is written as an entity code.
+_MERMAID_PLAIN = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,/_-:=+@"
+)
+
+
+def mermaid_text(text: str) -> str:
+    """Text inside a double-quoted Mermaid node label (``id["..."]``): control and
+    format characters are made visible as in the terminal, then every character but
+    letters, digits, space and ``.,/_-:=+@`` becomes Mermaid's entity code ``#NNN;``
+    (decimal). So a quote cannot end the label, ``#`` cannot start an entity of the
+    file's own, and ``<>&`` ``[]{}()|;`` ``%`` and backticks cannot form HTML, a
+    Markdown string, a comment or a new statement such as ``click``."""
+    return "".join(char if char in _MERMAID_PLAIN else f"#{ord(char)};" for char in printable(text))
