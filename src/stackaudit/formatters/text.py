@@ -181,7 +181,8 @@ def _frame(
         max(1, span.line - CONTEXT_LINES), min(len(source.lines), span.line + CONTEXT_LINES) + 1
     )
     gutter = len(str(numbers[-1]))
-    limit = max(width - gutter - 3, 20) if width else MAX_EXCERPT
+    # The gutter, ` | `, and an ellipsis at either end of a cut line.
+    limit = max(width - gutter - 5, 20) if width else MAX_EXCERPT
     flagged = _masked(source.lines[span.line - 1], secrets.get((span.path, span.line), ()))
     end_column = span.end_column if span.end_line == span.line else len(flagged) + 1
     left = _view_left(len(flagged), span.column - 1, end_column - 1, limit)
@@ -194,7 +195,8 @@ def _frame(
             line.append(" " + printable(shown))
         lines.append(line)
         if number == span.line:
-            lines.append(_carets(make, diagnostic, shown, text, left, end_column, gutter))
+            carets = _carets(make, diagnostic, shown, left, end_column, gutter, limit + 2)
+            lines.append(carets)
     lines.append(make(f"{' ' * gutter} |", style="blue"))
     return lines
 
@@ -203,13 +205,13 @@ def _carets(
     make: Make,
     diagnostic: Diagnostic,
     shown: str,
-    text: str,
     left: int,
     end_column: int,
     gutter: int,
+    room: int,
 ) -> _Line:
     """The ``^^^`` under the span as shown (escapes and tabs widen what precedes it),
-    followed by the rule's name."""
+    followed by the rule's name when it fits in ``room`` columns."""
     prefix = ELLIPSIS if left > 0 else ""
     start_in_shown = len(prefix) + max(0, diagnostic.span.column - 1 - left)
     end_in_shown = min(len(prefix) + max(0, end_column - 1 - left), len(shown))
@@ -217,7 +219,8 @@ def _carets(
     caret_count = max(1, display_width(shown, end_in_shown + 1) - start)
     marker = make(f"{' ' * gutter} | ", style="blue")
     marker.append(" " * start + "^" * caret_count, style=_STYLE[diagnostic.severity])
-    marker.append(f" {diagnostic.name}", style=_STYLE[diagnostic.severity])
+    if start + caret_count + 1 + len(diagnostic.name) <= room:
+        marker.append(f" {diagnostic.name}", style=_STYLE[diagnostic.severity])
     return marker
 
 
@@ -353,6 +356,8 @@ def _fixable(diagnostics: list[Diagnostic], make: Make) -> _Line | None:
             unsafe += 1
     if not safe and not unsafe:
         return None
+    if not safe:
+        return make(f"{unsafe} fixable with `--fix --unsafe-fixes`.", style="bold")
     line = make(f"[*] {safe} fixable with `--fix`", style="bold")
     if unsafe:
         line.append(f" ({unsafe} more with `--unsafe-fixes`)")
