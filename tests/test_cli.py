@@ -45,11 +45,17 @@ def test_exit_1_with_findings_and_exact_text(
     assert main(["check", "."]) == 1
     assert capsys.readouterr().out == (
         "start.sh:2:51: SA101 error: panel serve: `--allow-websocket-origin *` admits "
-        "WebSocket connections from every site, with the visitor's cookies\n"
+        "WebSocket connections from every site\n"
         "  |\n"
+        "1 | #!/bin/sh\n"
         "2 | exec panel serve app.py --allow-websocket-origin='*'\n"
-        "  |                                                   ^\n"
+        "  |                                                   ^ ws-origin-wildcard\n"
+        "  |\n"
+        "  = note: panel serve: `--allow-websocket-origin *` admits WebSocket connections from every "
+        "site,\n"
+        "          with the visitor's cookies\n"
         "  = help: name the public host(s) instead: --allow-websocket-origin=<public host[:port]>\n"
+        "  = see: https://github.com/stackaudit/stackaudit/blob/main/rules/SA101.md\n"
         "\n"
         "Found 1 finding (1 error) in 1 file.\n"
     )

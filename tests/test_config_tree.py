@@ -201,4 +201,6 @@ def test_show_settings_prints_what_applies(
         "public-apps = []\n"
         "auth-by-proxy = false\n"
         "# nginx-version is not set\n"
+        'min-confidence = "low"\n'
+        'persona = "regular"\n'
     )

@@ -10,6 +10,7 @@ import pytest
 from syrupy.assertion import SnapshotAssertion
 
 from stackaudit.formatters.text import render_text
+from stackaudit.formatters.title import TITLE_LIMIT, finding_title
 from stackaudit.rules import all_rules
 from stackaudit.rules.base import Rule, strip_expectations
 
@@ -29,3 +30,6 @@ def test_text_output_of_the_first_bad_example(
     result = scan(tmp_path, select=select)
     assert any(d.code == rule.code for d in result.diagnostics)
     assert render_text(result) == snapshot
+    # Every finding line stays short, whatever the rule's message (Ruff and zizmor
+    # titles fit one line; the full message is a note under the frame).
+    assert all(len(finding_title(d.message)) <= TITLE_LIMIT for d in result.diagnostics)

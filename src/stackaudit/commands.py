@@ -87,6 +87,17 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("error", "warning", "note"),
         help="lowest severity that makes the exit code 1 (default: warning)",
     )
+    check.add_argument(
+        "--min-confidence",
+        choices=("high", "medium", "low"),
+        help="leave out findings less sure than this (default: low, every finding)",
+    )
+    check.add_argument(
+        "--persona",
+        choices=("regular", "pedantic", "auditor"),
+        help="regular (default): leave out notes of low confidence; pedantic: every finding "
+        "at --min-confidence or above; auditor: every finding, --min-confidence ignored",
+    )
     check.add_argument("--config", type=Path, metavar="FILE", help="configuration file to use")
     check.add_argument(
         "--exit-zero", action="store_true", help="exit 0 even when there are findings"
@@ -287,6 +298,7 @@ def _check(args: argparse.Namespace, arguments: list[str]) -> int:
             )
     for note in tree.notes:
         print(f"stackaudit: note: {_shown(note)}", file=sys.stderr)
+    hidden = _confidence_filter(args, config, result)
     _baseline(args, result)
 
     failing = [d for d in result.diagnostics if d.severity.at_least(fail_on)]
@@ -306,6 +318,8 @@ def _check(args: argparse.Namespace, arguments: list[str]) -> int:
             result.diagnostics, lambda path: sources[path].text if path in sources else None
         )
     options: dict[str, object] = {}
+    if args.format == "text":
+        options = {"width": _terminal_width(args), "hidden": hidden}
     if args.format == "sarif":
         from stackaudit.rules import all_rules
 
@@ -714,6 +728,30 @@ def _baseline(args: argparse.Namespace, result: RunResult) -> None:
         raise UsageError(str(exc)) from exc
     except OSError as exc:
         raise UsageError(f"cannot write baseline: {exc.strerror or exc}") from exc
+
+
+def _confidence_filter(args: argparse.Namespace, config: Config, result: RunResult) -> int:
+    """Leave out the findings the persona and the minimum confidence do not show
+    (command line over configuration), before the baseline and every format; the
+    number left out."""
+    from stackaudit.diagnostics import Confidence, Persona
+
+    persona = Persona(args.persona) if args.persona else config.persona
+    least = Confidence(args.min_confidence) if args.min_confidence else config.min_confidence
+    shown = [d for d in result.diagnostics if persona.shows(d, least)]
+    hidden = len(result.diagnostics) - len(shown)
+    result.diagnostics = shown
+    return hidden
+
+
+def _terminal_width(args: argparse.Namespace) -> int | None:
+    """The terminal's width when the report goes to one, for cutting source lines and
+    wrapping notes; None for a pipe or a file (CI logs have no width)."""
+    if args.output or not sys.stdout.isatty():
+        return None
+    import shutil
+
+    return max(shutil.get_terminal_size((100, 24)).columns, 60)
 
 
 def _color(args: argparse.Namespace) -> bool:

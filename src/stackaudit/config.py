@@ -18,7 +18,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
-from stackaudit.diagnostics import Severity
+from stackaudit.diagnostics import Confidence, Persona, Severity
 from stackaudit.reading import NotRead, inside, read_regular
 
 CONFIG_FILES = (".stackaudit.toml", "stackaudit.toml", "pyproject.toml")
@@ -56,6 +56,8 @@ class Config(Struct):
     public_apps: list[str] = field(default_factory=list)
     auth_by_proxy: bool = False
     nginx_version: str | None = None
+    min_confidence: Confidence = Confidence.LOW
+    persona: Persona = Persona.REGULAR
     path: Path | None = None
 
     @classmethod
@@ -239,7 +241,19 @@ def _validate(key: str, value: Any, where: str) -> Any:
         if not isinstance(value, str) or not re.fullmatch(r"\d+\.\d+(\.\d+)?", value):
             raise ConfigError(f'{where}: `nginx-version` must look like "1.27.3"')
         return value
+    if key == "min-confidence":
+        return Confidence(_choice(key, value, [c.value for c in Confidence], where))
+    if key == "persona":
+        return Persona(_choice(key, value, [p.value for p in Persona], where))
     raise AssertionError(key)  # pragma: no cover
+
+
+def _choice(key: str, value: Any, choices: list[str], where: str) -> str:
+    if not isinstance(value, str) or value not in choices:
+        raise ConfigError(
+            f"{where}: `{key}` must be one of {', '.join(choices)}{suggest(str(value), choices)}"
+        )
+    return value
 
 
 def _pattern(key: str, pattern: str, where: str) -> str:

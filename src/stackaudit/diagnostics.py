@@ -44,6 +44,29 @@ class Confidence(str, enum.Enum):
 _CONFIDENCE_RANK = {Confidence.LOW: 0, Confidence.MEDIUM: 1, Confidence.HIGH: 2}
 
 
+class Persona(str, enum.Enum):
+    """Who reads the report (zizmor's personas): which findings are worth their time.
+
+    - ``regular``: findings at ``min-confidence`` or above, except notes of low
+      confidence (hints that are as likely to be noise as not);
+    - ``pedantic``: every finding at ``min-confidence`` or above;
+    - ``auditor``: every finding, ``min-confidence`` ignored (a review of the whole
+      deployment wants what a shared configuration tunes out)."""
+
+    REGULAR = "regular"
+    PEDANTIC = "pedantic"
+    AUDITOR = "auditor"
+
+    def shows(self, diagnostic: Diagnostic, min_confidence: Confidence) -> bool:
+        if self is Persona.AUDITOR:
+            return True
+        if diagnostic.confidence.rank < min_confidence.rank:
+            return False
+        return self is Persona.PEDANTIC or not (
+            diagnostic.severity is Severity.NOTE and diagnostic.confidence is Confidence.LOW
+        )
+
+
 class Span(msgspec.Struct, frozen=True, order=True):
     """A region of one file: path relative to the scanned root (forward slashes),
     1-based line and column (in characters); the end column is exclusive."""

@@ -1,6 +1,8 @@
-"""Human output, in the spirit of ruff and zizmor: location, code, severity and
-message; the offending line with the span underlined; related places with their labels;
-the fix as a ``help`` line; and a footer with counts. All scanned text goes through
+"""Human output, in the spirit of Ruff and zizmor: location, code, severity (and
+confidence when not high) and a short title; the offending line with two lines of
+context and the span underlined; the full message, related places with their labels,
+the fix and the rule's page as labelled notes; and a footer with counts and what
+``--fix`` can fix. All scanned text goes through
 ``printable`` and rich ``Text`` objects, never markup."""
 
 from __future__ import annotations
@@ -8,13 +10,15 @@ from __future__ import annotations
 import io
 import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Protocol
 
-from stackaudit.bounds import window
-from stackaudit.diagnostics import Diagnostic, Severity
+from stackaudit import rule_url
+from stackaudit.bounds import ELLIPSIS, MAX_EXCERPT
+from stackaudit.diagnostics import Confidence, Diagnostic, FixSafety, Severity
 from stackaudit.engine import RunResult
 from stackaudit.formatters.escape import display_width, printable, printable_line
+from stackaudit.formatters.title import finding_title
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -65,78 +69,220 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-def _block(
-    result: RunResult,
-    diagnostic: Diagnostic,
-    quiet: bool,
-    make: Make,
-    secrets: dict[tuple[str, int], list[tuple[int, int]]],
-) -> list[_Line]:
+# Lines of source shown above and below the flagged line, as Ruff and zizmor do.
+CONTEXT_LINES = 2
+# Without a terminal to measure (a pipe, a CI log), notes wrap at this width.
+DEFAULT_WIDTH = 100
+_NOTE_INDENT = "  = "
+
+
+def _head(result: RunResult, diagnostic: Diagnostic, quiet: bool, make: Make) -> _Line:
+    """``path:line:col: CODE severity[confidence]: text``: the confidence only when it is
+    not high; the text is the full message with ``--quiet`` (one grep-able line a
+    finding, what pre-commit users read), else the short title."""
     span = diagnostic.span
     head = make()
     head.append(f"{printable_line(span.path)}:{span.line}:{span.column}: ", style="bold")
     cell = _notebook_cell(result, diagnostic)
     if cell:
         head.append(f"(cell {cell[0]}, line {cell[1]}) ", style="bold")
-    head.append(diagnostic.code, style=_STYLE[diagnostic.severity])
-    head.append(f" {diagnostic.severity.value}: ", style=_STYLE[diagnostic.severity])
-    head.append(printable(diagnostic.message))
+    style = _STYLE[diagnostic.severity]
+    head.append(diagnostic.code, style=style)
+    head.append(f" {diagnostic.severity.value}", style=style)
+    if diagnostic.confidence is not Confidence.HIGH:
+        head.append(f"[{diagnostic.confidence.value}]", style=style)
+    head.append(": ", style=style)
+    if not quiet and diagnostic.has_fix and diagnostic.fix_safety is FixSafety.SAFE:
+        head.append("[*] ", style="bold")  # Ruff's mark: `--fix` fixes this one
+    text = diagnostic.message if quiet else finding_title(diagnostic.message)
+    head.append(printable(text), style=None if quiet else "bold")
+    return head
+
+
+def _block(
+    result: RunResult,
+    diagnostic: Diagnostic,
+    quiet: bool,
+    make: Make,
+    secrets: _Secrets,
+    width: int | None,
+    links: bool,
+) -> list[_Line]:
+    head = _head(result, diagnostic, quiet, make)
     if quiet:
         return [head]
-    lines = [head]
-    source = result.source_line(span.path, span.line)
-    if source:
-        gutter = " " * len(str(span.line))
-        end_column = span.end_column if span.end_line == span.line else len(source) + 1
-        for start, end in secrets.get((span.path, span.line), ()):
-            source = _masked(source, start, end)
-        # A long line (minified, generated) is shown around the span only.
-        source, first, last = window(source, span.column - 1, end_column - 1)
-        start = display_width(source, first + 1)
-        width = max(1, display_width(source, last + 1) - start)
-        lines.append(make(f"{gutter} |", style="blue"))
-        line = make(f"{span.line} | ", style="blue")
-        line.append(printable(source))
-        lines.append(line)
-        marker = make(f"{gutter} | ", style="blue")
-        marker.append(" " * start + "^" * width, style=_STYLE[diagnostic.severity])
-        lines.append(marker)
+    lines = [head, *_frame(result, diagnostic, make, secrets, width)]
+    wrap_at = width or DEFAULT_WIDTH
+    if finding_title(diagnostic.message) != diagnostic.message:
+        lines += _note(make, "note", diagnostic.message, wrap_at)
     for related in diagnostic.related:
-        note = make("  = ", style="blue")
+        note = make(_NOTE_INDENT, style="blue")
         note.append(f"{printable(related.label)}: ", style="bold")
-        note.append(f"{printable(str(related.span))}")
+        note.append(printable(str(related.span)))
         lines.append(note)
     if diagnostic.help:
-        note = make("  = ", style="blue")
-        note.append("help: ", style="bold")
-        note.append(printable(diagnostic.help))
-        lines.append(note)
+        lines += _note(make, "help", diagnostic.help, wrap_at)
+    lines.append(_see(make, diagnostic.code, links))
     lines.append(make(""))
     return lines
 
 
-def _secret_columns(
-    diagnostics: list[Diagnostic],
-) -> dict[tuple[str, int], list[tuple[int, int]]]:
+def _note(make: Make, label: str, text: str, width: int) -> list[_Line]:
+    """``  = label: text``, wrapped at ``width`` with the text's lines aligned."""
+    first = f"{_NOTE_INDENT}{label}: "
+    indent = " " * len(first)
+    wrapped = textwrap.wrap(
+        printable(text),
+        max(width - len(first), 20),
+        break_long_words=False,
+        break_on_hyphens=False,
+    ) or [""]
+    lines = []
+    for number, part in enumerate(wrapped):
+        if number == 0:
+            line = make(_NOTE_INDENT, style="blue")
+            line.append(f"{label}: ", style="bold")
+        else:
+            # A wrapped line starts with spaces: a `::` after them would still be a
+            # GitHub workflow command.
+            line = make(indent)
+            part = printable_line(part)
+        line.append(part)
+        lines.append(line)
+    return lines
+
+
+def _see(make: Make, code: str, links: bool) -> _Line:
+    """``  = see: <rule page>``: with colour, an OSC 8 hyperlink (its target is our own
+    URL, never scanned text); else the plain URL, which terminals and CI logs link."""
+    url = rule_url(code)
+    line = make(_NOTE_INDENT, style="blue")
+    line.append("see: ", style="bold")
+    line.append(url, style=f"link {url}" if links else None)
+    return line
+
+
+def _frame(
+    result: RunResult,
+    diagnostic: Diagnostic,
+    make: Make,
+    secrets: _Secrets,
+    width: int | None,
+) -> list[_Line]:
+    """The flagged line with ``CONTEXT_LINES`` lines above and below (fewer at the
+    start and end of the file), a gutter of line numbers, the span underlined with the
+    rule's name beside it; every line masked where it holds a secret and cut to the
+    width around the span."""
+    span = diagnostic.span
+    source = result.sources.get(span.path)
+    if source is None or not 1 <= span.line <= len(source.lines):
+        return []
+    numbers = range(
+        max(1, span.line - CONTEXT_LINES), min(len(source.lines), span.line + CONTEXT_LINES) + 1
+    )
+    gutter = len(str(numbers[-1]))
+    # The gutter, ` | `, and an ellipsis at either end of a cut line.
+    limit = max(width - gutter - 5, 20) if width else MAX_EXCERPT
+    flagged = _masked(source.lines[span.line - 1], secrets.get((span.path, span.line), ()))
+    end_column = span.end_column if span.end_line == span.line else len(flagged) + 1
+    left = _view_left(len(flagged), span.column - 1, end_column - 1, limit)
+    lines = [make(f"{' ' * gutter} |", style="blue")]
+    for number in numbers:
+        text = _masked(source.lines[number - 1], secrets.get((span.path, number), ()))
+        shown = _clipped(text, left, limit)
+        line = make(f"{number:>{gutter}} |", style="blue")
+        if shown:
+            line.append(" " + printable(shown))
+        lines.append(line)
+        if number == span.line:
+            carets = _carets(make, diagnostic, shown, left, end_column, gutter, limit + 2)
+            lines.append(carets)
+    lines.append(make(f"{' ' * gutter} |", style="blue"))
+    return lines
+
+
+def _carets(
+    make: Make,
+    diagnostic: Diagnostic,
+    shown: str,
+    left: int,
+    end_column: int,
+    gutter: int,
+    room: int,
+) -> _Line:
+    """The ``^^^`` under the span as shown (escapes and tabs widen what precedes it),
+    followed by the rule's name when it fits in ``room`` columns."""
+    prefix = ELLIPSIS if left > 0 else ""
+    start_in_shown = len(prefix) + max(0, diagnostic.span.column - 1 - left)
+    end_in_shown = min(len(prefix) + max(0, end_column - 1 - left), len(shown))
+    start = display_width(shown, start_in_shown + 1)
+    caret_count = max(1, display_width(shown, end_in_shown + 1) - start)
+    marker = make(f"{' ' * gutter} | ", style="blue")
+    marker.append(" " * start + "^" * caret_count, style=_STYLE[diagnostic.severity])
+    if start + caret_count + 1 + len(diagnostic.name) <= room:
+        marker.append(f" {diagnostic.name}", style=_STYLE[diagnostic.severity])
+    return marker
+
+
+def _view_left(length: int, start: int, end: int, limit: int) -> int:
+    """The first column shown of a line ``length`` long so that the span ``start``..
+    ``end`` (0-based) is in view: a long span shows its start (``bounds.window``'s
+    rule, applied to every line of the frame alike so that they stay aligned)."""
+    if length <= limit:
+        return 0
+    start = min(max(0, start), length)
+    end = min(max(start, end), length)
+    width = min(end - start, limit // 2)
+    left = max(0, start - (limit - width) // 2)
+    right = min(length, left + limit)
+    return max(0, min(left, right - limit))
+
+
+def _clipped(text: str, left: int, limit: int) -> str:
+    """Columns ``left``..``left + limit`` of ``text``, an ellipsis where it was cut."""
+    if len(text) <= limit and left == 0:
+        return text
+    shown = text[left : left + limit]
+    if left > 0:
+        shown = ELLIPSIS + shown
+    if len(text) > left + limit:
+        shown += ELLIPSIS
+    return shown
+
+
+_Secrets = dict[tuple[str, int], list[tuple[int, int]]]
+# A secret's lines are masked up to this many: a frame shows a few lines around each
+# finding, and no secret value runs longer in practice.
+_SECRET_LINES = 1000
+
+
+def _secret_columns(diagnostics: list[Diagnostic]) -> _Secrets:
     """Per file line, the columns (0-based, end excluded) of the secrets that findings
-    point at, so that no quoted line shows one, whichever finding quotes it."""
+    point at, so that no quoted line shows one, whichever finding's frame quotes it
+    (the frames show context lines: a secret over several lines is masked on each)."""
     from stackaudit.rules import rule_by_code
 
-    found: dict[tuple[str, int], list[tuple[int, int]]] = {}
+    found: _Secrets = {}
     for diagnostic in diagnostics:
         rule = rule_by_code(diagnostic.code)
         span = diagnostic.span
         if rule is None or not rule.span_is_secret:
             continue
-        # A secret running over several lines: only its first line is quoted.
-        end = span.end_column - 1 if span.end_line == span.line else sys.maxsize
-        found.setdefault((span.path, span.line), []).append((span.column - 1, end))
+        last = min(span.end_line, span.line + _SECRET_LINES)
+        for line in range(span.line, last + 1):
+            start = span.column - 1 if line == span.line else 0
+            end = span.end_column - 1 if line == span.end_line else sys.maxsize
+            found.setdefault((span.path, line), []).append((start, end))
     return found
 
 
-def _masked(line: str, start: int, end: int) -> str:
-    """The line with the characters ``[start, end)`` (a secret) replaced by ``*``."""
-    return line[:start] + "*" * max(0, end - start) + line[end:]
+def _masked(line: str, columns: Iterable[tuple[int, int]]) -> str:
+    """The line with the characters of each ``[start, end)`` (a secret) replaced by
+    ``*``."""
+    for start, end in columns:
+        end = min(end, len(line))
+        line = line[:start] + "*" * max(0, end - start) + line[end:]
+    return line
 
 
 def _notebook_cell(result: RunResult, diagnostic: Diagnostic) -> tuple[int, int] | None:
@@ -151,7 +297,20 @@ def _notebook_cell(result: RunResult, diagnostic: Diagnostic) -> tuple[int, int]
     return cell_position(source, span.line, span.column)
 
 
-def render_text(result: RunResult, *, color: bool = False, quiet: bool = False, **_: object) -> str:
+def render_text(
+    result: RunResult,
+    *,
+    color: bool = False,
+    quiet: bool = False,
+    width: int | None = None,
+    hidden: int = 0,
+    **_: object,
+) -> str:
+    """The report. ``width``: the terminal's, to cut source lines and wrap notes to
+    (None: a pipe or a file, where lines are cut only when very long and notes wrap at
+    ``DEFAULT_WIDTH``); ``hidden``: findings left out by the confidence filter, counted
+    in the summary. Rule pages are OSC 8 hyperlinks with colour only: the escape would
+    be noise in a file or a CI log."""
     if color:
         from rich.text import Text
 
@@ -159,7 +318,11 @@ def render_text(result: RunResult, *, color: bool = False, quiet: bool = False, 
     else:
         make = _Plain
     secrets = _secret_columns(result.diagnostics)
-    lines = [line for d in result.diagnostics for line in _block(result, d, quiet, make, secrets)]
+    lines = [
+        line
+        for d in result.diagnostics
+        for line in _block(result, d, quiet, make, secrets, width, links=color)
+    ]
     if not quiet:
         # A skip reported as SA003 is a finding above, not a note.
         reported = {d.span.path for d in result.diagnostics if d.code == "SA003"}
@@ -168,7 +331,10 @@ def render_text(result: RunResult, *, color: bool = False, quiet: bool = False, 
             for s in result.skipped
             if s.rel not in reported
         ]
-        lines.append(_summary(result, make))
+        lines.append(_summary(result, make, hidden))
+        fixable = _fixable(result.diagnostics, make)
+        if fixable is not None:
+            lines.append(fixable)
     if not color:
         # Without styles there is nothing for rich to do: the lines are the report.
         return "".join(line.plain + "\n" for line in lines)
@@ -179,7 +345,27 @@ def render_text(result: RunResult, *, color: bool = False, quiet: bool = False, 
     return buffer.getvalue()
 
 
-def _summary(result: RunResult, make: Make) -> _Line:
+def _fixable(diagnostics: list[Diagnostic], make: Make) -> _Line | None:
+    """Ruff's closing line: how many findings ``--fix`` would fix, and how many more
+    ``--unsafe-fixes`` adds (fixes that infer a value); None when nothing can be fixed."""
+    safe = unsafe = 0
+    for diagnostic in diagnostics:
+        if diagnostic.has_fix and diagnostic.fix_safety is FixSafety.SAFE:
+            safe += 1
+        elif diagnostic.has_fix and diagnostic.fix_safety is FixSafety.UNSAFE:
+            unsafe += 1
+    if not safe and not unsafe:
+        return None
+    if not safe:
+        return make(f"{unsafe} fixable with `--fix --unsafe-fixes`.", style="bold")
+    line = make(f"[*] {safe} fixable with `--fix`", style="bold")
+    if unsafe:
+        line.append(f" ({unsafe} more with `--unsafe-fixes`)")
+    line.append(".")
+    return line
+
+
+def _summary(result: RunResult, make: Make, hidden: int = 0) -> _Line:
     counts = dict.fromkeys(Severity, 0)
     for diagnostic in result.diagnostics:
         counts[diagnostic.severity] += 1
@@ -195,6 +381,8 @@ def _summary(result: RunResult, make: Make) -> _Line:
         summary.append(f"; {result.suppressed} suppressed")
     if result.baselined:
         summary.append(f"; {result.baselined} in the baseline")
+    if hidden:
+        summary.append(f"; {hidden} hidden by confidence (--persona auditor shows them)")
     if result.stale_baseline:
         count = len(result.stale_baseline)
         summary.append(f"; {count} stale baseline {'entry' if count == 1 else 'entries'}")
@@ -252,7 +440,6 @@ def rules_json() -> str:
     """Every rule's metadata, for tools."""
     import json
 
-    from stackaudit import RULES_URL
     from stackaudit.rules import all_rules
 
     return (
@@ -268,7 +455,7 @@ def rules_json() -> str:
                     "fix": rule.fix.value,
                     "security": rule.is_security(),
                     "summary": rule.summary(),
-                    "url": f"{RULES_URL}/{rule.code}.md",
+                    "url": rule_url(rule.code),
                 }
                 for rule in all_rules()
             ],
