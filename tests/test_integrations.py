@@ -343,3 +343,66 @@ def test_changed_file_reports_findings_it_causes_elsewhere(tmp_path: Path) -> No
     write_files(tmp_path, {"other.sh": "#!/bin/sh\necho hi\n"})
     unrelated = run_cli(["check", "-q", "--no-cache", "--", "other.sh"], tmp_path)
     assert unrelated.returncode == 0 and unrelated.stdout == ""
+
+
+def test_sarif_keeps_suppressed_findings_marked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A finding suppressed in the source or absorbed by the baseline stays in the SARIF
+    with a `suppressions` entry, and its fingerprint is the one it had when reported."""
+    monkeypatch.chdir(tmp_path)
+    write_files(tmp_path, {".stackaudit.toml": PINNED, "a.sh": WILDCARD, "b.sh": WILDCARD})
+    assert main(["check", "--no-cache", "--format", "sarif"]) == 1
+    before = {
+        r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]: r
+        for r in json.loads(capsys.readouterr().out)["runs"][0]["results"]
+    }
+    assert main(["check", "-q", "--no-cache", "--write-baseline", "base.json"]) == 0
+    capsys.readouterr()
+    write_files(
+        tmp_path,
+        {
+            "a.sh": "#!/bin/sh\n"
+            "exec panel serve app.py --allow-websocket-origin='*'"
+            "  # stackaudit: ignore[SA101] -- kiosk on a closed network\n",
+            "c.sh": WILDCARD,
+        },
+    )
+    assert main(["check", "--no-cache", "--format", "sarif", "--baseline", "base.json"]) == 1
+    sarif = json.loads(capsys.readouterr().out)
+    results = sarif["runs"][0]["results"]
+    shown = {
+        r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]: (
+            r.get("suppressions"),
+            r["partialFingerprints"]["stackaudit/v1"],
+        )
+        for r in results
+    }
+    assert shown == {
+        "a.sh": (
+            [
+                {
+                    "kind": "inSource",
+                    "status": "accepted",
+                    "justification": "kiosk on a closed network",
+                }
+            ],
+            shown["a.sh"][1],
+        ),
+        "b.sh": (
+            [
+                {
+                    "kind": "external",
+                    "status": "accepted",
+                    "justification": "recorded in the baseline base.json",
+                }
+            ],
+            before["b.sh"]["partialFingerprints"]["stackaudit/v1"],
+        ),
+        "c.sh": (None, shown["c.sh"][1]),
+    }
+    if SARIF_SCHEMA.exists():
+        jsonschema.validate(sarif, json.loads(SARIF_SCHEMA.read_text()))
+    # Text output reports only what is not suppressed.
+    assert main(["check", "-q", "--no-cache", "--baseline", "base.json"]) == 1
+    assert [line.split(":")[0] for line in capsys.readouterr().out.splitlines()] == ["c.sh"]

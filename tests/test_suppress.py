@@ -24,8 +24,13 @@ def test_trailing_standalone_and_continuations() -> None:
         (1, 1, ["SA101"], ""),
         (5, 7, ["SA1"], "reason here"),
     ]
-    kept, count = apply_suppressions([diag(1), diag(6), diag(7), diag(8)], found)
-    assert [d.span.line for d in kept] == [8] and count == 3
+    kept, withheld = apply_suppressions([diag(1), diag(6), diag(7), diag(8)], found)
+    assert [d.span.line for d in kept] == [8]
+    assert [(s.diagnostic.span.line, s.kind, s.justification) for s in withheld] == [
+        (1, "inSource", ""),
+        (6, "inSource", "reason here"),
+        (7, "inSource", "reason here"),
+    ]
 
 
 def test_file_level_only_near_the_top() -> None:

@@ -89,16 +89,16 @@ def read_baseline(path: Path) -> list[BaselineEntry]:
 
 def apply_baseline(
     diagnostics: list[Diagnostic], entries: list[BaselineEntry]
-) -> tuple[list[Diagnostic], int, list[BaselineEntry]]:
-    """New findings, how many the baseline absorbed, and its stale entries."""
+) -> tuple[list[Diagnostic], list[Diagnostic], list[BaselineEntry]]:
+    """New findings, those the baseline absorbed, and its stale entries."""
     available = Counter(entry.key for entry in entries)
     kept = []
-    absorbed = 0
+    absorbed = []
     for d in diagnostics:
         key = (d.code, d.span.path, d.fingerprint)
         if available[key] > 0:
             available[key] -= 1
-            absorbed += 1
+            absorbed.append(d)
         else:
             kept.append(d)
     stale = []

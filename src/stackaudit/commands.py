@@ -722,7 +722,11 @@ def _baseline(args: argparse.Namespace, result: RunResult) -> None:
         if previous:
             kept, absorbed, stale = apply_baseline(result.diagnostics, previous)
             result.diagnostics = kept
-            result.baselined = absorbed
+            result.baselined = len(absorbed)
+            from stackaudit.suppress import Suppressed
+
+            reason = f"recorded in the baseline {args.baseline or args.write_baseline}"
+            result.withheld += [Suppressed(d, "external", reason) for d in absorbed]
             result.stale_baseline = [f"{e.code} {e.path} {e.fingerprint}" for e in stale]
     except ConfigError as exc:
         raise UsageError(str(exc)) from exc

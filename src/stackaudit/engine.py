@@ -31,7 +31,7 @@ from stackaudit.reading import NotRead, read_regular
 from stackaudit.rules import all_rules
 from stackaudit.rules.base import Rule, conditional_confidence
 from stackaudit.source import SourceFile, decode
-from stackaudit.suppress import Suppression, apply_suppressions, find_suppressions
+from stackaudit.suppress import Suppressed, Suppression, apply_suppressions, find_suppressions
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -65,6 +65,9 @@ class RunResult(Struct):
     sources: dict[str, SourceFile]
     baselined: int = 0
     stale_baseline: list[str] = field(default_factory=list)
+    # The findings suppressed in the source or absorbed by the baseline, for reports
+    # that keep them marked (SARIF's `suppressions`).
+    withheld: list[Suppressed] = field(default_factory=list)
 
     def source_line(self, path: str, line: int) -> str:
         source = self.sources.get(path)
@@ -349,15 +352,17 @@ def run(
     diagnostics, suppressed = apply_suppressions(diagnostics, suppressions)
     diagnostics.extend(tree.keep(_unused_suppressions(suppressions, tree, rules)))
 
-    sources = _sources_for(diagnostics, root, overlay)
+    withheld = [s.diagnostic for s in suppressed]
+    sources = _sources_for(diagnostics + withheld, root, overlay)
     line_text = {
         (d.span.path, d.span.line): sources[d.span.path].line_text(d.span.line)
-        for d in diagnostics
+        for d in (*diagnostics, *withheld)
         if d.span.path in sources
     }
     diagnostics = sorted(
         assign_fingerprints(_dedupe(diagnostics, rules), line_text), key=lambda d: d.sort_key
     )
+    suppressed = _fingerprinted(suppressed, line_text)
     file_skips = [Skipped(r.rel, r.skipped, analysable=True) for r in results if r.skipped]
     if cache is not None and run_key and not errors:
         cache.put(run_key, (diagnostics, suppressed, file_skips))
@@ -373,6 +378,19 @@ def run(
         sources,
         _not_analysed(skipped, tree),
     )
+
+
+def _fingerprinted(
+    suppressed: list[Suppressed], line_text: dict[tuple[str, int], str]
+) -> list[Suppressed]:
+    """Suppressed findings keep the fingerprint they would have if reported, so an
+    alert a SARIF consumer knows is matched when it becomes suppressed."""
+    ordered = sorted(suppressed, key=lambda s: s.diagnostic.sort_key)
+    marked = assign_fingerprints([s.diagnostic for s in ordered], line_text)
+    return [
+        Suppressed(diagnostic, s.kind, s.justification)
+        for diagnostic, s in zip(marked, ordered, strict=True)
+    ]
 
 
 def _not_analysed(skipped: list[Skipped], tree: ConfigTree) -> list[Diagnostic]:
@@ -399,7 +417,7 @@ def _not_analysed(skipped: list[Skipped], tree: ConfigTree) -> list[Diagnostic]:
 def _finish(
     root: Path,
     diagnostics: list[Diagnostic],
-    suppressed: int,
+    suppressed: list[Suppressed],
     skipped: list[Skipped],
     errors: list[str],
     files: int,
@@ -411,12 +429,14 @@ def _finish(
         diagnostics = sorted(diagnostics + not_analysed, key=lambda d: d.sort_key)
     if report_only is not None:
         diagnostics = [d for d in diagnostics if touches(d, report_only)]
+        suppressed = [s for s in suppressed if touches(s.diagnostic, report_only)]
     if sources is None:
-        sources = _sources_for(diagnostics, root)
+        sources = _sources_for(diagnostics + [s.diagnostic for s in suppressed], root)
     return RunResult(
         root=root,
         diagnostics=diagnostics,
-        suppressed=suppressed,
+        suppressed=len(suppressed),
+        withheld=suppressed,
         skipped=sorted(set(skipped), key=lambda s: s.rel),
         errors=errors,
         files_scanned=files,

@@ -103,15 +103,26 @@ def find_suppressions(path: str, text: str, kind: str = "") -> list[Suppression]
     return found
 
 
+class Suppressed(Struct, frozen=True):
+    """A finding that is not reported, and why: a comment in the source (SARIF's
+    ``inSource``) or an entry of the baseline (``external``). Reports that can say so
+    (SARIF) keep it, marked, rather than drop it."""
+
+    diagnostic: Diagnostic
+    kind: str = "inSource"
+    justification: str = ""
+
+
 def apply_suppressions(
     diagnostics: list[Diagnostic], suppressions: list[Suppression]
-) -> tuple[list[Diagnostic], int]:
-    """The diagnostics no suppression covers, and how many were suppressed."""
+) -> tuple[list[Diagnostic], list[Suppressed]]:
+    """The diagnostics no suppression covers, and those suppressed, with the reason
+    written after ``--`` in the comment."""
     by_path: dict[str, list[Suppression]] = {}
     for suppression in suppressions:
         by_path.setdefault(suppression.span.path, []).append(suppression)
     kept = []
-    suppressed = 0
+    suppressed = []
     for diagnostic in diagnostics:
         covering = None
         for suppression in by_path.get(diagnostic.span.path, ()):
@@ -122,5 +133,5 @@ def apply_suppressions(
         if covering is None:
             kept.append(diagnostic)
         else:
-            suppressed += 1
+            suppressed.append(Suppressed(diagnostic, justification=covering.reason))
     return kept, suppressed

@@ -7,9 +7,11 @@ for security rules only), ``precision``; every result with a full region, a
 repository-relative URI under ``%SRCROOT%``, related locations linked from the message
 (``[label](id)``), the
 ``primaryLocationLineHash`` the upload action would compute, our own line-move-proof
-fingerprint, and ``fixes`` when the rule has edits. Suppressed findings are left out
-(GitHub ignores SARIF suppressions). GitHub's limits are respected: past 25,000 results
-a run is cut deterministically (most severe first) and a notification says so."""
+fingerprint, and ``fixes`` when the rule has edits. Suppressed findings are kept, each
+with a ``suppressions`` entry (``inSource`` with the comment's reason, ``external`` for
+the baseline), so a consumer sees them as suppressed rather than fixed. GitHub's limits
+are respected: past 25,000 results a run is cut deterministically (reported findings
+first, most severe first) and a notification says so."""
 
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from stackaudit.formatters.escape import json_text, sarif_message, uri_path
 from stackaudit.formatters.linehash import line_hashes
 from stackaudit.rules import all_rules
 from stackaudit.rules.base import Rule
+from stackaudit.suppress import Suppressed
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 MAX_RESULTS = 25_000
@@ -160,18 +163,27 @@ def _result(diagnostic: Diagnostic, index: int, line_hash: str | None) -> dict[s
     return result
 
 
+def _suppression(suppressed: Suppressed) -> dict[str, Any]:
+    found: dict[str, Any] = {"kind": suppressed.kind, "status": "accepted"}
+    if suppressed.justification:
+        found["justification"] = sarif_message(suppressed.justification)
+    return found
+
+
 def sarif_dict(
     result: RunResult, *, category: str = "", exit_code: int = 0, selected: list[str] | None = None
 ) -> dict[str, Any]:
     rules = [r for r in all_rules() if selected is None or r.code in selected]
     index = {rule.code: number for number, rule in enumerate(rules)}
-    for diagnostic in result.diagnostics:
+    withheld = {id(s.diagnostic): s for s in result.withheld}
+    everything = [*result.diagnostics, *(s.diagnostic for s in result.withheld)]
+    for diagnostic in everything:
         if diagnostic.code not in index:  # a rule outside the selection still fired
             extra = next(r for r in all_rules() if r.code == diagnostic.code)
             index[extra.code] = len(rules)
             rules.append(extra)
-    ordered = sorted(result.diagnostics, key=lambda d: (-d.severity.rank, d.sort_key))
-    kept = sorted(ordered[:MAX_RESULTS], key=lambda d: d.sort_key)
+    ordered = sorted(everything, key=lambda d: (id(d) in withheld, -d.severity.rank, d.sort_key))
+    kept = sorted(ordered[:MAX_RESULTS], key=lambda d: (d.sort_key, id(d) in withheld))
     hashes: dict[str, dict[int, str]] = {}
     results = []
     for diagnostic in kept:
@@ -179,9 +191,11 @@ def sarif_dict(
         if path not in hashes:
             source = result.sources.get(path)
             hashes[path] = line_hashes(source.text) if source else {}
-        results.append(
-            _result(diagnostic, index[diagnostic.code], hashes[path].get(diagnostic.span.line))
-        )
+        entry = _result(diagnostic, index[diagnostic.code], hashes[path].get(diagnostic.span.line))
+        suppressed = withheld.get(id(diagnostic))
+        if suppressed is not None:
+            entry["suppressions"] = [_suppression(suppressed)]
+        results.append(entry)
     notifications = []
     if len(ordered) > MAX_RESULTS:
         notifications.append(
