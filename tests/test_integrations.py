@@ -406,3 +406,53 @@ def test_sarif_keeps_suppressed_findings_marked(
     # Text output reports only what is not suppressed.
     assert main(["check", "-q", "--no-cache", "--baseline", "base.json"]) == 1
     assert [line.split(":")[0] for line in capsys.readouterr().out.splitlines()] == ["c.sh"]
+
+
+def run_stdin(args: list[str], cwd: Path, text: str | bytes) -> subprocess.CompletedProcess[bytes]:
+    data = text.encode() if isinstance(text, str) else text
+    return subprocess.run(
+        [sys.executable, "-m", "stackaudit", *args], cwd=cwd, input=data, capture_output=True
+    )
+
+
+def test_stdin_is_checked_as_the_named_file_in_its_stack(tmp_path: Path) -> None:
+    """An editor sends its unsaved buffer: the text on stdin replaces the file on disk,
+    the tree around it gives the context, and only findings touching it are reported."""
+    write_files(tmp_path, {**CROSS_FILE, "nginx.conf": "events {}\n", "a.sh": WILDCARD})
+    (tmp_path / ".stackaudit.toml").write_text('select = ["SA601", "SA101"]\n')
+    routed = run_stdin(["check", "-q", "-", "--stdin-filename", "nginx.conf"], tmp_path, ROUTE)
+    assert routed.returncode == 1, routed.stderr
+    assert [line.split(" ")[0] for line in routed.stdout.decode().splitlines()] == [
+        "docker-compose.yml:6:9:"
+    ]
+    assert (tmp_path / "nginx.conf").read_text() == "events {}\n"  # never written
+    # A file that does not exist yet is checked as what its name says it is.
+    new = run_stdin(["check", "-q", "-", "--stdin-filename", "deploy/new.sh"], tmp_path, WILDCARD)
+    assert new.returncode == 1
+    assert new.stdout.decode().startswith("deploy/new.sh:2:51: SA101 ")
+    # An absolute name outside the working directory: its directory is the root.
+    elsewhere = tmp_path / "other"
+    elsewhere.mkdir()
+    outside = run_stdin(
+        ["check", "-q", "-", "--stdin-filename", str(elsewhere / "b.sh")], REPO / "docs", WILDCARD
+    )
+    assert outside.stdout.decode().startswith("b.sh:2:"), outside.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "data", "message"),
+    [
+        (["-"], WILDCARD, "needs --stdin-filename"),
+        (["-", "a.sh", "--stdin-filename", "a.sh"], WILDCARD, "must be the only PATH"),
+        (["-", "--stdin-filename", "a.sh", "--fix"], WILDCARD, "not stdin"),
+        (["-", "--stdin-filename", "a.sh"], b"\0\1binary", "binary"),
+        (["-", "--stdin-filename", "a.sh"], "x" * 3000, "larger than max-file-size"),
+    ],
+)
+def test_bad_stdin_use_is_a_usage_error(
+    tmp_path: Path, args: list[str], data: str | bytes, message: str
+) -> None:
+    write_files(tmp_path, {".stackaudit.toml": "max-file-size = 2048\n", "a.sh": WILDCARD})
+    result = run_stdin(["check", *args], tmp_path, data)
+    assert result.returncode == 2 and message in result.stderr.decode()
+    assert b"Traceback" not in result.stderr

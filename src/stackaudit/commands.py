@@ -166,6 +166,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="print how many findings each rule has (most first) instead of the findings",
     )
     check.add_argument(
+        "--stdin-filename",
+        metavar="PATH",
+        help="with PATH `-`: read the file's text from standard input, as the file PATH "
+        "(its kind, its place in the stack); the tree around it gives the context",
+    )
+    check.add_argument(
         "--show-settings",
         action="store_true",
         help="print the configuration files and the settings that apply to the first PATH, "
@@ -239,8 +245,11 @@ def main(arguments: Sequence[str]) -> int:
 
 def _check(args: argparse.Namespace, arguments: list[str]) -> int:
     paths: list[Path] = args.paths or [Path()]
+    stdin_name = _stdin_name(args, paths)
+    if stdin_name is not None:
+        paths = [stdin_name[0]]
     _check_paths(paths)
-    if _nothing_to_read(args, paths) and not args.show_files:
+    if stdin_name is None and _nothing_to_read(args, paths) and not args.show_files:
         # A pre-commit run on files no extractor reads: answer before importing the
         # parsers, the rules and rich.
         if not args.quiet:
@@ -268,12 +277,18 @@ def _check(args: argparse.Namespace, arguments: list[str]) -> int:
     if args.show_files:
         return _show_files(paths, root, tree)
 
-    cache = _cache(args, root, config_path)
+    overlay: dict[str, str] | None = None
+    if stdin_name is not None:
+        overlay = {stdin_name[1]: _read_stdin(config.max_file_size, stdin_name[1])}
+    cache = _cache(args, root, config_path) if overlay is None else None
     snapshot = _snapshot(args, arguments, root) if cache is not None else None
     from stackaudit.engine import run
     from stackaudit.progress import progress_bar
 
     scan_paths, report_only = _scope(paths, root, args.diff_base)
+    if overlay is not None:
+        # The whole root informs the stack; findings touching the named file count.
+        report_only = set(overlay)
     outcome: FixOutcome | None = None
     if (args.fix or args.diff) and (report_only is None or report_only):
         outcome = _fix(args, root, scan_paths, report_only, tree, jobs)
@@ -295,6 +310,8 @@ def _check(args: argparse.Namespace, arguments: list[str]) -> int:
                 progress=progress,
                 watch=watch if snapshot is not None else None,
                 tree=tree,
+                overlay=overlay,
+                overlay_unseen=True,
             )
     for note in tree.notes:
         print(f"stackaudit: note: {_shown(note)}", file=sys.stderr)
@@ -415,6 +432,38 @@ def _show_files(paths: list[Path], root: Path, tree: ConfigTree) -> int:
     )
     sys.stdout.write("".join(f"{c.kind}\t{printable(c.rel)}\n" for c in candidates))
     return EXIT_OK
+
+
+def _stdin_name(args: argparse.Namespace, paths: list[Path]) -> tuple[Path, str] | None:
+    """For ``check - --stdin-filename PATH`` (an editor sending its buffer): the root
+    to scan for context — the working directory when PATH lies under it, else PATH's
+    directory — and PATH relative to it. None when standard input is not read."""
+    if args.stdin_filename is None and Path("-") not in paths:
+        return None
+    if paths != [Path("-")]:
+        raise UsageError("`-` (standard input) must be the only PATH")
+    if args.stdin_filename is None:
+        raise UsageError("reading standard input needs --stdin-filename PATH (its kind and place)")
+    if args.fix or args.diff or args.diff_base or args.write_baseline:
+        raise UsageError("--fix, --diff, --diff-base and --write-baseline read files, not stdin")
+    here = Path.cwd().resolve()
+    named = Path(os.path.normpath(here / args.stdin_filename))
+    root = here if named.is_relative_to(here) else named.parent
+    if not root.is_dir():
+        raise UsageError(f"--stdin-filename: no such directory: {_shown(root)}")
+    return root, named.relative_to(root).as_posix()
+
+
+def _read_stdin(limit: int, rel: str) -> str:
+    """Standard input as text, bounded like any file (``max-file-size``)."""
+    from stackaudit.source import decode
+
+    data = sys.stdin.buffer.read(limit + 1)
+    if len(data) > limit:
+        raise UsageError(f"standard input is larger than max-file-size ({limit:,} bytes)")
+    if b"\0" in data[:8192] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise UsageError("standard input is binary (holds a NUL byte)")
+    return decode(data, python=rel.endswith((".py", ".pyi")))[0]
 
 
 def _check_paths(paths: list[Path]) -> None:

@@ -87,22 +87,34 @@ class OpenCandidate(Candidate, frozen=True):
     text: str = ""
 
 
-def opened(candidates: Iterable[Candidate], texts: Mapping[str, str]) -> Iterator[Candidate]:
+def opened(
+    candidates: Iterable[Candidate], texts: Mapping[str, str], *, unseen: bool = False
+) -> Iterator[Candidate]:
     """``candidates``, those whose path is in ``texts`` carrying that text instead.
 
     Only files the walk found are overlaid, so excludes and ``.gitignore`` apply to open
-    files as they do on the disk. A kind told by content (``*.conf``, ``*.yml``) is told
-    again from the editor's text, which may have turned a file into another kind."""
+    files as they do on the disk — unless ``unseen``: then a text the walk did not find
+    (standard input named as a file that is new, excluded or of another kind on the
+    disk) is analysed too, as the file named. A kind told by content (``*.conf``,
+    ``*.yml``) is told again from the text, which may have turned a file into another
+    kind."""
+    seen: set[str] = set()
     for candidate in candidates:
         text = texts.get(candidate.rel)
         if text is None:
             yield candidate
             continue
+        seen.add(candidate.rel)
         kind = kind_of_text(candidate.rel, text, candidate.kind)
         if kind is not None:
             yield OpenCandidate(
                 candidate.path, candidate.rel, kind, len(text), candidate.mtime_ns, text=text
             )
+    if unseen:
+        for rel in sorted(set(texts) - seen):
+            kind = kind_of_text(rel, texts[rel])
+            if kind is not None:
+                yield OpenCandidate(rel, rel, kind, len(texts[rel]), text=texts[rel])
 
 
 def kind_of_text(rel: str, text: str, known: str | None = None) -> str | None:

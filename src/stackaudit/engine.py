@@ -251,6 +251,7 @@ def run(
     watch: Watch | None = None,
     tree: ConfigTree | None = None,
     overlay: Mapping[str, str] | None = None,
+    overlay_unseen: bool = False,
 ) -> RunResult:
     """Scan ``paths``; with ``report_only``, every file still informs the stack, but
     only findings with a location (primary or related) in one of those paths are
@@ -260,7 +261,8 @@ def run(
     ``overlay`` maps paths relative to the root to the text an editor holds for them
     (unsaved changes): those files are analysed with that text instead of what is on
     the disk, which is never written. The cache is then not used (it knows files by
-    their stats on the disk)."""
+    their stats on the disk). With ``overlay_unseen`` (standard input), an overlaid
+    text is analysed even where the walk does not find its file."""
     root = root or scan_root(paths)
     if tree is None:
         tree = ConfigTree(root, config, selection=selection)
@@ -278,7 +280,14 @@ def run(
         found = iter_candidates(
             absolute, root, excludes, config.max_file_size, skipped, watch, tree.enter
         )
-        counted = _Counted(opened(found, overlay) if overlay else found)
+        counted = _Counted(opened(found, overlay, unseen=overlay_unseen) if overlay else found)
+        if progress is not None:
+            shown = progress
+
+            def progress(done: int, _: int) -> None:
+                # Streaming, the total is what the walk has found so far.
+                shown(done, counted.count)
+
         # The walk yields depth first; facts go to the stack in path order either way.
         results = sorted(extract_all(counted, jobs, progress), key=lambda r: r.rel)
         files_scanned = counted.count

@@ -16,12 +16,20 @@ def progress_bar(quiet: bool) -> Iterator[Callable[[int, int], None] | None]:
         yield None
         return
     from rich.console import Console
-    from rich.progress import Progress
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    with Progress(transient=True, console=Console(stderr=True)) as bar:
+    columns = (
+        TextColumn("scanning"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("files"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, transient=True, console=Console(stderr=True)) as bar:
         task = bar.add_task("scanning", total=None)
 
         def update(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total or None)
+            # While the walk goes on, the total is the files found so far.
+            bar.update(task, completed=done, total=max(total, done) or None)
 
         yield update
