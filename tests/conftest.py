@@ -25,3 +25,7 @@ def _own_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monk
     # temporary directory, which would then import whatever stackaudit is installed.
     inherited = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([_SOURCE, *inherited]))
+    # The report's width follows COLUMNS: exact outputs must not follow the terminal
+    # the suite happens to run in (pytest-xdist workers inherit one).
+    monkeypatch.delenv("COLUMNS", raising=False)
+    monkeypatch.delenv("LINES", raising=False)

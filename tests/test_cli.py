@@ -268,6 +268,19 @@ def test_rules_fit_80_columns_and_list_as_json(
     assert {entry["code"]: entry["security"] for entry in listed}["SA001"] is False
 
 
+def test_report_honours_columns_when_piped(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """COLUMNS says how wide the reader is even through a pipe: the code frames and the
+    notes fit; only the finding lines (path and short title, as in Ruff) may not."""
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.chdir(REPO)
+    assert main(["check", "--no-cache", "--color", "never", "examples/insecure-stack"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    long = [line for line in lines if len(line) > 80]
+    assert long and all(line.startswith("examples/insecure-stack/") for line in long)
+
+
 def test_explain_never_wraps_code_or_links(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

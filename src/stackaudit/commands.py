@@ -799,7 +799,11 @@ def _confidence_filter(args: argparse.Namespace, config: Config, result: RunResu
 
 def _terminal_width(args: argparse.Namespace) -> int | None:
     """The terminal's width when the report goes to one, for cutting source lines and
-    wrapping notes; None for a pipe or a file (CI logs have no width)."""
+    wrapping notes; None for a pipe or a file (CI logs have no width), unless COLUMNS
+    says how wide the reader is."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and not args.output:
+        return max(int(columns), 60)
     if args.output or not sys.stdout.isatty():
         return None
     import shutil

@@ -116,10 +116,7 @@ def _block(
     if finding_title(diagnostic.message) != diagnostic.message:
         lines += _note(make, "note", diagnostic.message, wrap_at)
     for related in diagnostic.related:
-        note = make(_NOTE_INDENT, style="blue")
-        note.append(f"{printable(related.label)}: ", style="bold")
-        note.append(printable(str(related.span)))
-        lines.append(note)
+        lines += _related(make, printable(related.label), printable(str(related.span)), wrap_at)
     if diagnostic.help:
         lines += _note(make, "help", diagnostic.help, wrap_at)
     lines.append(_see(make, diagnostic.code, links))
@@ -149,6 +146,28 @@ def _note(make: Make, label: str, text: str, width: int) -> list[_Line]:
             part = printable_line(part)
         line.append(part)
         lines.append(line)
+    return lines
+
+
+def _related(make: Make, label: str, where: str, width: int) -> list[_Line]:
+    """``  = label: path:line:col``; too long for ``width``, the label wraps under the
+    ``=`` and the place, never cut, ends the last line (or takes one of its own)."""
+    line = make(_NOTE_INDENT, style="blue")
+    if len(_NOTE_INDENT) + len(label) + 2 + len(where) <= width:
+        line.append(f"{label}: ", style="bold")
+        line.append(where)
+        return [line]
+    indent = " " * (len(_NOTE_INDENT) + 2)
+    parts = textwrap.wrap(
+        f"{label}: {where}",
+        max(width - len(indent), 20),
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+    line.append(parts[0], style="bold")
+    lines = [line]
+    for part in parts[1:]:
+        lines.append(make(indent + printable_line(part)))
     return lines
 
 
