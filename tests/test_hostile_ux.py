@@ -1,0 +1,148 @@
+"""What the user-facing paths print when the scanned repository is hostile or holds
+secrets: the context lines of the text report never show a secret, whatever the
+selection; file names and messages cannot inject markup, links or escapes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from stackaudit.commands import main
+
+from .support import write_files
+
+COOKIE = "8f2c6d0e2b8a4f1c9e7d5b3a1f0e2d4c"
+PASSWORD = "Tr0ub4dor-and-3x"
+FLAG_SECRET = "hunter2hunter2"
+DOCKERFILE = (
+    "FROM python:3.12-slim\n"
+    "RUN pip install panel\n"
+    f"ENV PANEL_COOKIE_SECRET={COOKIE}\n"
+    f"ENV DB_PASSWORD={PASSWORD}\n"
+    'CMD ["panel", "serve", "app.py", "--allow-websocket-origin=*", '
+    f'"--cookie-secret", "{FLAG_SECRET}"]\n'
+)
+
+
+def _report(
+    root: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    *options: str,
+) -> str:
+    monkeypatch.chdir(root)
+    main(["check", "--no-cache", *options])
+    return capsys.readouterr().out
+
+
+def _assert_no_secret(report: str) -> None:
+    for secret in (COOKIE, PASSWORD, FLAG_SECRET):
+        assert secret not in report
+
+
+def test_secrets_in_context_lines_are_masked_when_their_rules_are_not_selected(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_files(tmp_path, {"Dockerfile": DOCKERFILE})
+    report = _report(tmp_path, monkeypatch, capsys, "--select", "SA101")
+    assert (
+        "  |\n"
+        "3 | ENV PANEL_COOKIE_SECRET=" + "*" * len(COOKIE) + "\n"
+        "4 | ENV DB_PASSWORD=" + "*" * len(PASSWORD) + "\n"
+        '5 | CMD ["panel", "serve", "app.py", "--allow-websocket-origin=*", '
+        '"--cookie-secret", "' + "*" * len(FLAG_SECRET) + '"]\n'
+        "  |                                                            ^ ws-origin-wildcard\n"
+        "  |\n"
+    ) in report
+    _assert_no_secret(report)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        ("--ignore", "SA202,SA211"),
+        ("--config", "pyproject.toml"),
+        ("--persona", "regular", "--min-confidence", "high", "--ignore", "SA2"),
+    ],
+    ids=["ignored", "per-file-ignores", "prefix-ignored"],
+)
+def test_secrets_stay_masked_whatever_leaves_their_findings_out(
+    options: tuple[str, ...],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    write_files(
+        tmp_path,
+        {
+            "Dockerfile": DOCKERFILE,
+            "pyproject.toml": '[tool.stackaudit]\nper-file-ignores = { "Dockerfile" = '
+            '["SA202", "SA211"] }\n',
+        },
+    )
+    report = _report(tmp_path, monkeypatch, capsys, *options)
+    assert "ws-origin-wildcard" in report
+    _assert_no_secret(report)
+
+
+def test_a_suppressed_secret_is_still_masked_in_context(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dockerfile = DOCKERFILE.replace(
+        f"={COOKIE}\n", f"={COOKIE}  # stackaudit: ignore[SA202]\n"
+    ).replace(f"={PASSWORD}\n", f"={PASSWORD}  # stackaudit: ignore[SA211]\n")
+    write_files(tmp_path, {"Dockerfile": dockerfile})
+    report = _report(tmp_path, monkeypatch, capsys, "--select", "SA101,SA202,SA211")
+    assert " suppressed." in report
+    _assert_no_secret(report)
+
+
+def test_a_baselined_secret_is_still_masked_in_context(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_files(tmp_path, {"Dockerfile": DOCKERFILE.replace("=*", "=example.com")})
+    monkeypatch.chdir(tmp_path)
+    main(["check", "--no-cache", "--write-baseline", "baseline.json"])
+    write_files(tmp_path, {"Dockerfile": DOCKERFILE})
+    capsys.readouterr()
+    report = _report(tmp_path, monkeypatch, capsys, "--baseline", "baseline.json")
+    assert "in the baseline" in report
+    assert "ws-origin-wildcard" in report
+    _assert_no_secret(report)
+
+
+def test_an_inline_private_key_near_a_finding_is_masked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    body = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC"
+    write_files(
+        tmp_path,
+        {
+            "start.sh": "#!/bin/sh\n"
+            "# -----BEGIN PRIVATE KEY-----\n"
+            f"# {body}\n"
+            "# -----END PRIVATE KEY-----\n"
+            "exec panel serve app.py --allow-websocket-origin '*'\n"
+        },
+    )
+    report = _report(tmp_path, monkeypatch, capsys, "--select", "SA101")
+    assert "ws-origin-wildcard" in report
+    assert body not in report
+    assert "4 | # -----END PRIVATE KEY-----" in report
+
+
+def test_secrets_stay_masked_when_the_run_comes_from_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = tmp_path / "project"
+    write_files(project, {"Dockerfile": DOCKERFILE})
+    monkeypatch.chdir(project)
+    cache = ["--cache-dir", str(tmp_path / "cache"), "--select", "SA101"]
+    reports = []
+    for _ in range(2):
+        main(["check", *cache])
+        reports.append(capsys.readouterr().out)
+    assert reports[0] == reports[1]
+    assert "ws-origin-wildcard" in reports[1]
+    _assert_no_secret(reports[1])
