@@ -146,3 +146,28 @@ def test_secrets_stay_masked_when_the_run_comes_from_the_cache(
     assert reports[0] == reports[1]
     assert "ws-origin-wildcard" in reports[1]
     _assert_no_secret(reports[1])
+
+
+def _check_stdin(monkeypatch: pytest.MonkeyPatch, cwd: Path, text: str, *options: str) -> int:
+    import io
+    import sys
+
+    monkeypatch.chdir(cwd)
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(text.encode())))
+    return main(["check", "--no-cache", "-q", "-", *options])
+
+
+@pytest.mark.parametrize("name", ["sub", "sub/", "sub/..", ".", "", "link"])
+def test_a_stdin_filename_naming_a_directory_is_a_usage_error(
+    name: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The buffer would otherwise be dropped without a word: a report of no findings
+    for text that was never analysed."""
+    write_files(tmp_path, {"sub/a.sh": "echo\n"})
+    (tmp_path / "link").symlink_to(tmp_path / "sub")
+    wildcard = "exec panel serve app.py --allow-websocket-origin '*'\n"
+    assert _check_stdin(monkeypatch, tmp_path, wildcard, "--stdin-filename", name) == 2
+    assert "--stdin-filename names a directory" in capsys.readouterr().err
