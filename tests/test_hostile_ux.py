@@ -197,3 +197,32 @@ def test_a_link_that_cannot_be_resolved_is_skipped_not_a_crash(
     assert [(s.rel, s.reason) for s in skipped] == [
         ("sub/stuck", "symbolic link that cannot be resolved")
     ]
+
+
+@pytest.mark.parametrize(
+    ("name", "rel"),
+    [
+        ("app.py", "app.py"),
+        ("sub/../app.py", "app.py"),
+        ("sub/%2E%2E/app.py", "app.py"),
+        ("../outside.py", None),
+        ("sub/../../outside.py", None),
+    ],
+)
+def test_the_language_server_places_documents_by_their_normalised_path(
+    name: str, rel: str | None, tmp_path: Path
+) -> None:
+    """A URI with ``..`` is inside the root only when it lands there: lexically
+    ``root/../x`` is "relative to" the root, and ``../x`` would be a path of the
+    analysis (and ``sub/../app.py`` would never match the walked ``app.py``, so the
+    editor's unsaved text was ignored)."""
+    from pygls.uris import from_fs_path
+
+    from stackaudit.lsp.server import StackauditServer
+
+    root = tmp_path / "root"
+    (root / "sub").mkdir(parents=True)
+    server = StackauditServer()
+    server.root = root.resolve()
+    uri = (from_fs_path(str(server.root)) or "") + "/" + name
+    assert server.relative(uri) == rel
