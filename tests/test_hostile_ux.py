@@ -226,3 +226,31 @@ def test_the_language_server_places_documents_by_their_normalised_path(
     server.root = root.resolve()
     uri = (from_fs_path(str(server.root)) or "") + "/" + name
     assert server.relative(uri) == rel
+
+
+def test_language_server_messages_show_control_and_bidi_characters_escaped(
+    tmp_path: Path,
+) -> None:
+    """A message quotes the scanned files (a host, an origin): an escape sequence or a
+    bidi override there must not recolour a terminal editor's line or reorder what the
+    Problems list says (Trojan Source), as in every other output."""
+    from stackaudit.diagnostics import Confidence, Diagnostic, Related, Severity, Span
+    from stackaudit.lsp.convert import to_lsp
+    from stackaudit.lsp.positions import Lines
+
+    hostile = "origin `evil\x1b[2K\u202ecom.`"
+    finding = Diagnostic(
+        code="SA101",
+        name="ws-origin-wildcard",
+        severity=Severity.ERROR,
+        confidence=Confidence.HIGH,
+        message=f"admits {hostile}",
+        span=Span("a.sh", 1, 1, 1, 2),
+        help=f"remove {hostile}",
+        related=(Related(Span("a.sh", 1, 1, 1, 2), f"set by {hostile}"),),
+    )
+    shown = to_lsp(finding, tmp_path, lambda rel: Lines("x\n", "utf-16"))
+    escaped = "origin `evil\\x1b[2K\\u202ecom.`"
+    assert shown.message == f"admits {escaped}\nhelp: remove {escaped}"
+    assert shown.related_information is not None
+    assert shown.related_information[0].message == f"set by {escaped}"
