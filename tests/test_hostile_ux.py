@@ -179,19 +179,18 @@ def test_a_link_that_cannot_be_resolved_is_skipped_not_a_crash(
 ) -> None:
     """``realpath`` raises when it cannot read a link on the way (``/proc/1/cwd`` of
     another user's process): the walk skips that link and goes on."""
-    import stackaudit.discovery as discovery
     from stackaudit.discovery import discover
+    from stackaudit.reading import real_path
 
     write_files(tmp_path, {"start.sh": "echo\n", "sub/run.sh": "echo\n"})
     (tmp_path / "sub" / "stuck").symlink_to(tmp_path / "start.sh")
-    real_path = discovery.real_path
 
     def unreadable(path: str | os.PathLike[str]) -> str:
         if str(path).endswith("stuck"):
             raise PermissionError(13, "Permission denied", str(path))
         return real_path(path)
 
-    monkeypatch.setattr(discovery, "real_path", unreadable)
+    monkeypatch.setattr("stackaudit.discovery.real_path", unreadable)
     candidates, skipped = discover([tmp_path], tmp_path, [], 2**20)
     assert [c.rel for c in candidates] == ["start.sh", "sub/run.sh"]
     assert [(s.rel, s.reason) for s in skipped] == [
