@@ -448,6 +448,10 @@ def _stdin_name(args: argparse.Namespace, paths: list[Path]) -> tuple[Path, str]
         raise UsageError("--fix, --diff, --diff-base and --write-baseline read files, not stdin")
     here = Path.cwd().resolve()
     named = Path(os.path.normpath(here / args.stdin_filename))
+    if named.is_dir():
+        # The walk would find the directory's files and never the text: a clean report
+        # of a buffer that was not analysed.
+        raise UsageError(f"--stdin-filename names a directory: {_shown(named)}")
     root = here if named.is_relative_to(here) else named.parent
     if not root.is_dir():
         raise UsageError(f"--stdin-filename: no such directory: {_shown(root)}")

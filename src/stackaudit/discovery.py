@@ -181,9 +181,12 @@ def iter_candidates(
     found: dict[str, Candidate] = {}
     seen: set[str] | None = set() if len(paths) > 1 else None  # overlapping paths
     for start in paths:
-        if start.is_symlink() and not inside(real_path(start), str(real_root)):
-            skipped.append(Skipped(_rel(start, root), "symbolic link out of the scanned root"))
-            continue
+        if start.is_symlink():
+            target = _link_target(start)
+            if target is None or not inside(target, str(real_root)):
+                reason = "cannot be resolved" if target is None else "out of the scanned root"
+                skipped.append(Skipped(_rel(start, root), f"symbolic link {reason}"))
+                continue
         if start.is_file():
             _consider(start, root, real_root, found, skipped, max_file_size, explicit=True)
             yield from _drain(found, seen)
@@ -282,7 +285,10 @@ def _walk(
             if is_link:
                 # realpath, not Path.resolve: a loop of links must not raise. A looping
                 # link resolves inside the root and is then reported as unreadable.
-                target = real_path(entry.path)
+                target = _link_target(entry.path)
+                if target is None:
+                    skipped.append(Skipped(rel, "symbolic link that cannot be resolved"))
+                    continue
                 if not inside(target, str(real_root)):
                     skipped.append(Skipped(rel, "symbolic link out of the scanned root"))
                     continue
@@ -294,6 +300,16 @@ def _walk(
                 _consider_entry(entry, rel, found, skipped, max_file_size, watch)
         yield None
         stack.extend(reversed(subdirs))
+
+
+def _link_target(path: str | os.PathLike[str]) -> str | None:
+    """Where a symbolic link leads, None when it cannot be told: ``realpath`` raises
+    when a link on the way cannot be read (``/proc/<pid>/cwd`` of another user's
+    process, a FUSE mount), and one such link must not end the walk."""
+    try:
+        return real_path(path)
+    except OSError:
+        return None
 
 
 def _nested_excludes(

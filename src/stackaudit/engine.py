@@ -7,6 +7,7 @@ import contextlib
 import hashlib
 import itertools
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
@@ -36,6 +37,8 @@ from stackaudit.suppress import Suppressed, Suppression, apply_suppressions, fin
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from concurrent.futures import ProcessPoolExecutor
+
+    from stackaudit.model.stack import Stack
 
 # Files re-read to show findings in context were analysed under max-file-size already;
 # this bound only stops a file swapped for a giant since from being read whole.
@@ -68,6 +71,10 @@ class RunResult(Struct):
     # The findings suppressed in the source or absorbed by the baseline, for reports
     # that keep them marked (SARIF's `suppressions`).
     withheld: list[Suppressed] = field(default_factory=list)
+    # Every secret in the files of ``sources``, found whatever the selection, the
+    # per-file ignores, the suppressions or the baseline left out of the report:
+    # outputs that quote source lines (the text report's context lines) mask them.
+    redactions: list[Span] = field(default_factory=list)
 
     def source_line(self, path: str, line: int) -> str:
         source = self.sources.get(path)
@@ -302,8 +309,8 @@ def run(
             # Every file unchanged: the run-level entry needs no file entry loaded.
             run_key = _run_key(cache, tree, candidates, [k[0] for k in known if k])
             cached = cache.get(run_key)
-            if cached is not None:
-                cached_diagnostics, cached_suppressed, skipped_cached = cached
+            if isinstance(cached, tuple) and len(cached) == 4:
+                cached_diagnostics, cached_suppressed, skipped_cached, secrets = cached
                 skipped = skipped + skipped_cached
                 return _finish(
                     root,
@@ -314,6 +321,7 @@ def run(
                     files_scanned,
                     report_only,
                     not_analysed=_not_analysed(skipped, tree),
+                    secrets=secrets,
                 )
         results = _extract_with_cache(candidates, jobs, cache, index, progress)
         digests = [index.known(c) for c in candidates]
@@ -355,6 +363,7 @@ def run(
             diagnostics.extend(rule.check(stack))
         except Exception:
             errors.append(f"rule {rule.code} ({rule.name}) failed:\n{_traceback()}")
+    secrets = _secret_spans(stack, diagnostics, rules, errors)
     diagnostics = conditional_confidence(diagnostics, stack.serve_commands)
     diagnostics.extend(_parse_errors(problems, rules))
     diagnostics = tree.keep(diagnostics)
@@ -374,7 +383,7 @@ def run(
     suppressed = _fingerprinted(suppressed, line_text)
     file_skips = [Skipped(r.rel, r.skipped, analysable=True) for r in results if r.skipped]
     if cache is not None and run_key and not errors:
-        cache.put(run_key, (diagnostics, suppressed, file_skips))
+        cache.put(run_key, (diagnostics, suppressed, file_skips, secrets))
         cache.prune()
     return _finish(
         root,
@@ -386,6 +395,7 @@ def run(
         report_only,
         sources,
         _not_analysed(skipped, tree),
+        secrets,
     )
 
 
@@ -433,6 +443,7 @@ def _finish(
     report_only: set[str] | None,
     sources: dict[str, SourceFile] | None = None,
     not_analysed: list[Diagnostic] | None = None,
+    secrets: list[Span] | None = None,
 ) -> RunResult:
     if not_analysed:
         diagnostics = sorted(diagnostics + not_analysed, key=lambda d: d.sort_key)
@@ -450,7 +461,57 @@ def _finish(
         errors=errors,
         files_scanned=files,
         sources=sources,
+        redactions=_redactions(secrets or [], sources),
     )
+
+
+def _secret_spans(
+    stack: Stack, diagnostics: list[Diagnostic], rules: list[Rule], errors: list[str]
+) -> list[Span]:
+    """The spans of every secret the secret rules (``span_is_secret``) find, run
+    whether selected or not: a finding of another rule shows the lines around it, and
+    a secret there must be masked even when ``--select``, a per-file ignore, a
+    suppression or the baseline keeps its own finding out of the report."""
+    secret_codes = {rule.code for rule in all_rules() if rule.span_is_secret}
+    found = [d.span for d in diagnostics if d.code in secret_codes]
+    ran = {rule.code for rule in rules}
+    for rule_class in all_rules():
+        if rule_class.code not in secret_codes or rule_class.code in ran:
+            continue
+        rule = rule_class()
+        try:
+            found.extend(d.span for d in rule.check(stack))
+        except Exception:
+            errors.append(f"rule {rule.code} ({rule.name}) failed:\n{_traceback()}")
+    return found
+
+
+def _redactions(secrets: list[Span], sources: Mapping[str, SourceFile]) -> list[Span]:
+    """The secrets in the files whose lines may be quoted: the secret rules' spans and
+    the body of every PEM private key block (RFC 7468), which no rule reports (a key
+    in a comment, a heredoc, a multi-line value) but no report may quote either."""
+    kept = {span for span in secrets if span.path in sources}
+    for source in sources.values():
+        kept.update(_private_key_blocks(source))
+    return sorted(kept)
+
+
+_PEM_BEGIN = re.compile(r"-----BEGIN ([A-Z0-9 ]{0,40}PRIVATE KEY)-----")
+
+
+def _private_key_blocks(source: SourceFile) -> Iterator[Span]:
+    """What lies between each ``-----BEGIN ... PRIVATE KEY-----`` and its ``END``
+    line (to the end of the file when the END is missing). One pass over the text."""
+    position = 0
+    while match := _PEM_BEGIN.search(source.text, position):
+        end_marker = f"-----END {match.group(1)}-----"
+        end = source.text.find(end_marker, match.end())
+        if end < 0:
+            end = len(source.text)
+        # The END line's own prefix (a comment sign, indentation) is not the key.
+        body_end = source.text.rfind("\n", match.end(), end)
+        yield source.span(match.end(), body_end if body_end >= 0 else end)
+        position = end + len(end_marker)
 
 
 def touches(diagnostic: Diagnostic, paths: set[str]) -> bool:

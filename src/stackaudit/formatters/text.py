@@ -275,18 +275,20 @@ _Secrets = dict[tuple[str, int], list[tuple[int, int]]]
 _SECRET_LINES = 1000
 
 
-def _secret_columns(diagnostics: list[Diagnostic]) -> _Secrets:
-    """Per file line, the columns (0-based, end excluded) of the secrets that findings
-    point at, so that no quoted line shows one, whichever finding's frame quotes it
-    (the frames show context lines: a secret over several lines is masked on each)."""
+def _secret_columns(result: RunResult) -> _Secrets:
+    """Per file line, the columns (0-based, end excluded) of every secret in the files
+    shown: the run's redactions (found whatever the selection, suppressions or baseline
+    reported) and the spans of secret findings, so that no quoted line shows one,
+    whichever finding's frame quotes it (a secret over several lines is masked on each)."""
     from stackaudit.rules import rule_by_code
 
-    found: _Secrets = {}
-    for diagnostic in diagnostics:
+    spans = list(result.redactions)
+    for diagnostic in (*result.diagnostics, *(s.diagnostic for s in result.withheld)):
         rule = rule_by_code(diagnostic.code)
-        span = diagnostic.span
-        if rule is None or not rule.span_is_secret:
-            continue
+        if rule is not None and rule.span_is_secret:
+            spans.append(diagnostic.span)
+    found: _Secrets = {}
+    for span in spans:
         last = min(span.end_line, span.line + _SECRET_LINES)
         for line in range(span.line, last + 1):
             start = span.column - 1 if line == span.line else 0
@@ -336,7 +338,7 @@ def render_text(
         make: Make = Text
     else:
         make = _Plain
-    secrets = _secret_columns(result.diagnostics)
+    secrets = _secret_columns(result)
     lines = [
         line
         for d in result.diagnostics

@@ -10,6 +10,7 @@ from pygls.uris import from_fs_path
 
 from stackaudit import RULES_URL
 from stackaudit.diagnostics import Diagnostic, Edit, Severity
+from stackaudit.formatters.escape import printable
 from stackaudit.lsp.positions import Lines
 
 SOURCE = "stackaudit"
@@ -36,11 +37,15 @@ def to_lsp(finding: Diagnostic, root: Path, lines_of: LinesOf) -> types.Diagnost
     related = [
         types.DiagnosticRelatedInformation(
             types.Location(uri_for(root, r.span.path), lines_of(r.span.path).range(r.span)),
-            r.label,
+            printable(r.label),
         )
         for r in finding.related
     ]
-    message = finding.message + (f"\nhelp: {finding.help}" if finding.help else "")
+    # Messages quote the scanned files: control and bidi characters are shown escaped,
+    # as in the terminal, so an editor's line or Problems list shows what is there.
+    message = printable(finding.message)
+    if finding.help:
+        message += f"\nhelp: {printable(finding.help)}"
     return types.Diagnostic(
         range=lines_of(finding.span.path).range(finding.span, widen_empty=True),
         message=message,

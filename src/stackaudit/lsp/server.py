@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 from lsprotocol import types
@@ -63,7 +64,8 @@ class StackauditServer(LanguageServer):
         path = to_fs_path(uri)
         if self.root is None or path is None:
             return None
-        for candidate in (Path(path), Path(path).resolve()):
+        # Normalised first: `root/../x` is lexically "relative to" the root.
+        for candidate in (Path(os.path.normpath(path)), Path(path).resolve()):
             if candidate.is_relative_to(self.root):
                 return candidate.relative_to(self.root).as_posix()
         return None
