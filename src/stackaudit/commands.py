@@ -286,9 +286,10 @@ def _check(args: argparse.Namespace, arguments: list[str]) -> int:
     from stackaudit.progress import progress_bar
 
     scan_paths, report_only = _scope(paths, root, args.diff_base)
-    if overlay is not None:
+    if overlay is not None and stdin_name is not None:
         # The whole root informs the stack; findings touching the named file count.
         report_only = set(overlay)
+        scan_paths = scan_paths if stdin_name[2] else []
     outcome: FixOutcome | None = None
     if (args.fix or args.diff) and (report_only is None or report_only):
         outcome = _fix(args, root, scan_paths, report_only, tree, jobs)
@@ -434,10 +435,12 @@ def _show_files(paths: list[Path], root: Path, tree: ConfigTree) -> int:
     return EXIT_OK
 
 
-def _stdin_name(args: argparse.Namespace, paths: list[Path]) -> tuple[Path, str] | None:
-    """For ``check - --stdin-filename PATH`` (an editor sending its buffer): the root
-    to scan for context — the working directory when PATH lies under it, else PATH's
-    directory — and PATH relative to it. None when standard input is not read."""
+def _stdin_name(args: argparse.Namespace, paths: list[Path]) -> tuple[Path, str, bool] | None:
+    """For ``check - --stdin-filename PATH`` (an editor sending its buffer): the root,
+    PATH relative to it, and whether the tree around it is scanned for context. That
+    tree is the working directory, when PATH lies under it; elsewhere PATH's directory
+    is the root but the text is checked alone (`--stdin-filename /x.py` must not walk
+    the whole file system). None when standard input is not read."""
     if args.stdin_filename is None and Path("-") not in paths:
         return None
     if paths != [Path("-")]:
@@ -452,10 +455,11 @@ def _stdin_name(args: argparse.Namespace, paths: list[Path]) -> tuple[Path, str]
         # The walk would find the directory's files and never the text: a clean report
         # of a buffer that was not analysed.
         raise UsageError(f"--stdin-filename names a directory: {_shown(named)}")
-    root = here if named.is_relative_to(here) else named.parent
+    inside = named.is_relative_to(here)
+    root = here if inside else named.parent
     if not root.is_dir():
         raise UsageError(f"--stdin-filename: no such directory: {_shown(root)}")
-    return root, named.relative_to(root).as_posix()
+    return root, named.relative_to(root).as_posix(), inside
 
 
 def _read_stdin(limit: int, rel: str) -> str:
