@@ -486,14 +486,15 @@ def rules_json() -> str:
 
 def statistics(result: RunResult) -> str:
     """``--statistics``: one line a rule, most findings first: the count, the code, the
-    name, and ``[*]`` when some of them can be fixed (``--fix``/``--unsafe-fixes``)."""
+    name, and ``[*]`` when ``--fix`` fixes some of them — the finding lines' mark, so a
+    rule whose fixes are all unsafe (``--unsafe-fixes``) is not marked."""
     counts: dict[str, int] = {}
     names: dict[str, str] = {}
     fixable: set[str] = set()
     for diagnostic in result.diagnostics:
         counts[diagnostic.code] = counts.get(diagnostic.code, 0) + 1
         names[diagnostic.code] = diagnostic.name
-        if diagnostic.has_fix:
+        if diagnostic.has_fix and diagnostic.fix_safety is FixSafety.SAFE:
             fixable.add(diagnostic.code)
     order = sorted(counts, key=lambda code: (-counts[code], code))
     width = max((len(str(counts[code])) for code in order), default=1)
