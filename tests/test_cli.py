@@ -294,6 +294,17 @@ def test_explain_never_wraps_code_or_links(
     assert f"• {url}" in lines
 
 
+def test_explain_in_a_pipe_has_no_padding(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Rich pads Markdown to the width; written to a pipe, no line ends in spaces."""
+    monkeypatch.setenv("COLUMNS", "80")
+    assert main(["explain", "SA101"]) == 0
+    out = capsys.readouterr().out
+    assert "What it does" in out and out.endswith("\n")
+    assert [line for line in out.splitlines() if line != line.rstrip()] == []
+
+
 def test_version() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "stackaudit", "--version"],
