@@ -432,6 +432,27 @@ def test_graph_shows_links_with_evidence(
     assert "2 replicas" in text
 
 
+def test_graph_text_wraps_to_the_terminal(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At 80 columns the text graph wraps at spaces under each line's indentation; no
+    word is cut, so every location stays whole. In a pipe without COLUMNS, one line each."""
+    from .support import REPO
+
+    monkeypatch.chdir(REPO / "examples" / "insecure-stack")
+    monkeypatch.delenv("COLUMNS", raising=False)
+    assert main(["graph"]) == 0
+    unwrapped = capsys.readouterr().out
+    assert max(len(line) for line in unwrapped.splitlines()) > 80
+    monkeypatch.setenv("COLUMNS", "80")
+    assert main(["graph"]) == 0
+    wrapped = capsys.readouterr().out
+    assert max(len(line) for line in wrapped.splitlines()) <= 80
+    assert wrapped.split() == unwrapped.split()  # the same words, only the breaks move
+    assert "  → panel serve (Dockerfile CMD run by compose service `dashboard`)\n" in wrapped
+    assert "\n      [Dockerfile:6:7]\n" in wrapped
+
+
 def test_show_files_lists_what_a_check_reads(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

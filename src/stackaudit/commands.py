@@ -839,10 +839,11 @@ def _terminal_width(args: argparse.Namespace) -> int | None:
     """The terminal's width when the report goes to one, for cutting source lines and
     wrapping notes; None for a pipe or a file (CI logs have no width), unless COLUMNS
     says how wide the reader is."""
+    to_file = bool(getattr(args, "output", None))  # `graph` has no --output
     columns = os.environ.get("COLUMNS", "")
-    if columns.isdigit() and not args.output:
+    if columns.isdigit() and not to_file:
         return max(int(columns), 60)
-    if args.output or not sys.stdout.isatty():
+    if to_file or not sys.stdout.isatty():
         return None
     import shutil
 
@@ -879,12 +880,11 @@ def _graph(args: argparse.Namespace) -> int:
     root = scan_root(paths)
     config = _config_tree(args, root).top.config
     stack = build_stack(paths, root, config, os.cpu_count() or 1)
-    renderers = {
-        "json": render_graph_json,
-        "mermaid": render_graph_mermaid,
-        "text": render_graph_text,
-    }
-    sys.stdout.write(renderers[args.format](stack))
+    if args.format == "text":
+        sys.stdout.write(render_graph_text(stack, _terminal_width(args)))
+    else:
+        renderers = {"json": render_graph_json, "mermaid": render_graph_mermaid}
+        sys.stdout.write(renderers[args.format](stack))
     return EXIT_OK
 
 
