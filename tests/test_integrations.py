@@ -450,6 +450,9 @@ def test_stdin_is_checked_as_the_named_file_in_its_stack(tmp_path: Path) -> None
         ["check", "-q", "-", "--stdin-filename", str(elsewhere / "b.sh")], REPO / "docs", WILDCARD
     )
     assert outside.stdout.decode().startswith("b.sh:2:"), outside.stderr
+    # The summary tells the files with findings from the tree read for context.
+    full = run_stdin(["check", "-", "--stdin-filename", "deploy/new.sh"], tmp_path, WILDCARD)
+    assert "Found 1 finding (1 error) in 1 of 4 files.\n" in full.stdout.decode()
     # --stdin-filename with no PATH at all reads standard input too.
     alone = run_stdin(["check", "-q", "--stdin-filename", "deploy/new.sh"], tmp_path, WILDCARD)
     assert alone.returncode == 1, alone.stderr

@@ -17,6 +17,7 @@ from stackaudit import rule_url
 from stackaudit.bounds import ELLIPSIS, MAX_EXCERPT
 from stackaudit.diagnostics import Confidence, Diagnostic, FixSafety, Severity
 from stackaudit.engine import RunResult
+from stackaudit.formatters import files_phrase
 from stackaudit.formatters.escape import display_width, printable, printable_line
 from stackaudit.formatters.title import finding_title
 
@@ -395,7 +396,7 @@ def _summary(result: RunResult, make: Make, hidden: int = 0) -> _Line:
         summary.append(f"({', '.join(parts)})")
     else:
         summary.append("No findings", style="bold green")
-    summary.append(f" in {_plural(result.files_scanned, 'file')}")
+    summary.append(f" {files_phrase(result)}")
     if result.suppressed:
         summary.append(f"; {result.suppressed} suppressed")
     if result.baselined:
