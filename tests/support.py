@@ -12,7 +12,12 @@ from stackaudit.rules.base import expectations
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "fixtures"
-SHARED = REPO.parent / "shared"
+# The shared data sits beside the main checkout (/work/shared); a worktree is one level
+# deeper (/work/wt/NAME), and without this the tests that need it were skipped there.
+SHARED = next(
+    (parent / "shared" for parent in REPO.parents[:2] if (parent / "shared").is_dir()),
+    REPO.parent / "shared",
+)
 CORPUS = SHARED / "corpus" / "real"
 
 

@@ -294,6 +294,17 @@ def test_explain_never_wraps_code_or_links(
     assert f"• {url}" in lines
 
 
+def test_explain_in_a_pipe_has_no_padding(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Rich pads Markdown to the width; written to a pipe, no line ends in spaces."""
+    monkeypatch.setenv("COLUMNS", "80")
+    assert main(["explain", "SA101"]) == 0
+    out = capsys.readouterr().out
+    assert "What it does" in out and out.endswith("\n")
+    assert [line for line in out.splitlines() if line != line.rstrip()] == []
+
+
 def test_version() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "stackaudit", "--version"],
@@ -419,6 +430,27 @@ def test_graph_shows_links_with_evidence(
     text = capsys.readouterr().out
     assert "location / (server dash.example.com)" in text and "→ panel serve" in text
     assert "2 replicas" in text
+
+
+def test_graph_text_wraps_to_the_terminal(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At 80 columns the text graph wraps at spaces under each line's indentation; no
+    word is cut, so every location stays whole. In a pipe without COLUMNS, one line each."""
+    from .support import REPO
+
+    monkeypatch.chdir(REPO / "examples" / "insecure-stack")
+    monkeypatch.delenv("COLUMNS", raising=False)
+    assert main(["graph"]) == 0
+    unwrapped = capsys.readouterr().out
+    assert max(len(line) for line in unwrapped.splitlines()) > 80
+    monkeypatch.setenv("COLUMNS", "80")
+    assert main(["graph"]) == 0
+    wrapped = capsys.readouterr().out
+    assert max(len(line) for line in wrapped.splitlines()) <= 80
+    assert wrapped.split() == unwrapped.split()  # the same words, only the breaks move
+    assert "  → panel serve (Dockerfile CMD run by compose service `dashboard`)\n" in wrapped
+    assert "\n      [Dockerfile:6:7]\n" in wrapped
 
 
 def test_show_files_lists_what_a_check_reads(

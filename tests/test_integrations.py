@@ -291,6 +291,19 @@ def test_statistics_count_findings_per_rule(
     assert capsys.readouterr().out == "2  SA101  ws-origin-wildcard\n1  SA002  unused-suppression\n"
 
 
+def test_statistics_mark_only_what_fix_fixes() -> None:
+    """`[*]` means what it means on a finding line: `--fix` fixes it. SA301's fix infers
+    the origin (unsafe), so it is not marked; SA502's is safe."""
+    example = REPO / "examples" / "insecure-stack"
+    result = run_cli(
+        ["check", "--statistics", "--no-cache", "--select", "SA301,SA502", str(example)], REPO
+    )
+    assert result.returncode == 1, result.stderr
+    assert result.stdout == (
+        "1  SA301  cors-wildcard-credentials\n1  SA502  proxy-http-version  [*]\n"
+    )
+
+
 CROSS_FILE = {
     ".stackaudit.toml": 'select = ["SA601"]\n',
     "docker-compose.yml": (
@@ -440,13 +453,22 @@ def test_stdin_is_checked_as_the_named_file_in_its_stack(tmp_path: Path) -> None
     assert [line.split(" ")[0] for line in outside.stdout.decode().splitlines()] == [
         "b.sh:2:51:"
     ], outside.stderr
+    # The summary tells the files with findings from the tree read for context.
+    full = run_stdin(["check", "-", "--stdin-filename", "deploy/new.sh"], tmp_path, WILDCARD)
+    assert "Found 1 finding (1 error) in 1 of 5 files.\n" in full.stdout.decode()
+    # --stdin-filename with no PATH at all reads standard input too.
+    alone = run_stdin(["check", "-q", "--stdin-filename", "deploy/new.sh"], tmp_path, WILDCARD)
+    assert alone.returncode == 1, alone.stderr
+    assert alone.stdout == new.stdout
 
 
 @pytest.mark.parametrize(
     ("args", "data", "message"),
     [
         (["-"], WILDCARD, "needs --stdin-filename"),
-        (["-", "a.sh", "--stdin-filename", "a.sh"], WILDCARD, "must be the only PATH"),
+        (["-", "a.sh", "--stdin-filename", "a.sh"], WILDCARD, "give `-` as the only PATH"),
+        # A PATH without `-`: the message says how to send standard input instead.
+        (["a.sh", "--stdin-filename", "a.sh"], WILDCARD, "give `-` as the only PATH"),
         (["-", "--stdin-filename", "a.sh", "--fix"], WILDCARD, "not stdin"),
         (["-", "--stdin-filename", "a.sh"], b"\0\1binary", "binary"),
         (["-", "--stdin-filename", "a.sh"], "x" * 3000, "larger than max-file-size"),

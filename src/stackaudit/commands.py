@@ -60,8 +60,21 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     check = sub.add_parser("check", help="scan paths and report findings")
-    check.add_argument("paths", nargs="*", type=Path, default=[], metavar="PATH")
-    check.add_argument("--format", choices=FORMATS, default="text")
+    check.add_argument(
+        "paths",
+        nargs="*",
+        type=Path,
+        default=[],
+        metavar="PATH",
+        help="files or directories to check (default: the current directory); `-` reads "
+        "standard input, with --stdin-filename",
+    )
+    check.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="text",
+        help="report format (default: text; github: workflow annotations; gitlab: code quality)",
+    )
     check.add_argument(
         "--output",
         "-o",
@@ -108,7 +121,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print findings only: no source excerpts, no summary",
     )
-    check.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    check.add_argument(
+        "--color",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="colour the text report (default: auto, on a terminal only; NO_COLOR and "
+        "FORCE_COLOR are honoured)",
+    )
     check.add_argument(
         "--jobs",
         "-j",
@@ -168,8 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--stdin-filename",
         metavar="PATH",
-        help="with PATH `-`: read the file's text from standard input, as the file PATH "
-        "(its kind, its place in the stack); the tree around it gives the context",
+        help="read the file's text from standard input (PATH `-`, or no PATH), as the file "
+        "PATH (its kind, its place in the stack); the tree around it gives the context",
     )
     check.add_argument(
         "--show-settings",
@@ -186,14 +205,28 @@ def build_parser() -> argparse.ArgumentParser:
     graph = sub.add_parser(
         "graph", help="show how proxy routes, services and servers are linked, with evidence"
     )
-    graph.add_argument("paths", nargs="*", type=Path, default=[], metavar="PATH")
-    graph.add_argument("--format", choices=("text", "json", "mermaid"), default="text")
+    graph.add_argument(
+        "paths",
+        nargs="*",
+        type=Path,
+        default=[],
+        metavar="PATH",
+        help="files or directories to read (default: the current directory)",
+    )
+    graph.add_argument(
+        "--format",
+        choices=("text", "json", "mermaid"),
+        default="text",
+        help="text (default), json, or mermaid (a flowchart, as in the GitHub job summary)",
+    )
     graph.add_argument("--config", type=Path, metavar="FILE", help="configuration file to use")
 
     rules = sub.add_parser("rules", help="list the rules")
-    rules.add_argument("--format", choices=("text", "json"), default="text")
+    rules.add_argument(
+        "--format", choices=("text", "json"), default="text", help="text (default) or json"
+    )
     explain = sub.add_parser("explain", help="show a rule's documentation")
-    explain.add_argument("code", metavar="CODE")
+    explain.add_argument("code", metavar="CODE", help="a rule's code (SA101) or name")
     server = sub.add_parser(
         "server", help="run the Language Server (diagnostics, quick fixes, hovers) for editors"
     )
@@ -443,8 +476,13 @@ def _stdin_name(args: argparse.Namespace, paths: list[Path]) -> tuple[Path, str,
     the whole file system). None when standard input is not read."""
     if args.stdin_filename is None and Path("-") not in paths:
         return None
+    if args.stdin_filename is not None and paths == [Path()] and not args.paths:
+        paths = [Path("-")]  # no PATH: --stdin-filename alone names standard input's text
     if paths != [Path("-")]:
-        raise UsageError("`-` (standard input) must be the only PATH")
+        raise UsageError(
+            "standard input is checked alone: give `-` as the only PATH (or no PATH) with "
+            "--stdin-filename, e.g. `stackaudit check - --stdin-filename app.py < app.py`"
+        )
     if args.stdin_filename is None:
         raise UsageError("reading standard input needs --stdin-filename PATH (its kind and place)")
     if args.fix or args.diff or args.diff_base or args.write_baseline:
@@ -809,10 +847,11 @@ def _terminal_width(args: argparse.Namespace) -> int | None:
     """The terminal's width when the report goes to one, for cutting source lines and
     wrapping notes; None for a pipe or a file (CI logs have no width), unless COLUMNS
     says how wide the reader is."""
+    to_file = bool(getattr(args, "output", None))  # `graph` has no --output
     columns = os.environ.get("COLUMNS", "")
-    if columns.isdigit() and not args.output:
+    if columns.isdigit() and not to_file:
         return max(int(columns), 60)
-    if args.output or not sys.stdout.isatty():
+    if to_file or not sys.stdout.isatty():
         return None
     import shutil
 
@@ -849,12 +888,11 @@ def _graph(args: argparse.Namespace) -> int:
     root = scan_root(paths)
     config = _config_tree(args, root).top.config
     stack = build_stack(paths, root, config, os.cpu_count() or 1)
-    renderers = {
-        "json": render_graph_json,
-        "mermaid": render_graph_mermaid,
-        "text": render_graph_text,
-    }
-    sys.stdout.write(renderers[args.format](stack))
+    if args.format == "text":
+        sys.stdout.write(render_graph_text(stack, _terminal_width(args)))
+    else:
+        renderers = {"json": render_graph_json, "mermaid": render_graph_mermaid}
+        sys.stdout.write(renderers[args.format](stack))
     return EXIT_OK
 
 

@@ -88,7 +88,10 @@ def render_graph_json(stack: Stack) -> str:
     return json_text(graph_dict(stack))
 
 
-def render_graph_text(stack: Stack) -> str:
+def render_graph_text(stack: Stack, width: int | None = None) -> str:
+    """The links as indented text; with ``width`` (the reader's terminal), long lines
+    wrap under their own indentation, never inside a word (paths and locations stay
+    whole, ready to copy)."""
     from stackaudit.formatters.escape import printable_line
 
     data = graph_dict(stack)
@@ -117,7 +120,28 @@ def render_graph_text(stack: Stack) -> str:
             lines.extend(_server_lines(server, "  • "))
     if not lines:
         lines.append("No proxy routes and no server processes found.")
-    return "\n".join(printable_line(line) for line in lines).rstrip("\n") + "\n"
+    shown = [printable_line(line) for line in lines]
+    if width is not None:
+        shown = [part for line in shown for part in _wrapped(line, width)]
+    return "\n".join(shown).rstrip("\n") + "\n"
+
+
+def _wrapped(line: str, width: int) -> list[str]:
+    """``line`` cut at spaces to ``width``, continuation lines four columns deeper than
+    its own indentation."""
+    import textwrap
+
+    if len(line) <= width:
+        return [line]
+    indent = " " * (len(line) - len(line.lstrip(" ")))
+    return textwrap.wrap(
+        line.lstrip(" "),
+        width,
+        initial_indent=indent,
+        subsequent_indent=indent + "    ",
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
 
 
 def _yes_no(value: bool | None) -> str:

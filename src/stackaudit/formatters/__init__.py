@@ -25,3 +25,16 @@ def render(name: str, result: RunResult, *, color: bool, quiet: bool, **options:
     renderer = getattr(importlib.import_module(module_name), function)
     text: str = renderer(result, color=color, quiet=quiet, **options)
     return text
+
+
+def files_phrase(result: RunResult) -> str:
+    """Where the findings are, against the files read: "in 2 of 198 files" when they lie
+    in fewer files than were read (a named file, standard input or --diff-base reads the
+    whole tree as context, and "in 198 files" read as if every file had findings), else
+    "in 5 files"."""
+    read = result.files_scanned
+    with_findings = len({d.span.path for d in result.diagnostics})
+    noun = "file" if read == 1 else "files"
+    if 0 < with_findings < read:
+        return f"in {with_findings} of {read} {noun}"
+    return f"in {read} {noun}"

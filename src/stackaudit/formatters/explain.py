@@ -9,6 +9,7 @@ a long line on screen; the text stays one line), the rest through Rich's Markdow
 from __future__ import annotations
 
 import re
+import sys
 
 from rich.console import Console
 from rich.markdown import Markdown
@@ -22,6 +23,15 @@ _VERBATIM = re.compile(
 
 def print_rule_page(markdown: str, *, no_color: bool = False) -> None:
     console = Console(no_color=no_color)
+    with console.capture() as captured:
+        _render(console, markdown)
+    # Rich pads every Markdown line with spaces to the full width; in a pipe or a file
+    # they are only noise (and they wrap on a narrower screen). Styled lines keep theirs.
+    lines = captured.get().split("\n")
+    sys.stdout.write("\n".join(line if "\x1b" in line else line.rstrip() for line in lines))
+
+
+def _render(console: Console, markdown: str) -> None:
     position = 0
     for block in _VERBATIM.finditer(markdown):
         prose = markdown[position : block.start()].strip()

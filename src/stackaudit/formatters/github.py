@@ -23,6 +23,7 @@ from pathlib import Path
 from stackaudit import RULES_URL
 from stackaudit.diagnostics import Diagnostic, Severity
 from stackaudit.engine import RunResult
+from stackaudit.formatters import files_phrase
 from stackaudit.formatters.escape import (
     markdown_text,
     uri_path,
@@ -124,10 +125,10 @@ def step_summary(result: RunResult, diagram: str | None = None, blob: str | None
     the stack diagram (Mermaid source, each label already escaped)."""
     diagnostics = result.diagnostics
     suppressed = f" ({result.suppressed} suppressed)" if result.suppressed else ""
-    files = f"{result.files_scanned} file{'' if result.files_scanned == 1 else 's'}"
+    files = files_phrase(result)
     parts = ["### stackaudit", ""]
     if not diagnostics:
-        parts.append(f"No findings in {files}{suppressed}.")
+        parts.append(f"No findings {files}{suppressed}.")
     else:
         counts = dict.fromkeys(Severity, 0)
         for d in diagnostics:
@@ -137,7 +138,7 @@ def step_summary(result: RunResult, diagram: str | None = None, blob: str | None
         )
         noun = "finding" if len(diagnostics) == 1 else "findings"
         parts += [
-            f"{len(diagnostics)} {noun} in {files}{suppressed}: {by_level}.",
+            f"{len(diagnostics)} {noun} {files}{suppressed}: {by_level}.",
             "",
             "| severity | rule | location | message |",
             "|---|---|---|---|",

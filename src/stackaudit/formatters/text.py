@@ -17,6 +17,7 @@ from stackaudit import rule_url
 from stackaudit.bounds import ELLIPSIS, MAX_EXCERPT
 from stackaudit.diagnostics import Confidence, Diagnostic, FixSafety, Severity
 from stackaudit.engine import RunResult
+from stackaudit.formatters import files_phrase
 from stackaudit.formatters.escape import display_width, printable, printable_line
 from stackaudit.formatters.title import finding_title
 
@@ -397,7 +398,7 @@ def _summary(result: RunResult, make: Make, hidden: int = 0) -> _Line:
         summary.append(f"({', '.join(parts)})")
     else:
         summary.append("No findings", style="bold green")
-    summary.append(f" in {_plural(result.files_scanned, 'file')}")
+    summary.append(f" {files_phrase(result)}")
     if result.suppressed:
         summary.append(f"; {result.suppressed} suppressed")
     if result.baselined:
@@ -488,14 +489,15 @@ def rules_json() -> str:
 
 def statistics(result: RunResult) -> str:
     """``--statistics``: one line a rule, most findings first: the count, the code, the
-    name, and ``[*]`` when some of them can be fixed (``--fix``/``--unsafe-fixes``)."""
+    name, and ``[*]`` when ``--fix`` fixes some of them — the finding lines' mark, so a
+    rule whose fixes are all unsafe (``--unsafe-fixes``) is not marked."""
     counts: dict[str, int] = {}
     names: dict[str, str] = {}
     fixable: set[str] = set()
     for diagnostic in result.diagnostics:
         counts[diagnostic.code] = counts.get(diagnostic.code, 0) + 1
         names[diagnostic.code] = diagnostic.name
-        if diagnostic.has_fix:
+        if diagnostic.has_fix and diagnostic.fix_safety is FixSafety.SAFE:
             fixable.add(diagnostic.code)
     order = sorted(counts, key=lambda code: (-counts[code], code))
     width = max((len(str(counts[code])) for code in order), default=1)
