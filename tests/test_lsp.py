@@ -158,6 +158,16 @@ def test_diagnostics_fix_change_hover_and_exit(tmp_path: Path) -> None:
             assert apply(original, list(fix.edit.changes[uri(root / "nginx.conf")])) == fixed
             titles = [a.title for a in actions]
             assert "Ignore SA502 on this line" in titles
+            # Asked about another rule's diagnostic on the same range: not this fix.
+            other = types.Diagnostic(shown.range, "x", code="SA501", source="stackaudit")
+            unrelated = await s.client.text_document_code_action_async(
+                types.CodeActionParams(
+                    types.TextDocumentIdentifier(uri(root / "nginx.conf")),
+                    shown.range,
+                    types.CodeActionContext([other]),
+                )
+            )
+            assert not unrelated
 
             hover = await s.client.text_document_hover_async(
                 types.HoverParams(

@@ -209,7 +209,10 @@ def _frame(
     lines = [make(f"{' ' * gutter} |", style="blue")]
     for number in numbers:
         text = _masked(source.lines[number - 1], secrets.get((span.path, number), ()))
-        shown = _clipped(text, left, limit)
+        # A context line that fits is shown whole: cut at the flagged line's window,
+        # a short line would keep only its tail (`…h` for `#!/bin/sh`).
+        fits = number != span.line and len(text) <= limit
+        shown = text if fits else _clipped(text, left, limit)
         line = make(f"{number:>{gutter}} |", style="blue")
         if shown:
             line.append(" " + printable(shown))

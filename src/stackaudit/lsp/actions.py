@@ -10,11 +10,17 @@ from stackaudit.lsp.convert import to_lsp, workspace_edit
 from stackaudit.lsp.positions import touches
 
 
-def code_actions(analysis: Analysis, rel: str, wanted: types.Range) -> list[types.CodeAction]:
-    """The actions for the findings of ``rel`` whose range touches ``wanted``."""
+def code_actions(
+    analysis: Analysis, rel: str, wanted: types.Range, codes: set[str] | None = None
+) -> list[types.CodeAction]:
+    """The actions for the findings of ``rel`` whose range touches ``wanted``; only
+    those of ``codes`` when the client names the diagnostics it asks about (two
+    findings on one range must not offer each other's fixes)."""
     lines_of = analysis.lines
     actions: list[types.CodeAction] = []
     for finding in analysis.by_path.get(rel, []):
+        if codes and finding.code not in codes:
+            continue
         shown = to_lsp(finding, analysis.root, lines_of)
         if not touches(shown.range, wanted):
             continue

@@ -203,7 +203,12 @@ async def code_action(
     if found is None:
         return []
     analysis, rel = found
-    return code_actions(analysis, rel, params.range)
+    asked = {
+        str(d.code)
+        for d in params.context.diagnostics
+        if d.source == "stackaudit" and d.code is not None
+    }
+    return code_actions(analysis, rel, params.range, asked)
 
 
 @server.feature(types.TEXT_DOCUMENT_HOVER)
