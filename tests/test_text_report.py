@@ -225,9 +225,9 @@ def test_command_line_filters_before_the_report(
     [
         ("short", "short"),
         (
-            "PANEL_COOKIE_SECRET (Dockerfile ENV) holds the key that signs Panel's auth cookies "
+            "PANEL_COOKIE_SECRET (Dockerfile ENV) holds the key that signs Panel's auth cookies, "
             "written literally: it is committed here",
-            "PANEL_COOKIE_SECRET holds the key that signs Panel's auth cookies written literally",
+            "PANEL_COOKIE_SECRET holds the key that signs Panel's auth cookies, written literally",
         ),
         (
             "CORSMiddleware (add_middleware(CORSMiddleware)): allow_origins holds `*` and "

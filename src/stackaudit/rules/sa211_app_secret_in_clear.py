@@ -257,7 +257,7 @@ class AppSecretInClear(Rule):
             unset = " (deployed wherever the variable is not set)" if secret.fallback else ""
             yield self._finding(
                 span,
-                f"{where} holds {kind} written literally in the code{unset}: it is "
+                f"{where} holds {kind}, written literally in the code{unset}: it is "
                 "committed with it",
                 public_default(value),
                 help=f"read it from the environment filled from a secret store "
@@ -270,7 +270,7 @@ class AppSecretInClear(Rule):
         where = _where(var)
         return self._finding(
             var.value.span,
-            f"{var.name} ({var.source}) holds {kind} written literally: {where}",
+            f"{var.name} ({var.source}) holds {kind}, written literally: {where}",
             public_default(value),
             help=_env_help(var),
             confidence=Confidence.MEDIUM if var.value.default_used else None,
