@@ -563,54 +563,52 @@ def _spans_within(record: object) -> Iterator[Span]:
 
 
 def _mark_findings(picture: _Picture, diagnostics: Sequence[Diagnostic]) -> None:
-    """Mark each finding on the deepest node holding its primary location, and as
-    related on the deepest node holding each related location; a finding is marked
+    """Mark each finding's code on the deepest node holding its primary location, and
+    as related on the deepest node holding each related location; a code is marked
     once per node, as primary when it is. The deepest node is the one whose extent
     holding the line is the smallest: a published port inside its compose service, a
-    location inside its server. The lines asked about are indexed per file once, so
-    each extent is matched by bisection."""
-    asked: dict[str, list[int]] = {}
+    location inside its server.
+
+    Nodes sharing an extent (the locations of one server share its server-level
+    lines) are marked through it: codes gather on the extent first, then go to its
+    nodes once, so a thousand findings about a server-level line cost a thousand
+    steps, not a thousand times the number of its locations. The lines asked about are
+    indexed per file once, and each extent is matched by bisection."""
+    holders: dict[Extent, list[_Node]] = {}
+    for node in picture.nodes.values():
+        for extent in dict.fromkeys(node.extents):
+            holders.setdefault(extent, []).append(node)
+    asked: dict[str, set[int]] = {}
     for diagnostic in diagnostics:
         for span in (diagnostic.span, *(r.span for r in diagnostic.related)):
-            asked.setdefault(span.path, []).append(span.line)
-    wanted = {path: sorted(set(lines)) for path, lines in asked.items()}
-    deepest: dict[tuple[str, int], tuple[int, list[_Node]]] = {}
-    for node in picture.nodes.values():
-        for extent in node.extents:
-            lines = wanted.get(extent.path, [])
-            for start, end in extent.lines:
-                for line in lines[
-                    bisect.bisect_left(lines, start) : bisect.bisect_right(lines, end)
-                ]:
-                    _keep_deepest(deepest, (extent.path, line), extent.size, node)
-    primary: dict[int, set[int]] = {}
-    related: dict[int, set[int]] = {}
-    for index, diagnostic in enumerate(diagnostics):
-        for node in deepest.get((diagnostic.span.path, diagnostic.span.line), (0, []))[1]:
-            primary.setdefault(id(node), set()).add(index)
-            node.codes.append(diagnostic.code)
+            asked.setdefault(span.path, set()).add(span.line)
+    wanted = {path: sorted(lines) for path, lines in asked.items()}
+    deepest: dict[tuple[str, int], tuple[int, list[Extent]]] = {}
+    for extent in holders:
+        lines = wanted.get(extent.path, [])
+        for start, end in extent.lines:
+            for line in lines[bisect.bisect_left(lines, start) : bisect.bisect_right(lines, end)]:
+                held = deepest.get((extent.path, line))
+                if held is None or extent.size < held[0]:
+                    deepest[extent.path, line] = (extent.size, [extent])
+                elif extent.size == held[0]:
+                    held[1].append(extent)
+    primary: dict[Extent, set[str]] = {}
+    related: dict[Extent, set[str]] = {}
+    for diagnostic in diagnostics:
+        place = (diagnostic.span.path, diagnostic.span.line)
+        for extent in deepest.get(place, (0, []))[1]:
+            primary.setdefault(extent, set()).add(diagnostic.code)
         for other in diagnostic.related:
-            for node in deepest.get((other.span.path, other.span.line), (0, []))[1]:
-                if index in primary.get(id(node), ()) or index in related.get(id(node), ()):
-                    continue
-                related.setdefault(id(node), set()).add(index)
-                node.related.append(diagnostic.code)
+            for extent in deepest.get((other.span.path, other.span.line), (0, []))[1]:
+                related.setdefault(extent, set()).add(diagnostic.code)
+    for extent, nodes in holders.items():
+        for node in nodes:
+            node.codes.extend(primary.get(extent, ()))
+            node.related.extend(related.get(extent, ()))
     for node in picture.nodes.values():
         node.codes = sorted(set(node.codes))
         node.related = sorted(set(node.related) - set(node.codes))
-
-
-def _keep_deepest(
-    deepest: dict[tuple[str, int], tuple[int, list[_Node]]],
-    place: tuple[str, int],
-    size: int,
-    node: _Node,
-) -> None:
-    held = deepest.get(place)
-    if held is None or size < held[0]:
-        deepest[place] = (size, [node])
-    elif size == held[0] and all(other is not node for other in held[1]):
-        held[1].append(node)
 
 
 def _mermaid_label(node: _Node) -> str:
