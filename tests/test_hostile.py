@@ -957,7 +957,8 @@ def test_github_commands_escape_every_property(hostile_output: Path, tmp_path: P
     for line in picture.split("```mermaid\n", 1)[1].split("```", 1)[0].splitlines():
         assert re.fullmatch(
             r'flowchart LR|  (n\d+|more)\["([A-Za-z0-9 .,/_\-:=+@]|#\d+;|<br/>)*"\]'
-            r"|  n\d+ --> n\d+|  classDef finding [a-z0-9:#,-]+|  class (n\d+,?)+ finding",
+            r"|  n\d+ --> n\d+|  classDef (finding|related) [a-z0-9:#,-]+"
+            r"|  class (n\d+,?)+ (finding|related)",
             line,
         ), line
 

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from stackaudit.cache import Cache
     from stackaudit.config import Config
     from stackaudit.config_tree import ConfigTree
-    from stackaudit.diagnostics import Severity
+    from stackaudit.diagnostics import Diagnostic, Severity
     from stackaudit.engine import RunResult
     from stackaudit.fix import FixOutcome
     from stackaudit.snapshot import Snapshot
@@ -220,6 +220,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="text (default), json, or mermaid (a flowchart, as in the GitHub job summary)",
     )
     graph.add_argument("--config", type=Path, metavar="FILE", help="configuration file to use")
+    graph.add_argument(
+        "--no-findings",
+        action="store_true",
+        help="draw the stack only, without running the rules to mark findings on it",
+    )
 
     rules = sub.add_parser("rules", help="list the rules")
     rules.add_argument(
@@ -546,7 +551,6 @@ def _fix(
     result is then written back into the tree."""
     from stackaudit.baseline import apply_baseline, read_baseline
     from stackaudit.config import ConfigError
-    from stackaudit.diagnostics import Diagnostic
     from stackaudit.discovery import discover
     from stackaudit.engine import run
     from stackaudit.fix import fix_tree
@@ -694,13 +698,15 @@ def _job_summary(
 def _stack_diagram(
     result: RunResult, scan_paths: list[Path], root: Path, config: Config, jobs: int
 ) -> str | None:
-    """The stack picture for the summary, findings marked. The files are read again
-    (the run keeps no stack); a failure here costs the picture, not the summary."""
+    """The stack picture for the summary, findings marked: the run's own stack, or,
+    when the findings came from the cache (which keeps no stack), the files read again.
+    A failure here costs the picture, not the summary."""
     from stackaudit.formatters.escape import printable
     from stackaudit.graph import build_stack, stack_diagram
 
     try:
-        return stack_diagram(build_stack(scan_paths, root, config, jobs), result.diagnostics)
+        stack = result.stack or build_stack(scan_paths, root, config, jobs)
+        return stack_diagram(stack, result.diagnostics)
     except Exception as exc:  # the findings are reported already; say why no picture
         print(
             f"stackaudit: warning: no stack diagram in the job summary: "
@@ -886,14 +892,29 @@ def _graph(args: argparse.Namespace) -> int:
         if not path.exists():
             raise UsageError(f"no such file or directory: {path}")
     root = scan_root(paths)
-    config = _config_tree(args, root).top.config
-    stack = build_stack(paths, root, config, os.cpu_count() or 1)
+    tree = _config_tree(args, root)
+    config = tree.top.config
+    jobs = os.cpu_count() or 1
+    diagnostics: list[Diagnostic] = []
+    errors: list[str] = []
+    if args.no_findings:
+        stack = build_stack(paths, root, config, jobs)
+    else:
+        from stackaudit.engine import run
+
+        # The check's own run (configuration, nested ones, inline suppressions), without
+        # the cache: the picture needs the stack, which the cache does not keep.
+        result = run(paths, config, tree.top.selection, jobs=jobs, root=root, tree=tree)
+        stack = result.stack or build_stack(paths, root, config, jobs)
+        diagnostics, errors = result.diagnostics, result.errors
     if args.format == "text":
-        sys.stdout.write(render_graph_text(stack, _terminal_width(args)))
+        sys.stdout.write(render_graph_text(stack, diagnostics, _terminal_width(args)))
     else:
         renderers = {"json": render_graph_json, "mermaid": render_graph_mermaid}
-        sys.stdout.write(renderers[args.format](stack))
-    return EXIT_OK
+        sys.stdout.write(renderers[args.format](stack, diagnostics))
+    for error in errors:
+        print(f"stackaudit: internal error: {_shown(error)}", file=sys.stderr)
+    return EXIT_INTERNAL if errors else EXIT_OK
 
 
 def _rules(args: argparse.Namespace) -> int:

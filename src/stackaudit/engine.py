@@ -75,6 +75,9 @@ class RunResult(Struct):
     # per-file ignores, the suppressions or the baseline left out of the report:
     # outputs that quote source lines (the text report's context lines) mask them.
     redactions: list[Span] = field(default_factory=list)
+    # The linked stack the rules saw, for pictures of it (the job summary): None when
+    # the findings came from the cache, which keeps findings and never the stack.
+    stack: Stack | None = None
 
     def source_line(self, path: str, line: int) -> str:
         source = self.sources.get(path)
@@ -385,7 +388,7 @@ def run(
     if cache is not None and run_key and not errors:
         cache.put(run_key, (diagnostics, suppressed, file_skips, secrets))
         cache.prune()
-    return _finish(
+    finished = _finish(
         root,
         diagnostics,
         suppressed,
@@ -397,6 +400,8 @@ def run(
         _not_analysed(skipped, tree),
         secrets,
     )
+    finished.stack = stack
+    return finished
 
 
 def _fingerprinted(
