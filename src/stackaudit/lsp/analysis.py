@@ -61,4 +61,7 @@ def analyse(
     findings are found) with ``overlay``'s texts in place of the disk's. One process:
     a server started from an editor must not fork from its threads."""
     result = run([root], settings.config, settings.selection, jobs=1, root=root, overlay=overlay)
+    # The server answers from the findings; the whole stack would only hold memory
+    # between edits.
+    result.stack = None
     return Analysis(root, result, overlay, versions, encoding)
