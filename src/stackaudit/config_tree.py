@@ -246,6 +246,11 @@ def describe(tree: ConfigTree, path: str) -> str:
             value = scope.selection.ignore
         elif key == "extend-select":
             continue  # folded into `select` above
+        if key == "exclude" and (scope.excludes):
+            lines += [
+                "# excludes are relative to their configuration's directory (the scan root's",
+                "# for the root's); a path named on the command line is checked even so",
+            ]
         if value is None:
             lines.append(f"# {key} is not set")
         else:
