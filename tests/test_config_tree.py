@@ -193,8 +193,8 @@ def test_show_settings_prints_what_applies(
         'select = ["SA101"]\n'
         'ignore = ["SA102"]\n'
         "per-file-ignores = {}\n"
-        "# excludes are relative to their configuration's directory (the scan root's\n"
-        "# for the root's); a path named on the command line is checked even so\n"
+        "# excludes are relative to the directory of the configuration that sets them\n"
+        "# (the scan root for the root's); paths named on the command line are checked anyway\n"
         "exclude = []\n"
         'extend-exclude = ["old/"]\n'
         'fail-on = "warning"\n'

@@ -248,8 +248,9 @@ def describe(tree: ConfigTree, path: str) -> str:
             continue  # folded into `select` above
         if key == "exclude" and (scope.excludes):
             lines += [
-                "# excludes are relative to their configuration's directory (the scan root's",
-                "# for the root's); a path named on the command line is checked even so",
+                "# excludes are relative to the directory of the configuration that sets them",
+                "# (the scan root for the root's); paths named on the command line are"
+                " checked anyway",
             ]
         if value is None:
             lines.append(f"# {key} is not set")
