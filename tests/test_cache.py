@@ -234,3 +234,42 @@ def test_signed_entry_naming_a_callable_is_not_run(
     assert cache.get_bytes(key) is not None  # the signature verifies
     assert cache.get(key) is None
     assert not (tmp_path / "pwned").exists()
+
+
+def test_editor_texts_use_the_cache_for_the_other_files_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With an editor's text overlaid, the cache serves every other file, the open one
+    is extracted from its text, and nothing of that text reaches the cache: the next
+    run on the disk reports the disk."""
+    import stackaudit.engine as engine
+    from stackaudit.config import Config
+    from stackaudit.config_tree import Selection
+    from stackaudit.discovery import Candidate
+
+    wildcard = "#!/bin/sh\nexec panel serve app.py --allow-websocket-origin='*'\n"
+    pinned = "#!/bin/sh\nexec panel serve app.py --allow-websocket-origin=dash.example.com\n"
+    write_files(tmp_path / "repo", {f"s{i}.sh": wildcard for i in range(5)})
+    root = tmp_path / "repo"
+    cache = Cache(str(tmp_path / "cache"), "", root=root)
+
+    def check(overlay: dict[str, str] | None = None) -> list[str]:
+        found = engine.run(
+            [root], Config(), Selection(["SA101"], []), root=root, cache=cache, overlay=overlay
+        )
+        return [d.span.path for d in found.diagnostics]
+
+    assert check() == [f"s{i}.sh" for i in range(5)]
+    extracted: list[str] = []
+    real = engine.process_file
+
+    def counted(candidate: Candidate) -> engine.FileResult:
+        extracted.append(candidate.rel)
+        return real(candidate)
+
+    monkeypatch.setattr(engine, "process_file", counted)
+    assert check({"s2.sh": pinned}) == ["s0.sh", "s1.sh", "s3.sh", "s4.sh"]
+    assert extracted == ["s2.sh"]
+    extracted.clear()
+    assert check() == [f"s{i}.sh" for i in range(5)]
+    assert extracted == []  # the disk's entries were kept, the editor's text never stored

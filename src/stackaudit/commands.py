@@ -318,8 +318,9 @@ def _check(args: argparse.Namespace, arguments: list[str]) -> int:
     overlay: dict[str, str] | None = None
     if stdin_name is not None:
         overlay = {stdin_name[1]: _read_stdin(config.max_file_size, stdin_name[1])}
-    cache = _cache(args, root, config_path) if overlay is None else None
-    snapshot = _snapshot(args, arguments, root) if cache is not None else None
+    cache = _cache(args, root, config_path)
+    # A replayed report knows nothing of standard input.
+    snapshot = _snapshot(args, arguments, root) if cache and overlay is None else None
     from stackaudit.engine import run
     from stackaudit.progress import progress_bar
 

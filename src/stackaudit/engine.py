@@ -270,14 +270,13 @@ def run(
 
     ``overlay`` maps paths relative to the root to the text an editor holds for them
     (unsaved changes): those files are analysed with that text instead of what is on
-    the disk, which is never written. The cache is then not used (it knows files by
-    their stats on the disk). With ``overlay_unseen`` (standard input), an overlaid
-    text is analysed even where the walk does not find its file."""
+    the disk, which is never written. The cache serves the other files only: it knows
+    files by their stats on the disk, which say nothing of an editor's text. With
+    ``overlay_unseen`` (standard input), an overlaid text is analysed even where the
+    walk does not find its file."""
     root = root or scan_root(paths)
     if tree is None:
         tree = ConfigTree(root, config, selection=selection)
-    if overlay:
-        cache = None
     absolute = [p.resolve() if not p.is_symlink() else p.absolute() for p in paths]
     tree.prepare(absolute)
     excludes = [*config.exclude, *config.extend_exclude]
@@ -305,6 +304,10 @@ def run(
         candidates, skipped = discover(
             absolute, root, excludes, config.max_file_size, watch, tree.enter
         )
+        if overlay:
+            candidates = sorted(
+                opened(candidates, overlay, unseen=overlay_unseen), key=lambda c: c.rel
+            )
         files_scanned = len(candidates)
         index = _Index(cache)
         known = [index.known(c) for c in candidates]
@@ -552,12 +555,16 @@ class _Index:
         self.changed = False
 
     def known(self, candidate: Candidate) -> tuple[str, bool] | None:
+        if isinstance(candidate, OpenCandidate):
+            return None  # an editor's text: the disk's stats do not describe it
         entry = self.entries.get(candidate.rel)
         if entry and entry[:4] == _stats(candidate):
             return entry[4], entry[5]
         return None
 
     def record(self, candidate: Candidate, digest: str, has_entry: bool) -> None:
+        if isinstance(candidate, OpenCandidate):
+            return
         self.entries[candidate.rel] = (*_stats(candidate), digest, has_entry)
         self.changed = True
 
@@ -600,7 +607,8 @@ def _extract_with_cache(
         missing.append(candidate)
 
     def record(candidate: Candidate, result: FileResult) -> None:
-        if result.digest and not result.error:
+        # An editor's text changes with every keystroke: not worth an entry.
+        if result.digest and not result.error and not isinstance(candidate, OpenCandidate):
             empty = _is_empty(result)
             index.record(candidate, result.digest, not empty)
             if not empty:

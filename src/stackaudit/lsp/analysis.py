@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from stackaudit.cache import Cache
 from stackaudit.diagnostics import Diagnostic
 from stackaudit.engine import RunResult, read_source, run
 from stackaudit.lsp.positions import Lines
@@ -59,9 +60,31 @@ def analyse(
 ) -> Analysis:
     """Run the whole check on ``root`` (every file informs the stack, so cross-file
     findings are found) with ``overlay``'s texts in place of the disk's. One process:
-    a server started from an editor must not fork from its threads."""
-    result = run([root], settings.config, settings.selection, jobs=1, root=root, overlay=overlay)
+    a server started from an editor must not fork from its threads. The user's
+    cache serves the files the editor does not hold, so an edit costs the extraction
+    of the open files, not of the workspace."""
+    result = run(
+        [root],
+        settings.config,
+        settings.selection,
+        jobs=1,
+        root=root,
+        overlay=overlay,
+        cache=_cache(root, settings),
+    )
     # The server answers from the findings; the whole stack would only hold memory
     # between edits.
     result.stack = None
     return Analysis(root, result, overlay, versions, encoding)
+
+
+def _cache(root: Path, settings: Settings) -> Cache | None:
+    """The cache ``check`` would use for this root, or None where it is not safe (the
+    same checks as ``check``: never inside the scanned tree, never another user's)."""
+    from stackaudit.cache import Cache, default_directory, misplaced
+
+    directory = default_directory(str(root))
+    if misplaced(directory, str(root)):
+        return None
+    cache = Cache(directory, str(settings.config.path or ""), root=root)
+    return cache if cache.enabled and not cache.problem else None
