@@ -82,8 +82,17 @@ def test_precommit_hooks_are_valid_and_the_readme_names_a_tag() -> None:
     required = {"id", "name", "entry", "language"}
     assert all(required <= set(hook) for hook in hooks)
     assert all(hook["entry"].endswith(" --") for hook in hooks)
+    from stackaudit import __version__
+
+    # The snippets name the release being documented, which is tagged `v<version>`.
+    tag = f"v{__version__}"
     readme = (REPO / "README.md").read_text(encoding="utf-8")
-    assert "rev: v0.1.0" in readme
+    assert f"rev: {tag}" in readme
+    assert f"uses: stackaudit/stackaudit@{tag}" in readme
+    workflow = (REPO / "examples" / "github-workflow.yml").read_text(encoding="utf-8")
+    assert f"uses: stackaudit/stackaudit@{tag}" in workflow
+    changelog = (REPO / "CHANGELOG.md").read_text(encoding="utf-8")
+    assert f"\n## {__version__} " in changelog
 
 
 @pytest.mark.skipif(shutil.which("bash") is None, reason="no bash")
