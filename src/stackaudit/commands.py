@@ -392,7 +392,7 @@ def _check(args: argparse.Namespace, arguments: list[str]) -> int:
     else:
         output = render(args.format, result, color=_color(args), quiet=args.quiet, **options)
     _emit(args, output)
-    _job_summary(result, scan_paths, root, config, jobs)
+    _job_summary(result, scan_paths, root, tree, jobs)
     if snapshot is not None and watch and not result.errors:
         destination = str(args.output.resolve()) if args.output else ""
         snapshot.save(watch, output, destination, code)
@@ -672,7 +672,7 @@ def _summary_destination() -> str:
 
 
 def _job_summary(
-    result: RunResult, scan_paths: list[Path], root: Path, config: Config, jobs: int
+    result: RunResult, scan_paths: list[Path], root: Path, tree: ConfigTree, jobs: int
 ) -> None:
     """Append the job summary when GitHub Actions asks for one, whatever the format.
     A summary that cannot be written is a warning: the report itself was made."""
@@ -684,7 +684,7 @@ def _job_summary(
     from stackaudit.writing import UnsafeDestination, append_to_regular_file
 
     text = step_summary(
-        result, _stack_diagram(result, scan_paths, root, config, jobs), blob_url(os.environ, root)
+        result, _stack_diagram(result, scan_paths, root, tree, jobs), blob_url(os.environ, root)
     )
     try:
         append_to_regular_file(destination, text)
@@ -697,7 +697,7 @@ def _job_summary(
 
 
 def _stack_diagram(
-    result: RunResult, scan_paths: list[Path], root: Path, config: Config, jobs: int
+    result: RunResult, scan_paths: list[Path], root: Path, tree: ConfigTree, jobs: int
 ) -> str | None:
     """The stack picture for the summary, findings marked: the run's own stack, or,
     when the findings came from the cache (which keeps no stack), the files read again.
@@ -706,7 +706,7 @@ def _stack_diagram(
     from stackaudit.graph import build_stack, stack_diagram
 
     try:
-        stack = result.stack or build_stack(scan_paths, root, config, jobs)
+        stack = result.stack or build_stack(scan_paths, root, tree.top.config, jobs, tree)
         return stack_diagram(stack, result.diagnostics)
     except Exception as exc:  # the findings are reported already; say why no picture
         print(
@@ -899,14 +899,14 @@ def _graph(args: argparse.Namespace) -> int:
     diagnostics: list[Diagnostic] = []
     errors: list[str] = []
     if args.no_findings:
-        stack = build_stack(paths, root, config, jobs)
+        stack = build_stack(paths, root, config, jobs, tree)
     else:
         from stackaudit.engine import run
 
         # The check's own run (configuration, nested ones, inline suppressions), without
         # the cache: the picture needs the stack, which the cache does not keep.
         result = run(paths, config, tree.top.selection, jobs=jobs, root=root, tree=tree)
-        stack = result.stack or build_stack(paths, root, config, jobs)
+        stack = result.stack or build_stack(paths, root, config, jobs, tree)
         diagnostics, errors = result.diagnostics, result.errors
     if args.format == "text":
         sys.stdout.write(render_graph_text(stack, diagnostics, _terminal_width(args)))

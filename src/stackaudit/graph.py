@@ -12,6 +12,7 @@ from typing import Any
 from msgspec import Struct, field
 
 from stackaudit.config import Config
+from stackaudit.config_tree import ConfigTree
 from stackaudit.diagnostics import Diagnostic, Span
 from stackaudit.engine import extract_all
 from stackaudit.facts.deploy import ComposeFile, ComposeService, K8sIngress, PortMapping
@@ -21,15 +22,23 @@ from stackaudit.model.links import Backend, Frontend
 from stackaudit.model.stack import Stack
 
 
-def build_stack(paths: list[Path], root: Path, config: Config, jobs: int) -> Stack:
+def build_stack(
+    paths: list[Path], root: Path, config: Config, jobs: int, tree: ConfigTree | None = None
+) -> Stack:
+    """The stack of ``paths`` without running the rules; ``tree``'s nested
+    configurations exclude what they exclude in a check."""
     from stackaudit.discovery import discover
     from stackaudit.extractors.python_link import link_python_facts
 
+    absolute = [p.resolve() for p in paths]
+    if tree is not None:
+        tree.prepare(absolute)
     candidates, _ = discover(
-        [p.resolve() for p in paths],
+        absolute,
         root,
         [*config.exclude, *config.extend_exclude],
         config.max_file_size,
+        nested=tree.enter if tree is not None else None,
     )
     facts = [fact for result in extract_all(candidates, jobs) for fact in result.facts]
     return Stack(link_python_facts(facts), config)
