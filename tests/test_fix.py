@@ -511,3 +511,25 @@ def test_a_finding_without_edits_offers_no_fix(rule: type[Rule], tmp_path: Path)
         write_files(tmp_path / str(index), example.files)
     for diagnostic in scan(tmp_path, select=[rule.code]).diagnostics:
         assert (diagnostic.fix_safety is FixSafety.DISPLAY_ONLY) == (not diagnostic.has_fix)
+
+
+def test_fix_leaves_what_the_persona_hides(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """SA501/SA502 here rest on a medium-confidence link (a route to a port where a
+    server listens): `--min-confidence high` hides them, so `--fix` leaves them too."""
+    site = "server {\n    listen 80;\n    location / {\n        proxy_pass http://127.0.0.1:5006;\n    }\n}\n"
+    write_files(
+        tmp_path,
+        {
+            "site.conf": site,
+            "run.sh": "#!/bin/sh\nexec panel serve app.py --port 5006"
+            " --allow-websocket-origin=dash.example.com\n",
+        },
+    )
+    monkeypatch.chdir(tmp_path)
+    assert main(["check", "--no-cache", "--fix", "--min-confidence", "high"]) == 0
+    assert (tmp_path / "site.conf").read_text() == site
+    assert "fixed nothing" in capsys.readouterr().err
+    assert main(["check", "--no-cache", "--fix", "--select", "SA501,SA502"]) == 0
+    assert "proxy_http_version 1.1;" in (tmp_path / "site.conf").read_text()

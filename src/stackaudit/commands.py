@@ -10,7 +10,7 @@ import argparse
 import os
 import stat
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from stackaudit import __version__
@@ -567,6 +567,8 @@ def _fix(
         absolute, root, tree.top.excludes, config.max_file_size, nested=tree.enter
     )
 
+    shows = _shown_by_persona(args, config)
+
     def check(copy_root: Path, copy_paths: list[Path]) -> list[Diagnostic]:
         # The copy is governed by the configurations found in the tree itself.
         found = run(
@@ -578,7 +580,9 @@ def _fix(
             report_only=report_only,
             tree=tree,
         ).diagnostics
-        # Findings the baseline accepts are left as they are: not fixed either.
+        # What the persona hides is not reported, so not fixed either; nor what the
+        # baseline accepts.
+        found = [d for d in found if shows(d)]
         return apply_baseline(found, previous)[0] if previous else found
 
     try:
@@ -840,14 +844,20 @@ def _confidence_filter(args: argparse.Namespace, config: Config, result: RunResu
     """Leave out the findings the persona and the minimum confidence do not show
     (command line over configuration), before the baseline and every format; the
     number left out."""
+    shows = _shown_by_persona(args, config)
+    shown = [d for d in result.diagnostics if shows(d)]
+    hidden = len(result.diagnostics) - len(shown)
+    result.diagnostics = shown
+    return hidden
+
+
+def _shown_by_persona(args: argparse.Namespace, config: Config) -> Callable[[Diagnostic], bool]:
+    """Whether the persona and the minimum confidence show a finding."""
     from stackaudit.diagnostics import Confidence, Persona
 
     persona = Persona(args.persona) if args.persona else config.persona
     least = Confidence(args.min_confidence) if args.min_confidence else config.min_confidence
-    shown = [d for d in result.diagnostics if persona.shows(d, least)]
-    hidden = len(result.diagnostics) - len(shown)
-    result.diagnostics = shown
-    return hidden
+    return lambda diagnostic: persona.shows(diagnostic, least)
 
 
 def _terminal_width(args: argparse.Namespace) -> int | None:
