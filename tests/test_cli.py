@@ -82,6 +82,8 @@ def test_exit_zero_and_fail_on(project: Path) -> None:
     ("args", "message"),
     [
         (["check", "--select", "SA1O1"], "unknown rule code `SA1O1` (did you mean `SA101`?)"),
+        (["check", "--ignore", "SA1XX"], "unknown rule code `SA1XX` (did you mean `SA1`?)"),
+        (["check", "--select", "SA5*"], "unknown rule code `SA5*` (did you mean `SA5`?)"),
         (["check", "--fail-on", "fatal"], "invalid choice"),
         (["check", "--frobnicate"], "unrecognized arguments"),
         (["check", "missing-dir"], "no such file or directory"),

@@ -60,9 +60,21 @@ def validate_codes(codes: Iterable[str], where: str) -> list[str]:
         if not code:
             continue
         if not any(k.startswith(code) for k in known):
-            raise ConfigError(f"{where}: unknown rule code `{raw}`{suggest(code, known)}")
+            raise ConfigError(f"{where}: unknown rule code `{raw}`{_suggest_code(code, known)}")
         checked.append(code)
     return checked
+
+
+def _suggest_code(code: str, known: list[str]) -> str:
+    """The nearest code or prefix: `SA1XX` or `SA1*` means the prefix `SA1`; a prefix
+    is compared with prefixes of its length (`SA9` is closer to `SA8` than to a code)."""
+    stripped = code.rstrip("X*")
+    if stripped != code and any(k.startswith(stripped) for k in known):
+        return f" (did you mean `{stripped}`?)"
+    if len(code) < max(map(len, known), default=0):
+        prefixes = sorted({k[: len(code)] for k in known})
+        return suggest(code, prefixes)
+    return suggest(code, known)
 
 
 def _longest_prefix(code: str, prefixes: Iterable[str]) -> int:
