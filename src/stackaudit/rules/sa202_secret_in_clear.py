@@ -188,7 +188,7 @@ class SecretInClear(Rule):
             baked = " and baked into the image" if var.source.startswith("Dockerfile") else ""
             yield self.report(
                 var.value.span if var.value is not None else var.span,
-                f"{var.name} ({var.source}) holds {SECRET_ENV_VARS[var.name]} written "
+                f"{var.name} ({var.source}) holds {SECRET_ENV_VARS[var.name]}, written "
                 f"literally: it is committed here{baked} (value not shown)",
                 help=_env_help(var),
                 fix_title="Move the secret to a secret store",
