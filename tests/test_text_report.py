@@ -240,6 +240,9 @@ def test_command_line_filters_before_the_report(
             "add_middleware(TrustedHostMiddleware): allowed_hosts holds `*`",
         ),
         ("word " * 40, "word " * 19 + "word…"),
+        # A path or URL longer than the title: cut inside it rather than run over.
+        ("x" * 200, "x" * 99 + "…"),
+        ("see " + "y" * 200, "see " + "y" * 95 + "…"),
     ],
 )
 def test_titles(message: str, title: str) -> None:
