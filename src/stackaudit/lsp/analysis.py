@@ -75,6 +75,12 @@ def analyse(
     # The server answers from the findings; the whole stack would only hold memory
     # between edits.
     result.stack = None
+    # What the persona and the minimum confidence hide from `check` is not shown in
+    # the editor either: a finding the configuration tunes out must not come back there.
+    config = settings.config
+    result.diagnostics = [
+        d for d in result.diagnostics if config.persona.shows(d, config.min_confidence)
+    ]
     return Analysis(root, result, overlay, versions, encoding)
 
 
