@@ -843,11 +843,15 @@ def _baseline(args: argparse.Namespace, result: RunResult) -> None:
 def _confidence_filter(args: argparse.Namespace, config: Config, result: RunResult) -> int:
     """Leave out the findings the persona and the minimum confidence do not show
     (command line over configuration), before the baseline and every format; the
-    number left out."""
+    number left out. Suppressed findings too: SARIF lists those, and one the filter
+    hides is not reported at all, suppressed or not."""
     shows = _shown_by_persona(args, config)
     shown = [d for d in result.diagnostics if shows(d)]
     hidden = len(result.diagnostics) - len(shown)
     result.diagnostics = shown
+    # The baseline has not run yet: every withheld finding is an inline suppression.
+    result.withheld = [s for s in result.withheld if shows(s.diagnostic)]
+    result.suppressed = len(result.withheld)
     return hidden
 
 
