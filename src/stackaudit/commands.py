@@ -921,7 +921,9 @@ def _graph(args: argparse.Namespace) -> int:
         # the cache: the picture needs the stack, which the cache does not keep.
         result = run(paths, config, tree.top.selection, jobs=jobs, root=root, tree=tree)
         stack = result.stack or build_stack(paths, root, config, jobs, tree)
-        diagnostics, errors = result.diagnostics, result.errors
+        # Marked as check reports them: what the persona hides there is not drawn.
+        diagnostics = [d for d in result.diagnostics if config.shows(d)]
+        errors = result.errors
     if args.format == "text":
         sys.stdout.write(render_graph_text(stack, diagnostics, _terminal_width(args)))
     else:

@@ -77,10 +77,7 @@ def analyse(
     result.stack = None
     # What the persona and the minimum confidence hide from `check` is not shown in
     # the editor either: a finding the configuration tunes out must not come back there.
-    config = settings.config
-    result.diagnostics = [
-        d for d in result.diagnostics if config.persona.shows(d, config.min_confidence)
-    ]
+    result.diagnostics = [d for d in result.diagnostics if settings.config.shows(d)]
     return Analysis(root, result, overlay, versions, encoding)
 
 
