@@ -412,8 +412,8 @@ def _check(args: argparse.Namespace, arguments: list[str]) -> int:
 
 
 def _config_tree(args: argparse.Namespace, root: Path) -> ConfigTree:
-    """The configurations of this run: ``--config``, or the file found from the scanned
-    root upward, then those nested below it as the walk finds them. Any of them that
+    """The configurations of this run: ``--config`` alone, or the file found from the
+    scanned root upward, then those nested below it as the walk finds them. Any that
     cannot be read as a valid configuration is a usage error: never skipped in favour
     of another one or the defaults."""
     from stackaudit.config import ConfigError, find_config, load_config
@@ -432,7 +432,8 @@ def _config_tree(args: argparse.Namespace, root: Path) -> ConfigTree:
             ignore=getattr(args, "ignore", None) or [],
             extend_select=getattr(args, "extend_select", None) or [],
         )
-        return ConfigTree(root, config, cli)
+        # As in Ruff, a configuration named on the command line governs every file.
+        return ConfigTree(root, config, cli, nested=not args.config)
     except ConfigError as exc:
         raise UsageError(str(exc)) from exc
 
