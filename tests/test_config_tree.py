@@ -225,3 +225,10 @@ def test_config_on_the_command_line_governs_every_file(
     assert check(capsys, tmp_path)[1] == []
     code, found, _ = check(capsys, tmp_path, "--config", "audit.toml")
     assert (code, found) == (1, ["svc/a.sh:2:51:SA101"])
+
+
+def test_the_walk_looks_for_every_configuration_name() -> None:
+    from stackaudit.config import CONFIG_FILES
+    from stackaudit.discovery import _CONFIG_NAMES
+
+    assert frozenset(CONFIG_FILES) == _CONFIG_NAMES
