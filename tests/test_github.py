@@ -552,3 +552,16 @@ def test_graph_marks_only_what_the_check_reports(
     assert main(["graph", "--format", "json"]) == 0
     [server] = json.loads(capsys.readouterr().out)["unproxied_servers"]
     assert server["findings"] == []
+
+
+def test_the_picture_names_a_linked_file_as_the_check_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A named symbolic link is read under its own name by the check; the picture built
+    apart from the run (a cached run's job summary) must name it the same, or no
+    finding of the check lands on it."""
+    monkeypatch.chdir(tmp_path)
+    write_files(tmp_path, {"real/start.sh": "#!/bin/sh\nexec panel serve app.py\n"})
+    (tmp_path / "start.sh").symlink_to("real/start.sh")
+    stack = build_stack([Path("start.sh")], tmp_path, Config(), 1)
+    assert [c.span.path for c in stack.serve_commands] == ["start.sh"]

@@ -463,9 +463,10 @@ def _show_files(paths: list[Path], root: Path, tree: ConfigTree) -> int:
     benchmark or a puzzled user can compare it with what another tool reads."""
     from stackaudit.discovery import discover
     from stackaudit.formatters.escape import printable
+    from stackaudit.paths import walk_starts
 
     scan_paths, _ = _scope(paths, root, None)
-    absolute = [p.resolve() if not p.is_symlink() else p.absolute() for p in scan_paths]
+    absolute = walk_starts(scan_paths)
     config = tree.top.config
     tree.prepare(absolute)
     candidates, _ = discover(
@@ -556,12 +557,13 @@ def _fix(
     from stackaudit.discovery import discover
     from stackaudit.engine import run
     from stackaudit.fix import fix_tree
+    from stackaudit.paths import walk_starts
 
     try:
         previous = read_baseline(args.baseline) if args.baseline else []
     except ConfigError as exc:
         raise UsageError(str(exc)) from exc
-    absolute = [p.resolve() if not p.is_symlink() else p.absolute() for p in scan_paths]
+    absolute = walk_starts(scan_paths)
     config = tree.top.config
     tree.prepare(absolute)
     candidates, _ = discover(
