@@ -206,3 +206,29 @@ def test_show_settings_prints_what_applies(
         'min-confidence = "low"\n'
         'persona = "regular"\n'
     )
+
+
+def test_config_on_the_command_line_governs_every_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As in Ruff, `--config FILE` is used for all files: a configuration nested in the
+    tree must not switch off, in its subtree, what the file named on the command line
+    selects (an audit with a strict `--config` would pass what it was run to find)."""
+    write_files(
+        tmp_path,
+        {
+            "audit.toml": 'select = ["SA101"]\n',
+            "svc/pyproject.toml": '[tool.stackaudit]\nselect = ["SA1"]\nignore = ["SA101"]\n',
+            "svc/a.sh": WILDCARD,
+        },
+    )
+    assert check(capsys, tmp_path)[1] == []
+    code, found, _ = check(capsys, tmp_path, "--config", "audit.toml")
+    assert (code, found) == (1, ["svc/a.sh:2:51:SA101"])
+
+
+def test_the_walk_looks_for_every_configuration_name() -> None:
+    from stackaudit.config import CONFIG_FILES
+    from stackaudit.discovery import _CONFIG_NAMES
+
+    assert frozenset(CONFIG_FILES) == _CONFIG_NAMES

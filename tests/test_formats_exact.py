@@ -122,3 +122,9 @@ def test_format_output_is_exact(
     write_files(tmp_path, FILES)
     assert main(["check", "--no-cache", "--format", name]) == 1
     assert capsys.readouterr().out == expected.replace("{VERSION}", __version__)
+
+
+def test_the_command_line_offers_every_format() -> None:
+    from stackaudit import commands, formatters
+
+    assert commands.FORMATS == formatters.FORMATS

@@ -534,3 +534,34 @@ def test_the_picture_is_bounded(tmp_path: Path) -> None:
     assert text.count('"]\n') == 11
     assert '  more["70 more not shown"]\n' in text
     assert all(_STATEMENT.fullmatch(line) for line in text.splitlines())
+
+
+def test_graph_marks_only_what_the_check_reports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A finding the configuration's persona or min-confidence hides from `check` is
+    not marked on the picture either (the job summary's picture already agreed)."""
+    monkeypatch.chdir(tmp_path)
+    # SA201 is of medium confidence here: nothing says whether a proxy authenticates.
+    start = "#!/bin/sh\nexec panel serve app.py --address 0.0.0.0\n"
+    write_files(tmp_path, {"start.sh": start, ".stackaudit.toml": 'select = ["SA201"]\n'})
+    assert main(["graph", "--format", "json"]) == 0
+    [server] = json.loads(capsys.readouterr().out)["unproxied_servers"]
+    assert server["findings"] == ["SA201"]
+    write_files(tmp_path, {".stackaudit.toml": 'select = ["SA201"]\nmin-confidence = "high"\n'})
+    assert main(["graph", "--format", "json"]) == 0
+    [server] = json.loads(capsys.readouterr().out)["unproxied_servers"]
+    assert server["findings"] == []
+
+
+def test_the_picture_names_a_linked_file_as_the_check_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A named symbolic link is read under its own name by the check; the picture built
+    apart from the run (a cached run's job summary) must name it the same, or no
+    finding of the check lands on it."""
+    monkeypatch.chdir(tmp_path)
+    write_files(tmp_path, {"real/start.sh": "#!/bin/sh\nexec panel serve app.py\n"})
+    (tmp_path / "start.sh").symlink_to("real/start.sh")
+    stack = build_stack([Path("start.sh")], tmp_path, Config(), 1)
+    assert [c.span.path for c in stack.serve_commands] == ["start.sh"]

@@ -281,3 +281,23 @@ def test_a_plain_check_does_not_import_pygls(tmp_path: Path) -> None:
         env={"PYTHONPATH": str(REPO / "src"), "PATH": "/usr/bin:/bin"},
     )
     assert done.stdout.split()[-2:] == ["0", "False"], done.stdout + done.stderr
+
+
+def test_the_editor_shows_what_check_shows_under_the_persona(tmp_path: Path) -> None:
+    """`min-confidence` and `persona` in the configuration filter the editor's
+    diagnostics as they filter `check`'s report: a finding the team tuned out must not
+    come back as a squiggle."""
+    from stackaudit.lsp.analysis import analyse
+    from stackaudit.lsp.settings import load_settings
+
+    # SA201 is of medium confidence here: nothing says whether a proxy authenticates.
+    start = "#!/bin/sh\nexec panel serve app.py --address 0.0.0.0\n"
+    (tmp_path / "start.sh").write_text(start)
+    (tmp_path / ".stackaudit.toml").write_text('select = ["SA201"]\n')
+    found = analyse(tmp_path, load_settings(tmp_path), {}, {}, "utf-16")
+    assert [d.code for d in found.result.diagnostics] == ["SA201"]
+
+    (tmp_path / ".stackaudit.toml").write_text('select = ["SA201"]\nmin-confidence = "high"\n')
+    found = analyse(tmp_path, load_settings(tmp_path), {}, {}, "utf-16")
+    assert found.result.diagnostics == []
+    assert found.by_path == {}

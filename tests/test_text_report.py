@@ -220,6 +220,24 @@ def test_command_line_filters_before_the_report(
     assert main(["check", "--no-cache", "-q", "--min-confidence", "low"]) == 1
 
 
+def test_what_the_persona_hides_is_not_in_sarif_as_suppressed_either(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """SARIF keeps suppressed findings, marked; one the confidence filter hides is not
+    reported at all, suppressed or not, as in every other format."""
+    import json
+
+    monkeypatch.chdir(tmp_path)
+    start = "#!/bin/sh\nexec panel serve app.py --address 0.0.0.0  # stackaudit: ignore[SA201]\n"
+    write_files(tmp_path, {"start.sh": start, ".stackaudit.toml": 'select = ["SA201"]\n'})
+    assert main(["check", "--no-cache", "--format", "sarif"]) == 0
+    [suppressed] = json.loads(capsys.readouterr().out)["runs"][0]["results"]
+    assert suppressed["ruleId"] == "SA201"
+    assert suppressed["suppressions"][0]["kind"] == "inSource"
+    assert main(["check", "--no-cache", "--format", "sarif", "--min-confidence", "high"]) == 0
+    assert json.loads(capsys.readouterr().out)["runs"][0]["results"] == []
+
+
 @pytest.mark.parametrize(
     ("message", "title"),
     [
@@ -240,6 +258,9 @@ def test_command_line_filters_before_the_report(
             "add_middleware(TrustedHostMiddleware): allowed_hosts holds `*`",
         ),
         ("word " * 40, "word " * 19 + "word…"),
+        # A path or URL longer than the title: cut inside it rather than run over.
+        ("x" * 200, "x" * 99 + "…"),
+        ("see " + "y" * 200, "see " + "y" * 95 + "…"),
     ],
 )
 def test_titles(message: str, title: str) -> None:

@@ -412,8 +412,8 @@ def _check(args: argparse.Namespace, arguments: list[str]) -> int:
 
 
 def _config_tree(args: argparse.Namespace, root: Path) -> ConfigTree:
-    """The configurations of this run: ``--config``, or the file found from the scanned
-    root upward, then those nested below it as the walk finds them. Any of them that
+    """The configurations of this run: ``--config`` alone, or the file found from the
+    scanned root upward, then those nested below it as the walk finds them. Any that
     cannot be read as a valid configuration is a usage error: never skipped in favour
     of another one or the defaults."""
     from stackaudit.config import ConfigError, find_config, load_config
@@ -432,7 +432,8 @@ def _config_tree(args: argparse.Namespace, root: Path) -> ConfigTree:
             ignore=getattr(args, "ignore", None) or [],
             extend_select=getattr(args, "extend_select", None) or [],
         )
-        return ConfigTree(root, config, cli)
+        # As in Ruff, a configuration named on the command line governs every file.
+        return ConfigTree(root, config, cli, nested=not args.config)
     except ConfigError as exc:
         raise UsageError(str(exc)) from exc
 
@@ -462,9 +463,10 @@ def _show_files(paths: list[Path], root: Path, tree: ConfigTree) -> int:
     benchmark or a puzzled user can compare it with what another tool reads."""
     from stackaudit.discovery import discover
     from stackaudit.formatters.escape import printable
+    from stackaudit.paths import walk_starts
 
     scan_paths, _ = _scope(paths, root, None)
-    absolute = [p.resolve() if not p.is_symlink() else p.absolute() for p in scan_paths]
+    absolute = walk_starts(scan_paths)
     config = tree.top.config
     tree.prepare(absolute)
     candidates, _ = discover(
@@ -555,12 +557,13 @@ def _fix(
     from stackaudit.discovery import discover
     from stackaudit.engine import run
     from stackaudit.fix import fix_tree
+    from stackaudit.paths import walk_starts
 
     try:
         previous = read_baseline(args.baseline) if args.baseline else []
     except ConfigError as exc:
         raise UsageError(str(exc)) from exc
-    absolute = [p.resolve() if not p.is_symlink() else p.absolute() for p in scan_paths]
+    absolute = walk_starts(scan_paths)
     config = tree.top.config
     tree.prepare(absolute)
     candidates, _ = discover(
@@ -843,11 +846,15 @@ def _baseline(args: argparse.Namespace, result: RunResult) -> None:
 def _confidence_filter(args: argparse.Namespace, config: Config, result: RunResult) -> int:
     """Leave out the findings the persona and the minimum confidence do not show
     (command line over configuration), before the baseline and every format; the
-    number left out."""
+    number left out. Suppressed findings too: SARIF lists those, and one the filter
+    hides is not reported at all, suppressed or not."""
     shows = _shown_by_persona(args, config)
     shown = [d for d in result.diagnostics if shows(d)]
     hidden = len(result.diagnostics) - len(shown)
     result.diagnostics = shown
+    # The baseline has not run yet: every withheld finding is an inline suppression.
+    result.withheld = [s for s in result.withheld if shows(s.diagnostic)]
+    result.suppressed = len(result.withheld)
     return hidden
 
 
@@ -917,7 +924,9 @@ def _graph(args: argparse.Namespace) -> int:
         # the cache: the picture needs the stack, which the cache does not keep.
         result = run(paths, config, tree.top.selection, jobs=jobs, root=root, tree=tree)
         stack = result.stack or build_stack(paths, root, config, jobs, tree)
-        diagnostics, errors = result.diagnostics, result.errors
+        # Marked as check reports them: what the persona hides there is not drawn.
+        diagnostics = [d for d in result.diagnostics if config.shows(d)]
+        errors = result.errors
     if args.format == "text":
         sys.stdout.write(render_graph_text(stack, diagnostics, _terminal_width(args)))
     else:

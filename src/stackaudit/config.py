@@ -18,7 +18,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
-from stackaudit.diagnostics import Confidence, Persona, Severity
+from stackaudit.diagnostics import Confidence, Diagnostic, Persona, Severity
 from stackaudit.reading import NotRead, inside, read_regular
 
 CONFIG_FILES = (".stackaudit.toml", "stackaudit.toml", "pyproject.toml")
@@ -63,6 +63,11 @@ class Config(Struct):
     @classmethod
     def keys(cls) -> list[str]:
         return [name.replace("_", "-") for name in cls.__struct_fields__ if name != "path"]
+
+    def shows(self, diagnostic: Diagnostic) -> bool:
+        """Whether this configuration's persona and minimum confidence show the finding:
+        every output (report, editor, picture) leaves out the same ones."""
+        return self.persona.shows(diagnostic, self.min_confidence)
 
 
 def suggest(value: str, choices: list[str]) -> str:

@@ -9,7 +9,8 @@ Keys that describe the whole deployment (`public-hosts`, `auth-by-proxy`,
 configuration only: a nested file that sets them gets a note saying so.
 
 Command-line `--select`, `--ignore` and `--extend-select` apply over every
-configuration, as in Ruff."""
+configuration, as in Ruff; and, as in Ruff, a file named with `--config` governs every
+file: configurations nested in the tree are not read then."""
 
 from __future__ import annotations
 
@@ -114,8 +115,11 @@ class ConfigTree:
         config: Config,
         cli: CommandLineCodes | None = None,
         selection: Selection | None = None,
+        *,
+        nested: bool = True,
     ) -> None:
         self.root = root
+        self.reads_nested = nested
         self.real_root = os.path.realpath(root)
         self.cli = cli or CommandLineCodes()
         where = str(config.path) if config.path else "configuration"
@@ -152,7 +156,7 @@ class ConfigTree:
         """Called for each directory the walk lists, with the names in it: the exclude
         patterns of a configuration found there (relative to it), or None when none is.
         A configuration that is not TOML or is invalid raises ConfigError."""
-        if not rel_dir:
+        if not rel_dir or not self.reads_nested:
             return None
         if rel_dir in self._looked:
             scope = self._scopes.get(rel_dir)

@@ -30,7 +30,9 @@ if TYPE_CHECKING:
 Nested = Callable[[str, str, Collection[str]], "list[str] | None"]
 # Exclude patterns and the directory they are relative to ("" for the root).
 Excluding = tuple["pathspec.PathSpec[Any] | None", str]
-# The names a nested configuration may have (config.CONFIG_FILES).
+# The names a nested configuration may have: config.CONFIG_FILES, written again because
+# importing config (and tomllib) would slow the pre-commit path that needs only
+# classify_name; tests/test_config_tree.py keeps the two equal.
 _CONFIG_NAMES = frozenset({".stackaudit.toml", "stackaudit.toml", "pyproject.toml"})
 
 DEFAULT_EXCLUDES = (

@@ -28,6 +28,7 @@ from stackaudit.discovery import (
     scan_root,
 )
 from stackaudit.facts.common import ParseProblem
+from stackaudit.paths import walk_starts
 from stackaudit.reading import NotRead, read_regular
 from stackaudit.rules import all_rules
 from stackaudit.rules.base import Rule, conditional_confidence
@@ -277,7 +278,7 @@ def run(
     root = root or scan_root(paths)
     if tree is None:
         tree = ConfigTree(root, config, selection=selection)
-    absolute = [p.resolve() if not p.is_symlink() else p.absolute() for p in paths]
+    absolute = walk_starts(paths)
     tree.prepare(absolute)
     excludes = [*config.exclude, *config.extend_exclude]
     run_key = ""

@@ -29,8 +29,9 @@ def build_stack(
     configurations exclude what they exclude in a check."""
     from stackaudit.discovery import discover
     from stackaudit.extractors.python_link import link_python_facts
+    from stackaudit.paths import walk_starts
 
-    absolute = [p.resolve() for p in paths]
+    absolute = walk_starts(paths)
     if tree is not None:
         tree.prepare(absolute)
     candidates, _ = discover(

@@ -17,3 +17,10 @@ def scan_root(paths: list[Path]) -> Path:
         return cwd
     dirs = [p if p.is_dir() else p.parent for p in resolved]
     return Path(os.path.commonpath([str(d) for d in dirs]))
+
+
+def walk_starts(paths: list[Path]) -> list[Path]:
+    """The named paths as the walk starts from them: absolute, resolved, except a
+    symbolic link, which stays a link so the walk can refuse one that leads out of the
+    scanned root (resolved, it would be read wherever it leads)."""
+    return [p.absolute() if p.is_symlink() else p.resolve() for p in paths]

@@ -13,7 +13,8 @@ The steps, in order, stop as soon as the text fits ``TITLE_LIMIT`` characters:
 the message as it is; without its parenthesised asides (`` (Dockerfile ENV)``,
 `` (no --basic-auth, ...)``: the details, kept in the note); cut at the last clause
 break (``: ``, ``; ``, then ``, ``) that leaves at least ``_SHORTEST_CLAUSE``
-characters; cut at the last word that fits, with an ellipsis."""
+characters; cut at the last word that fits (inside a word too long to leave that
+much), with an ellipsis."""
 
 from __future__ import annotations
 
@@ -40,8 +41,17 @@ def finding_title(message: str) -> str:
         fitting = [i for i in cuts if _SHORTEST_CLAUSE <= i <= TITLE_LIMIT]
         if fitting:
             return text[: max(fitting)]
-    words = text[: TITLE_LIMIT - len(_ELLIPSIS) + 1].rsplit(" ", 1)[0]
-    return words.rstrip(",;: ") + _ELLIPSIS
+    return _cut_at_word(text, TITLE_LIMIT - len(_ELLIPSIS)).rstrip(",;: ") + _ELLIPSIS
+
+
+def _cut_at_word(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters after its last whole word; inside
+    a word when that would leave less than ``_SHORTEST_CLAUSE`` (a long path or URL)."""
+    window = text[:limit]
+    if text[limit : limit + 1] in (" ", ""):
+        return window
+    words = window.rsplit(" ", 1)[0]
+    return words if len(words) >= _SHORTEST_CLAUSE else window
 
 
 def _without_asides(text: str) -> str:

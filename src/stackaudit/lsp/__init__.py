@@ -9,8 +9,11 @@ nginx route) follows edits to either. Modules, one job each:
 - ``positions``: stackaudit's spans (1-based, in characters) to LSP ranges (0-based, in
   the negotiated code units);
 - ``convert``: findings to LSP diagnostics, edits to workspace edits;
-- ``actions``: quick fixes and "ignore on this line";
-- ``analysis``: the debounced re-analysis off the event loop;
-- ``server``: the pygls wiring.
+- ``actions``: quick fixes and "ignore on this line" (``suppressing``: where such a
+  comment is sure to do just that);
+- ``analysis``: one analysis of the workspace with the editor's texts, and its findings
+  by file;
+- ``server``: the pygls wiring, and the debounced re-analysis in a thread off the event
+  loop.
 
 pygls is imported only here: ``check`` never pays for it."""

@@ -75,6 +75,9 @@ def analyse(
     # The server answers from the findings; the whole stack would only hold memory
     # between edits.
     result.stack = None
+    # What the persona and the minimum confidence hide from `check` is not shown in
+    # the editor either: a finding the configuration tunes out must not come back there.
+    result.diagnostics = [d for d in result.diagnostics if settings.config.shows(d)]
     return Analysis(root, result, overlay, versions, encoding)
 
 

@@ -35,7 +35,6 @@ class StackauditServer(LanguageServer):
         self.published: set[str] = set()
         self._pending: asyncio.TimerHandle | None = None
         self._lock = asyncio.Lock()
-        self._generation = 0
 
     # -- the workspace ---------------------------------------------------------------
 
@@ -86,7 +85,6 @@ class StackauditServer(LanguageServer):
         """Analyse once the edits pause for ``delay``: each change restarts the wait."""
         if self._pending is not None:
             self._pending.cancel()
-        self._generation += 1
         loop = asyncio.get_running_loop()
         self._pending = loop.call_later(delay, lambda: loop.create_task(self.refresh()))
 
