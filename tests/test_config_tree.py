@@ -88,7 +88,7 @@ def test_extend_takes_the_other_files_keys_as_defaults(
     [
         ('"../../outside.toml"', "leads out of the project"),
         ('"pyproject.toml"', "names the file itself"),
-        ('"../b/pyproject.toml"', "chain longer than 8 files"),
+        ('"../b/pyproject.toml"', "goes round in a circle: "),
         ('"missing.toml"', "cannot read"),
         ("3", "must be the path"),
     ],
@@ -232,3 +232,15 @@ def test_the_walk_looks_for_every_configuration_name() -> None:
     from stackaudit.discovery import _CONFIG_NAMES
 
     assert frozenset(CONFIG_FILES) == _CONFIG_NAMES
+
+
+def test_a_long_extend_chain_stops(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    files = {
+        f"c{i}/pyproject.toml": f'[tool.stackaudit]\nextend = "../c{i + 1}/pyproject.toml"\n'
+        for i in range(12)
+    }
+    files["c12/pyproject.toml"] = '[tool.stackaudit]\nselect = ["SA101"]\n'
+    write_files(tmp_path, {**files, "c0/a.sh": WILDCARD})
+    code, found, err = check(capsys, tmp_path)
+    assert code == 2 and found == []
+    assert "`extend` chain longer than 8 files" in err

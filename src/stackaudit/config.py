@@ -170,22 +170,22 @@ MAX_EXTEND_DEPTH = 8
 def config_from(table: dict[str, Any], path: Path, within: tuple[str, ...]) -> Config:
     """``table`` (read from ``path``) as a Config, over the keys of the files it
     extends: its own keys win, key by key."""
-    config = parse_table(_extended(table, path, within, 0), str(path))
+    config = parse_table(_extended(table, path, within, [path]), str(path))
     config.path = path
     return config
 
 
 def _extended(
-    table: dict[str, Any], path: Path, within: tuple[str, ...], depth: int
+    table: dict[str, Any], path: Path, within: tuple[str, ...], chain: list[Path]
 ) -> dict[str, Any]:
+    """``table`` over the keys of the file it extends; ``chain``: the files read so
+    far, ``path`` last."""
     if "extend" not in table:
         return table
     table = dict(table)
     extend = table.pop("extend")
     if not isinstance(extend, str) or not extend:
         raise ConfigError(f"{path}: `extend` must be the path of another configuration")
-    if depth >= MAX_EXTEND_DEPTH:
-        raise ConfigError(f"{path}: `extend` chain longer than {MAX_EXTEND_DEPTH} files")
     target = Path(os.path.normpath(path.parent / extend))
     real = os.path.realpath(target)
     # A scanned repository's configuration must not reach files of the machine.
@@ -193,6 +193,11 @@ def _extended(
         raise ConfigError(f"{path}: `extend = {extend!r}` leads out of the project")
     if real == os.path.realpath(path):
         raise ConfigError(f"{path}: `extend` names the file itself")
+    if real in {os.path.realpath(link) for link in chain}:
+        cycle = " -> ".join(str(link) for link in [*chain, target])
+        raise ConfigError(f"{path}: `extend` goes round in a circle: {cycle}")
+    if len(chain) > MAX_EXTEND_DEPTH:
+        raise ConfigError(f"{path}: `extend` chain longer than {MAX_EXTEND_DEPTH} files")
     try:
         data = read_toml(target)
     except NotRead as exc:
@@ -200,7 +205,7 @@ def _extended(
     base = config_table(data, target, required=target.name != "pyproject.toml")
     if base is None:
         raise ConfigError(f"{path}: `extend`: {target} has no [tool.stackaudit] table")
-    return {**_extended(base, target, within, depth + 1), **table}
+    return {**_extended(base, target, within, [*chain, target]), **table}
 
 
 def parse_table(table: dict[str, Any], where: str) -> Config:
