@@ -39,6 +39,11 @@ class Session:
         self.messages: list[types.ShowMessageParams] = []
         self.changed = asyncio.Event()
         self.versions: dict[str, int] = {}
+        self.registrations: list[types.Registration] = []
+
+        def on_register(params: types.RegistrationParams) -> None:
+            self.registrations += params.registrations
+            self.changed.set()
 
         def on_diagnostics(params: types.PublishDiagnosticsParams) -> None:
             self.published[params.uri] = list(params.diagnostics)
@@ -51,6 +56,7 @@ class Session:
         # pygls's decorator is untyped: applied as a call.
         self.client.feature(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)(on_diagnostics)
         self.client.feature(types.WINDOW_SHOW_MESSAGE)(on_message)
+        self.client.feature(types.CLIENT_REGISTER_CAPABILITY)(on_register)
 
     async def wait(self, done: Callable[[], bool]) -> None:
         async def until() -> None:
@@ -79,16 +85,28 @@ class Session:
 
 
 @asynccontextmanager
-async def session(root: Path, encodings: list[str] | None = None) -> AsyncIterator[Session]:
+async def session(
+    root: Path, encodings: list[str] | None = None, watch: bool = False
+) -> AsyncIterator[Session]:
     opened = Session(root)
     await opened.client.start_io(
         sys.executable, "-m", "stackaudit", "server", env={"PYTHONPATH": str(REPO / "src")}
     )
     general = types.GeneralClientCapabilities(position_encodings=encodings) if encodings else None
+    workspace = (
+        types.WorkspaceClientCapabilities(
+            did_change_watched_files=types.DidChangeWatchedFilesClientCapabilities(
+                dynamic_registration=True
+            )
+        )
+        if watch
+        else None
+    )
     await asyncio.wait_for(
         opened.client.initialize_async(
             types.InitializeParams(
-                capabilities=types.ClientCapabilities(general=general), root_uri=uri(root)
+                capabilities=types.ClientCapabilities(general=general, workspace=workspace),
+                root_uri=uri(root),
             )
         ),
         TIMEOUT,
@@ -301,3 +319,30 @@ def test_the_editor_shows_what_check_shows_under_the_persona(tmp_path: Path) -> 
     found = analyse(tmp_path, load_settings(tmp_path), {}, {}, "utf-16")
     assert found.result.diagnostics == []
     assert found.by_path == {}
+
+
+def test_files_changed_on_the_disk_are_seen(tmp_path: Path) -> None:
+    """A file no editor holds, changed by another program: the client watches the
+    workspace for the server, and the findings follow the disk."""
+    root = copy("SA502/nginx-image-1.27", tmp_path)
+    conf = root / "nginx.conf"
+
+    async def scenario() -> None:
+        async with session(root, watch=True) as s:
+            await s.wait(lambda: bool(s.codes("nginx.conf")) and bool(s.registrations))
+            (registration,) = s.registrations
+            assert registration.method == types.WORKSPACE_DID_CHANGE_WATCHED_FILES
+            conf.write_text(
+                conf.read_text().replace(
+                    "        proxy_set_header Upgrade",
+                    "        proxy_http_version 1.1;\n        proxy_set_header Upgrade",
+                )
+            )
+            s.client.workspace_did_change_watched_files(
+                types.DidChangeWatchedFilesParams(
+                    [types.FileEvent(uri(conf), types.FileChangeType.Changed)]
+                )
+            )
+            await s.wait(lambda: not s.codes("nginx.conf"))
+
+    asyncio.run(scenario())

@@ -165,7 +165,39 @@ def initialize(ls: StackauditServer, params: types.InitializeParams) -> None:
 @server.feature(types.INITIALIZED)
 def initialized(ls: StackauditServer, params: types.InitializedParams) -> None:
     ls.load_settings()
+    _watch_files(ls)
     ls.schedule(0)
+
+
+def _watch_files(ls: StackauditServer) -> None:
+    """Ask the client to say when files change on the disk (a `git checkout`, a file
+    edited in another program): a finding may rest on a file no editor holds."""
+    workspace = ls.client_capabilities.workspace
+    watched = workspace.did_change_watched_files if workspace else None
+    if not (watched and watched.dynamic_registration):
+        return
+    ls.client_register_capability(
+        types.RegistrationParams(
+            [
+                types.Registration(
+                    "stackaudit-watched-files",
+                    types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
+                    types.DidChangeWatchedFilesRegistrationOptions(
+                        [types.FileSystemWatcher(glob_pattern="**/*")]
+                    ),
+                )
+            ]
+        )
+    )
+
+
+@server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+def did_change_watched_files(
+    ls: StackauditServer, params: types.DidChangeWatchedFilesParams
+) -> None:
+    if any(change.uri.rsplit("/", 1)[-1] in CONFIG_FILES for change in params.changes):
+        ls.load_settings()
+    ls.schedule()
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
