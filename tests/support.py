@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from stackaudit import engine
 from stackaudit.config import Config, load_config
 from stackaudit.config_tree import Selection
 from stackaudit.diagnostics import Diagnostic
+from stackaudit.discovery import Candidate
 from stackaudit.engine import RunResult, run
 from stackaudit.rules.base import expectations
 
@@ -58,3 +62,17 @@ def expected_in(root: Path) -> set[tuple[str, int, str]]:
         for line, codes in expectations(text):
             wanted |= {(rel, line, code) for code in codes}
     return wanted
+
+
+def count_extractions(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The files extracted from now on (in this process: run with one job), in order:
+    to tell a file read again from one served by the cache or the run."""
+    extracted: list[str] = []
+    extract = engine.process_file
+
+    def counted(candidate: Candidate) -> engine.FileResult:
+        extracted.append(candidate.rel)
+        return extract(candidate)
+
+    monkeypatch.setattr(engine, "process_file", counted)
+    return extracted

@@ -13,7 +13,7 @@ import pytest
 from stackaudit.cache import Cache, default_directory
 from stackaudit.cli import main
 
-from .support import write_files
+from .support import count_extractions, write_files
 
 WILDCARD = "#!/bin/sh\nexec panel serve app.py --allow-websocket-origin='*'\n"
 PINNED = 'select = ["SA001", "SA002", "SA101"]\n'
@@ -245,7 +245,6 @@ def test_editor_texts_use_the_cache_for_the_other_files_only(
     import stackaudit.engine as engine
     from stackaudit.config import Config
     from stackaudit.config_tree import Selection
-    from stackaudit.discovery import Candidate
 
     wildcard = "#!/bin/sh\nexec panel serve app.py --allow-websocket-origin='*'\n"
     pinned = "#!/bin/sh\nexec panel serve app.py --allow-websocket-origin=dash.example.com\n"
@@ -260,14 +259,7 @@ def test_editor_texts_use_the_cache_for_the_other_files_only(
         return [d.span.path for d in found.diagnostics]
 
     assert check() == [f"s{i}.sh" for i in range(5)]
-    extracted: list[str] = []
-    real = engine.process_file
-
-    def counted(candidate: Candidate) -> engine.FileResult:
-        extracted.append(candidate.rel)
-        return real(candidate)
-
-    monkeypatch.setattr(engine, "process_file", counted)
+    extracted = count_extractions(monkeypatch)
     assert check({"s2.sh": pinned}) == ["s0.sh", "s1.sh", "s3.sh", "s4.sh"]
     assert extracted == ["s2.sh"]
     extracted.clear()

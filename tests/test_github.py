@@ -16,12 +16,11 @@ from stackaudit.cli import main
 from stackaudit.config import Config
 from stackaudit.config_tree import ConfigTree
 from stackaudit.diagnostics import Confidence, Diagnostic, Related, Severity, Span
-from stackaudit.discovery import Candidate
 from stackaudit.engine import RunResult
 from stackaudit.formatters.github import render_github, step_summary
 from stackaudit.graph import build_stack, render_graph_mermaid
 
-from .support import REPO, write_files
+from .support import REPO, count_extractions, write_files
 
 WILDCARD = "#!/bin/sh\nexec panel serve app.py --allow-websocket-origin='*'\n"
 PINNED = 'select = ["SA001", "SA002", "SA101"]\n'
@@ -152,14 +151,7 @@ def test_the_summary_draws_the_stack_of_the_run_without_reading_again(
     summary = tmp_path / "summary.md"
     _summary_env(monkeypatch, summary, project)
     monkeypatch.chdir(project)
-    extracted: list[str] = []
-    extract = engine.process_file
-
-    def counted(candidate: Candidate) -> engine.FileResult:
-        extracted.append(candidate.rel)
-        return extract(candidate)
-
-    monkeypatch.setattr(engine, "process_file", counted)
+    extracted = count_extractions(monkeypatch)
     cache = ["--cache-dir", str(tmp_path / "cache")]
     assert main(["check", *cache]) == 1
     assert extracted == ["deploy/start.sh"]
