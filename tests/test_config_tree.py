@@ -123,6 +123,8 @@ def test_a_broken_nested_configuration_fails_closed(
     code, found, err = check(capsys, tmp_path)
     assert code == 2 and found == []
     assert "svc/pyproject.toml" in err
+    if "invalid TOML" in err:
+        assert 'exclude its directory: `extend-exclude = ["svc/"]`' in err
 
 
 def test_configuration_is_found_from_the_scanned_path_not_the_working_directory(

@@ -21,7 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 from msgspec import Struct, field
 
-from stackaudit.config import CONFIG_FILES, Config, config_from, config_table, read_toml
+from stackaudit.config import (
+    CONFIG_FILES,
+    Config,
+    ConfigError,
+    config_from,
+    config_table,
+    read_toml,
+)
 from stackaudit.reading import NotRead, inside
 
 if TYPE_CHECKING:
@@ -171,7 +178,7 @@ class ConfigTree:
                     f"{rel_dir}/{name}: symbolic link out of the scanned root, not read"
                 )
                 continue
-            table = self._table(path, name)
+            table = self._table(path, name, rel_dir)
             if table is None:
                 continue  # a pyproject.toml without [tool.stackaudit]
             config = config_from(table, path, self._within)
@@ -181,12 +188,18 @@ class ConfigTree:
             return scope.excludes
         return None
 
-    def _table(self, path: Path, name: str) -> dict[str, Any] | None:
+    def _table(self, path: Path, name: str, rel_dir: str) -> dict[str, Any] | None:
         try:
             data = read_toml(path)
         except NotRead as exc:
             self.notes.append(f"{path}: {exc.reason}, not read")
             return None
+        except ConfigError as exc:
+            # Fail closed, but say how to go on when the file is test data, not a project.
+            raise ConfigError(
+                f"{exc} (if it is not a configuration, exclude its directory: "
+                f'`extend-exclude = ["{rel_dir}/"]`)'
+            ) from exc
         return config_table(data, path, required=name != "pyproject.toml")
 
     def _warn_stack_wide(self, table: dict[str, Any], path: Path) -> None:
