@@ -51,6 +51,7 @@ from stackaudit.facts.deploy import (
     K8sWorkload,
     Replicas,
     ServicePort,
+    go_bool,
     parse_image,
 )
 from stackaudit.facts.image import ArgWord
@@ -357,7 +358,7 @@ def ingress_nginx_cors(ingress: K8sIngress) -> CorsPolicy | None:
     ``Access-Control-Allow-Origin: *``, with a list it echoes an Origin that matches
     (a case-insensitive regex built from the list)."""
     enabled = ingress.nginx("enable-cors")
-    if enabled is None or _go_bool(enabled.text) is not True:
+    if enabled is None or go_bool(enabled.text) is not True:
         return None
     origin = ingress.nginx("cors-allow-origin")
     origins: tuple[Word, ...]
@@ -370,8 +371,8 @@ def ingress_nginx_cors(ingress: K8sIngress) -> CorsPolicy | None:
         origins = tuple(Word(part, origin.span, origin.symbolic) for part in parts)
     written = ingress.nginx("cors-allow-credentials")
     credentials: Word | None = Word("true", enabled.span, default_used=True)
-    if written is not None and _go_bool(written.text) is not None:
-        credentials = written if _go_bool(written.text) else None
+    if written is not None and go_bool(written.text) is not None:
+        credentials = written if go_bool(written.text) else None
     wildcard = any(word.text == "*" for word in origins)
     return CorsPolicy(
         kind="ingress-nginx",
@@ -382,17 +383,6 @@ def ingress_nginx_cors(ingress: K8sIngress) -> CorsPolicy | None:
         reflection_guarded=not wildcard,
         allow_credentials=credentials,
     )
-
-
-def _go_bool(text: str) -> bool | None:
-    """Go's ``strconv.ParseBool``, which ingress-nginx uses for boolean annotations (an
-    invalid value falls back to the annotation's default)."""
-    value = text.strip()
-    if value in ("1", "t", "T", "TRUE", "true", "True"):
-        return True
-    if value in ("0", "f", "F", "FALSE", "false", "False"):
-        return False
-    return None
 
 
 def extract_kubernetes(source: SourceFile) -> Extraction:

@@ -105,6 +105,15 @@ class PortMapping(Struct, frozen=True):
         return self.host_ip is None or self.host_ip in ("0.0.0.0", "::", "[::]", "")
 
     @property
+    def published_as(self) -> str:
+        """How the port is published on the host, for a message."""
+        if self.published is None:
+            return "on a random host port"
+        if "$" in self.published:
+            return "on a host port chosen at run time"
+        return f"as host port {self.published}"
+
+    @property
     def key(self) -> tuple[str | None, str, str | None, str]:
         """Compose's uniqueness key when merging files: {ip, target, published, protocol}."""
         return (self.host_ip, self.target, self.published, self.protocol)
@@ -409,7 +418,8 @@ class TraefikStaticConfig(Struct, frozen=True):
 
 
 def go_bool(text: str) -> bool | None:
-    """Go's ``strconv.ParseBool``, which Traefik's configuration parser uses."""
+    """Go's ``strconv.ParseBool``, which Traefik's configuration parser and
+    ingress-nginx's boolean annotations use (an invalid value: None)."""
     value = text.strip()
     if value in ("1", "t", "T", "TRUE", "true", "True"):
         return True

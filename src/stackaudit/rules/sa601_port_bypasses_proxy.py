@@ -145,12 +145,7 @@ class PortBypassesProxy(Rule):
         self, service: ComposeService, port: PortMapping, evidence: list[ProxyEvidence]
     ) -> Diagnostic:
         best = max(evidence, key=lambda e: _RANK[e.confidence])
-        if port.published is None:
-            host = "on a random host port"
-        elif "$" in port.published:
-            host = "on a host port chosen at run time"
-        else:
-            host = f"as host port {port.published}"
+        host = port.published_as
         if port.default_used:
             host += ", by the default of its variable"
         return self.report(

@@ -191,12 +191,7 @@ class BackingServicePublished(Rule):
     def _compose_port(
         self, service: ComposeService, backing: BackingService, port: PortMapping, auth: Auth
     ) -> Diagnostic:
-        if port.published is None:
-            host = "on a random host port"
-        elif "$" in port.published:
-            host = "on a host port chosen at run time"
-        else:
-            host = f"as host port {port.published}"
+        host = port.published_as
         return self._report(
             port.span,
             f"{service.label} runs {backing.label} (image `{_image(service)}`) and publishes "
